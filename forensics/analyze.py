@@ -1,0 +1,96 @@
+"""The whole pipeline as one plain function: ``analyze(paths) -> Result``."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from . import __version__, envelopes, sources
+from .engine import evaluate
+from .evidence import Evidence, build
+from .findings import Finding, Outcome, severity_rank
+from .parsers import Parsed, date_dumps, parse_records
+from .ruleset import Rule, load_rules
+
+
+@dataclass
+class InputSummary:
+    name: str
+    lines: int = 0
+    events: int = 0
+    dumps: int = 0
+    goroutines: int = 0
+    readable: bool = True
+
+    @property
+    def kind(self) -> str:
+        if not self.readable:
+            return "unreadable"
+        parts = [p for p, n in (("log", self.events), ("goroutine dump", self.dumps)) if n]
+        return " + ".join(parts) or "nothing recognised"
+
+
+@dataclass
+class Result:
+    findings: list[Finding]
+    outcomes: list[Outcome]
+    problems: list[sources.Problem]
+    inputs: list[InputSummary]
+    evidence: Evidence
+    warnings: list[str] = field(default_factory=list)
+    engine_version: str | None = None
+    tool_version: str = __version__
+    generated: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @property
+    def found(self) -> list[Finding]:
+        """Findings that stand (confirmed, likely, possible), most severe first."""
+        return sorted((f for f in self.findings if f.found),
+                      key=lambda f: (-severity_rank(f.severity), ["confirmed", "likely", "possible"].index(f.confidence)))
+
+    @property
+    def verdict(self) -> str:
+        """'found', or 'inconclusive' when something could not be read or decided, else 'clean'."""
+        if self.found:
+            return "found"
+        if self.problems or any(o.status == "inconclusive" for o in self.outcomes) or not self.evidence.coverage["logs"]:
+            return "inconclusive"
+        return "clean"
+
+    @property
+    def nothing_read(self) -> bool:
+        return not any(i.readable and i.lines for i in self.inputs)
+
+    def worst_severity(self) -> int:
+        return max((severity_rank(f.severity) for f in self.found), default=-1)
+
+
+def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rule] | None = None) -> Result:
+    """Read every path (files, directories, compressed files, ``-``) and run the rules."""
+    rules = rules if rules is not None else load_rules()
+    inputs, problems = sources.collect(paths)
+    parsed = Parsed()
+    summaries = []
+    for inp in inputs:
+        summary = InputSummary(inp.name)
+        before = (len(parsed.events), parsed.records)
+        known = len(problems)
+        lines = sources.read_lines(inp, problems)
+        parse_records(envelopes.records(inp.name, lines), into=parsed)
+        summary.lines = parsed.records - before[1]
+        summary.events = len(parsed.events) - before[0]
+        summary.readable = not any(p.fatal for p in problems[known:])
+        summaries.append(summary)
+    for d in parsed.dumps:
+        s = next((s for s in summaries if s.name == d.source), None)
+        if s is not None:
+            s.dumps += 1
+            s.goroutines += len(d.goroutines)
+    for inp, summary in zip(inputs, summaries):
+        if summary.readable and summary.lines and not summary.events and not summary.dumps:
+            problems.append(sources.Problem(inp.name, None, "no log line or goroutine dump recognised"))
+    date_dumps(parsed)
+    evidence = build(parsed)
+    findings, outcomes, warnings = evaluate(rules, evidence, engine_version)
+    warnings = [w for d in parsed.dumps for w in d.warnings] + warnings
+    version = engine_version or next(iter(evidence["daemons"]["version"].tolist()[-1:]), None)
+    return Result(findings, outcomes, problems, summaries, evidence, warnings, version)

@@ -1,0 +1,84 @@
+"""logrus text lines, as dockerd and containerd write them.
+
+File form:  ``time="2025-01-07T15:25:41.123456789Z" level=info msg="API listen" k=v``
+TTY form:   ``INFO[2018-07-24T08:11:07.397856489Z] starting containerd   k=v`` or ``INFO[0000] …``
+
+Values are bare when every character is in ``[a-zA-Z0-9-._/@^+]`` and otherwise
+quoted with Go's ``%q`` (``\\n``, ``\\t``, ``\\"``, ``\\xNN``, ``\\uNNNN``); the
+unquoting here undoes exactly that.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import regex
+
+LEVELS = {"trac": "trace", "debu": "debug", "info": "info", "warn": "warning", "erro": "error",
+          "fata": "fatal", "pani": "panic"}
+_PAIR = regex.compile(r'\s*(?P<key>[^\s="]{1,128})=(?P<val>"(?:[^"\\]|\\.)*"|"[^\n]*|[^\s]*)')
+_TTY = regex.compile(
+    r"(?:\x1b\[\d+(?:;\d+)*m)?(?P<lvl>TRAC|DEBU|INFO|WARN|ERRO|FATA|PANI)(?:\x1b\[0m)?"
+    r"\[(?P<ts>[^\]]{1,40})\] (?P<msg>.*?)(?P<rest>(?: {2,}|\t)[^\s=]+=.*)?$")
+_QUOTED = regex.compile(r'"(?:[^"\\]|\\.)*"')
+_ESCAPES = regex.compile(r'\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)')
+_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "a": "\a", "b": "\b",
+           "f": "\f", "v": "\v", "'": "'"}
+
+
+@dataclass(slots=True)
+class LogLine:
+    time: datetime | None
+    level: str | None
+    msg: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def unquote(value: str) -> str:
+    """Undo Go's %q quoting (bare values are returned as they are)."""
+    if len(value) < 2 or not value.startswith('"'):
+        return value
+    body = value[1:-1] if _QUOTED.fullmatch(value) else value[1:]  # unterminated: cut line
+
+    def one(m: regex.Match) -> str:
+        esc = m.group()[1:]
+        if esc[0] in "xuU":
+            return chr(int(esc[1:], 16)) if esc[0] != "x" else bytes([int(esc[1:], 16)]).decode("latin-1")
+        if esc[0] in "01234567" and len(esc) == 3:
+            return chr(int(esc, 8))
+        return _SIMPLE.get(esc, esc)
+
+    return _ESCAPES.sub(one, body) if "\\" in body else body
+
+
+def parse_time(text: str) -> datetime | None:
+    """RFC 3339 with up to nine fractional digits (Python keeps six)."""
+    if len(text) < 19 or text[4] != "-":
+        return None
+    head, frac, zone = text[:19], "", text[19:]
+    if zone.startswith("."):
+        digits = len(zone) - len(zone[1:].lstrip("0123456789"))
+        frac, zone = zone[1:digits][:6], zone[digits:]
+        frac = "." + frac.ljust(6, "0") if frac else ""
+    if zone in ("Z", "z"):
+        zone = "+00:00"
+    try:
+        return datetime.fromisoformat(head + frac + zone)
+    except ValueError:
+        return None
+
+
+def parse(text: str) -> LogLine | None:
+    """A logrus line, or None when the text is not one."""
+    if text.startswith("time=") or text.startswith("level="):
+        fields = {m["key"]: unquote(m["val"]) for m in _PAIR.finditer(text[:1 << 16])}
+        if "level" not in fields and "msg" not in fields:
+            return None
+        msg = fields.pop("msg", "")
+        return LogLine(parse_time(fields.pop("time", "")), fields.pop("level", None), msg, fields)
+    if text[:1] in "TDIWEFP\x1b":
+        m = _TTY.match(text[:1 << 16])
+        if m:
+            fields = {p["key"]: unquote(p["val"]) for p in _PAIR.finditer(m["rest"] or "")}
+            return LogLine(parse_time(m["ts"]), LEVELS[m["lvl"].lower()], m["msg"].rstrip(), fields)
+    return None
