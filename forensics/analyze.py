@@ -86,11 +86,17 @@ def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rul
             s.dumps += 1
             s.goroutines += len(d.goroutines)
     for inp, summary in zip(inputs, summaries):
-        if summary.readable and summary.lines and not summary.events and not summary.dumps:
+        if summary.readable and not summary.lines:
+            summary.readable = False
+            problems.append(sources.Problem(inp.name, None, "empty input", fatal=True))
+        elif summary.readable and not summary.events and not summary.dumps:
             problems.append(sources.Problem(inp.name, None, "no log line or goroutine dump recognised"))
+    for d in parsed.dumps:  # a damaged dump is a partial read: say where
+        for w in d.warnings:
+            line, _, message = w.removeprefix(f"{d.source}:").partition(": ")
+            problems.append(sources.Problem(d.source, int(line) if line.isdigit() else None, message or w))
     date_dumps(parsed)
     evidence = build(parsed)
     findings, outcomes, warnings = evaluate(rules, evidence, engine_version)
-    warnings = [w for d in parsed.dumps for w in d.warnings] + warnings
     version = engine_version or next(iter(evidence["daemons"]["version"].tolist()[-1:]), None)
     return Result(findings, outcomes, problems, summaries, evidence, warnings, version)

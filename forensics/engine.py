@@ -79,24 +79,24 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
         outcome, finding, rows = ctx.results[sig.rule]
         if outcome.status == "inconclusive":
             return Match("unknown", rows, outcome.reason)
-        present = finding is not None and finding.found
-        return Match("present" if present else "absent", rows if present else rows.iloc[0:0], outcome.reason)
-    df = ctx.evidence[sig.table]
-    mask = pd.Series(True, index=df.index)
-    for cond in sig.where:
-        if df.empty:
-            break
-        mask &= _column_mask(df, cond, ctx, rule)
-    rows = df[mask]
-    if sig.after:
-        other = done.get(sig.after[0])
-        rows = _follows(rows, other.rows, sig.after[1]) if other is not None else rows
+        if finding is None or not finding.found:
+            return Match("absent", rows.iloc[0:0], outcome.reason)
+    else:
+        rows = ctx.evidence[sig.table]
+        mask = pd.Series(True, index=rows.index)
+        for cond in sig.where:
+            if rows.empty:
+                break
+            mask &= _column_mask(rows, cond, ctx, rule)
+        rows = rows[mask]
+    if sig.after and sig.after[0] in done:
+        rows = _follows(rows, done[sig.after[0]].rows, sig.after[1])
     if len(rows) >= sig.min_rows:
         return Match("present", rows)
-    source = COVERAGE[sig.table]
-    if not ctx.evidence.coverage.get(source):
-        return Match("unknown", rows, WHAT_IS_MISSING[source])
-    return Match("absent", rows, "not found in the inputs")
+    if sig.table and not ctx.evidence.coverage.get(COVERAGE[sig.table]):
+        return Match("unknown", rows, WHAT_IS_MISSING[COVERAGE[sig.table]])
+    return Match("absent", rows, "not found in the inputs" if not sig.after else
+                 f"not found after {rule.signals[sig.after[0]].describe}")
 
 
 def _signals(rule: Rule, ctx: Context) -> dict[str, Match]:

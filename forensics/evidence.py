@@ -20,7 +20,7 @@ TABLES = {
     "events": "time level msg fields container host pid source line",
     "daemons": "time host pid version commit storage_driver snapshotter source line",
     "dumps": "dump kind time goroutines truncated panic_message source line end_line",
-    "goroutines": "dump gid state wait_minutes locked created_by created_in top stack lock_key weight source line",
+    "goroutines": "dump time gid state wait_minutes locked created_by created_in top stack lock_key weight source line",
     "frames": "dump gid depth func args file lineno offset inlined source line",
     "panics": "dump time message recovered fatal gid top stack container host source line",
     "locks": "dump key kind status waiters longest_wait sites waiter_gids holders holder_gids time source line",
@@ -175,7 +175,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
         for g in d.goroutines:
             stack = "\n".join(g.functions)
             top = _top(g.functions)
-            g_rows.append({"dump": index, "gid": g.id, "state": g.state, "wait_minutes": g.wait_minutes,
+            g_rows.append({"dump": index, "time": d.time, "gid": g.id, "state": g.state, "wait_minutes": g.wait_minutes,
                            "locked": g.locked_to_thread, "created_by": g.created_by, "created_in": g.created_in,
                            "top": top, "stack": stack, "lock_key": waiting.get(g.id), "weight": g.weight,
                            "source": g.source or d.source, "line": g.line})

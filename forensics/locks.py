@@ -18,16 +18,17 @@ highest confidence found and every piece of evidence in ``reason``):
       ("medium" if the value is marked ``?``).  "medium": it passes an object that a waiter's
       site function receives (an exact heap word ``0xc.........`` other than the receiver of a
       pointer method), e.g. the container pointer of ``cleanupContainer(daemon, ctr, ...)``.
-      Objects seen in more than three non-waiting goroutines (the daemon, its config) are
-      not evidence.
+      Objects seen in more than three non-waiting goroutines (the daemon, its config) and
+      addresses of locks waited on in the dump are not such objects.
   (b) "medium": it runs the waiters' site function at a later line than the waiters' Lock
       line, i.e. it got past that Lock.
   (c) "low", only for waiters in ``github.com/docker/docker/{daemon,container}.``: it is
       inside a function that holds the container lock for its whole body
       (``container.Lock(); defer container.Unlock()`` checked in moby's source:
       containerStart, containerPause, containerUnpause, killWithSignal) and is not itself
-      blocked on that function's Lock call.  When the waiters name their object, (a) already
-      decides, so (c) then only counts frames whose arguments are not printed.
+      blocked on that function's Lock call.  When both that frame and the waiters' sites
+      print heap objects and none is shared, it works on another container: not counted.
+      So (c) mostly matters for pprof debug=1 and ``(...)`` frames, which print no arguments.
 Status: "orphaned" (waiters and no candidate holder: moby#49227, the holder panicked
 and vanished), "held", or "deadlock" when following holder -> lock-it-waits-on leads
 back to the lock.
@@ -166,6 +167,7 @@ class _Analysis:
         self.waits = {g.id: w for g in dump.goroutines if (w := lock_wait(g)) is not None}
         self.words = {g.id: _words(g) for g in dump.goroutines}
         self.key_of = {gid: w.address or f"site:{w.site}" for gid, w in self.waits.items()}
+        self.lock_addresses = {w.address for w in self.waits.values() if w.address}
 
     def locks(self) -> list[Lock]:
         locks: dict[str, Lock] = {}
@@ -184,7 +186,7 @@ class _Analysis:
 
     def holders(self, lock: Lock) -> list[Holder]:
         waiting = {w.goroutine for w in lock.waiters}
-        objects = set().union(*(_objects(w.site, w.site_args) for w in lock.waiters))
+        objects = set().union(*(_objects(w.site, w.site_args) for w in lock.waiters)) - self.lock_addresses
         mentions = {o: sum(o in self.words[g.id] for g in self.goroutines if g.id not in waiting) for o in objects}
         objects = {o for o in objects if mentions[o] <= SHARED_OBJECT}
         found: dict[int, Holder] = {}
@@ -222,8 +224,9 @@ class _Analysis:
         if any(w.site.startswith(CONTAINER_SITES) for w in lock.waiters):
             own = self.waits.get(g.id)
             for f in g.frames:
+                passed = _objects(f.func, f.args)
                 if f.func in CONTAINER_LOCK_HOLDERS and not (own and own.site == f.func) \
-                        and not (objects and _objects(f.func, f.args)):
+                        and not (objects and passed and not passed & objects):
                     yield "low", f"is inside {_short(f.func)} ({_where(f)}), which holds its container's " \
                                  f"lock for its whole body"
                     break

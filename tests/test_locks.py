@@ -1,0 +1,181 @@
+"""Lock wait analysis on the real moby#49227 reproduction, the healthy daemons and domain.md forms."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forensics.locks import analyze_locks, lock_wait
+from forensics.model import Dump
+from forensics.parsers.goroutines import parse_dumps
+
+DUMPS = Path(__file__).parent / "fixtures" / "dumps"
+REAL = DUMPS / "real-dockerd"
+REPRO = DUMPS / "repro-49227" / "02-delay-build-panic-text-log"
+CONTROL = DUMPS / "repro-49227" / "06-control-unmodified-no-panic"
+INSPECT = "github.com/docker/docker/daemon.(*Daemon).ContainerInspectCurrent"
+CLEANUP = "github.com/docker/docker/daemon.(*Daemon).cleanupContainer"
+
+
+def dumps_of(path: Path) -> list[Dump]:
+    return parse_dumps(path.read_text(encoding="utf-8"), path.name)
+
+
+def stack_dump(path: Path) -> Dump:
+    return next(d for d in dumps_of(path) if d.kind != "panic")
+
+
+@pytest.mark.parametrize("path", [
+    REPRO / "goroutine-stacks-2026-11-29T122857Z.log",
+    REPRO / "pprof-goroutine-debug2.txt",
+    REPRO / "dockerd-stderr-after-sigquit.txt",  # runtime.gopark / semacquire1 above the sync frames
+    REPRO / "dockerd.log",  # the same SIGQUIT dump inside the daemon log
+])
+def test_leaked_container_mutex_is_orphaned(path):
+    [lock] = analyze_locks(stack_dump(path))
+    assert (lock.key, lock.kind, lock.status, lock.holders) == ("0xc00026a180", "mutex", "orphaned", [])
+    waiters = sorted((w.goroutine, w.site, w.site_file.rsplit("/", 2)[-2:], w.site_line) for w in lock.waiters)
+    assert waiters == [(127, CLEANUP, ["daemon", "delete.go"], 166),
+                       (152, INSPECT, ["daemon", "inspect.go"], 58),
+                       (164, INSPECT, ["daemon", "inspect.go"], 58)]
+    assert lock.functions == [INSPECT, CLEANUP] and lock.waiter_count == 3 and lock.longest_wait is None
+
+
+def test_sigquit_waiter_skips_runtime_frames():
+    d = stack_dump(REPRO / "dockerd-stderr-after-sigquit.txt")
+    g = next(g for g in d.goroutines if g.id == 164)
+    assert g.frames[0].func == "runtime.gopark"
+    w = lock_wait(g)
+    assert (w.kind, w.address, w.site, w.site_line, w.wait_minutes) == ("mutex", "0xc00026a180", INSPECT, 58, None)
+
+
+def test_pprof_debug1_falls_back_to_site_keys_with_weights():
+    locks = analyze_locks(stack_dump(REPRO / "pprof-goroutine-debug1.txt"))
+    got = [(lock.key, lock.kind, lock.status, lock.waiter_count, [w.weight for w in lock.waiters]) for lock in locks]
+    assert got == [(f"site:{INSPECT}", "mutex", "orphaned", 2, [2]), (f"site:{CLEANUP}", "mutex", "orphaned", 1, [1])]
+    assert [w.address for lock in locks for w in lock.waiters] == [None, None]
+
+
+@pytest.mark.parametrize("path", [
+    REAL / "goroutine-stacks-sigusr1.log", REAL / "goroutine-stacks-sigusr1-during-stop.log",
+    REAL / "pprof-goroutine-debug2.txt", REAL / "pprof-goroutine-debug1.txt", REAL / "sigquit-stderr.log",
+    REAL / "containerd-stacks-sigusr1-file.log", CONTROL / "goroutine-stacks-2026-11-29T123223Z.log",
+])
+def test_healthy_daemons_have_no_lock_waits(path):
+    [d] = dumps_of(path)
+    assert analyze_locks(d) == []
+
+
+@pytest.mark.parametrize("path, gid", [
+    (REPRO / "goroutine-stacks-2026-11-29T122857Z.log", 1),  # [semacquire, locked to thread] in WaitGroup.Wait
+    (REAL / "containerd-stacks-sigusr1-file.log", 27),  # [semacquire] in WaitGroup.Wait, trimpath frames
+])
+def test_waitgroup_semacquire_is_not_a_lock_wait(path, gid):
+    g = next(g for g in dumps_of(path)[0].goroutines if g.id == gid)
+    assert (g.state, g.frames[1].func) == ("semacquire", "sync.(*WaitGroup).Wait")
+    assert lock_wait(g) is None
+
+
+def test_holder_derived_from_the_panicking_goroutine():
+    """Derived case: the repro's SIGUSR1 waiters plus goroutine 128 as dockerd.log shows it when it
+    panicked inside ContainerInspectCurrent (inspect.go:60, past the Lock at :58, with the
+    container 0xc0009c1188 that cleanupContainer receives).  Had it not vanished, it would hold."""
+    d = stack_dump(REPRO / "goroutine-stacks-2026-11-29T122857Z.log")
+    panicked = dumps_of(REPRO / "dockerd.log")[0].goroutines[0]
+    assert panicked.id == 128
+    d.goroutines.append(panicked)
+    [lock] = analyze_locks(d)
+    assert lock.status == "held" and len(lock.waiters) == 3
+    [holder] = lock.holders
+    assert (holder.goroutine, holder.confidence) == (128, "medium")
+    assert holder.reason.startswith("goroutine 128 [running] passes 0xc0009c1188")
+    assert "runs daemon.(*Daemon).ContainerInspectCurrent past its Lock call (inspect.go:60 > waiters' :58)" \
+        in holder.reason
+
+
+DEADLOCK = """goroutine 10 [sync.Mutex.Lock, 3 minutes]:
+sync.runtime_SemacquireMutex(0xc0000a6000?, 0x0?, 0x1?)
+\t/usr/local/go/src/runtime/sema.go:77 +0x25
+sync.(*Mutex).lockSlow(0xc000010020)
+\t/usr/local/go/src/sync/mutex.go:171 +0x15d
+sync.(*Mutex).Lock(...)
+\t/usr/local/go/src/sync/mutex.go:90
+main.transfer(0xc000010010, 0xc000010020)
+\t/src/demo/main.go:20 +0x65
+
+goroutine 11 [sync.Mutex.Lock, 2 minutes]:
+sync.runtime_SemacquireMutex(0xc0000a6100?, 0x0?, 0x1?)
+\t/usr/local/go/src/runtime/sema.go:77 +0x25
+sync.(*Mutex).lockSlow(0xc000010010)
+\t/usr/local/go/src/sync/mutex.go:171 +0x15d
+sync.(*Mutex).Lock(...)
+\t/usr/local/go/src/sync/mutex.go:90
+main.transfer(0xc000010020, 0xc000010010)
+\t/src/demo/main.go:20 +0x65
+"""
+
+
+def test_lock_order_inversion_is_a_deadlock():
+    locks = {lock.key: lock for lock in analyze_locks(parse_dumps(DEADLOCK)[0])}
+    assert set(locks) == {"0xc000010010", "0xc000010020"}
+    a, b = locks["0xc000010010"], locks["0xc000010020"]
+    assert (a.status, b.status) == ("deadlock", "deadlock")
+    assert [(w.goroutine, w.wait_minutes) for w in a.waiters] == [(11, 2)] and a.longest_wait == 2
+    assert [(h.goroutine, h.confidence) for h in a.holders] == [(10, "high")]
+    assert [(h.goroutine, h.confidence) for h in b.holders] == [(11, "high")]
+    assert a.holders[0].reason == ("goroutine 10 [sync.Mutex.Lock] passes the lock address 0xc000010010 to "
+                                   "main.transfer (main.go:20) (itself waiting on 0xc000010020)")
+
+
+def test_holder_blocked_elsewhere_without_cycle_is_held():
+    text = DEADLOCK.split("\n\n")[1] + "\ngoroutine 10 [syscall]:\nsyscall.Syscall(0x0, 0x1, 0x2, 0x3)\n" \
+        "\t/usr/local/go/src/syscall/syscall_linux.go:69 +0x1\nmain.transfer(0xc000010010, 0xc000010020)\n" \
+        "\t/src/demo/main.go:23 +0x85\n"
+    [lock] = analyze_locks(parse_dumps(text)[0])
+    assert (lock.key, lock.status, [h.goroutine for h in lock.holders]) == ("0xc000010010", "held", [10])
+    assert "main.go:23 > waiters' :20" in lock.holders[0].reason
+
+
+def test_go18_rwmutex_rlock_semacquire():
+    text = ("goroutine 490 [semacquire, 5611 minutes]:\nsync.runtime_Semacquire(0xc4201d2f1c)\n"
+            "\t/usr/local/go/src/runtime/sema.go:47 +0x34\nsync.(*RWMutex).RLock(0xc4201d2f10)\n"
+            "\t/usr/local/go/src/sync/rwmutex.go:43 +0x95\n"
+            "github.com/docker/docker/daemon.(*Daemon).Containers(0xc42007e000, 0xc420b1a000, 0x0, 0x0)\n"
+            "\t/go/src/github.com/docker/docker/daemon/list.go:97 +0x3a\n")
+    [lock] = analyze_locks(parse_dumps(text)[0])
+    assert (lock.key, lock.kind, lock.status, lock.longest_wait) == ("0xc4201d2f10", "rwmutex-read", "orphaned", 5611)
+    assert lock.functions == ["github.com/docker/docker/daemon.(*Daemon).Containers"]
+
+
+def test_cond_wait_from_syslog_is_not_a_lock_wait():
+    text = ("goroutine 490 [semacquire, 20664 minutes]:\nsync.runtime_notifyListWait(0xc420c588d0, 0x6)\n"
+            "#011/usr/local/go/src/runtime/sema.go:298 +0x10b\nsync.(*Cond).Wait(0xc420c588c0)\n"
+            "#011/usr/local/go/src/sync/cond.go:57 +0x89\n")
+    d = parse_dumps(text)[0]
+    assert lock_wait(d.goroutines[0]) is None and analyze_locks(d) == []
+
+
+def test_runtime_deadlock_report_of_go119():
+    text = ("fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [semacquire]:\n"
+            "sync.runtime_SemacquireMutex(0x60?, 0x0?, 0xc000066000?)\n\t/usr/local/go/src/runtime/sema.go:77 +0x25\n"
+            "sync.(*Mutex).lockSlow(0xc000018098)\n\t/usr/local/go/src/sync/mutex.go:171 +0x165\n"
+            "sync.(*Mutex).Lock(...)\n\t/usr/local/go/src/sync/mutex.go:90\nmain.main()\n"
+            "\t/src/demo/d1/main.go:8 +0x6c\nexit status 2\n")
+    [lock] = analyze_locks(parse_dumps(text)[0])
+    assert (lock.key, lock.status, lock.waiters[0].site, lock.waiters[0].site_line) == \
+        ("0xc000018098", "orphaned", "main.main", 8)
+
+
+def test_container_lock_holder_function_is_a_low_confidence_holder():
+    """pprof debug=1 has no arguments: a goroutine inside containerStart (which holds its
+    container's lock for the whole call) is the only hint, hence "low"."""
+    group = ("1 @ 0x1 0x2\n#\t0x560bad9f0000\tsyscall.Syscall+0x10\t/usr/lib/go-1.22/src/syscall/syscall_linux.go:69\n"
+             "#\t0x560bad9f1111\tgithub.com/docker/docker/daemon.(*Daemon).containerStart+0x111\t"
+             "/go/src/github.com/docker/docker/daemon/start.go:150\n")
+    text = (REPRO / "pprof-goroutine-debug1.txt").read_text() + group
+    d = parse_dumps(text)[0]
+    assert d.goroutines[-1].frames[1].func.endswith("containerStart")
+    locks = analyze_locks(d)
+    assert [(lock.status, [(h.goroutine, h.confidence) for h in lock.holders]) for lock in locks] == \
+        [("held", [(-32, "low")]), ("held", [(-32, "low")])]
+    assert "is inside daemon.(*Daemon).containerStart (start.go:150)" in locks[0].holders[0].reason
