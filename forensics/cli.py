@@ -20,7 +20,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="What went wrong inside a Docker daemon, from its logs and goroutine dumps.")
 rules_app = typer.Typer(no_args_is_help=True, help="The rule catalogue.")
 app.add_typer(rules_app, name="rules")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
