@@ -91,6 +91,26 @@ def rules_show(rule_id: str, rules_dir: Optional[Path] = typer.Option(None, "--r
     typer.echo(Path(rule.path).read_text(encoding="utf-8"))
 
 
+@rules_app.command("test")
+def rules_test(rule_id: Optional[str] = typer.Argument(None, help="only this rule's fixtures"),
+               rules_dir: Optional[Path] = typer.Option(None, "--rules")) -> None:
+    """Run every rule (or one) against its positive and negative fixtures."""
+    from .rulecheck import cases, run_case
+
+    rules = _load(rules_dir)
+    found = cases(rule_id, rules_dir)
+    if not found:
+        raise _fail(f"no fixtures for {rule_id or 'any rule'}")
+    failed = 0
+    for case in found:
+        r = run_case(case, rules)
+        failed += not r.ok
+        mark = "ok  " if r.ok else "FAIL"
+        typer.echo(f"{mark} {r.rule}/{r.case}: expected {r.expected}, got {r.got}" + (f" ({r.detail})" if r.detail else ""))
+    typer.echo(f"{len(found) - failed} passed, {failed} failed")
+    raise typer.Exit(1 if failed else 0)
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the --json output."""

@@ -230,6 +230,7 @@ def build(parsed: Parsed) -> Evidence:
         "containers": _frame("containers", _container_rows(events)),
     }
     stack_dumps = [d for d in parsed.dumps if d.kind != "panic"]
-    coverage = {"logs": bool(events), "debug_logs": any(e.level == "debug" for e in events),
+    coverage = {"logs": bool(events) or len(stack_dumps) < len(parsed.dumps),  # a panic trace is log output
+                "debug_logs": any(e.level == "debug" for e in events),
                 "dumps": bool(stack_dumps)}
     return Evidence(tables, coverage, locks, parsed.dumps)
