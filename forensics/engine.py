@@ -119,11 +119,16 @@ def _engine_version(ctx: Context) -> str | None:
 
 
 def excerpt(table: str, row: pd.Series) -> str:
-    get = lambda k: "" if pd.isna(row.get(k)) else row.get(k)  # noqa: E731
+    def get(key):
+        value = row.get(key)
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            return ""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
     if table == "events":
         return f"level={get('level')} msg={get('msg')}" if get("level") else str(get("msg"))
     if table == "panics":
-        return f"{get('message')} (in {get('top') or 'unknown function'})"
+        return f"{get('message')} (at {get('site') or 'an unknown function'})"
     if table == "locks":
         sites = ", ".join(s.rsplit("/", 1)[-1] for s in str(get("sites")).split("\n") if s)
         holder = "no goroutine holds it (holder gone)" if get("status") == "orphaned" else \

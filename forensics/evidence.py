@@ -20,9 +20,9 @@ TABLES = {
     "events": "time level msg fields container host pid source line",
     "daemons": "time host pid version commit storage_driver snapshotter source line",
     "dumps": "dump kind time goroutines truncated panic_message source line end_line",
-    "goroutines": "dump time gid state wait_minutes locked created_by created_in top stack lock_key weight source line",
+    "goroutines": "dump time gid state wait_minutes locked created_by created_in top stack lock_key lock_status weight source line",
     "frames": "dump gid depth func args file lineno offset inlined source line",
-    "panics": "dump time message recovered fatal gid top stack container host source line",
+    "panics": "dump time message recovered fatal gid top site stack container host source line",
     "locks": "dump key kind status waiters longest_wait sites waiter_gids holders holder_gids time source line",
     "containers": "what container id name time text source line",
 }
@@ -171,13 +171,14 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                           "truncated": d.truncated, "panic_message": d.panic_message,
                           "source": d.source, "line": d.line, "end_line": d.end_line})
         found = analyze_locks(d) if d.kind != "panic" else []
-        waiting = {w.goroutine: lock.key for lock in found for w in lock.waiters}
+        waiting = {w.goroutine: lock for lock in found for w in lock.waiters}
         for g in d.goroutines:
             stack = "\n".join(g.functions)
             top = _top(g.functions)
             g_rows.append({"dump": index, "time": d.time, "gid": g.id, "state": g.state, "wait_minutes": g.wait_minutes,
                            "locked": g.locked_to_thread, "created_by": g.created_by, "created_in": g.created_in,
-                           "top": top, "stack": stack, "lock_key": waiting.get(g.id), "weight": g.weight,
+                           "top": top, "stack": stack, "lock_key": waiting[g.id].key if g.id in waiting else None,
+                           "lock_status": waiting[g.id].status if g.id in waiting else None, "weight": g.weight,
                            "source": g.source or d.source, "line": g.line})
             for depth, f in enumerate(g.frames):
                 f_rows.append({"dump": index, "gid": g.id, "depth": depth, "func": f.func, "args": f.args,
@@ -190,6 +191,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                            "recovered": "http: panic serving" in d.panic_message or "[recovered" in d.panic_message,
                            "fatal": d.panic_message.startswith(("panic:", "fatal error:")),
                            "gid": g.id if g else None, "top": _top(g.functions) if g else "",
+                           "site": _site(g) if g else "",
                            "stack": "\n".join(g.functions) if g else "",
                            "container": _request_before(events, d.time, host), "host": host,
                            "source": d.source, "line": d.line})
@@ -210,6 +212,13 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
 def _top(functions: list[str]) -> str:
     """The first frame that is not the runtime, sync or net/http's panic machinery."""
     return next((f for f in functions if not f.startswith(("runtime.", "sync.", "panic", "net/http."))), "")
+
+
+def _site(g) -> str:
+    """Where a panic happened: its first two frames past the panic machinery, with file:line."""
+    frames = [f for f in g.frames if not f.func.startswith(("runtime.", "panic", "net/http.(*conn)"))][:2]
+    return " <- ".join(f"{f.func.rsplit('/', 1)[-1]} ({(f.file or '?').rsplit('/', 1)[-1]}:{f.lineno})"
+                       for f in frames)
 
 
 def _weight(dump: Dump, gid: int) -> int:

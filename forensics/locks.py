@@ -29,6 +29,13 @@ highest confidence found and every piece of evidence in ``reason``):
       blocked on that function's Lock call.  When both that frame and the waiters' sites
       print heap objects and none is shared, it works on another container: not counted.
       So (c) mostly matters for pprof debug=1 and ``(...)`` frames, which print no arguments.
+  (d) "low", only for waiters in docker daemon/container code: it is busy (running, runnable,
+      syscall, IO wait, or inside a containerd/gRPC call) in a ``daemon.(*Daemon)`` container
+      operation reached from an API handler or the containerd event loop, and is not in an
+      operation known to wait without the lock (``(*State).Wait``, ContainerWait, ContainerLogs,
+      ContainerAttach, ContainerStats). Such a goroutine prints no lock address (a directory
+      walk under ContainerChanges, a containerd RPC), so it cannot be excluded: the waiters
+      may be queued behind it, and the lock is not called orphaned.
 Status: "orphaned" (waiters and no candidate holder: moby#49227, the holder panicked
 and vanished), "held", or "deadlock" when following holder -> lock-it-waits-on leads
 back to the lock.
@@ -47,6 +54,13 @@ LOCK_KINDS = {"(*Mutex).lockSlow": "mutex", "(*Mutex).Lock": "mutex",
 CONTAINER_SITES = ("github.com/docker/docker/daemon.", "github.com/docker/docker/container.")
 CONTAINER_LOCK_HOLDERS = {f"github.com/docker/docker/daemon.(*Daemon).{name}"
                           for name in ("containerStart", "containerPause", "containerUnpause", "killWithSignal")}
+REQUEST_ENTRIES = ("github.com/docker/docker/api/server/router/", "github.com/docker/docker/daemon.(*Daemon).ProcessEvent",
+                   "github.com/docker/docker/daemon.(*Daemon).restore")
+BUSY_STATES = {"running", "runnable", "syscall", "IO wait"}
+PARKED = ("runtime.gopark", "runtime.goparkunlock", "runtime.selectgo", "runtime.chanrecv", "runtime.block")
+RPC_FRAMES = ("github.com/containerd/containerd", "google.golang.org/grpc", "github.com/docker/docker/vendor/")
+LOCK_FREE_WAITS = ("(*State).Wait", "(*Daemon).ContainerWait", "(*Daemon).ContainerLogs", "(*Daemon).ContainerAttach",
+                   "(*Daemon).ContainerStats", "(*Daemon).containerAttach")
 WORD = re.compile(r"0x[0-9a-f]+\??")
 HEAP = re.compile(r"0xc[0-9a-f]{9}")
 SHARED_OBJECT = 3  # an object passed around by more non-waiting goroutines is not evidence
@@ -76,7 +90,7 @@ class Holder:
 @dataclass
 class Lock:
     key: str  # the address, or "site:<function>" when no address is printed
-    kind: str
+    kind: str  # the waiters' kind; "rwmutex" when readers and writers queue, "mixed" otherwise
     waiters: list[LockWait] = field(default_factory=list)
     holders: list[Holder] = field(default_factory=list)
     status: str = "orphaned"  # "orphaned" | "held" | "deadlock"
@@ -230,6 +244,22 @@ class _Analysis:
                     yield "low", f"is inside {_short(f.func)} ({_where(f)}), which holds its container's " \
                                  f"lock for its whole body"
                     break
+            busy = self._busy_container_op(g)
+            if busy:
+                yield "low", busy
+
+    def _busy_container_op(self, g: Goroutine) -> str | None:
+        """Heuristic (d): the daemon container operation ``g`` is busy in, if any."""
+        if g.id in self.waits or not any(f.func.startswith(REQUEST_ENTRIES) for f in g.frames):
+            return None
+        parked = bool(g.frames) and g.frames[0].func.startswith(PARKED)  # pprof debug=1 prints no state
+        busy = g.state in BUSY_STATES or (g.state == "unknown" and not parked) \
+            or any(f.func.startswith(RPC_FRAMES) for f in g.frames)
+        ops = [f for f in g.frames if f.func.startswith("github.com/docker/docker/daemon.(*Daemon).")]
+        if not busy or not ops or any(f.func.endswith(LOCK_FREE_WAITS) for f in g.frames):
+            return None
+        return f"is busy ({g.state}) in {_short(ops[0].func)} ({_where(ops[0])}), a container operation " \
+               f"that prints no lock address: it may be holding the lock"
 
     def _site_taking(self, lock: Lock, obj: str) -> str:
         return next(w.site for w in lock.waiters if obj in _objects(w.site, w.site_args))

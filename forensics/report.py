@@ -15,6 +15,7 @@ from .findings import FOUND
 
 SCHEMA_ID = "forensics-report/1"
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
+TERMINAL_CITATIONS = 3  # per signal; the HTML and JSON reports carry all of them
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
@@ -94,8 +95,14 @@ def print_text(result: Result, console: Console | None = None) -> None:
         con.print(f"  {escape(f.summary)}")
         if f.containers:
             con.print(f"  containers: {escape(', '.join(f.containers))}")
+        shown: dict[str, int] = {}
         for c in f.evidence:
-            con.print(f"  [dim]{escape(c.source)}:{c.line}[/] {escape(c.excerpt[:200])}")
+            shown[c.signal] = shown.get(c.signal, 0) + 1
+            if shown[c.signal] <= TERMINAL_CITATIONS:
+                con.print(f"  [dim]{escape(c.source)}:{c.line}[/] {escape(c.excerpt[:240])}")
+        hidden = sum(max(0, n - TERMINAL_CITATIONS) for n in shown.values())
+        if hidden:
+            con.print(f"  [dim]… {hidden} more evidence lines in the --html / --json report[/]")
         for m in f.missing:
             con.print(f"  [yellow]missing:[/] {escape(m)}")
         if f.remedy:

@@ -1,5 +1,6 @@
 """moby#49227 end to end on the real reproduction (dockerd 27.4.1) and its partial views."""
-from conftest import REPRO, finding, log_without_dump, write_lines
+import pytest
+from conftest import FIXTURES, REPRO, SAMPLES, finding, log_without_dump, write_lines
 
 from forensics.analyze import analyze
 
@@ -94,3 +95,35 @@ def test_dump_taken_before_the_panic_does_not_confirm(tmp_path, rules):
     log = write_lines(tmp_path / "dockerd.log", log_without_dump())
     f = finding(analyze([log, str(early)], rules=rules), "moby-49227")
     assert f.confidence == "likely"
+
+
+JOURNAL = sorted((FIXTURES / "captured").glob("repro-49227-journal-*.log")) + \
+    [SAMPLES / "captured" / "repro-49227-journal-short.log"]
+SUPPORTED = [p for p in JOURNAL if "verbose" not in p.name]  # journalctl -o verbose: issue 3
+
+
+@pytest.mark.parametrize("path", SUPPORTED, ids=lambda p: p.name)
+def test_journalctl_renderings_of_the_reproduction(path, rules):
+    """The real reproduction log as real journalctl prints it (short*, with-unit, cat; UTC,
+    Europe/Berlin, fr_FR and zh_CN month names): the same diagnosis, cited at its lines."""
+    result = analyze([str(path)], rules=rules)
+    f = finding(result, "moby-49227")
+    assert f.confidence == "confirmed" and f.engine_version == "27.4.1"
+    assert "test" in " ".join(f.containers)
+    panic = result.evidence["panics"].iloc[0]
+    assert panic.time.isoformat() == "2026-11-29T12:28:12+00:00"  # local times brought back to UTC
+    assert (path.read_text().splitlines()[panic.line - 1]).endswith(
+        "http: panic serving @: runtime error: invalid memory address or nil pointer dereference")
+    assert not result.problems
+
+
+def test_live_holder_is_a_pileup_but_not_holder_gone(rules):
+    live = FIXTURES / "captured" / "live-holder-20.10"
+    result = analyze([str(live / "goroutine-stacks-2026-11-29T125823Z.log")], rules=rules)
+    f = finding(result, "container-mutex-pileup")
+    assert f.confidence == "confirmed" and f.severity == "medium" and "live holder" in f.summary
+    lock = result.evidence["locks"].iloc[0]
+    assert lock.key == "0xc00013c600" and lock.status == "held" and lock.waiters == 5
+    assert "goroutine 245" in lock.holders and "ContainerChanges" in lock.holders
+    assert "holder gone" not in " ".join(c.excerpt for c in f.evidence)
+    assert finding(result, "moby-49227") is None

@@ -8,7 +8,7 @@ otherwise a plain text event (the std-log lines, `docker ps` pastes, ...).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import PurePath
 from typing import Iterable
 
@@ -37,17 +37,31 @@ class Parsed:
     records: int = 0
 
 
-def as_utc(stamp: datetime | None) -> datetime | None:
-    """Times without a zone (journal short, std-log) are read as UTC."""
+def as_utc(stamp: datetime | None, offset: timedelta = timedelta(0)) -> datetime | None:
+    """Times without a zone are local times ``offset`` ahead of UTC (UTC when unknown)."""
     if stamp is None:
         return None
-    return stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)
+    if stamp.tzinfo is None:
+        return (stamp - offset).replace(tzinfo=timezone.utc)
+    return stamp.astimezone(timezone.utc)
+
+
+def _local_offset(local: datetime | None, utc: datetime | None) -> timedelta | None:
+    """How far a zone-less envelope time runs ahead of the logrus UTC time on the same line."""
+    if local is None or utc is None or local.tzinfo is not None:
+        return None
+    quarter = round((local - utc.replace(tzinfo=None)).total_seconds() / 900) * 900
+    return timedelta(seconds=quarter) if abs(quarter) <= 14 * 3600 else None
 
 
 def parse_records(records: Iterable[Record], into: Parsed | None = None) -> Parsed:
+    """Feed one input's records; times are made UTC once the whole input is read, with the
+    local offset learned from lines that carry both a local envelope time and a logrus time."""
     out = into or Parsed()
     readers: dict[tuple, DumpReader] = {}
-    seen_at: dict[tuple[str, int], datetime | None] = {}  # time of each dump line
+    seen_at: dict[tuple[str, int], tuple] = {}  # (envelope time, previous event time) of dump lines
+    events: list[Event] = []
+    offset: timedelta | None = None
     last_time: datetime | None = None
     for rec in records:
         out.records += 1
@@ -56,22 +70,28 @@ def parse_records(records: Iterable[Record], into: Parsed | None = None) -> Pars
         if reader is None:
             reader = readers[key] = DumpReader(rec.source)
         if reader.feed(rec):
-            seen_at[rec.source, rec.line] = as_utc(rec.time) or last_time
+            seen_at[rec.source, rec.line] = (rec.time, last_time)
             continue
         if not rec.text.strip():
             continue
         parsed = logrus.parse(rec.text)
         if parsed is None:
-            event = Event(rec.source, rec.line, as_utc(rec.time), None, rec.text, {}, rec.host, rec.pid, rec.proc)
+            event = Event(rec.source, rec.line, rec.time, None, rec.text, {}, rec.host, rec.pid, rec.proc)
         else:
-            event = Event(rec.source, rec.line, as_utc(parsed.time or rec.time), parsed.level, parsed.msg,
+            if offset is None:
+                offset = _local_offset(rec.time, parsed.time)
+            event = Event(rec.source, rec.line, parsed.time or rec.time, parsed.level, parsed.msg,
                           parsed.fields, rec.host, rec.pid, rec.proc)
-        if event.time is not None:
-            last_time = event.time
-        out.events.append(event)
+        last_time = event.time or last_time
+        events.append(event)
+    offset = offset or timedelta(0)
+    for event in events:
+        event.time = as_utc(event.time, offset)
+    out.events.extend(events)
     for reader in readers.values():
         for dump in reader.close():
-            dump.time = as_utc(dump.time) or seen_at.get((dump.source, dump.line))
+            envelope, previous = seen_at.get((dump.source, dump.line), (None, None))
+            dump.time = as_utc(envelope or dump.time or previous, offset)
             out.dumps.append(dump)
     out.dumps.sort(key=lambda d: (d.source, d.line))
     return out

@@ -273,7 +273,8 @@ class DumpReader:
             empty = not g.frames and g.created_by is None and not self._complete
             if dangling or empty:
                 g.truncated = self._dump.truncated = True
-                self._dump.warnings.append(f"{self.source}:{self._last}: goroutine dump ends mid-frame (goroutine {g.id})")
+                self._dump.warnings.append(
+                    f"{self.source}:{self._last}: goroutine dump ends mid-frame (goroutine {g.id})")
         self._g, self._frame, self._created, self._complete = None, None, False, False
 
     def _close(self) -> None:
@@ -285,7 +286,8 @@ class DumpReader:
             counted = sum(g.weight for g in d.goroutines)
             if counted != self._total:
                 d.truncated = d.truncated or counted < self._total
-                d.warnings.append(f"{self.source}:{d.line}: profile says total {self._total}, groups add up to {counted}")
+                d.warnings.append(
+                    f"{self.source}:{d.line}: profile says total {self._total}, groups add up to {counted}")
         elif d.kind == "panic" and not d.goroutines:
             d.truncated = True
             d.warnings.append(f"{self.source}:{self._last}: panic trace ends before its goroutine")
