@@ -12,16 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import re
+
 import regex
 
 LEVELS = {"trac": "trace", "debu": "debug", "info": "info", "warn": "warning", "erro": "error",
           "fata": "fatal", "pani": "panic"}
-_PAIR = regex.compile(r'\s*(?P<key>[^\s="]{1,128})=(?P<val>"(?:[^"\\]|\\.)*"|"[^\n]*|[^\s]*)')
+_PAIR = re.compile(r'\s*(?P<key>[^\s="]{1,128})=(?P<val>"(?:[^"\\]|\\.)*"|"[^\n]*|[^\s]*)')
 _TTY = regex.compile(
     r"(?:\x1b\[\d+(?:;\d+)*m)?(?P<lvl>TRAC|DEBU|INFO|WARN|ERRO|FATA|PANI)(?:\x1b\[0m)?"
     r"\[(?P<ts>[^\]]{1,40})\] (?P<msg>.*?)(?P<rest>(?: {2,}|\t)[^\s=]+=.*)?$")
-_QUOTED = regex.compile(r'"(?:[^"\\]|\\.)*"')
-_ESCAPES = regex.compile(r'\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)')
+_ESCAPES = re.compile(r'\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)')
 _SIMPLE = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "a": "\a", "b": "\b",
            "f": "\f", "v": "\v", "'": "'"}
 
@@ -34,13 +35,21 @@ class LogLine:
     fields: dict[str, str] = field(default_factory=dict)
 
 
+def _closed(value: str) -> bool:
+    """A quoted value ends with a quote that no backslash escapes."""
+    if len(value) < 2 or value[-1] != '"':
+        return False
+    slashes = len(value) - 1 - len(value[:-1].rstrip("\\"))
+    return slashes % 2 == 0
+
+
 def unquote(value: str) -> str:
     """Undo Go's %q quoting (bare values are returned as they are)."""
     if len(value) < 2 or not value.startswith('"'):
         return value
-    body = value[1:-1] if _QUOTED.fullmatch(value) else value[1:]  # unterminated: cut line
+    body = value[1:-1] if _closed(value) else value[1:]  # unterminated: a cut line
 
-    def one(m: regex.Match) -> str:
+    def one(m: re.Match) -> str:
         esc = m.group()[1:]
         if esc[0] in "xuU":
             return chr(int(esc[1:], 16)) if esc[0] != "x" else bytes([int(esc[1:], 16)]).decode("latin-1")
