@@ -5,6 +5,7 @@ Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it;
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -73,6 +74,28 @@ def analyze(
     if result.nothing_read:
         raise typer.Exit(2)
     raise typer.Exit(1 if result.worst_severity() >= severity_rank(fail_on) else 0)
+
+
+@app.command()
+def scan(
+    paths: list[str] = typer.Argument(None, help="one host per PATH: a file, a directory, a bundle or an fsspec URL"),
+    hosts_in: list[str] = typer.Option([], "--hosts-in", help="a directory whose every entry is a host (repeatable)"),
+    out: Path = typer.Option(Path("forensics-scan"), "--out", help="output directory (tables, pages, cache)"),
+    jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", help="parallel workers"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="'local' for a Dask LocalCluster, or tcp://host:8786"),
+    host_from: Optional[str] = typer.Option(None, "--host-from", help="regex whose first group, searched in the path, names the host"),
+    per_host_reports: bool = typer.Option(False, "--per-host-reports", help="write an HTML report per host"),
+    fail_on: str = typer.Option("high", "--fail-on", help="exit 1 when a host has a finding this severe"),
+    engine_version: Optional[str] = typer.Option(None, "--engine-version", help="Docker Engine version for all hosts"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar and no summary"),
+) -> None:
+    """Analyse many hosts in parallel and write a fleet table and page."""
+    from .scanrun import run
+
+    if fail_on not in SEVERITIES:
+        raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
+    raise typer.Exit(run(paths or [], hosts_in, out, jobs, scheduler, host_from, per_host_reports,
+                         fail_on, engine_version, quiet, err))
 
 
 @rules_app.command("list")
