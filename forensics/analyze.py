@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import __version__, envelopes, sources
+from . import __version__, envelopes, excerpts, sources
 from .engine import evaluate
 from .evidence import Evidence, build
 from .findings import Finding, Outcome, severity_rank
@@ -20,13 +20,16 @@ class InputSummary:
     dumps: int = 0
     goroutines: int = 0
     readable: bool = True
+    format: str = ""  # the envelope most of its records came in (journal-json, syslog-5424, plain, ...)
+    notes: list[str] = field(default_factory=list)  # what was not understood, aggregated, inferred
 
     @property
     def kind(self) -> str:
         if not self.readable:
             return "unreadable"
         parts = [p for p, n in (("log", self.events), ("goroutine dump", self.dumps)) if n]
-        return " + ".join(parts) or "nothing recognised"
+        detail = "; ".join(([self.format] if self.format else []) + self.notes)
+        return (" + ".join(parts) or "nothing recognised") + (f" [{detail}]" if detail else "")
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Result:
     engine_version: str | None = None
     tool_version: str = __version__
     generated: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    context: dict = field(default_factory=dict)  # (source, line) -> [(line, text)] around each citation
 
     @property
     def found(self) -> list[Finding]:
@@ -64,18 +68,22 @@ class Result:
         return max((severity_rank(f.severity) for f in self.found), default=-1)
 
 
-def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rule] | None = None) -> Result:
-    """Read every path (files, directories, compressed files, ``-``) and run the rules."""
+def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rule] | None = None,
+            input_format: str = "auto") -> Result:
+    """Read every path (files, directories, compressed files, archives, ``-``) and run the rules."""
     rules = rules if rules is not None else load_rules()
-    inputs, problems = sources.collect(paths)
+    problems: list[sources.Problem] = []
+    inputs: list[sources.Input] = []
     parsed = Parsed()
     summaries = []
-    for inp in inputs:
+    for inp in sources.walk(paths, problems):  # opened one at a time, streamed
+        inputs.append(inp)
         summary = InputSummary(inp.name)
         before = (len(parsed.events), parsed.records)
         known = len(problems)
-        lines = sources.read_lines(inp, problems)
-        parse_records(envelopes.records(inp.name, lines), into=parsed)
+        parse_records(envelopes.read(inp, problems, input_format), into=parsed)
+        if inp.name in parsed.coverage:
+            summary.format, summary.notes = parsed.coverage[inp.name].format, parsed.coverage[inp.name].notes()
         summary.lines = parsed.records - before[1]
         summary.events = len(parsed.events) - before[0]
         summary.readable = not any(p.fatal for p in problems[known:])
@@ -99,4 +107,5 @@ def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rul
     evidence = build(parsed)
     findings, outcomes, warnings = evaluate(rules, evidence, engine_version)
     version = engine_version or next(iter(evidence["daemons"]["version"].tolist()[-1:]), None)
-    return Result(findings, outcomes, problems, summaries, evidence, warnings, version)
+    context = excerpts.around(paths, [(c.source, c.line) for f in findings for c in f.evidence])
+    return Result(findings, outcomes, problems, summaries, evidence, warnings, version, context=context)

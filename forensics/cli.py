@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
+from .dumpcli import dump as dump_command
 from .findings import SEVERITIES, severity_rank
 from .ruleset import RuleError, load_rules
 
@@ -21,6 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="What went wrong inside a Docker daemon, from its logs and goroutine dumps.")
 rules_app = typer.Typer(no_args_is_help=True, help="The rule catalogue.")
 app.add_typer(rules_app, name="rules")
+app.command(name="dump")(dump_command)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -46,34 +48,87 @@ def _write(path: str, text: str) -> None:
         raise _fail(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+MARKDOWN_HELP = "write Markdown for a ticket to this file (at most 30,000 characters; - for stdout)"
+REDACT_HELP = "replace host names, IP addresses, user names, container and image names by pseudonyms in every output"
+
+
+def _where(problem: dict) -> str:
+    return f"{problem['source']}:{problem['line']}" if problem["line"] else problem["source"]
+
+
+def _outputs(report: dict, html: Optional[str], json_out: Optional[str], markdown: Optional[str], quiet: bool) -> None:
+    """The terminal summary and the files asked for, all rendered from the report document."""
+    from .report import print_text, to_html, to_json, to_markdown
+
+    if not quiet and "-" not in (json_out, markdown):
+        print_text(report)
+    for path, render in ((json_out, to_json), (html, to_html), (markdown, to_markdown)):
+        if path:
+            _write(path, render(report))
+
+
 @app.command()
 def analyze(
     paths: list[str] = typer.Argument(..., help="dockerd logs, goroutine dumps, directories, .gz files, or - for stdin"),
     html: Optional[str] = typer.Option(None, "--html", help="write the HTML report to this file"),
     json_out: Optional[str] = typer.Option(None, "--json", help="write the JSON result to this file (- for stdout)"),
+    markdown: Optional[str] = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
+    redact: bool = typer.Option(False, "--redact", help=REDACT_HELP),
     fail_on: str = typer.Option("high", "--fail-on", help=f"exit 1 when a finding is at least this severe ({', '.join(SEVERITIES)})"),
     engine_version: Optional[str] = typer.Option(None, "--engine-version", help="Docker Engine version when the logs do not say"),
     rules_dir: Optional[Path] = typer.Option(None, "--rules", help="directory of YAML rules (default: the bundled catalogue)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no terminal summary"),
+    input_format: str = typer.Option("auto", "--input-format", help="envelope of every input, instead of "
+                                     "detecting it: auto, plain, journal-short, journal-json, journal-export, "
+                                     "journal-verbose, syslog-5424, json-file, ... (see forensics.envelopes.FORMATS)"),
 ) -> None:
     """Diagnose a daemon from its logs and goroutine dumps."""
     from .analyze import analyze as run
-    from .report import print_text, to_html, to_json
+    from .report import to_dict
+
+    from .envelopes import FORMATS
 
     if fail_on not in SEVERITIES:
         raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
-    result = run(paths, engine_version=engine_version, rules=_load(rules_dir))
-    for problem in result.problems:
-        err.print(f"forensics: {problem}", markup=False)
-    if not quiet and json_out != "-":
-        print_text(result)
-    if json_out:
-        _write(json_out, to_json(result))
-    if html:
-        _write(html, to_html(result))
+    if input_format not in FORMATS:
+        raise _fail(f"--input-format must be one of {', '.join(FORMATS)}")
+    result = run(paths, engine_version=engine_version, rules=_load(rules_dir), input_format=input_format)
+    report = to_dict(result)
+    if redact:
+        from .redact import redact as pseudonymise
+        report = pseudonymise(report)
+    for p in report["problems"]:
+        err.print(f"forensics: {_where(p)}: {p['message']}", markup=False)
+    _outputs(report, html, json_out, markdown, quiet)
     if result.nothing_read:
         raise typer.Exit(2)
     raise typer.Exit(1 if result.worst_severity() >= severity_rank(fail_on) else 0)
+
+
+@app.command("report")
+def report_command(
+    saved: str = typer.Argument(..., help="a JSON result written by analyze --json (- for stdin)"),
+    html: Optional[str] = typer.Option(None, "--html", help="write the HTML report to this file"),
+    json_out: Optional[str] = typer.Option(None, "--json", help="write the JSON again (e.g. redacted) to this file"),
+    markdown: Optional[str] = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
+    redact: bool = typer.Option(False, "--redact", help=REDACT_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no terminal summary"),
+) -> None:
+    """Re-render a saved JSON result (HTML, Markdown, JSON, terminal) without the inputs."""
+    import jinja2
+
+    from .report import ReportError, load
+
+    try:
+        report = load(saved)
+        if redact:
+            from .redact import redact as pseudonymise
+            report = pseudonymise(report)
+        _outputs(report, html, json_out, markdown, quiet)
+    except ReportError as exc:
+        raise _fail(str(exc)) from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, jinja2.TemplateError) as exc:
+        raise _fail(f"{saved}: not a complete forensics report ({type(exc).__name__}: {exc})") from None
 
 
 @app.command()
@@ -98,11 +153,44 @@ def scan(
                          fail_on, engine_version, quiet, err))
 
 
+@app.command()
+def collect(
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="the bundle to write (default: forensics-<host>-<time>.tar.gz here; a directory puts it there)"),
+    since: Optional[str] = typer.Option(None, "--since", help="logs from this long ago (30m, 2h, 1d) or this time (2025-01-07T15:00:00Z)"),
+    host: Optional[str] = typer.Option(None, "--host", "-H", envvar="DOCKER_HOST", help="the daemon's API (default unix:///var/run/docker.sock)"),
+    dump: bool = typer.Option(False, "--dump", help="also take a goroutine dump"),
+    dump_via: str = typer.Option("auto", "--dump-via", help="pprof, sigusr1, both, or auto (pprof, SIGUSR1 when that fails)"),
+    logs: list[str] = typer.Option([], "--log", help="a daemon log file to include (repeatable)"),
+    timeout: float = typer.Option(10.0, "--timeout", help="seconds for each API call (a call that takes longer is recorded as timed out)"),
+    redact: bool = typer.Option(False, "--redact", help="pseudonymise host names and addresses, mask secrets"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="only errors"),
+) -> None:
+    """Gather the evidence on this host (API state, goroutine dump, daemon log) into a bundle for analyze."""
+    from .collect import CollectError, Options, collect as run
+
+    try:
+        done = run(Options(output, since, host, dump, dump_via, logs, timeout, redact))
+    except CollectError as exc:
+        raise _fail(str(exc)) from None
+    for item in done.failed:
+        err.print(f"forensics: {item.how}: {item.error}", markup=False)
+    if not quiet:
+        typer.echo(f"wrote {done.path} in {done.seconds:.1f}s: {len(done.items) - len(done.failed)} items collected, "
+                   f"{len(done.failed)} failed (see manifest.json)")
+
+
 @rules_app.command("list")
-def rules_list(rules_dir: Optional[Path] = typer.Option(None, "--rules")) -> None:
-    """List the rules: id, severity, title."""
+def rules_list(rules_dir: Optional[Path] = typer.Option(None, "--rules"),
+               markdown: bool = typer.Option(False, "--markdown", help="the catalogue as a Markdown table")) -> None:
+    """List the rules: id, severity, title (or the catalogue table with versions and sources)."""
+    from .ruleset import catalogue_table
+
+    if markdown:
+        typer.echo(catalogue_table(_load(rules_dir)))
+        return
     for rule in _load(rules_dir):
-        typer.echo(f"{rule.id:28} {rule.severity:8} {rule.title}")
+        fixed = f"  [fixed: {rule.fixed_in}]" if rule.fixed_in else ""
+        typer.echo(f"{rule.id:30} {rule.severity:8} {rule.title}{fixed}")
 
 
 @rules_app.command("show")
@@ -112,6 +200,12 @@ def rules_show(rule_id: str, rules_dir: Optional[Path] = typer.Option(None, "--r
     if rule is None:
         raise _fail(f"no rule {rule_id!r} (see: forensics rules list)")
     typer.echo(Path(rule.path).read_text(encoding="utf-8"))
+    from .rulecheck import cases
+
+    for case in cases(rule_id, rules_dir):
+        spec = (case / "case.yaml").read_text(encoding="utf-8")
+        expect = spec.split("expect:", 1)[1].split()[0] if "expect:" in spec else "?"
+        typer.echo(f"# fixture {case.name}: expect {expect}")
 
 
 @rules_app.command("test")

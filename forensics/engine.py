@@ -8,6 +8,7 @@ version gates it. Usable without the CLI: ``evaluate(load_rules(), evidence)``.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -15,10 +16,11 @@ import pandas as pd
 from . import versions
 from .evidence import COVERAGE, Evidence
 from .findings import FOUND, Citation, Finding, Outcome
-from .ruleset import PATTERN_TIMEOUT, Condition, Rule, Signal
+from .ruleset import FIELD_REF, PATTERN_TIMEOUT, Rule, Signal, Verdict
+from .selection import MAX_TIMEOUTS, column_mask, count, duration, follows, same_mask
 
 MAX_CITATIONS = 12  # rows cited per signal
-WHAT_IS_MISSING = {"logs": "no dockerd log among the inputs", "dumps": "no goroutine dump among the inputs",
+WHAT_IS_MISSING = {"logs": "no log among the inputs", "dumps": "no goroutine dump among the inputs",
                    "debug_logs": "the log has no debug lines (dockerd runs without --debug)"}
 
 
@@ -35,46 +37,23 @@ class Context:
     engine_version: str | None = None
     results: dict[str, tuple[Outcome, Finding | None, pd.DataFrame]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    masks: dict[tuple, tuple[pd.Series, int]] = field(default_factory=dict)  # condition -> (rows meeting it, timeouts)
 
 
-def _column_mask(df: pd.DataFrame, cond: Condition, ctx: Context, rule: Rule) -> pd.Series:
-    col = df[cond.column]
-    if cond.op in ("regex", "not"):
-        def test(value) -> bool:
-            text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
-            try:
-                return cond.pattern.search(text, timeout=PATTERN_TIMEOUT) is not None
-            except TimeoutError:
-                ctx.warnings.append(f"{rule.path}: pattern for {cond.column} timed out; row skipped")
-                return False
-        hits = col.map(test).astype(bool)
-        return ~hits if cond.op == "not" else hits
-    if cond.op == "eq":
-        return col.map(lambda v: str(v).lower() == str(cond.value).lower()).astype(bool)
-    if cond.op == "in":
-        wanted = {str(v).lower() for v in cond.value}
-        return col.map(lambda v: str(v).lower() in wanted).astype(bool)
-    numbers = pd.to_numeric(col, errors="coerce")
-    return (numbers >= cond.value) if cond.op == "min" else (numbers <= cond.value)
-
-
-def _follows(rows: pd.DataFrame, earlier: pd.DataFrame, within: float | None) -> pd.DataFrame:
-    """Rows that come at or after some row of ``earlier`` (within the window). Untimed rows stay."""
-    if rows.empty or "time" not in rows or "time" not in earlier:
-        return rows
-    starts = earlier["time"].dropna()
-    if starts.empty:
-        return rows
-
-    def ok(t) -> bool:
-        if pd.isna(t):
-            return True
-        gaps = (t - starts).dt.total_seconds()
-        return bool(((gaps >= 0) & ((gaps <= within) if within else True)).any())
-    return rows[rows["time"].map(ok).astype(bool)]
+def _absent(sig: Signal, rule: Rule, stages: list[tuple[str, int]], n: int) -> str:
+    """Why a signal is not present, in the terms of the step that lost its rows."""
+    for (_, before), (step, after) in zip(stages, stages[1:]):
+        if before and not after:
+            return f"{before} found, but {step}"
+    if stages[-1][1] and (sig.min_rows > 1 or sig.window):
+        what = f"distinct {sig.distinct} values" if sig.distinct else "rows"
+        within = f" within {duration(sig.window)}" if sig.window else ""
+        return f"{n} {what}{within}, {sig.min_rows} needed"
+    return "not found in the inputs"
 
 
 def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Match:
+    timeouts: Counter = Counter()
     if sig.rule:
         outcome, finding, rows = ctx.results[sig.rule]
         if outcome.status == "inconclusive":
@@ -87,26 +66,64 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
         for cond in sig.where:
             if rows.empty:
                 break
-            mask &= _column_mask(rows, cond, ctx, rule)
+            label, key = f"signals.{sig.name}.where.{cond.column}", (sig.table, cond.column, cond.op, repr(cond.value))
+            if key not in ctx.masks:  # rules often share a condition: evaluate it once per run
+                ctx.masks[key] = column_mask(rows, cond, timeouts, label), timeouts[label]
+            elif ctx.masks[key][1]:
+                timeouts[label] = ctx.masks[key][1]  # a shared pattern that timed out is unknown here too
+            mask &= ctx.masks[key][0]
         rows = rows[mask]
+    stages = [("", len(rows))]
     if sig.after and sig.after[0] in done:
-        rows = _follows(rows, done[sig.after[0]].rows, sig.after[1])
-    if len(rows) >= sig.min_rows:
-        return Match("present", rows)
-    if sig.table and not ctx.evidence.coverage.get(COVERAGE[sig.table]):
-        return Match("unknown", rows, WHAT_IS_MISSING[COVERAGE[sig.table]])
-    return Match("absent", rows, "not found in the inputs" if not sig.after else
-                 f"not found after {rule.signals[sig.after[0]].describe}")
+        keep = follows(rows, done[sig.after[0]].rows, sig.after[1], False, sig.after[2], ctx.evidence["containers"])
+        rows = rows[keep.map(lambda k: k is not False).astype(bool)]
+        stages.append((f"none after {rule.signals[sig.after[0]].describe}", len(rows)))
+    if sig.before and sig.before[0] in done:
+        keep = follows(rows, done[sig.before[0]].rows, sig.before[1], True, sig.before[2], ctx.evidence["containers"])
+        rows = rows[keep.map(lambda k: k is not False).astype(bool)]
+        stages.append((f"none before {rule.signals[sig.before[0]].describe}", len(rows)))
+    if sig.not_after and sig.not_after[0] in done:
+        drop = follows(rows, done[sig.not_after[0]].rows, sig.not_after[1], False, sig.not_after[2],
+                       ctx.evidence["containers"])
+        rows = rows[drop.map(lambda k: k is not True).astype(bool)]
+        stages.append((f"all follow {rule.signals[sig.not_after[0]].describe}", len(rows)))
+    if sig.same and sig.same[0] in done:
+        rows = rows[same_mask(rows, done[sig.same[0]].rows, sig.same[1], ctx.evidence["containers"])]
+        stages.append((f"none shares {', '.join(sig.same[1])} with {rule.signals[sig.same[0]].describe}", len(rows)))
+    n, kept = count(rows, sig.min_rows, sig.window, sig.distinct)
+    for label, times in timeouts.items():
+        ctx.warnings.append(f"{rule.path}: rule {rule.id}: {label}: the pattern timed out on {times} value(s) "
+                            f"({PATTERN_TIMEOUT} s each){'; not run on the rest' if times >= MAX_TIMEOUTS else ''}")
+    if n >= sig.min_rows:
+        return Match("present", kept)
+    need = sig.needs or (COVERAGE[sig.table] if sig.table else None)
+    if need and not ctx.evidence.coverage.get(need):
+        return Match("unknown", rows, WHAT_IS_MISSING[need])
+    if timeouts:
+        return Match("unknown", rows, f"its pattern timed out ({', '.join(timeouts)})")
+    return Match("absent", rows, _absent(sig, rule, stages, n))
 
 
 def _signals(rule: Rule, ctx: Context) -> dict[str, Match]:
     done: dict[str, Match] = {}
     pending = list(rule.signals.values())
-    while pending:  # a signal with `after` waits for the signal it follows
-        sig = next((s for s in pending if not s.after or s.after[0] in done), pending[0])
+    while pending:  # a signal waits for the signals it follows or joins (the loader refused cycles)
+        sig = next(s for s in pending if all(ref in done for _, ref in s.uses()))
         pending.remove(sig)
         done[sig.name] = _signal(sig, rule, ctx, done)
     return done
+
+
+def _state(verdict: Verdict, matches: dict[str, Match]) -> str:
+    """present, absent (cannot hold whatever the missing inputs say) or unknown."""
+    status = {s: matches[s].status for s in verdict.all + verdict.any}
+    if any(status[s] == "absent" for s in verdict.all) or \
+            (verdict.any and all(status[s] == "absent" for s in verdict.any)):
+        return "absent"
+    if all(status[s] == "present" for s in verdict.all) and \
+            (not verdict.any or any(status[s] == "present" for s in verdict.any)):
+        return "present"
+    return "unknown"
 
 
 def _engine_version(ctx: Context) -> str | None:
@@ -187,6 +204,18 @@ def _containers(rows: pd.DataFrame, ev: Evidence) -> list[str]:
     return out
 
 
+def _first(matches: dict[str, Match], signal: str, column: str) -> str:
+    """{signal.column} in a summary: that column of the signal's first row."""
+    m = matches.get(signal)
+    if m is None or m.status != "present" or m.rows.empty or column not in m.rows:
+        return "?"
+    value = m.rows.iloc[0][column]
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "?"
+    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    return ", ".join(text.split("\n")).replace("{", "(").replace("}", ")")
+
+
 class _Safe(dict):
     def __missing__(self, key: str) -> str:
         return "?"
@@ -195,17 +224,18 @@ class _Safe(dict):
 def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.DataFrame]:
     matches = _signals(rule, ctx)
     version = _engine_version(ctx)
-    verdict = next((v for v in rule.verdicts
-                    if all(matches[s].status == "present" for s in v.all)
-                    and (not v.any or any(matches[s].status == "present" for s in v.any))), None)
+    states = [_state(v, matches) for v in rule.verdicts]
+    verdict = next((v for v, st in zip(rule.verdicts, states) if st == "present"), None)
     cites, rows = _cite(rule, matches)
     if verdict is None:
-        strongest = rule.verdicts[0] if rule.verdicts else None
+        undecided = [v for v, st in zip(rule.verdicts, states) if st == "unknown"]
         unknown = [f"{rule.signals[s].describe}: {matches[s].reason}"
-                   for s in (strongest.all + strongest.any if strongest else []) if matches[s].status == "unknown"]
+                   for s in dict.fromkeys(s for v in undecided for s in v.all + v.any)
+                   if matches[s].status == "unknown"]
         if unknown:
             return Outcome(rule.id, "inconclusive", "; ".join(unknown)), None, rows.iloc[0:0]
-        absent = [rule.signals[s].describe for s in (strongest.all + strongest.any if strongest else [])
+        absent = [f"{rule.signals[s].describe} ({matches[s].reason})"
+                  for s in dict.fromkeys(s for v in rule.verdicts for s in v.all + v.any)
                   if matches[s].status == "absent"]
         return Outcome(rule.id, "not-matched", "not found: " + "; ".join(absent)), None, rows.iloc[0:0]
     confidence, notes = verdict.confidence, []
@@ -220,7 +250,8 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
         notes = ["the engine version is unknown (no 'Docker daemon' start line; pass --engine-version)"]
         if FOUND.index(confidence) < FOUND.index(rule.unknown_version):
             confidence = rule.unknown_version
-    stronger = rule.verdicts[:rule.verdicts.index(verdict)]
+    stronger = [v for v in rule.verdicts[:rule.verdicts.index(verdict)]
+                if FOUND.index(v.confidence) < FOUND.index(verdict.confidence)]
     missing = []
     for name in dict.fromkeys(s for v in stronger for s in v.all + v.any):
         if matches[name].status != "present":
@@ -228,7 +259,7 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
     containers = _containers(rows, ctx.evidence)
     values = _Safe(version=version or "unknown", containers=", ".join(containers) or "unknown",
                    fixed_in=rule.fixed_in, **{f"n_{k}": len(m.rows) for k, m in matches.items()})
-    summary = verdict.summary.format_map(values)
+    summary = FIELD_REF.sub(lambda m: _first(matches, *m.groups()), verdict.summary).format_map(values)
     if confidence == "not-affected":
         summary = f"Signs of {rule.title} were seen, but this daemon is not affected: {notes[0]}."
     explanation = "\n\n".join(p for p in [rule.description, *notes] if p)

@@ -17,13 +17,14 @@ from .model import Dump
 from .parsers import Event, Parsed
 
 TABLES = {
-    "events": "time level msg fields container host pid source line",
+    "events": "time level msg fields container host pid proc source line",
     "daemons": "time host pid version commit storage_driver snapshotter source line",
     "dumps": "dump kind time goroutines truncated panic_message source line end_line",
     "goroutines": "dump time gid state wait_minutes locked created_by created_in top stack lock_key lock_status weight source line",
     "frames": "dump gid depth func args file lineno offset inlined source line",
     "panics": "dump time message recovered fatal gid top site stack container host source line",
-    "locks": "dump key kind status waiters longest_wait sites waiter_gids holders holder_gids time source line",
+    "locks": "dump key kind status waiters longest_wait sites waiter_gids holders holder_gids time source line "
+             "confidence evidence",
     "containers": "what container id name time text source line",
 }
 # Which kind of input a table's emptiness speaks for: no dump given means "unknown", not "no".
@@ -34,6 +35,9 @@ CONTAINER_PATH = regex.compile(r"/containers/(?P<ref>[A-Za-z0-9][A-Za-z0-9_.-]{0
 _NOT_A_CONTAINER = {"json", "create", "prune"}
 REQUEST = regex.compile(r"^Calling (?P<method>[A-Z]+) (?P<path>\S+)")
 ALREADY = regex.compile(r"removal of container (?P<ref>\S+?) is already in progress")
+HANDLER = regex.compile(r"^Handler for (?P<method>[A-Z]+) (?P<path>\S+) returned error")
+CONTAINER_DIR = regex.compile(r"/containers/(?P<ref>[0-9a-f]{64})/")  # a file of the container's directory
+CONTAINER_WORD = regex.compile(r"\b[Cc]ontainer[: ]+(?P<ref>[0-9a-f]{12,64})\b")  # "container <id>: driver ..."
 _HEX64 = regex.compile(r"\b[0-9a-f]{64}\b")
 
 
@@ -60,18 +64,21 @@ def _container_of(event: Event) -> str | None:
     ref = event.fields.get("container")
     if ref:
         return ref
-    m = REQUEST.match(event.msg)
+    m = REQUEST.match(event.msg) or HANDLER.match(event.msg)
     if m:
         c = CONTAINER_PATH.search(m["path"])
         if c and c["ref"] not in _NOT_A_CONTAINER:
             return c["ref"]
-    return None
+    if event.fields.get("namespace") == "moby" and _HEX64.fullmatch(event.fields.get("id", "")):
+        return event.fields["id"]  # containerd's lines about a docker container
+    m = CONTAINER_WORD.search(event.msg) or CONTAINER_DIR.search(event.msg)
+    return m["ref"] if m else None
 
 
 def _event_rows(events: list[Event]) -> list[dict]:
     return [{"time": e.time, "level": e.level, "msg": e.msg,
              "fields": json.dumps(e.fields, sort_keys=True) if e.fields else "",
-             "container": _container_of(e), "host": e.host, "pid": e.pid,
+             "container": _container_of(e), "host": e.host, "pid": e.pid, "proc": e.proc,
              "source": e.source, "line": e.line} for e in events]
 
 
@@ -200,7 +207,8 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
             first = min(lock.waiters, key=lambda w: w.goroutine)
             g_line = next((g.line for g in d.goroutines if g.id == first.goroutine), d.line)
             l_rows.append({"dump": index, "key": lock.key, "kind": lock.kind, "status": lock.status,
-                           "waiters": sum(_weight(d, w.goroutine) for w in lock.waiters),
+                           "waiters": lock.waiter_count, "confidence": lock.confidence,
+                           "evidence": "\n".join(lock.evidence),
                            "longest_wait": lock.longest_wait, "sites": "\n".join(lock.functions),
                            "waiter_gids": " ".join(str(w.goroutine) for w in lock.waiters),
                            "holders": "; ".join(h.reason for h in lock.holders),
@@ -219,10 +227,6 @@ def _site(g) -> str:
     frames = [f for f in g.frames if not f.func.startswith(("runtime.", "panic", "net/http.(*conn)"))][:2]
     return " <- ".join(f"{f.func.rsplit('/', 1)[-1]} ({(f.file or '?').rsplit('/', 1)[-1]}:{f.lineno})"
                        for f in frames)
-
-
-def _weight(dump: Dump, gid: int) -> int:
-    return next((g.weight for g in dump.goroutines if g.id == gid), 1)
 
 
 def build(parsed: Parsed) -> Evidence:

@@ -38,19 +38,26 @@ highest confidence found and every piece of evidence in ``reason``):
       may be queued behind it, and the lock is not called orphaned.
 Status: "orphaned" (waiters and no candidate holder: moby#49227, the holder panicked
 and vanished), "held", or "deadlock" when following holder -> lock-it-waits-on leads
-back to the lock.
+back to the lock.  Each lock carries a confidence and the evidence for its status
+(:attr:`Lock.confidence`, :attr:`Lock.evidence`); :func:`deadlock_cycles` lists each cycle
+once.  ``WaitGroup.Wait`` / ``Cond.Wait`` goroutines are counted apart (:func:`other_waits`).
+
+Speed: goroutines printed with the same frames share one :class:`~.parsers.fastdump.Stack`;
+waits, argument words and busy-operation checks are computed once per stack, and holders are
+looked up through an index (word -> stacks, function -> stacks) instead of scanning every
+goroutine for every lock, so a 100 MB dump with thousands of locks stays linear.
 """
 from __future__ import annotations
 
+import bisect
 import re
-from dataclasses import dataclass, field
+from dataclasses import replace
 
+from .lockwaits import (WORD, Holder, Lock, LockWait, _cycle_from, _first_exact, deadlock_cycles, lock_wait,
+                        other_waits)
 from .model import Dump, Frame, Goroutine
+from .parsers.fastdump import Stack, stack_of
 
-SEMA_ENTRIES = {"runtime_Semacquire", "runtime_SemacquireMutex", "runtime_SemacquireRWMutex",
-                "runtime_SemacquireRWMutexR"}
-LOCK_KINDS = {"(*Mutex).lockSlow": "mutex", "(*Mutex).Lock": "mutex",
-              "(*RWMutex).Lock": "rwmutex-write", "(*RWMutex).RLock": "rwmutex-read"}
 CONTAINER_SITES = ("github.com/docker/docker/daemon.", "github.com/docker/docker/container.")
 CONTAINER_LOCK_HOLDERS = {f"github.com/docker/docker/daemon.(*Daemon).{name}"
                           for name in ("containerStart", "containerPause", "containerUnpause", "killWithSignal")}
@@ -61,64 +68,11 @@ PARKED = ("runtime.gopark", "runtime.goparkunlock", "runtime.selectgo", "runtime
 RPC_FRAMES = ("github.com/containerd/containerd", "google.golang.org/grpc", "github.com/docker/docker/vendor/")
 LOCK_FREE_WAITS = ("(*State).Wait", "(*Daemon).ContainerWait", "(*Daemon).ContainerLogs", "(*Daemon).ContainerAttach",
                    "(*Daemon).ContainerStats", "(*Daemon).containerAttach")
-WORD = re.compile(r"0x[0-9a-f]+\??")
+HEAP_WORD = re.compile(r"0xc[0-9a-f]{9}(?![0-9a-f])")  # heap words of a stack's text (an index, checked after)
 HEAP = re.compile(r"0xc[0-9a-f]{9}")
+__all__ = ["Holder", "Lock", "LockWait", "analyze_locks", "deadlock_cycles", "lock_wait", "other_waits"]
 SHARED_OBJECT = 3  # an object passed around by more non-waiting goroutines is not evidence
 RANK = {"low": 0, "medium": 1, "high": 2}
-
-
-@dataclass
-class LockWait:
-    goroutine: int
-    kind: str  # "mutex" | "rwmutex-read" | "rwmutex-write"
-    address: str | None  # receiver of lockSlow/Lock/RLock when printed exactly
-    site: str  # the function that called Lock
-    site_file: str | None
-    site_line: int | None
-    wait_minutes: int | None
-    weight: int = 1  # goroutines this wait stands for (pprof debug=1 groups)
-    site_args: str | None = None  # raw arguments of the site frame
-
-
-@dataclass
-class Holder:
-    goroutine: int
-    reason: str
-    confidence: str  # "high" | "medium" | "low"
-
-
-@dataclass
-class Lock:
-    key: str  # the address, or "site:<function>" when no address is printed
-    kind: str  # the waiters' kind; "rwmutex" when readers and writers queue, "mixed" otherwise
-    waiters: list[LockWait] = field(default_factory=list)
-    holders: list[Holder] = field(default_factory=list)
-    status: str = "orphaned"  # "orphaned" | "held" | "deadlock"
-
-    @property
-    def longest_wait(self) -> int | None:
-        return max((w.wait_minutes for w in self.waiters if w.wait_minutes is not None), default=None)
-
-    @property
-    def functions(self) -> list[str]:
-        return sorted({w.site for w in self.waiters})
-
-    @property
-    def waiter_count(self) -> int:
-        return sum(w.weight for w in self.waiters)
-
-
-def _sync_name(func: str) -> str | None:
-    for prefix in ("sync.", "internal/sync."):
-        if func.startswith(prefix):
-            return func[len(prefix):]
-    return None
-
-
-def _first_exact(args: str | None) -> str | None:
-    """The first argument when it is printed as an exact hex word (no '?', not "...")."""
-    first = (args or "").split(",", 1)[0].strip().lstrip("{")
-    return first if WORD.fullmatch(first) and not first.endswith("?") else None
 
 
 def _short(func: str) -> str:
@@ -129,41 +83,17 @@ def _where(f: Frame) -> str:
     return f"{(f.file or '?').rsplit('/', 1)[-1]}:{f.lineno}"
 
 
-def lock_wait(g: Goroutine) -> LockWait | None:
-    """The lock ``g`` is blocked on, or None when it is not waiting on a mutex."""
-    frames = g.frames
-    i = 0
-    while i < len(frames) and frames[i].func.startswith("runtime."):
-        i += 1
-    if i + 1 >= len(frames) or _sync_name(frames[i].func) not in SEMA_ENTRIES \
-            or _sync_name(frames[i + 1].func) not in LOCK_KINDS:
-        return None
-    kind, address = "mutex", None
-    for i in range(i + 1, len(frames)):
-        name = _sync_name(frames[i].func)
-        if name is None:
-            break
-        if name in LOCK_KINDS:
-            kind = LOCK_KINDS[name]
-            address = address or _first_exact(frames[i].args)
-    else:
-        return None
-    site = next((f for f in frames[i:] if not f.func.startswith("runtime.") and f.file != "<autogenerated>"), None)
-    if site is None:
-        return None
-    return LockWait(goroutine=g.id, kind=kind, address=address, site=site.func, site_file=site.file,
-                    site_line=site.lineno, wait_minutes=g.wait_minutes, weight=g.weight, site_args=site.args)
-
-
-def _words(g: Goroutine) -> dict[str, tuple[Frame, bool]]:
+def _words(stack: Stack) -> dict[str, tuple[Frame, bool]]:
     """Every hex word in the frame arguments -> (first frame carrying it, printed exactly)."""
-    found: dict[str, tuple[Frame, bool]] = {}
-    for f in g.frames:
-        for word in WORD.findall(f.args or ""):
-            exact = not word.endswith("?")
-            word = word.rstrip("?")
-            if word not in found or (exact and not found[word][1]):
-                found[word] = (f, exact)
+    found = stack.cache.get("words")
+    if found is None:
+        found = stack.cache["words"] = {}
+        for f in stack.frames:
+            for word in WORD.findall(f.args or ""):
+                exact = not word.endswith("?")
+                word = word.rstrip("?")
+                if word not in found or (exact and not found[word][1]):
+                    found[word] = (f, exact)
     return found
 
 
@@ -177,11 +107,25 @@ def _objects(func: str, args: str | None) -> set[str]:
 
 class _Analysis:
     def __init__(self, dump: Dump):
-        self.goroutines = dump.goroutines
-        self.waits = {g.id: w for g in dump.goroutines if (w := lock_wait(g)) is not None}
-        self.words = {g.id: _words(g) for g in dump.goroutines}
-        self.key_of = {gid: w.address or f"site:{w.site}" for gid, w in self.waits.items()}
+        self.dump = dump
+        shared: dict[str, Stack] = {}
+        self.groups: dict[int, tuple[Stack, list[Goroutine]]] = {}
+        self.waits: dict[int, LockWait] = {}
+        for g in dump.goroutines:
+            stack = stack_of(g, shared)
+            self.groups.setdefault(id(stack), (stack, []))[1].append(g)
+            wait = lock_wait(g, stack)
+            if wait is not None:
+                self.waits[g.id] = wait
         self.lock_addresses = {w.address for w in self.waits.values() if w.address}
+        for gid, w in self.waits.items():  # RLock(...) inlined: the receiver is the lock another waiter names
+            receiver = (w.site_args or "").split(",", 1)[0].strip().rstrip("?") if ".(*" in w.site else None
+            if w.address is None and receiver in self.lock_addresses:
+                self.waits[gid] = replace(w, address=receiver, inferred=True)
+        self.key_of = {gid: w.address or f"site:{w.site}" for gid, w in self.waits.items()}
+        self._index: dict[str, list[int]] | None = None
+        self._containing: dict[str, list[int]] = {}
+        self._busy: dict[tuple[int, str], str | None] = {}
 
     def locks(self) -> list[Lock]:
         locks: dict[str, Lock] = {}
@@ -196,30 +140,86 @@ class _Analysis:
         for lock in locks.values():
             if lock.holders and self._cycles_back(lock, locks):
                 lock.status = "deadlock"
+        for lock in locks.values():
+            lock.confidence, lock.evidence = _conclusion(lock, self.dump, locks, self.key_of)
         return sorted(locks.values(), key=lambda lock: -lock.waiter_count)
+
+    # -- where to look: stacks mentioning a word or a function ------------------------------
+    def _with_word(self, word: str) -> list[int]:
+        if not HEAP.fullmatch(word):  # a global (static) lock: look through the stacks
+            return self._with_text(word)
+        if self._index is None:  # only the words holders are looked up by: lock addresses, waiters' objects
+            wanted = self.lock_addresses.union(*(_objects(w.site, w.site_args) for w in self.waits.values()))
+            self._index = {}
+            for key, (stack, _) in self.groups.items():
+                for w in wanted.intersection(HEAP_WORD.findall(stack.text)):
+                    self._index.setdefault(w, []).append(key)
+        return self._index.get(word, [])
+
+    def _with_text(self, needle: str) -> list[int]:
+        found = self._containing.get(needle)
+        if found is None:
+            found = self._containing[needle] = [k for k, (s, _) in self.groups.items() if needle in s.text]
+        return found
+
+    def _past(self, func: str, line: int | None) -> list[int]:
+        """Stacks that run ``func`` at a line after ``line`` (heuristic (b))."""
+        if line is None:
+            return []
+        runs = self._containing.get("past:" + func)
+        if runs is None:  # (deepest line of func in the stack, stack key), sorted
+            runs = self._containing["past:" + func] = sorted(
+                (max((f.lineno or 0 for f in self.groups[k][0].frames if f.func == func), default=0), k)
+                for k in self._with_text(func))
+        return [k for _, k in runs[bisect.bisect_right(runs, (line, float("inf"))):]]
+
+    def _busy_keys(self) -> list[int]:
+        """Stacks with a goroutine busy in a container operation (heuristic (d))."""
+        if "busy:" not in self._containing:
+            entries = {k for entry in REQUEST_ENTRIES for k in self._with_text(entry)}
+            self._containing["busy:"] = [k for k in entries if any(
+                self._busy_container_op(g, self.groups[k][0]) for g in self.groups[k][1])]
+        return self._containing["busy:"]
 
     def holders(self, lock: Lock) -> list[Holder]:
         waiting = {w.goroutine for w in lock.waiters}
         objects = set().union(*(_objects(w.site, w.site_args) for w in lock.waiters)) - self.lock_addresses
-        mentions = {o: sum(o in self.words[g.id] for g in self.goroutines if g.id not in waiting) for o in objects}
-        objects = {o for o in objects if mentions[o] <= SHARED_OBJECT}
+        objects = {o for o in objects if self._mentions(o, waiting) <= SHARED_OBJECT}
+        container = any(w.site.startswith(CONTAINER_SITES) for w in lock.waiters)
+        sites: dict[str, list[int]] = {}
+        for w in lock.waiters:
+            lines = sites.setdefault(w.site, [])
+            if w.site_line not in lines:
+                lines.append(w.site_line)
+        keys = {k for site, lines in sites.items() for k in self._past(site, min(filter(None, lines), default=None))}
+        if container:
+            keys.update(k for name in CONTAINER_LOCK_HOLDERS for k in self._with_text(name))
+            keys.update(self._busy_keys())
+        for word in objects | ({lock.key} if not lock.key.startswith("site:") else set()):
+            keys.update(self._with_word(word))
         found: dict[int, Holder] = {}
-        for g in self.goroutines:
-            if g.id in waiting:
-                continue
-            for confidence, reason in self._evidence(g, lock, objects):
-                held = found.setdefault(g.id, Holder(g.id, f"goroutine {g.id} [{g.state}] {reason}", confidence))
-                if reason not in held.reason:
-                    held.reason += f"; {reason}"
-                if RANK[confidence] > RANK[held.confidence]:
-                    held.confidence = confidence
+        for key in keys:
+            stack, goroutines = self.groups[key]
+            for g in goroutines:
+                if g.id in waiting:
+                    continue
+                for confidence, reason in self._evidence(g, stack, lock, objects, sites, container):
+                    held = found.setdefault(g.id, Holder(g.id, f"goroutine {g.id} [{g.state}] {reason}", confidence))
+                    if reason not in held.reason:
+                        held.reason += f"; {reason}"
+                    if RANK[confidence] > RANK[held.confidence]:
+                        held.confidence = confidence
         for held in found.values():
             if held.goroutine in self.key_of:
                 held.reason += f" (itself waiting on {self.key_of[held.goroutine]})"
         return sorted(found.values(), key=lambda h: (-RANK[h.confidence], h.goroutine))
 
-    def _evidence(self, g: Goroutine, lock: Lock, objects: set[str]):
-        words = self.words[g.id]
+    def _mentions(self, obj: str, waiting: set[int]) -> int:
+        return sum(obj in _words(self.groups[k][0]) and sum(g.id not in waiting for g in self.groups[k][1])
+                   for k in self._with_word(obj))
+
+    def _evidence(self, g: Goroutine, stack: Stack, lock: Lock, objects: set[str], sites: dict, container: bool):
+        words = _words(stack)
         if not lock.key.startswith("site:") and lock.key in words:
             frame, exact = words[lock.key]
             yield ("high" if exact else "medium"), \
@@ -229,54 +229,82 @@ class _Analysis:
             if exact:
                 yield "medium", f"passes {obj} (an object the waiters' {_short(self._site_taking(lock, obj))} " \
                                 f"receives) to {_short(frame.func)} ({_where(frame)})"
-        for f in g.frames:
-            for w in lock.waiters:
-                if f.func == w.site and f.lineno and w.site_line and f.lineno > w.site_line:
-                    yield "medium", f"runs {_short(f.func)} past its Lock call ({_where(f)} > waiters' " \
-                                    f":{w.site_line})"
+        for f in stack.frames:
+            for line in sites.get(f.func, ()):
+                if f.lineno and line and f.lineno > line:
+                    yield "medium", f"runs {_short(f.func)} past its Lock call ({_where(f)} > waiters' :{line})"
                     break
-        if any(w.site.startswith(CONTAINER_SITES) for w in lock.waiters):
+        if container:
             own = self.waits.get(g.id)
-            for f in g.frames:
+            for f in stack.frames:
                 passed = _objects(f.func, f.args)
                 if f.func in CONTAINER_LOCK_HOLDERS and not (own and own.site == f.func) \
                         and not (objects and passed and not passed & objects):
                     yield "low", f"is inside {_short(f.func)} ({_where(f)}), which holds its container's " \
                                  f"lock for its whole body"
                     break
-            busy = self._busy_container_op(g)
+            busy = self._busy_container_op(g, stack)
             if busy:
                 yield "low", busy
 
-    def _busy_container_op(self, g: Goroutine) -> str | None:
+    def _busy_container_op(self, g: Goroutine, stack: Stack) -> str | None:
         """Heuristic (d): the daemon container operation ``g`` is busy in, if any."""
-        if g.id in self.waits or not any(f.func.startswith(REQUEST_ENTRIES) for f in g.frames):
-            return None
-        parked = bool(g.frames) and g.frames[0].func.startswith(PARKED)  # pprof debug=1 prints no state
-        busy = g.state in BUSY_STATES or (g.state == "unknown" and not parked) \
-            or any(f.func.startswith(RPC_FRAMES) for f in g.frames)
-        ops = [f for f in g.frames if f.func.startswith("github.com/docker/docker/daemon.(*Daemon).")]
-        if not busy or not ops or any(f.func.endswith(LOCK_FREE_WAITS) for f in g.frames):
-            return None
-        return f"is busy ({g.state}) in {_short(ops[0].func)} ({_where(ops[0])}), a container operation " \
-               f"that prints no lock address: it may be holding the lock"
+        key = (id(stack), g.state)
+        if key not in self._busy:
+            self._busy[key] = None if g.id in self.waits else _busy(g.state, stack.frames)
+        return self._busy[key]
 
     def _site_taking(self, lock: Lock, obj: str) -> str:
         return next(w.site for w in lock.waiters if obj in _objects(w.site, w.site_args))
 
     def _cycles_back(self, start: Lock, locks: dict[str, Lock]) -> bool:
         """True when holder -> (lock that holder waits on) -> ... leads back to ``start``."""
-        seen, todo = set(), [start.key]
-        while todo:
-            lock = locks.get(todo.pop())
-            for h in lock.holders if lock else []:
-                nxt = self.key_of.get(h.goroutine)
-                if nxt == start.key:
-                    return True
-                if nxt is not None and nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
-        return False
+        return bool(_cycle_from(start, locks, self.key_of))
+
+
+def _busy(state: str, frames: list[Frame]) -> str | None:
+    if not any(f.func.startswith(REQUEST_ENTRIES) for f in frames):
+        return None
+    parked = bool(frames) and frames[0].func.startswith(PARKED)  # pprof debug=1 prints no state
+    busy = state in BUSY_STATES or (state == "unknown" and not parked) or any(f.func.startswith(RPC_FRAMES) for f in frames)
+    ops = [f for f in frames if f.func.startswith("github.com/docker/docker/daemon.(*Daemon).")]
+    if not busy or not ops or any(f.func.endswith(LOCK_FREE_WAITS) for f in frames):
+        return None
+    return f"is busy ({state}) in {_short(ops[0].func)} ({_where(ops[0])}), a container operation " \
+           f"that prints no lock address: it may be holding the lock"
+
+
+def _conclusion(lock: Lock, dump: Dump, locks: dict[str, Lock], key_of: dict[int, str]) -> tuple[str, list[str]]:
+    """How sure the lock's status is, and the evidence behind it, one sentence each."""
+    n, longest = lock.waiter_count, lock.longest_wait
+    said = [f"{n} goroutine{'s' if n != 1 else ''} wait on {lock.kind} {lock.key} in "
+            f"{', '.join(_short(s) for s in lock.functions)}"
+            + (f" (longest wait {longest} minutes)" if longest is not None else " (waiting under a minute, or no GC since)")]
+    if any(w.inferred for w in lock.waiters):
+        said.append(f"{lock.key} is also the receiver of {_short(next(w.site for w in lock.waiters if w.inferred))}, "
+                    f"whose inlined Lock/RLock prints no address: the same lock")
+    if lock.status == "deadlock":
+        path = _cycle_from(lock, locks, key_of)
+        said += [f"goroutine {gid} holds {held} and waits on {wants}" for gid, held, wants in path]
+        ranks = [max((RANK[h.confidence] for h in locks[held].holders if h.goroutine == gid), default=0)
+                 for gid, held, _ in path]
+        return [k for k, v in RANK.items() if v == min(ranks)][0], said
+    if lock.status == "held":
+        said += [h.reason for h in lock.holders[:5]]
+        return lock.holders[0].confidence, said
+    confidence = "high"
+    if lock.key.startswith("site:"):
+        confidence = "medium"
+        said.append("the dump prints no lock address (pprof debug=1 or inlined frames): the lock is known "
+                    "by the function that takes it, and a holder passing the object could not be checked")
+    else:
+        said.append(f"no goroutine passes {lock.key} or an object the waiters' functions receive, "
+                    f"none runs their function past its Lock call, none is busy in a container operation")
+    if dump.truncated:
+        confidence = "low"
+        said.append("the dump is cut short: the holder may be among the goroutines not printed")
+    said.append("whoever locked it is gone: it panicked (and was recovered) or returned without Unlock")
+    return confidence, said
 
 
 def analyze_locks(dump: Dump) -> list[Lock]:

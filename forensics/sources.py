@@ -1,19 +1,24 @@
-"""Turn what the user named (paths, directories, compressed files, ``-``) into inputs.
+"""Turn what the user named (paths, directories, compressed files, archives, ``-``) into inputs.
 
-An input is a named stream of text lines. Nothing here interprets the lines. What
-cannot be opened becomes a ``Problem`` instead of an exception, so that the rest of
-the inputs are still analysed. Inputs are only ever opened for reading.
+An input is a named binary stream; :func:`read_lines` turns it into text lines. Nothing
+here interprets the lines. Directories are walked recursively (sorted, symbolic-link loops
+cut), compression (gzip, bzip2, xz, zstd) and tar archives are opened as streams, in memory,
+wherever they appear (``bundle.tgz!var/log/docker.log.gz`` is read through both). What
+cannot be opened becomes a ``Problem`` instead of an exception, so that the rest of the
+inputs are still analysed. Inputs are only ever opened for reading; nothing is extracted.
 """
 from __future__ import annotations
 
-import bz2
-import gzip
 import io
-import lzma
+import os
+import stat
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+
+from . import archives
+from .archives import READ_ERRORS
 
 MAX_LINE = 1 << 20  # a longer physical line is cut here (and reported)
 SNIFF = 8192
@@ -35,54 +40,106 @@ class Problem:
 
 @dataclass(slots=True)
 class Input:
-    name: str  # display name used in file:line provenance
-    path: Path | None  # None for stdin
+    name: str  # display name used in file:line provenance ("bundle.tgz!var/log/docker.log")
+    path: Path | None  # the file on disk; None for stdin and archive members
     size: int = 0
+    stream: io.BufferedIOBase | None = field(default=None, repr=False)  # open, decompressed, while it is read
+    mtime: float | None = None  # modification time (file or archive member), for a year an envelope omits
+    layers: tuple[str, ...] = ()  # compression layers undone, outermost first
 
 
-_MAGIC = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
-
-
-def collect(paths: list[str]) -> tuple[list[Input], list[Problem]]:
-    """Expand directories (recursively, sorted) and check that every path is readable."""
-    inputs: list[Input] = []
-    problems: list[Problem] = []
+def walk(paths: list[str], problems: list[Problem]) -> Iterator[Input]:
+    """Every input named by ``paths``, opened one at a time: read each one before asking for the next."""
     for raw in paths:
         if raw == "-":
-            inputs.append(Input("<stdin>", None))
+            yield from _open("<stdin>", None, sys.stdin.buffer, problems, None)
             continue
         path = Path(raw)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file())
-            if not files:
-                problems.append(Problem(raw, None, "directory holds no files", fatal=True))
-            inputs.extend(Input(str(p), p, _size(p)) for p in files)
+            yield from _walk_dir(raw, path, problems)
         elif path.is_file():
-            inputs.append(Input(raw, path, _size(path)))
+            yield from _open_file(raw, path, problems)
         elif path.exists():
             problems.append(Problem(raw, None, "not a regular file", fatal=True))
+        elif path.is_symlink():
+            problems.append(Problem(raw, None, "broken symbolic link", fatal=True))
         else:
             problems.append(Problem(raw, None, "no such file or directory", fatal=True))
-    return inputs, problems
 
 
-def _size(path: Path) -> int:
+def _walk_dir(raw: str, root: Path, problems: list[Problem]) -> Iterator[Input]:
+    sos = (root / "sos_commands").is_dir() or archives.is_sos(root.resolve().parts)
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+    found = False
+
+    def unreadable(exc: OSError) -> None:
+        problems.append(Problem(str(exc.filename or raw), None, f"cannot read directory: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
+        try:
+            st = os.stat(dirpath)
+        except OSError as exc:
+            unreadable(exc)
+            dirnames[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen_dirs:
+            problems.append(Problem(dirpath, None, "symbolic link to a directory already read (a loop?); skipped"))
+            dirnames[:] = []
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            if not archives.wanted(path.relative_to(root).as_posix(), sos):
+                continue
+            try:
+                st = path.stat()
+            except OSError as exc:
+                broken = path.is_symlink() and not path.exists()
+                problems.append(Problem(str(path), None, "broken symbolic link" if broken else
+                                        f"cannot open: {exc.strerror or exc}", fatal=True))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                problems.append(Problem(str(path), None, "not a regular file; skipped"))
+                continue
+            if (st.st_dev, st.st_ino) in seen_files:  # the same file through another link
+                continue
+            seen_files.add((st.st_dev, st.st_ino))
+            found = True
+            yield from _open_file(str(path), path, problems)
+    if not found:
+        problems.append(Problem(raw, None, "directory holds no files", fatal=True))
+
+
+def _open_file(name: str, path: Path, problems: list[Problem]) -> Iterator[Input]:
     try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+        raw = open(path, "rb")  # noqa: SIM115 - closed below, after the input is read
+        st = os.fstat(raw.fileno())
+    except OSError as exc:
+        problems.append(Problem(name, None, f"cannot open: {exc.strerror or exc}", fatal=True))
+        return
+    with raw:
+        yield from _open(name, path, raw, problems, st.st_mtime, st.st_size)
 
 
-def _open_binary(inp: Input) -> io.BufferedIOBase:
-    if inp.path is None:
-        return sys.stdin.buffer
-    raw = open(inp.path, "rb")  # noqa: SIM115 - closed by the caller
-    head = raw.peek(6)[:6] if hasattr(raw, "peek") else b""
-    for magic, opener in _MAGIC.items():
-        if head.startswith(magic):
-            raw.close()
-            return opener(inp.path, "rb")
-    return raw
+def _open(name: str, path: Path | None, raw, problems: list[Problem], mtime: float | None,
+          size: int = 0, depth: int = 0) -> Iterator[Input]:
+    """Undo compression, descend into tar archives, refuse binary journal files."""
+    stream, layers = archives.decompress(raw)
+    head = archives.peek(stream, 512)
+    if archives.is_tar(head) and depth < 8:
+        def problem(source: str, line: int | None, message: str, fatal: bool) -> None:
+            problems.append(Problem(source, line, message, fatal))
+
+        for member, data, when in archives.members(name, stream, problem):
+            yield from _open(member, None, data, problems, when, depth=depth + 1)
+        return
+    if head.startswith(archives.JOURNAL_FILE):
+        problems.append(Problem(name, None, "binary systemd journal file: give `journalctl --file "
+                                "<file> -o export` (or -o json) output instead", fatal=True))
+        return
+    yield Input(name, path, size, stream, mtime, tuple(layers))
 
 
 def looks_binary(chunk: bytes) -> bool:
@@ -93,39 +150,37 @@ def looks_binary(chunk: bytes) -> bool:
     return bad / len(chunk) > 0.10
 
 
+def head(inp: Input, size: int = SNIFF) -> bytes:
+    """The first bytes of an open input, without consuming them."""
+    return archives.peek(inp.stream, size) if inp.stream is not None else b""
+
+
 def read_lines(inp: Input, problems: list[Problem]) -> Iterator[str]:
-    """Yield the decoded lines of one input (without line ends).
+    """Yield the decoded lines of one open input (without line ends).
 
     Undecodable bytes become U+FFFD; a binary input or a read error stops this input
     with a Problem naming the line reached.
     """
     lineno = 0
+    stream = inp.stream
     try:
-        stream = _open_binary(inp)
-    except OSError as exc:
-        problems.append(Problem(inp.name, None, f"cannot open: {exc.strerror or exc}", fatal=True))
-        return
-    try:
-        head = stream.peek(SNIFF)[:SNIFF] if hasattr(stream, "peek") else b""
-        if looks_binary(head):
+        if looks_binary(head(inp)):
             problems.append(Problem(inp.name, 1, "binary data, not a log or a goroutine dump; skipped", fatal=True))
             return
+        readline = stream.readline
         while True:
-            raw = stream.readline(MAX_LINE + 1)
+            raw = readline(MAX_LINE + 1)
             if not raw:
                 break
             lineno += 1
             if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
                 problems.append(Problem(inp.name, lineno, f"line longer than {MAX_LINE} bytes; cut"))
                 while True:  # skip the rest of the over-long physical line
-                    more = stream.readline(MAX_LINE)
+                    more = readline(MAX_LINE)
                     if not more or more.endswith(b"\n"):
                         break
             if b"\x00" in raw:
                 raw = raw.replace(b"\x00", b"")
             yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except READ_ERRORS as exc:
         problems.append(Problem(inp.name, lineno + 1, f"read error: {exc}", fatal=lineno == 0))
-    finally:
-        if inp.path is not None:
-            stream.close()

@@ -99,7 +99,7 @@ def test_dump_taken_before_the_panic_does_not_confirm(tmp_path, rules):
 
 JOURNAL = sorted((FIXTURES / "captured").glob("repro-49227-journal-*.log")) + \
     [SAMPLES / "captured" / "repro-49227-journal-short.log"]
-SUPPORTED = [p for p in JOURNAL if "verbose" not in p.name]  # journalctl -o verbose: issue 3
+SUPPORTED = JOURNAL
 
 
 @pytest.mark.parametrize("path", SUPPORTED, ids=lambda p: p.name)

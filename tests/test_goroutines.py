@@ -297,9 +297,9 @@ def test_huge_lines_are_linear_and_never_raise(line):
         reader = DumpReader("big")
         for n, text in enumerate(prefix, 1):
             reader.feed(Record("big", n, text))
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time: other processes on the machine do not count
         assert reader.feed(Record("big", 9, line)) is False
-        assert time.perf_counter() - start < 0.5
+        assert time.process_time() - start < 0.5
         reader.close()
 
 

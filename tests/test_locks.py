@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from forensics.locks import analyze_locks, lock_wait
+from forensics.locks import analyze_locks, deadlock_cycles, lock_wait, other_waits
 from forensics.model import Dump
 from forensics.parsers.goroutines import parse_dumps
 
@@ -179,3 +179,78 @@ def test_container_lock_holder_function_is_a_low_confidence_holder():
     assert [(lock.status, [(h.goroutine, h.confidence) for h in lock.holders]) for lock in locks] == \
         [("held", [(-32, "low")]), ("held", [(-32, "low")])]
     assert "is inside daemon.(*Daemon).containerStart (start.go:150)" in locks[0].holders[0].reason
+
+
+# --- real Go programs of four releases (tests/fixtures/dumps/go-runtime, see its README) -----------
+
+GO = DUMPS / "go-runtime"
+LIVE = Path(__file__).parent / "fixtures" / "captured" / "live-holder-20.10"
+
+
+@pytest.mark.parametrize("version", ["1.19", "1.21", "1.22", "1.23"])
+def test_real_two_goroutine_deadlock_is_reported_with_both_locks(version):
+    d = dumps_of(GO / f"go{version}" / "asleep-stderr.txt")[0]
+    locks = analyze_locks(d)
+    assert [(lock.status, lock.confidence, lock.waiter_count) for lock in locks] == [("deadlock", "high", 1)] * 2
+    [cycle] = deadlock_cycles(locks)
+    assert sorted(gid for gid, _, _ in cycle) == {"1.19": [5, 6], "1.21": [3, 4], "1.22": [17, 18], "1.23": [5, 6]}[version]
+    assert {held for _, held, _ in cycle} == {lock.key for lock in locks} == {wants for _, _, wants in cycle}
+    assert other_waits(d) == {"waitgroup": [1]}  # main in WaitGroup.Wait: kept apart, not a lock
+
+
+@pytest.mark.parametrize("version", ["1.19", "1.21", "1.22", "1.23"])
+def test_lockzoo_locks(version):
+    d = dumps_of(GO / f"go{version}" / "goroutine-stacks-2.log")[0]
+    found = analyze_locks(d)
+    assert sorted(lock.status + ":" + lock.kind for lock in found) == \
+        ["deadlock:mutex", "deadlock:mutex", "held:rwmutex", "orphaned:mutex"]
+    locks = {lock.status + ":" + lock.kind: lock for lock in found}
+    rw = locks["held:rwmutex"]  # 3 readers (RLock inlined: address from the receiver) + the writer, one lock
+    assert rw.waiter_count == 4 and sum(w.inferred for w in rw.waiters) == 3 and rw.longest_wait == 2
+    [holder] = rw.holders
+    assert holder.confidence == "high" and "passes the lock address" in holder.reason and "rebuild" in holder.reason
+    leaked = locks["orphaned:mutex"]  # (*config).leak locked it and returned
+    assert (leaked.waiter_count, leaked.holders, leaked.confidence) == (2, [], "high")
+    assert leaked.functions == ["main.(*config).read"]
+    assert other_waits(d) == {"waitgroup": [g.id for g in d.goroutines if "sync.(*WaitGroup).Wait" in g.functions],
+                              "cond": [g.id for g in d.goroutines if g.state == "sync.Cond.Wait"]}
+
+
+def test_pprof_debug1_lock_is_known_by_site_with_medium_confidence():
+    locks = analyze_locks(stack_dump(REPRO / "pprof-goroutine-debug1.txt"))
+    assert {(lock.status, lock.confidence) for lock in locks} == {("orphaned", "medium")}
+    assert "prints no lock address" in locks[0].evidence[1]
+
+
+def test_49227_conclusion_and_evidence():
+    [lock] = analyze_locks(stack_dump(REPRO / "goroutine-stacks-2026-11-29T122857Z.log"))
+    assert lock.confidence == "high"
+    assert lock.evidence[0].startswith("3 goroutines wait on mutex 0xc00026a180 in daemon.(*Daemon).ContainerInspectCurrent, "
+                                       "daemon.(*Daemon).cleanupContainer")
+    assert "panicked" in lock.evidence[-1]
+
+
+@pytest.mark.parametrize("name", ["goroutine-stacks-2026-11-29T125823Z.log", "goroutine-stacks-2026-11-29T125915Z.log"])
+def test_live_holder_stays_held(name):
+    [lock] = analyze_locks(dumps_of(LIVE / name)[0])
+    assert (lock.key, lock.status, lock.confidence, [h.goroutine for h in lock.holders]) == \
+        ("0xc00013c600", "held", "low", [245])
+    assert sorted(w.goroutine for w in lock.waiters) == [237, 240, 246, 249, 252]
+    assert "ContainerChanges" in lock.evidence[1]
+
+
+def test_holder_lookup_is_linear_on_a_large_dump():
+    """300 copies of the 49227 dump, fresh goroutine ids and heap addresses (0xc000… -> 0xc<k>…):
+    one orphaned lock per copy, found without comparing every lock with every goroutine."""
+    import re
+    import time
+
+    text = (REPRO / "goroutine-stacks-2026-11-29T122857Z.log").read_text()
+    copies = "\n".join(re.sub(r"^goroutine (\d+)", lambda m: f"goroutine {int(m[1]) + 1000 * k}",
+                              re.sub(r"0xc000([0-9a-f]{6})", lambda m: f"0xc{k + 1:03x}{m[1]}", text), flags=re.M)
+                       for k in range(300))
+    d = parse_dumps(copies)[0]
+    start = time.process_time()
+    locks = analyze_locks(d)
+    assert len(locks) == 300 and {(lock.status, lock.waiter_count) for lock in locks} == {("orphaned", 3)}
+    assert time.process_time() - start < 20

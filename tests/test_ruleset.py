@@ -24,7 +24,7 @@ def write(tmp_path, text, name="sample"):
     return path
 
 
-@pytest.mark.parametrize("change,field", [
+ORIGINAL = [
     (("title: t", "title: t\ncolour: red"), "colour"),
     (("message: 'nil pointer'", "message: '(unclosed'"), "signals.panic.where.message.regex"),
     (("table: panics", "table: pancakes"), "signals.panic.table"),
@@ -33,12 +33,15 @@ def write(tmp_path, text, name="sample"):
     (("confidence: confirmed", "confidence: certain"), "verdicts[0].confidence"),
     (("all: [panic]", "all: [nothing]"), "verdicts[0]"),
     (("{message: 'nil pointer'}", "{message: {like: x}}"), "signals.panic.where.message.like"),
-])
-def test_errors_name_file_and_field(tmp_path, change, field):
-    path = write(tmp_path, GOOD.replace(*change))
+]
+
+
+def refusal(tmp_path, text):
+    """The one error a rule file with ``text`` is refused with."""
+    path = write(tmp_path, text)
     with pytest.raises(RuleError) as err:
         load_rule(path)
-    assert str(err.value).startswith(f"{path}: {field}")
+    return path, str(err.value)
 
 
 def test_bad_version_range(tmp_path):
@@ -74,3 +77,68 @@ def test_cli_reports_rule_errors_in_one_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "inspect-nil-panic.yaml: signals.panic.where.message.regex: bad regular expression" in proc.stderr
+
+
+TWO = """id: sample
+title: t
+severity: high
+signals:
+  start:
+    table: events
+    where: {msg: '^Starting up$'}
+  stop:
+    table: events
+    where: {msg: 'shutdown complete'}
+verdicts:
+  - {confidence: confirmed, all: [start], summary: "started"}
+"""
+
+
+START = "    where: {msg: '^Starting up$'}"
+
+
+def to_start(line):
+    """A change that adds ``line`` to the signal ``start``."""
+    return START, f"{START}\n    {line}"
+
+
+NEW_KEYS = [
+    (to_start("window: 5 minutes"), "signals.start.window"),
+    (to_start("distinct: colour"), "signals.start.distinct"),
+    (to_start("min_rows: many"), "signals.start.min_rows"),
+    (to_start("needs: coffee"), "signals.start.needs"),
+    (to_start("after: {signal: nothing}"), "signals.start.after.signal"),
+    (to_start("not_after: {signal: stop, within: soon}"), "signals.start.not_after.within"),
+    (to_start("before: {signal: stop, columns: [colour]}"), "signals.start.before.columns.colour"),
+    (to_start("same: {signal: stop, columns: [colour]}"), "signals.start.same.columns.colour"),
+    (to_start("same: {signal: stop, columns: {pid: colour}}"), "signals.start.same.columns.pid"),
+    (to_start("same: {signal: stop, on: [pid]}"), "signals.start.same"),
+    (('summary: "started"', 'summary: "started {stop.colour}"'), "verdicts[0].summary"),
+    (('summary: "started"', 'summary: "started", confirmed: yes'), "verdicts[0].confirmed"),
+    (("title: t", "title: t\nreferences: [{title: x, url: not-a-url}]"), "references[0]"),
+    (("title: t", "title: t\nversions: {affected: ['>=1.0'], fixd_in: x}"), "versions"),
+]
+
+
+@pytest.mark.parametrize("template,change,field", [(GOOD, *c) for c in ORIGINAL] + [(TWO, *c) for c in NEW_KEYS])
+def test_errors_name_file_and_field(tmp_path, template, change, field):
+    path, message = refusal(tmp_path, template.replace(*change))
+    assert message.startswith(f"{path}: {field}") and "\n" not in message, message
+
+
+def test_signals_that_follow_each_other_in_a_cycle_are_refused(tmp_path):
+    text = TWO.replace(*to_start("after: {signal: stop}")) \
+        .replace("    where: {msg: 'shutdown complete'}", "    where: {msg: 'shutdown complete'}\n    before: {signal: start}")
+    path, message = refusal(tmp_path, text)
+    assert message == f"{path}: signals.start: signals follow each other in a cycle"
+
+
+def test_a_yaml_typo_is_one_line_naming_the_place(tmp_path):
+    path, message = refusal(tmp_path, TWO.replace("title: t", "title: readlink /x/l: invalid argument"))
+    assert message == f"{path}: line 2 column 21: not valid YAML: mapping values are not allowed here"
+
+
+def test_readme_catalogue_is_the_generated_table(rules):
+    from forensics.ruleset import catalogue_table
+
+    assert catalogue_table(rules) in (ROOT / "rules" / "README.md").read_text(encoding="utf-8")

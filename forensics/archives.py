@@ -1,0 +1,123 @@
+"""Open what is inside a stream: compression (gzip, bzip2, xz, zstd) and tar archives.
+
+Everything is read as a stream, in memory: nothing is ever extracted or written. A tar
+member becomes an input named ``bundle.tgz!var/log/docker.log`` (nested archives add
+more ``!``). Archive members are never written anywhere, so ``../`` or absolute member
+names are harmless; they are still reported, naming the member.
+
+sosreport trees and tarballs hold thousands of files unrelated to Docker; inside them only
+the files a dockerd diagnosis can use are read (see :func:`wanted`).
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import tarfile
+import zlib
+from pathlib import PurePosixPath
+from typing import Callable, Iterator
+
+import zstandard
+
+BUFFER = 1 << 16
+ZSTD = b"\x28\xb5\x2f\xfd"
+JOURNAL_FILE = b"LPKSHHRH"  # a binary systemd journal file (*.journal)
+
+
+def _zstd(raw: io.BufferedIOBase) -> io.BufferedIOBase:
+    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
+    return io.BufferedReader(reader, BUFFER)
+
+
+OPENERS: list[tuple[bytes, str, Callable]] = [
+    (b"\x1f\x8b", "gzip", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),
+    (b"BZh", "bzip2", lambda raw: bz2.BZ2File(raw, "rb")),
+    (b"\xfd7zXZ\x00", "xz", lambda raw: lzma.LZMAFile(raw, "rb")),
+    (ZSTD, "zstd", _zstd),
+]
+# Errors a damaged compressed stream or archive raises while it is read.
+READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, tarfile.TarError, ValueError)
+
+
+def peek(stream, size: int = 512) -> bytes:
+    try:
+        return stream.peek(size)[:size] if hasattr(stream, "peek") else b""
+    except READ_ERRORS:
+        return b""
+
+
+def decompress(stream) -> tuple[io.BufferedIOBase, list[str]]:
+    """Unwrap every layer of compression; returns the stream and the layers' names."""
+    layers: list[str] = []
+    while len(layers) < 4:  # a .gz.gz is fine; an endless nest is not
+        head = peek(stream, 8)
+        for magic, name, opener in OPENERS:
+            if head.startswith(magic):
+                stream = opener(stream)
+                layers.append(name)
+                break
+        else:
+            break
+    return stream, layers
+
+
+def is_tar(head: bytes) -> bool:
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+def unsafe(name: str) -> bool:
+    return name.startswith("/") or ".." in PurePosixPath(name).parts
+
+
+# sosreport: the files a dockerd diagnosis can use, by path inside the report
+_SOS_DIRS = ("sos_commands/docker", "sos_commands/containerd", "sos_commands/docker_distribution",
+             "sos_commands/logs", "sos_commands/podman")
+_SOS_LOGS = ("var/log/messages", "var/log/syslog", "var/log/docker", "var/log/daemon.log",
+             "var/log/upstart/docker", "var/log/containerd")
+
+
+def is_sos(parts: tuple[str, ...]) -> bool:
+    return any(p in ("sos_commands", "sos_reports", "sos_logs") or p.startswith("sosreport-") for p in parts)
+
+
+def wanted(path: str, sos: bool = False) -> bool:
+    """Inside a sosreport: docker/containerd command output, journal dumps, system logs, stack dumps."""
+    parts = PurePosixPath(path).parts
+    if not (sos or is_sos(parts)):
+        return True
+    name = parts[-1]
+    if name.startswith("goroutine-stacks-") or name.endswith(".stacks.log"):
+        return True
+    rel = "/".join(parts)
+    return any(f"{d}/" in f"/{rel}" or rel.startswith(f"{d}/") for d in _SOS_DIRS) \
+        or any(f"/{d}" in f"/{rel}" for d in _SOS_LOGS)
+
+
+def _member_name(name: str) -> str:
+    name = name.lstrip("/")
+    while name.startswith("./"):
+        name = name[2:].lstrip("/")
+    return name
+
+
+def members(name: str, stream, problem: Callable[[str, int | None, str, bool], None]) -> Iterator[tuple[str, io.BufferedIOBase, float]]:
+    """Stream the regular files of a tar archive: (display name, stream, mtime).
+
+    Each stream is valid only until the next member is asked for."""
+    try:
+        with tarfile.open(fileobj=stream, mode="r|*") as tar:
+            for info in tar:
+                if not info.isfile():
+                    continue
+                if unsafe(info.name):
+                    problem(f"{name}!{info.name}", None, "member path is absolute or climbs out with '..'; "
+                            "read in memory only, nothing is extracted", False)
+                if not wanted(info.name):
+                    continue
+                member = tar.extractfile(info)
+                if member is not None:
+                    yield f"{name}!{_member_name(info.name)}", member, float(info.mtime)
+    except READ_ERRORS as exc:
+        problem(name, None, f"archive damaged or cut short: {exc}; members after this point not read", False)

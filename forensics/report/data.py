@@ -1,0 +1,145 @@
+"""The report as plain data: the JSON document (schema forensics-report/1). Every renderer reads
+only this, so a saved JSON re-renders to the same HTML, Markdown and text without the inputs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from . import facts, timeline
+
+if TYPE_CHECKING:
+    from ..analyze import Result
+
+SCHEMA_ID = "forensics-report/1"
+REVISION = 2  # additive changes within forensics-report/1: 1 = first release, 2 = report issue (timeline...)
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "report.schema.json"
+
+
+class ReportError(ValueError):
+    """A saved report that cannot be read back."""
+
+
+def records(df: pd.DataFrame, columns: list[str]) -> list[dict]:
+    """Rows as JSON-ready dicts: NaN/NaT -> None, timestamps -> ISO 8601, numpy scalars -> Python."""
+    out = []
+    for row in df[columns].itertuples(index=False):
+        item = {}
+        for col, value in zip(columns, row):
+            if value is None or (not isinstance(value, (str, list)) and pd.isna(value)):
+                value = None
+            elif isinstance(value, pd.Timestamp):
+                value = value.isoformat()
+            elif hasattr(value, "item"):
+                value = value.item()
+            item[col] = value
+        out.append(item)
+    return out
+
+
+def _locks(result: Result) -> list[dict]:
+    ev = result.evidence
+    rows = records(ev["locks"], ["dump", "key", "kind", "status", "waiters", "longest_wait", "sites",
+                                 "waiter_gids", "holders", "holder_gids", "source", "line"])
+    objects = list(ev.locks)
+    for row in rows:
+        row["sites"] = [s for s in (row["sites"] or "").split("\n") if s]
+        row["waiter_gids"] = [int(g) for g in (row["waiter_gids"] or "").split()]
+        row["holder_gids"] = [int(g) for g in (row["holder_gids"] or "").split()]
+        lock = next((lk for d, lk in objects if d == row["dump"] and lk.key == row["key"]), None)
+        row["waiting"] = [{"gid": w.goroutine, "site": w.site, "wait_minutes": w.wait_minutes, "weight": w.weight}
+                          for w in (lock.waiters if lock else [])]
+        row["holding"] = [{"gid": h.goroutine, "reason": h.reason, "confidence": h.confidence}
+                          for h in (lock.holders if lock else [])]
+    return rows
+
+
+def _finding(f, context: dict) -> dict:
+    out = f.to_dict()
+    for cite in out["evidence"]:
+        lines = context.get((cite["source"], cite["line"]))
+        cite["context"] = [{"line": n, "text": t} for n, t in lines] if lines else None
+    return out
+
+
+def to_dict(result: Result) -> dict:
+    ev = result.evidence
+    context = getattr(result, "context", None) or {}
+    daemons = records(ev["daemons"], ["time", "host", "pid", "version", "commit", "storage_driver", "snapshotter",
+                                      "source", "line"])
+    return {
+        "schema": SCHEMA_ID,
+        "revision": REVISION,
+        "tool": {"name": "forensics", "version": result.tool_version},
+        "generated": result.generated.isoformat(),
+        "verdict": result.verdict,
+        "engine_version": result.engine_version,
+        "findings": [_finding(f, context) for f in result.found]
+        + [_finding(f, context) for f in result.findings if not f.found],
+        "rules": [{"rule": o.rule, "status": o.status, "reason": o.reason, "confidence": o.confidence}
+                  for o in result.outcomes],
+        "inputs": [{"name": i.name, "kind": i.kind, "lines": i.lines, "events": i.events, "dumps": i.dumps,
+                    "goroutines": i.goroutines, "readable": i.readable} for i in result.inputs],
+        "problems": [{"source": p.source, "line": p.line, "message": p.message, "fatal": p.fatal}
+                     for p in result.problems],
+        "warnings": list(result.warnings),
+        "coverage": {k: bool(v) for k, v in ev.coverage.items()},
+        "environment": {"daemons": daemons, **facts.environment(ev)},
+        "dumps": records(ev["dumps"], ["dump", "kind", "time", "goroutines", "truncated", "panic_message",
+                                       "source", "line"]),
+        "locks": _locks(result),
+        "goroutines": facts.buckets(ev),
+        "timeline": timeline.build(ev, [f.containers for f in result.found]),
+        "redaction": {"applied": False, "tokens": []},
+    }
+
+
+def as_report(result) -> dict:
+    """The report document of a Result; a document (e.g. loaded from JSON) is taken as it is."""
+    return result if isinstance(result, dict) else to_dict(result)
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False)
+
+
+# What a revision-1 report lacks, filled so that every renderer can rely on it.
+DEFAULTS = {"revision": 1, "coverage": {}, "goroutines": [], "timeline": None,
+            "redaction": {"applied": False, "tokens": []}}
+ENV_DEFAULTS = {"daemons": [], "go_versions": [], "hosts": [], "pids": [], "containers": [], "images": []}
+
+
+def normalize(report: object) -> dict:
+    """A saved report checked for its schema id and completed with what older revisions lack."""
+    if not isinstance(report, dict) or report.get("schema") != SCHEMA_ID:
+        found = report.get("schema") if isinstance(report, dict) else type(report).__name__
+        raise ReportError(f"not a {SCHEMA_ID} report (schema: {found!r})")
+    out = {**DEFAULTS, **report}
+    out["environment"] = {**ENV_DEFAULTS, **(report.get("environment") or {})}
+    for key in ("findings", "rules", "inputs", "problems", "warnings", "dumps", "locks"):
+        if not isinstance(out.get(key), list):
+            raise ReportError(f"the report has no {key!r} list")
+    for f in out["findings"]:
+        for cite in f.get("evidence", []):
+            cite.setdefault("context", None)
+    for lock in out["locks"]:
+        lock.setdefault("holder_gids", [])
+        lock.setdefault("waiting", [{"gid": g, "site": "", "wait_minutes": None, "weight": 1}
+                                    for g in lock.get("waiter_gids", [])])
+        lock.setdefault("holding", [])
+    return out
+
+
+def load(path: str) -> dict:
+    """Read a report written by ``analyze --json`` (``-`` for standard input)."""
+    import sys
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        return normalize(json.loads(text))
+    except OSError as exc:
+        raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path} is not JSON: {exc}") from None

@@ -1,0 +1,128 @@
+"""Report sections read off the evidence tables: the environment and the goroutine buckets."""
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote
+
+import pandas as pd
+import regex
+
+STACK_FRAMES = 12  # functions kept per bucket, from the top of the stack
+BUCKETS = 60  # buckets kept per dump, the goroutines waiting on a lock and the largest first
+SAMPLE_GIDS = 6
+
+_HEX_ID = regex.compile(r"[0-9a-f]{12}|[0-9a-f]{64}")
+_GO_PATH = regex.compile(r"/go-?(?P<v>1\.\d+(?:\.\d+)?)/src/(?:runtime|net|sync)/")
+_IMAGE_QUERY = regex.compile(r"/images/create\?\S*?\b(?:fromImage|repo)=(?P<ref>[^&\s\"]+)")
+_IMAGE_PATH = regex.compile(r"^Calling \w+ \S*/images/(?P<ref>(?!create|json|search|load|prune|get)[^?\s]+?)"
+                            r"(?:/(?:json|history|push|tag|get))?(?:\?\S*)?$")
+_IMAGE_JSON = regex.compile(r'"Image":"(?P<ref>[^"]{1,255})"')
+_SPLIT = regex.compile(r"\s{2,}")
+
+
+def _unique(values) -> list:
+    return sorted({v for v in values if v is not None and not (isinstance(v, float) and pd.isna(v)) and v != ""})
+
+
+def _go_versions(ev) -> list[dict]:
+    """``docker version``'s Server Go version, else the Go release in the dumps' runtime paths."""
+    out, server = [], None
+    events = ev["events"]
+    for row in events[events["msg"].str.contains("Server:|Go version:", regex=True)].itertuples():
+        text = row.msg.strip()
+        if text.startswith("Server:"):
+            server = (row.source, row.line)
+        elif server and row.source == server[0] and 0 < row.line - server[1] < 8:
+            out.append({"version": text.split(":", 1)[1].strip(), "how": "docker version (Server)",
+                        "source": row.source, "line": int(row.line)})
+            server = None
+    if not out:
+        frames = ev["frames"]
+        for file in frames["file"].dropna().unique():
+            m = _GO_PATH.search(file)
+            if m:
+                row = frames[frames["file"] == file].iloc[0]
+                out.append({"version": f"go{m['v']}", "how": "runtime source paths in a goroutine dump",
+                            "source": row["source"], "line": int(row["line"])})
+                break
+    return out
+
+
+def _images(ev) -> list[str]:
+    refs = []
+    for msg in ev["events"]["msg"]:
+        if "/images/" in msg or '"Image":' in msg:
+            for pattern in (_IMAGE_QUERY, _IMAGE_PATH, _IMAGE_JSON):
+                refs += [unquote(m["ref"]) for m in pattern.finditer(msg)]
+    for fields in ev["events"]["fields"]:
+        if fields and '"image"' in fields:
+            refs.append(str(json.loads(fields).get("image") or ""))
+    containers = ev["containers"]
+    for text in containers[containers["what"].str.startswith("ps")]["text"]:
+        columns = _SPLIT.split(text.strip())
+        if len(columns) > 2:
+            refs.append(columns[1])
+    return _unique(r for r in refs if r and not r.startswith("sha256:") and not _HEX_ID.fullmatch(r))
+
+
+def _containers(ev) -> list[dict]:
+    """Every container seen, by name and id (a name without a known id, an id without a name)."""
+    table = ev["containers"]
+    ids: dict[str, str | None] = {}
+    for row in table.itertuples():
+        for name in (row.name if isinstance(row.name, str) else "").split(","):
+            if name.strip():
+                ids[name.strip()] = ids.get(name.strip()) or (row.id if isinstance(row.id, str) else None)
+    refs = list(ev["events"]["container"].dropna()) + list(ev["panics"]["container"].dropna())
+    refs += [r for r in table["container"].dropna()]
+    named_ids = {i[:12] for i in ids.values() if i}
+    for ref in _unique(refs):
+        if _HEX_ID.fullmatch(ref):
+            if ref[:12] not in named_ids:
+                named_ids.add(ref[:12])
+                ids[f"id:{ref}"] = ref
+        else:
+            ids.setdefault(ref, None)
+    return [{"name": None if k.startswith("id:") else k, "id": v} for k, v in sorted(ids.items())]
+
+
+def environment(ev) -> dict:
+    daemons, events = ev["daemons"], ev["events"]
+    return {
+        "go_versions": _go_versions(ev),
+        "hosts": _unique(list(events["host"]) + list(daemons["host"])),
+        "pids": [int(p) for p in _unique(list(events["pid"]) + list(daemons["pid"]))][:50],
+        "containers": _containers(ev),
+        "images": _images(ev),
+    }
+
+
+def _bucket(rows: pd.DataFrame) -> dict:
+    first = rows.iloc[0]
+    waits = rows["wait_minutes"].dropna()
+    return {
+        "count": int(rows["weight"].sum()), "state": first["state"],
+        "wait_minutes": [int(waits.min()), int(waits.max())] if len(waits) else None,
+        "top": first["top"] or "", "stack": [f for f in first["stack"].split("\n") if f][:STACK_FRAMES],
+        "frames": len([f for f in first["stack"].split("\n") if f]),
+        "gids": [int(g) for g in rows["gid"].head(SAMPLE_GIDS)],
+        "lock": first["lock_key"] if isinstance(first["lock_key"], str) else None,
+        "lock_status": first["lock_status"] if isinstance(first["lock_status"], str) else None,
+        "source": first["source"], "line": int(first["line"]),
+    }
+
+
+def buckets(ev) -> list[dict]:
+    """Per goroutine dump, its goroutines grouped by state and identical stack (like panicparse)."""
+    goroutines, out = ev["goroutines"], []
+    for dump in ev["dumps"].itertuples():
+        if dump.kind == "panic":
+            continue
+        rows = goroutines[goroutines["dump"] == dump.dump]
+        groups = [_bucket(g) for _, g in rows.groupby(["state", "stack"], sort=False, dropna=False)]
+        groups.sort(key=lambda b: (b["lock"] is None, -b["count"], b["state"]))
+        out.append({"dump": int(dump.dump), "kind": dump.kind,
+                    "time": dump.time.isoformat() if not pd.isna(dump.time) else None,
+                    "goroutines": int(rows["weight"].sum()), "source": dump.source, "line": int(dump.line),
+                    "buckets": groups[:BUCKETS], "omitted": max(0, len(groups) - BUCKETS)})
+    return out

@@ -1,0 +1,71 @@
+"""The terminal summary: verdict, findings with evidence and remedy, coverage."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape as _escape
+
+from .data import as_report
+from .html import visible
+
+TERMINAL_CITATIONS = 3  # per signal; the HTML and JSON reports carry all of them
+SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+FOUND = ("confirmed", "likely", "possible")
+VERDICT = {"found": "[bold red]PROBLEMS FOUND[/]", "clean": "[bold green]NO KNOWN PROBLEM FOUND[/]",
+           "inconclusive": "[bold yellow]INCONCLUSIVE[/] (some input could not be read or decided)"}
+
+
+def escape(text: object) -> str:
+    """Rich markup escaped, hidden characters shown (a terminal obeys bidi controls too)."""
+    return _escape(visible(str(text)))
+
+
+def where(item: dict) -> str:
+    return f"{item['source']}:{item['line']}" if item.get("line") else item["source"]
+
+
+def _finding(con: Console, f: dict) -> None:
+    style = SEVERITY_STYLE.get(f["severity"], "")
+    con.print()
+    con.print(f"[{style}]{f['severity'].upper()}[/] [bold]{escape(f['id'])}[/] ({f['confidence']}): {escape(f['title'])}")
+    con.print(f"  {escape(f['summary'])}")
+    if f["containers"]:
+        con.print(f"  containers: {escape(', '.join(f['containers']))}")
+    shown: dict[str, int] = {}
+    for c in f["evidence"]:
+        shown[c["signal"]] = shown.get(c["signal"], 0) + 1
+        if shown[c["signal"]] <= TERMINAL_CITATIONS:
+            con.print(f"  [dim]{escape(where(c))}[/] {escape(c['excerpt'][:240])}")
+    hidden = sum(max(0, n - TERMINAL_CITATIONS) for n in shown.values())
+    if hidden:
+        con.print(f"  [dim]… {hidden} more evidence lines in the --html / --json report[/]")
+    for m in f["missing"]:
+        con.print(f"  [yellow]missing:[/] {escape(m)}")
+    if f["remedy"]:
+        con.print("  [green]remedy:[/] " + escape(f["remedy"].replace("\n", " ")))
+    if f["references"]:
+        con.print("  references: " + escape(", ".join(r.get("url", "") for r in f["references"])))
+
+
+def print_text(result, console: Console | None = None) -> None:
+    report = as_report(result)
+    con = console or Console(highlight=False, soft_wrap=True)
+    con.print(f"forensics {escape(report['tool']['version'])} · engine {escape(report['engine_version'] or 'unknown')}"
+              f" · verdict: {VERDICT[report['verdict']]}")
+    for f in report["findings"]:
+        if f["confidence"] in FOUND:
+            _finding(con, f)
+    for f in report["findings"]:
+        if f["confidence"] not in FOUND:
+            con.print(f"\n[dim]{escape(f['id'])} ({f['confidence']}):[/] {escape(f['summary'])}")
+    con.print()
+    for o in report["rules"]:
+        if o["status"] == "inconclusive":
+            con.print(f"[yellow]inconclusive[/] {escape(o['rule'])}: {escape(o['reason'])}")
+    for p in report["problems"]:
+        con.print(f"[yellow]could not read[/] {escape(where(p))}: {escape(p['message'])}")
+    for w in report["warnings"][:20]:
+        con.print(f"[yellow]warning[/] {escape(w)}")
+    read = ", ".join(f"{i['name']} ({i['kind']}, {i['lines']} lines)" for i in report["inputs"])
+    con.print(f"[dim]inputs: {escape(read) or 'none'}[/]")
+    if report["redaction"]["applied"]:
+        con.print(f"[dim]redacted: {len(report['redaction']['tokens'])} names replaced by pseudonyms[/]")

@@ -1,0 +1,74 @@
+"""Buckets on real dumps: the 49227 reproduction, pprof debug=1 and real Go programs."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from forensics.buckets import buckets, select
+from forensics.parsers.fastdump import parse_text
+
+DUMPS = Path(__file__).parent / "fixtures" / "dumps"
+REPRO = DUMPS / "repro-49227" / "02-delay-build-panic-text-log"
+GO = DUMPS / "go-runtime"
+INSPECT = "github.com/docker/docker/daemon.(*Daemon).ContainerInspectCurrent"
+
+
+def dump(path: Path):
+    return parse_text(path.read_text(encoding="utf-8"), path.name)[-1]
+
+
+def test_identical_stacks_share_a_bucket_and_arguments_split_them():
+    d = dump(REPRO / "goroutine-stacks-2026-11-29T122857Z.log")
+    exact = buckets(d)
+    assert sum(b.count for b in exact) == len(d.goroutines) == 42
+    inspect = [b for b in exact if b.top == INSPECT]
+    assert sorted([g.id for g in b.goroutines] for b in inspect) == [[152], [164]]  # different request contexts
+    [loose] = [b for b in buckets(d, ignore_args=True) if b.top == INSPECT]
+    assert sorted(g.id for g in loose.goroutines) == [152, 164] and loose.states == {"sync.Mutex.Lock": 2}
+    assert (loose.created_by, loose.created_at.rsplit("/", 1)[-1]) == ("net/http.(*Server).Serve", "server.go:3290")
+    assert loose.header() == "2 [sync.Mutex.Lock] created by net/http.(*Server).Serve"
+
+
+def test_pprof_debug1_groups_count_their_weight():
+    d = dump(REPRO / "pprof-goroutine-debug1.txt")
+    found = buckets(d)
+    assert sum(b.count for b in found) == 44 and len(found) == 31
+    [inspect] = [b for b in found if b.top == INSPECT]
+    assert inspect.count == 2 and len(inspect.goroutines) == 1
+
+
+def test_sorted_longest_wait_first_then_largest():
+    d = dump(GO / "go1.22" / "goroutine-stacks-2.log")
+    found = buckets(d, ignore_args=True)
+    waits = [b.waits[1] if b.waits[1] is not None else -1 for b in found]
+    assert waits == sorted(waits, reverse=True) and waits[0] == 2 and waits[-1] == -1
+    twos = [b.count for b in found if b.waits[1] == 2]
+    assert twos == sorted(twos, reverse=True) and twos[0] == 3  # the three RLock readers
+    assert found[0].header() == "3 [sync.RWMutex.RLock, 2 minutes] created by main.main"
+
+
+def test_frame_pointers_do_not_split_buckets():
+    """GOTRACEBACK=system prints fp= sp= pc= per goroutine; the three readers are still one stack."""
+    d = dump(GO / "go1.22" / "sigquit-stderr-gotraceback-system.txt")
+    readers = [b for b in buckets(d, ignore_args=True) if b.top == "main.(*store).get"]
+    assert [b.count for b in readers] == [3]
+    text = (GO / "go1.22" / "sigquit-stderr-gotraceback-system.txt").read_text()
+    assert len(set(re.findall(r"main\.go:47 \+0x\w+ fp=(0x\w+)", text))) == 3  # they do differ in the text
+
+
+def test_locked_and_minutes_in_header():
+    found = buckets(dump(GO / "go1.19" / "goroutine-stacks-2.log"))
+    [locked] = [b for b in found if b.locked]
+    assert locked.header() == "1 [select (no cases), 2 minutes, locked to thread] created by main.main"
+
+
+def test_filters_like_panicparse():
+    found = buckets(dump(REPRO / "goroutine-stacks-2026-11-29T122857Z.log"), ignore_args=True)
+    locked = select(found, match=r"sync\.Mutex\.Lock")
+    assert sorted(b.top.rsplit(".", 1)[-1] for b in locked) == ["ContainerInspectCurrent", "cleanupContainer"]
+    by_function = select(found, match=r"cleanupContainer")
+    assert [b.count for b in by_function] == [1]
+    assert len(select(found, exclude=r"IO wait|select|chan receive")) == \
+        len([b for b in found if not {"IO wait", "select", "chan receive"} & set(b.states)])
+    go = buckets(dump(GO / "go1.21" / "goroutine-stacks-2.log"))
+    assert sum(b.count for b in select(go, min_wait=2)) == 16 and select(go, min_wait=3) == []
