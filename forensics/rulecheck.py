@@ -64,7 +64,12 @@ def _inputs(case: Path, spec: dict, scratch: Path) -> list[str]:
 
 def run_case(case: Path, rules: list[Rule]) -> CaseResult:
     rule_id = case.parent.name
-    spec = yaml.safe_load((case / "case.yaml").read_text(encoding="utf-8")) or {}
+    try:
+        spec = yaml.safe_load((case / "case.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        return CaseResult(rule_id, case.name, False, "?", "bad case.yaml", str(exc).replace("\n", " "))
+    if not isinstance(spec, dict):
+        return CaseResult(rule_id, case.name, False, "?", "bad case.yaml", "must hold one mapping")
     unknown = set(spec) - CASE_KEYS
     expected = str(spec.get("expect", ""))
     if unknown or expected not in CONFIDENCES + ["not-matched"]:
