@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import __version__, envelopes, excerpts, sources
+from . import __version__, archives, envelopes, excerpts, sources
 from .engine import evaluate
 from .evidence import Evidence, build
 from .findings import Finding, Outcome, severity_rank
@@ -69,8 +69,19 @@ class Result:
 
 
 def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rule] | None = None,
-            input_format: str = "auto") -> Result:
-    """Read every path (files, directories, compressed files, archives, ``-``) and run the rules."""
+            input_format: str = "auto", max_input_bytes: int = archives.DEFAULT_MAX_INPUT_BYTES) -> Result:
+    """Read every path (files, directories, compressed files, archives, ``-``) and run the rules.
+
+    At most ``max_input_bytes`` decompressed bytes are read in the whole run (all compressed
+    inputs and archives together); past it an input stops with a Problem naming it."""
+    token = archives.budget.set(archives.Budget(max_input_bytes))
+    try:
+        return _analyze(paths, engine_version, rules, input_format)
+    finally:
+        archives.budget.reset(token)
+
+
+def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | None, input_format: str) -> Result:
     rules = rules if rules is not None else load_rules()
     problems: list[sources.Problem] = []
     inputs: list[sources.Input] = []

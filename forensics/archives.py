@@ -16,6 +16,7 @@ import io
 import lzma
 import tarfile
 import zlib
+from contextvars import ContextVar
 from pathlib import PurePosixPath
 from typing import Callable, Iterator
 
@@ -48,8 +49,53 @@ def peek(stream, size: int = 512) -> bytes:
         return b""
 
 
+DEFAULT_MAX_INPUT_BYTES = 4 << 30  # decompressed bytes one run may read (--max-input-bytes)
+
+
+class InputTooLarge(OSError):
+    """Decompressed output went past the run's --max-input-bytes (a decompression bomb?)."""
+
+
+class Budget:
+    """Decompressed bytes left for this run, shared by every compressed input and archive member."""
+
+    def __init__(self, limit: int = DEFAULT_MAX_INPUT_BYTES) -> None:
+        self.limit, self.used = limit, 0
+
+
+budget: ContextVar[Budget | None] = ContextVar("forensics_decompression_budget", default=None)
+
+
+class _Capped(io.RawIOBase):
+    """A decompressed stream that stops with InputTooLarge once the run's budget is spent."""
+
+    def __init__(self, inner, budget: Budget) -> None:
+        self.inner, self.budget = inner, budget
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        if self.budget.used >= self.budget.limit:
+            raise InputTooLarge(f"decompressed input exceeds --max-input-bytes ({self.budget.limit} bytes; "
+                                f"a decompression bomb?); the rest is not read")
+        want = min(len(buf), self.budget.limit - self.budget.used)
+        data = self.inner.read(want)
+        buf[:len(data)] = data
+        self.budget.used += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self.inner.close()
+        finally:
+            super().close()
+
+
 def decompress(stream) -> tuple[io.BufferedIOBase, list[str]]:
-    """Unwrap every layer of compression; returns the stream and the layers' names."""
+    """Unwrap every layer of compression; returns the stream and the layers' names.
+
+    The decompressed stream counts against the run's :data:`budget` (when one is set)."""
     layers: list[str] = []
     while len(layers) < 4:  # a .gz.gz is fine; an endless nest is not
         head = peek(stream, 8)
@@ -60,6 +106,9 @@ def decompress(stream) -> tuple[io.BufferedIOBase, list[str]]:
                 break
         else:
             break
+    cap = budget.get()
+    if layers and cap is not None:
+        stream = io.BufferedReader(_Capped(stream, cap), BUFFER)
     return stream, layers
 
 

@@ -16,7 +16,6 @@ from rich.console import Console
 from . import __version__
 from .dumpcli import dump as dump_command
 from .findings import SEVERITIES, severity_rank
-from .ruleset import RuleError, load_rules
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="What went wrong inside a Docker daemon, from its logs and goroutine dumps.")
@@ -32,6 +31,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _load(rules_dir: Optional[Path]):
+    from .ruleset import RuleError, load_rules  # pandas comes with it: only commands that need rules
+
     try:
         return load_rules(rules_dir)
     except RuleError as exc:
@@ -78,6 +79,8 @@ def analyze(
     engine_version: Optional[str] = typer.Option(None, "--engine-version", help="Docker Engine version when the logs do not say"),
     rules_dir: Optional[Path] = typer.Option(None, "--rules", help="directory of YAML rules (default: the bundled catalogue)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no terminal summary"),
+    max_input_bytes: int = typer.Option(4 << 30, "--max-input-bytes", min=1, help="stop reading compressed "
+                                        "inputs and archives after this many decompressed bytes in all (default 4 GiB)"),
     input_format: str = typer.Option("auto", "--input-format", help="envelope of every input, instead of "
                                      "detecting it: auto, plain, journal-short, journal-json, journal-export, "
                                      "journal-verbose, syslog-5424, json-file, ... (see forensics.envelopes.FORMATS)"),
@@ -92,7 +95,8 @@ def analyze(
         raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
     if input_format not in FORMATS:
         raise _fail(f"--input-format must be one of {', '.join(FORMATS)}")
-    result = run(paths, engine_version=engine_version, rules=_load(rules_dir), input_format=input_format)
+    result = run(paths, engine_version=engine_version, rules=_load(rules_dir), input_format=input_format,
+                 max_input_bytes=max_input_bytes)
     report = to_dict(result)
     if redact:
         from .redact import redact as pseudonymise
