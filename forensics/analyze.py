@@ -118,5 +118,8 @@ def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | N
     evidence = build(parsed)
     findings, outcomes, warnings = evaluate(rules, evidence, engine_version)
     version = engine_version or next(iter(evidence["daemons"]["version"].tolist()[-1:]), None)
+    cap = archives.budget.get()
+    if cap is not None:  # re-reading the cited lines gets its own allowance, not what the first pass left
+        archives.budget.set(archives.Budget(cap.limit))
     context = excerpts.around(paths, [(c.source, c.line) for f in findings for c in f.evidence])
     return Result(findings, outcomes, problems, summaries, evidence, warnings, version, context=context)

@@ -80,7 +80,8 @@ class _Capped(io.RawIOBase):
             raise InputTooLarge(f"decompressed input exceeds --max-input-bytes ({self.budget.limit} bytes; "
                                 f"a decompression bomb?); the rest is not read")
         want = min(len(buf), self.budget.limit - self.budget.used)
-        data = self.inner.read(want)
+        data = self.inner.read1(want) if hasattr(self.inner, "read1") else self.inner.read(want)  # read1: what
+        # was decompressed before a damaged or cut-short stream fails is still returned
         buf[:len(data)] = data
         self.budget.used += len(data)
         return len(data)
