@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 
 from . import __version__, versions
@@ -67,10 +66,8 @@ def write(table: pd.DataFrame, out: Path, rules: list[Rule], per_host_reports: b
     records = json.loads(table.to_json(orient="records"))
     (out / "fleet.json").write_text(json.dumps({"schema": "forensics-fleet/1", "tool": __version__,
                                                 "summary": info, "hosts": records}, indent=2), encoding="utf-8")
-    from .report import templates_dir
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()),
-                             autoescape=jinja2.select_autoescape(default=True, default_for_string=True))
-    page = env.get_template("fleet.html.j2").render(summary=info, hosts=records, per_host=per_host_reports,
+    from .report.html import environment
+    page = environment().get_template("fleet.html.j2").render(summary=info, hosts=records, per_host=per_host_reports,
                                                     rule_columns=[c for c in table.columns if c.startswith("rule:")],
                                                     version=__version__)
     (out / "fleet.html").write_text(page, encoding="utf-8")
