@@ -9,6 +9,7 @@ from .engine import evaluate
 from .evidence import Evidence, build
 from .findings import Finding, Outcome, severity_rank
 from .parsers import Parsed, date_dumps, parse_records
+from .prefilter import skim_for
 from .ruleset import Rule, load_rules
 
 
@@ -69,20 +70,24 @@ class Result:
 
 
 def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rule] | None = None,
-            input_format: str = "auto", max_input_bytes: int = archives.DEFAULT_MAX_INPUT_BYTES) -> Result:
+            input_format: str = "auto", max_input_bytes: int = archives.DEFAULT_MAX_INPUT_BYTES,
+            every_line: bool = False) -> Result:
     """Read every path (files, directories, compressed files, archives, ``-``) and run the rules.
 
     At most ``max_input_bytes`` decompressed bytes are read in the whole run (all compressed
-    inputs and archives together); past it an input stops with a Problem naming it."""
+    inputs and archives together); past it an input stops with a Problem naming it. Routine
+    stretches of large logs are skimmed (see :mod:`forensics.skim`) unless ``every_line``."""
     token = archives.budget.set(archives.Budget(max_input_bytes))
     try:
-        return _analyze(paths, engine_version, rules, input_format)
+        return _analyze(paths, engine_version, rules, input_format, every_line)
     finally:
         archives.budget.reset(token)
 
 
-def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | None, input_format: str) -> Result:
+def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | None, input_format: str,
+             every_line: bool) -> Result:
     rules = rules if rules is not None else load_rules()
+    skim = None if every_line else skim_for(rules)
     problems: list[sources.Problem] = []
     inputs: list[sources.Input] = []
     parsed = Parsed()
@@ -92,7 +97,7 @@ def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | N
         summary = InputSummary(inp.name)
         before = (len(parsed.events), parsed.records)
         known = len(problems)
-        parse_records(envelopes.read(inp, problems, input_format), into=parsed)
+        parse_records(envelopes.read(inp, problems, input_format, skim=skim), into=parsed)
         if inp.name in parsed.coverage:
             summary.format, summary.notes = parsed.coverage[inp.name].format, parsed.coverage[inp.name].notes()
         summary.lines = parsed.records - before[1]

@@ -84,6 +84,8 @@ def analyze(
     input_format: str = typer.Option("auto", "--input-format", help="envelope of every input, instead of "
                                      "detecting it: auto, plain, journal-short, journal-json, journal-export, "
                                      "journal-verbose, syslog-5424, json-file, ... (see forensics.envelopes.FORMATS)"),
+    every_line: bool = typer.Option(False, "--every-line", help="parse every line of large logs instead of "
+                                    "skimming routine debug/info stretches (slower; same findings)"),
 ) -> None:
     """Diagnose a daemon from its logs and goroutine dumps."""
     from .analyze import analyze as run
@@ -96,7 +98,7 @@ def analyze(
     if input_format not in FORMATS:
         raise _fail(f"--input-format must be one of {', '.join(FORMATS)}")
     result = run(paths, engine_version=engine_version, rules=_load(rules_dir), input_format=input_format,
-                 max_input_bytes=max_input_bytes)
+                 max_input_bytes=max_input_bytes, every_line=every_line)
     report = to_dict(result)
     if redact:
         from .redact import redact as pseudonymise

@@ -31,6 +31,7 @@ import re
 
 from . import journal, sources
 from .model import Record
+from .skim import Skim, Skipped
 
 MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
@@ -163,8 +164,9 @@ def _unescape(text: str) -> str:
 
 
 def read(inp: sources.Input, problems: list[sources.Problem], fmt: str = "auto",
-         year: int | None = None) -> Iterator[Record]:
-    """The Records of one open input, in the envelope detected (or forced with ``fmt``)."""
+           year: int | None = None, skim: Skim | None = None) -> Iterator[Record | Skipped]:
+    """The Records of one open input, in the envelope detected (or forced with ``fmt``); with
+    ``skim``, routine stretches of a line-shaped log come as :class:`Skipped` counts."""
     if year is None and inp.mtime:
         year = datetime.fromtimestamp(inp.mtime, timezone.utc).year
 
@@ -179,25 +181,29 @@ def read(inp: sources.Input, problems: list[sources.Problem], fmt: str = "auto",
         except sources.READ_ERRORS as exc:
             problems.append(sources.Problem(inp.name, None, f"read error: {exc}"))
         return
-    lines = sources.read_lines(inp, problems)
     if fmt == "journal-json-pretty":
-        yield from journal.pretty_records(inp.name, lines, problem)
+        yield from journal.pretty_records(inp.name, sources.read_lines(inp, problems), problem)
     elif fmt == "journal-verbose":
-        yield from journal.verbose_records(inp.name, lines, problem)
+        yield from journal.verbose_records(inp.name, sources.read_lines(inp, problems), problem)
     else:
-        yield from records(inp.name, lines, year, fmt, problem)
+        yield from records(inp.name, sources.read_lines(inp, problems, skim), year, fmt, problem)
 
 
-def records(source: str, lines: Iterable[str], year: int | None = None, fmt: str = "auto",
-            problem: journal.Problem | None = None) -> Iterator[Record]:
-    """One Record per physical line (continuations of a journal entry included)."""
+def records(source: str, lines: Iterable[str | Skipped], year: int | None = None, fmt: str = "auto",
+            problem: journal.Problem | None = None) -> Iterator[Record | Skipped]:
+    """One Record per physical line (continuations of a journal entry included); Skipped counts pass through."""
     year = year or datetime.now(timezone.utc).year
     shapes = SHAPES if fmt == "auto" else [s for s in SHAPES if s[0] == fmt]
     entries = journal.Entries(source, "journal-json", problem)
     json_file = JsonFile(source)
     previous: Record | None = None
-    column = last_month = 0
-    for lineno, line in enumerate(lines, 1):
+    column = last_month = lineno = 0
+    for line in lines:
+        lineno += 1
+        if type(line) is Skipped:
+            lineno += line.count - 1
+            yield line
+            continue
         if line[:1] == "{" and fmt in ("auto", "journal-json", "json-file"):
             out = json_file.feed(line, lineno) if line.startswith('{"log":') and fmt != "journal-json" else \
                 journal.json_records(line, lineno, entries) if journal.is_json_entry(line) else None

@@ -31,6 +31,10 @@ TABLES = {
 COVERAGE = {"events": "logs", "daemons": "logs", "panics": "logs", "containers": "logs",
             "dumps": "dumps", "goroutines": "dumps", "frames": "dumps", "locks": "dumps"}
 
+# Text of the debug and info lines the tables below are built from (a skimmed log keeps them).
+# Not container creation: on a busy host it is everywhere, and the creates that name a container
+# in a finding are the ones near its panic or dump, which are parsed in full anyway.
+NEEDLES = ("Docker daemon", "Calling DELETE", "already in progress")
 CONTAINER_PATH = regex.compile(r"/containers/(?P<ref>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})(?=[/?\s]|$)")
 _NOT_A_CONTAINER = {"json", "create", "prune"}
 REQUEST = regex.compile(r"^Calling (?P<method>[A-Z]+) (?P<path>\S+)")

@@ -29,12 +29,7 @@ def around(paths: list[str], cited: Iterable[tuple[str, int]], before: int = BEF
         if not lines:
             continue
         keep = {n for line in lines for n in range(max(1, line - before), line + after + 1)}
-        last, text = max(keep), {}
-        for lineno, raw in enumerate(sources.read_lines(inp, []), 1):
-            if lineno in keep:
-                text[lineno] = raw[:WIDTH] + ("…" if len(raw) > WIDTH else "")
-            if lineno >= last:
-                break
+        text = {n: raw[:WIDTH] + ("…" if len(raw) > WIDTH else "") for n, raw in sources.lines_at(inp, keep).items()}
         for line in lines:
             out[(inp.name, line)] = [(n, text[n]) for n in range(line - before, line + after + 1) if n in text]
     return out

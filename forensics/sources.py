@@ -19,6 +19,7 @@ from typing import Iterator
 
 from . import archives
 from .archives import READ_ERRORS
+from .skim import Skim, Skipped
 
 MAX_LINE = 1 << 20  # a longer physical line is cut here (and reported)
 SNIFF = 8192
@@ -155,32 +156,99 @@ def head(inp: Input, size: int = SNIFF) -> bytes:
     return archives.peek(inp.stream, size) if inp.stream is not None else b""
 
 
-def read_lines(inp: Input, problems: list[Problem]) -> Iterator[str]:
+def read_lines(inp: Input, problems: list[Problem], skim: Skim | None = None) -> Iterator[str | Skipped]:
     """Yield the decoded lines of one open input (without line ends).
 
     Undecodable bytes become U+FFFD; a binary input or a read error stops this input
-    with a Problem naming the line reached.
+    with a Problem naming the line reached. With ``skim``, past its first lines, routine
+    blocks are given as their first and last lines and a :class:`Skipped` count between.
     """
-    lineno = 0
+    at = [0]  # the line reached
     stream = inp.stream
     try:
         if looks_binary(head(inp)):
             problems.append(Problem(inp.name, 1, "binary data, not a log or a goroutine dump; skipped", fatal=True))
             return
         readline = stream.readline
-        while True:
+        while skim is None or at[0] < skim.after:
             raw = readline(MAX_LINE + 1)
             if not raw:
-                break
-            lineno += 1
+                return
+            at[0] += 1
             if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
-                problems.append(Problem(inp.name, lineno, f"line longer than {MAX_LINE} bytes; cut"))
-                while True:  # skip the rest of the over-long physical line
-                    more = readline(MAX_LINE)
-                    if not more or more.endswith(b"\n"):
-                        break
-            if b"\x00" in raw:
-                raw = raw.replace(b"\x00", b"")
-            yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                _skip_long(inp.name, at[0], readline, problems)
+            yield _text(raw)
+        yield from _blocks(inp.name, stream, skim, at, problems)
     except READ_ERRORS as exc:
-        problems.append(Problem(inp.name, lineno + 1, f"read error: {exc}", fatal=lineno == 0))
+        problems.append(Problem(inp.name, at[0] + 1, f"read error: {exc}", fatal=at[0] == 0))
+
+
+def _text(raw: bytes) -> str:
+    if b"\x00" in raw:
+        raw = raw.replace(b"\x00", b"")
+    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def _skip_long(name: str, line: int, readline, problems: list[Problem]) -> None:
+    problems.append(Problem(name, line, f"line longer than {MAX_LINE} bytes; cut"))
+    while True:  # skip the rest of the over-long physical line
+        more = readline(MAX_LINE)
+        if not more or more.endswith(b"\n"):
+            break
+
+
+def _blocks(name: str, stream, skim: Skim, at: list[int], problems: list[Problem]) -> Iterator[str | Skipped]:
+    """Read in blocks; a routine block is held until the next one shows whether its last lines
+    are context for something notable."""
+    held = None  # a Routine block
+    while True:
+        chunk = stream.read(skim.block)
+        if chunk and not chunk.endswith(b"\n"):
+            rest = stream.readline(MAX_LINE + 1)
+            chunk += rest
+            if len(rest) > MAX_LINE and not rest.endswith(b"\n"):
+                _skip_long(name, at[0] + chunk.count(b"\n") + 1, stream.readline, problems)
+                chunk += b"\n"
+        routine = skim.routine(chunk) if chunk else None
+        if held is not None:
+            for piece in skim.pieces(held, context=routine is None):
+                if type(piece) is Skipped:
+                    piece.line = at[0] + 1
+                    at[0] += piece.count
+                    yield piece
+                else:
+                    at[0] += 1
+                    yield _text(piece)
+            held = None
+        if not chunk:
+            return
+        if routine is not None:
+            held = routine
+            continue
+        for raw in chunk.split(b"\n")[:-1] if chunk.endswith(b"\n") else chunk.split(b"\n"):
+            at[0] += 1
+            yield _text(raw)
+
+
+def lines_at(inp: Input, numbers: set[int], block: int = 1 << 20) -> dict[int, str]:
+    """The text of the given line numbers of an open input (numbered as :func:`read_lines` does),
+    decoding only the blocks that hold them; reading stops after the last one."""
+    out: dict[int, str] = {}
+    last, done = max(numbers, default=0), 0
+    try:
+        while done < last:
+            chunk = inp.stream.read(block)
+            if not chunk:
+                break
+            if not chunk.endswith(b"\n"):
+                chunk += inp.stream.readline()
+            count = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+            if any(done < n <= done + count for n in numbers):
+                pieces = chunk.split(b"\n")
+                for n, raw in enumerate(pieces[:count], done + 1):
+                    if n in numbers:
+                        out[n] = _text(raw)
+            done += count
+    except READ_ERRORS:
+        pass
+    return out

@@ -28,10 +28,12 @@ import re
 import regex
 
 from ..model import Dump, Record
+from ..skim import Skipped
 from . import logjson, logrus
 from .goroutines import DumpReader
 
 KEEP_ALL, KEEP_SAME, CONTEXT = 20_000, 200, 200
+NEEDLES = ("Starting up", "goroutine", "panic")  # lifetimes and dumps logged as one message: never skimmed
 MAX_JOIN = 1 << 22  # a logrus line cut by journald is joined up to this many characters
 _VARIABLE = re.compile(r"[0-9a-f]{8,}|\d+")
 _QUICK = re.compile(r'time="[^"]{0,40}" level=(\w{1,8}) msg="((?:[^"\\]|\\.){0,160})')
@@ -78,7 +80,7 @@ class Coverage:
             lines = ", ".join(map(str, self.plain_lines)) + (", ..." if self.plain > len(self.plain_lines) else "")
             out.append(f"{self.plain} lines not logrus nor part of a dump (lines {lines})")
         if self.aggregated:
-            out.append(f"{self.aggregated} repetitive log lines counted, not kept")
+            out.append(f"{self.aggregated} routine or repetitive log lines counted, not kept")
         if self.levels and not self.levels["debug"]:
             out.append("no debug lines: the daemon's log level hides API calls (`Calling DELETE ...`)")
         if self.offset:
@@ -274,17 +276,26 @@ def _hours(offset: timedelta) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def parse_records(records: Iterable[Record], into: Parsed | None = None) -> Parsed:
+def parse_records(records: Iterable[Record | Skipped], into: Parsed | None = None) -> Parsed:
     """Feed one input's records; times are made UTC once the whole input is read, with the
     local offset learned from lines that carry both a local envelope time and a logrus time."""
     out = into or Parsed()
     seg = _Segmenter(out)
     cov: Coverage | None = None
+    envelope = "plain"
     for rec in records:
+        if type(rec) is Skipped:  # routine lines skimmed by the reader: counted, not kept
+            out.records += rec.count
+            if cov is not None:
+                cov.aggregated += rec.count
+                cov.levels.update(rec.levels)
+                cov.envelopes[envelope] += rec.count
+            continue
         out.records += 1
         if cov is None:
             cov = out.coverage.setdefault(rec.source, Coverage())
-        cov.envelopes[rec.envelope] += 1
+        envelope = rec.envelope
+        cov.envelopes[envelope] += 1
         seg.feed(rec, cov)
     seg.close(cov or Coverage())
     return out

@@ -1,0 +1,173 @@
+"""Skimming routine stretches of large logs: same findings, same line numbers, honest counts."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from forensics import analyze as analyze_module
+from forensics import envelopes, literals, prefilter, skim, sources
+from forensics.analyze import analyze
+from forensics.parsers import parse_records
+from forensics.ruleset import load_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURE = ROOT / "samples" / "captured" / "repro-49227-journal-short.log"
+
+
+def small(rules):
+    """The real Skim with blocks small enough for test-sized inputs."""
+    return dataclasses.replace(prefilter.skim_for(rules), after=1000, block=64 << 10)
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    monkeypatch.setattr(analyze_module, "skim_for", small)
+
+
+def journal(tmp_path: Path, copies: int = 300, insert: dict[int, str] | None = None) -> tuple[Path, list[str]]:
+    """The real reproduction with its steady-state traffic repeated ``copies`` times before it;
+    ``insert`` puts extra lines after the given steady-state copy."""
+    lines = CAPTURE.read_text().splitlines(keepends=True)
+    listen = next(i for i, line in enumerate(lines) if "API listen on" in line) + 1
+    panic = next(i for i, line in enumerate(lines) if "http: panic serving" in line)
+    out = lines[:listen]
+    for k in range(copies):
+        out += lines[listen:panic]
+        if insert and k in insert:
+            out.append(insert[k])
+    out += lines[listen:]
+    path = tmp_path / "journal.log"
+    path.write_text("".join(out))
+    return path, out
+
+
+def summary(result):
+    return [(f.id, f.confidence, f.summary, [(c.source, c.line) for c in f.evidence]) for f in result.found]
+
+
+def test_skimmed_journal_gives_the_findings_of_a_full_parse(tmp_path, small_blocks):
+    path, lines = journal(tmp_path)
+    skimmed, full = analyze([str(path)]), analyze([str(path)], every_line=True)
+    assert summary(skimmed) == summary(full)
+    assert skimmed.found[0].id == "moby-49227" and skimmed.found[0].confidence == "confirmed"
+    panic = next(i for i, line in enumerate(lines, 1) if "http: panic serving" in line)
+    cited = {c.line for f in skimmed.found for c in f.evidence if c.source == str(path)}
+    assert panic in cited  # the panic is cited at its true line number
+    assert skimmed.inputs[0].lines == full.inputs[0].lines == len(lines)
+    assert skimmed.inputs[0].events < full.inputs[0].events / 5
+    assert "routine or repetitive log lines counted, not kept" in skimmed.inputs[0].kind
+    assert skimmed.context[(str(path), panic)] == full.context[(str(path), panic)]
+
+
+def read(path: Path, skimmer):
+    problems = []
+    for inp in sources.walk([str(path)], problems):  # the input stays open while it is read
+        parsed = parse_records(envelopes.read(inp, problems, skim=skimmer))
+    return parsed, problems
+
+
+def test_skipped_lines_are_counted_with_their_levels(tmp_path):
+    path, lines = journal(tmp_path, copies=200)
+    skimmer = small(load_rules())
+    skimmed, problems = read(path, skimmer)
+    full, _ = read(path, None)
+    assert not problems
+    assert skimmed.records == full.records == len(lines)
+    cov_s, cov_f = skimmed.coverage[str(path)], full.coverage[str(path)]
+    assert cov_s.levels == cov_f.levels
+    assert cov_s.envelopes == cov_f.envelopes
+    assert cov_s.aggregated > len(lines) / 2
+
+
+NOTABLE = [
+    ('dockerhost1 dockerd[4242]: time="2026-11-29T12:28:05.000000000Z" level=warning msg="Health check for container'
+     ' abc failed"\n', "warning", "Health check for container abc failed"),
+    ('dockerhost1 dockerd[4242]: time="2026-11-29T12:28:05.000000000Z" level=info msg="Processing signal \'terminated\'"\n',
+     "info", "Processing signal 'terminated'"),
+    ('dockerhost1 dockerd[4242]: time="2026-11-29T12:28:05.000000000Z" level=debug msg="failed to exit within 10 seconds'
+     ' of signal 15 - using the force" container=0123456789ab\n', "debug",
+     "failed to exit within 10 seconds of signal 15 - using the force"),
+    ('dockerhost1 kernel: Out of memory: Killed process 4242 (dockerd) total-vm:2000kB\n', None,
+     "Out of memory: Killed process 4242 (dockerd) total-vm:2000kB"),
+]
+
+
+@pytest.mark.parametrize("text,level,msg", NOTABLE, ids=["warning", "needle-info", "needle-debug", "kernel"])
+def test_a_notable_line_inside_a_routine_stretch_is_kept_at_its_line(tmp_path, text, level, msg):
+    path, lines = journal(tmp_path, copies=200, insert={120: "Nov 29 12:28:05 " + text})
+    where = next(i for i, line in enumerate(lines, 1) if msg in line)
+    parsed, _ = read(path, small(load_rules()))
+    found = [e for e in parsed.events if e.msg == msg]
+    assert [(e.line, e.level) for e in found] == [(where, level)]
+
+
+def test_a_new_daemon_pid_inside_a_routine_stretch_starts_a_lifetime(tmp_path):
+    restart = 'Nov 29 12:28:05 dockerhost1 dockerd[5151]: time="2026-11-29T12:28:05.000000000Z" level=info msg="Starting up"\n'
+    path, lines = journal(tmp_path, copies=200, insert={150: restart})
+    parsed, _ = read(path, small(load_rules()))
+    starts = parsed.coverage[str(path)].starts
+    assert (next(i for i, line in enumerate(lines, 1) if "dockerd[5151]" in line), 5151) in starts
+
+
+def test_matching_without_hyperscan_finds_the_same_needles(monkeypatch):
+    chunk = CAPTURE.read_bytes()
+    chunk = chunk[:chunk.index(b"http: panic")].rsplit(b"\n", 2)[0] + b"\n"
+    chunk += b'x dockerd[1]: time="t" level=debug msg="Device Or Resource BUSY"\n'
+    skimmer = prefilter.skim_for(load_rules())
+    with_hs = skim._matcher(skimmer.needles, skimmer.caseless)(chunk)
+    skim._matcher.cache_clear()
+    monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan now fails
+    try:
+        without = skim._matcher(skimmer.needles, skimmer.caseless)(chunk)
+    finally:
+        skim._matcher.cache_clear()
+    assert without == with_hs
+    assert (b"device or resource busy", True) in without and (b"Starting up", False) in without
+    warning = chunk + b'x dockerd[1]: time="t" level=warning msg="w"\n'
+    assert skim._matcher(skimmer.needles, skimmer.caseless)(warning) is None
+
+
+@pytest.mark.parametrize("pattern,expected", [
+    (r"(?:failed to dial|Failed to connect to containerd)[^\n]*containerd", ({"failed to dial", "Failed to connect to containerd"}, False)),
+    (r"(?i)^(?=.*[0-9a-f]{12}).*device or resource busy", ({"device or resource busy"}, True)),
+    (r'"topic": "/tasks/exit"', ({"/tasks/exit"}, False)),
+    (r"^Starting up$", ({"Starting up"}, False)),
+    (r"OCI runtime \w+ failed: ", ({"OCI runtime "}, False)),
+    (r"\d+ seconds", ({" seconds"}, False)),
+    (r"\d+", None),
+    (r"a|bcd", None),  # one alternative too short to look for
+    (r"\p{Lu}rror", None),  # syntax of the regex module only
+])
+def test_required_literals(pattern, expected):
+    assert literals.required(pattern) == expected
+
+
+def test_a_rule_without_literal_text_turns_skimming_off(tmp_path):
+    rules = load_rules()
+    assert prefilter.skim_for(rules) is not None
+    rule_dir = tmp_path / "rules"
+    rule_dir.mkdir()
+    (rule_dir / "any-number.yaml").write_text(
+        "id: any-number\ntitle: t\nseverity: low\ndescription: d\n"
+        "signals:\n  n:\n    table: events\n    where: {msg: '^\\d+$'}\n"
+        "verdicts:\n  - confidence: likely\n    all: [n]\n    summary: s\n")
+    assert prefilter.skim_for(load_rules(rule_dir)) is None
+    (rule_dir / "any-number.yaml").write_text(
+        "id: any-number\ntitle: t\nseverity: low\ndescription: d\n"
+        "signals:\n  n:\n    table: events\n    where: {level: {in: [error, fatal]}}\n"
+        "verdicts:\n  - confidence: likely\n    all: [n]\n    summary: s\n")
+    assert prefilter.skim_for(load_rules(rule_dir)) is not None  # errors are never skimmed
+
+
+def test_lines_at_reads_only_the_wanted_lines_across_blocks(tmp_path):
+    path = tmp_path / "x.log"
+    text = "".join(f"line {n}\r\n" if n % 7 == 0 else f"line {n}\n" for n in range(1, 500)) + "last without newline"
+    path.write_text(text)
+    for inp in sources.walk([str(path)], []):
+        got = sources.lines_at(inp, {1, 7, 64, 499, 500, 501}, block=16)
+    assert got == {1: "line 1", 7: "line 7", 64: "line 64", 499: "line 499", 500: "last without newline"}
+    assert re.fullmatch(r"line \d+", got[64])
