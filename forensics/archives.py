@@ -53,7 +53,7 @@ DEFAULT_MAX_INPUT_BYTES = 4 << 30  # decompressed bytes one run may read (--max-
 
 
 class InputTooLarge(OSError):
-    """Decompressed output went past the run's --max-input-bytes (a decompression bomb?)."""
+    """Decompressed output (or standard input) went past the run's --max-input-bytes."""
 
 
 class Budget:
@@ -77,8 +77,9 @@ class _Capped(io.RawIOBase):
 
     def readinto(self, buf) -> int:
         if self.budget.used >= self.budget.limit:
-            raise InputTooLarge(f"decompressed input exceeds --max-input-bytes ({self.budget.limit} bytes; "
-                                f"a decompression bomb?); the rest is not read")
+            raise InputTooLarge(f"more than --max-input-bytes ({self.budget.limit} bytes) decompressed or read "
+                                f"from standard input in this run (a decompression bomb? an endless stream?); "
+                                f"the rest is not read")
         want = min(len(buf), self.budget.limit - self.budget.used)
         data = self.inner.read1(want) if hasattr(self.inner, "read1") else self.inner.read(want)  # read1: what
         # was decompressed before a damaged or cut-short stream fails is still returned
@@ -93,10 +94,11 @@ class _Capped(io.RawIOBase):
             super().close()
 
 
-def decompress(stream) -> tuple[io.BufferedIOBase, list[str]]:
+def decompress(stream, capped: bool = False) -> tuple[io.BufferedIOBase, list[str]]:
     """Unwrap every layer of compression; returns the stream and the layers' names.
 
-    The decompressed stream counts against the run's :data:`budget` (when one is set)."""
+    The decompressed stream (any stream with ``capped``: standard input, which may never end)
+    counts against the run's :data:`budget` (when one is set)."""
     layers: list[str] = []
     while len(layers) < 4:  # a .gz.gz is fine; an endless nest is not
         head = peek(stream, 8)
@@ -108,7 +110,7 @@ def decompress(stream) -> tuple[io.BufferedIOBase, list[str]]:
         else:
             break
     cap = budget.get()
-    if layers and cap is not None:
+    if (layers or capped) and cap is not None:
         stream = io.BufferedReader(_Capped(stream, cap), BUFFER)
     return stream, layers
 
@@ -152,22 +154,48 @@ def _member_name(name: str) -> str:
     return name
 
 
+def _kind(info: tarfile.TarInfo) -> str | None:
+    """What a member that is not a regular file is, or None for a directory (nothing to say)."""
+    if info.isdir():
+        return None
+    if info.issym() or info.islnk():
+        link = "symbolic link" if info.issym() else "hard link"
+        return f"{link} to {info.linkname!r}; not followed (a target inside the archive is read as its own member)"
+    kind = "character device" if info.ischr() else "block device" if info.isblk() else \
+        "FIFO" if info.isfifo() else "special member"
+    return f"{kind}; skipped"
+
+
 def members(name: str, stream, problem: Callable[[str, int | None, str, bool], None]) -> Iterator[tuple[str, io.BufferedIOBase, float]]:
     """Stream the regular files of a tar archive: (display name, stream, mtime).
 
-    Each stream is valid only until the next member is asked for."""
+    Links, devices and FIFOs are reported, never followed or created; a name met again (``tar -r``
+    appends a newer copy) is read as ``name (2)``. Each stream is valid only until the next member
+    is asked for."""
+    seen: dict[str, int] = {}
     try:
         with tarfile.open(fileobj=stream, mode="r|*") as tar:
             for info in tar:
+                if not wanted(info.name):
+                    continue
                 if not info.isfile():
+                    kind = _kind(info)
+                    if kind:
+                        problem(f"{name}!{info.name}", None, kind, False)
                     continue
                 if unsafe(info.name):
                     problem(f"{name}!{info.name}", None, "member path is absolute or climbs out with '..'; "
                             "read in memory only, nothing is extracted", False)
-                if not wanted(info.name):
-                    continue
+                shown = _member_name(info.name)
+                seen[shown] = seen.get(shown, 0) + 1
+                if seen[shown] > 1:
+                    problem(f"{name}!{shown}", None, f"the archive holds this name again; that copy is read as "
+                            f"'{shown} ({seen[shown]})'", False)
+                    shown = f"{shown} ({seen[shown]})"
                 member = tar.extractfile(info)
                 if member is not None:
-                    yield f"{name}!{_member_name(info.name)}", member, float(info.mtime)
+                    yield f"{name}!{shown}", member, float(info.mtime)
+    except InputTooLarge as exc:
+        problem(name, None, f"stopped reading the archive: {exc}", False)
     except READ_ERRORS as exc:
         problem(name, None, f"archive damaged or cut short: {exc}; members after this point not read", False)

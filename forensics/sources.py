@@ -127,7 +127,7 @@ def _open_file(name: str, path: Path, problems: list[Problem]) -> Iterator[Input
 def _open(name: str, path: Path | None, raw, problems: list[Problem], mtime: float | None,
           size: int = 0, depth: int = 0) -> Iterator[Input]:
     """Undo compression, descend into tar archives, refuse binary journal files."""
-    stream, layers = archives.decompress(raw)
+    stream, layers = archives.decompress(raw, capped=path is None and depth == 0)  # stdin may never end
     head = archives.peek(stream, 512)
     if archives.is_tar(head) and depth < 8:
         def problem(source: str, line: int | None, message: str, fatal: bool) -> None:
@@ -179,6 +179,8 @@ def read_lines(inp: Input, problems: list[Problem], skim: Skim | None = None) ->
                 _skip_long(inp.name, at[0], readline, problems)
             yield _text(raw)
         yield from _blocks(inp.name, stream, skim, at, problems)
+    except archives.InputTooLarge as exc:
+        problems.append(Problem(inp.name, at[0] + 1, str(exc), fatal=at[0] == 0))
     except READ_ERRORS as exc:
         problems.append(Problem(inp.name, at[0] + 1, f"read error: {exc}", fatal=at[0] == 0))
 

@@ -3,6 +3,7 @@ with them (truncation, hostile member names, symbolic-link loops), never with a 
 import io
 import os
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,43 @@ def test_hostile_member_names_are_reported_and_nothing_is_written(tmp_path, monk
     assert [i.lines for i in result.inputs] == [2, 27]  # read in memory all the same; the symlink member skipped
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
     assert finding(result, "removal-in-progress").confidence == "confirmed"
+
+
+def test_links_devices_and_duplicate_members_are_reported_never_created(tmp_path, monkeypatch, rules):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    log = (REPRO / "dockerd.log").read_bytes()
+    later = b'time="2026-11-29T13:00:00.000000000Z" level=error msg="appended copy"\n'
+    tar_path = tmp_path / "bundle.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        def add(name, kind=tarfile.REGTYPE, body=b"", link=""):
+            info = tarfile.TarInfo(name)
+            info.type, info.size, info.linkname = kind, len(body), link
+            info.devmajor, info.devminor = 1, 3
+            tar.addfile(info, io.BytesIO(body) if body else None)
+        add("var/log", tarfile.DIRTYPE)
+        add("var/log/docker.log", body=log)
+        add("var/log/link.log", tarfile.SYMTYPE, link="/etc/shadow")
+        add("var/log/hard.log", tarfile.LNKTYPE, link="var/log/docker.log")
+        add("dev/null", tarfile.CHRTYPE)
+        add("dev/sda", tarfile.BLKTYPE)
+        add("run/pipe", tarfile.FIFOTYPE)
+        add("var/log/docker.log", body=later)  # tar -r appended a newer copy
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    result = analyze([str(tar_path)], rules=rules)
+    said = {p.source.split("!", 1)[1]: p.message for p in result.problems}
+    assert said["var/log/link.log"].startswith("symbolic link to '/etc/shadow'; not followed")
+    assert said["var/log/hard.log"].startswith("hard link to 'var/log/docker.log'; not followed")
+    assert said["dev/null"] == "character device; skipped" and said["dev/sda"] == "block device; skipped"
+    assert said["run/pipe"] == "FIFO; skipped"
+    assert "read as 'var/log/docker.log (2)'" in said["var/log/docker.log"]
+    assert "var/log" not in said  # a directory is nothing to report
+    assert [i.name.split("!", 1)[1] for i in result.inputs] == ["var/log/docker.log", "var/log/docker.log (2)"]
+    assert [i.lines for i in result.inputs] == [log.count(b"\n"), 1]
+    assert any(e == "appended copy" for e in result.evidence["events"]["msg"])
+    assert finding(result, "inspect-nil-panic").confidence == "confirmed"  # the first copy analysed
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing created, linked or extracted
 
 
 def test_symlink_loop_and_broken_link_in_a_directory(tmp_path):

@@ -3,6 +3,7 @@ wall-clock per rule pattern (PATTERN_TIMEOUT). Each bad input is refused with on
 it, and the rest of the input is still analysed."""
 import gzip
 import io
+import sys
 import tarfile
 import time
 
@@ -32,7 +33,7 @@ def test_gzip_bomb_is_refused_naming_the_file_and_the_rest_is_analysed(tmp_path)
     b = bomb(tmp_path / "dockerd.log.gz")
     result = analyze([str(REPRO / "dockerd.log"), str(b)], max_input_bytes=CAP)
     msgs = [str(p) for p in result.problems if p.source == str(b)]
-    assert len(msgs) == 1 and "exceeds --max-input-bytes (1048576 bytes" in msgs[0], msgs
+    assert len(msgs) == 1 and "more than --max-input-bytes (1048576 bytes)" in msgs[0], msgs
     assert "\n" not in msgs[0]
     # what came before the cap was read (about 1 MiB of lines), not the 32 MiB
     summary = next(s for s in result.inputs if s.name == str(b))
@@ -76,6 +77,15 @@ def test_cli_option_refuses_the_bomb_in_one_line(tmp_path):
     assert proc.returncode in (0, 1)
     assert "--max-input-bytes" in run("analyze", "--help").stdout
     assert run("analyze", b, "--max-input-bytes", "0").returncode == 2  # refused by the option's bound
+
+
+def test_standard_input_counts_against_the_cap(monkeypatch):
+    line = b'time="2025-01-07T15:25:41.000000000Z" level=info msg="API listen on /var/run/docker.sock"\n'
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(line * 1000)))
+    result = analyze(["-"], max_input_bytes=len(line) * 10)
+    cut = [p for p in result.problems if p.source == "<stdin>" and "max-input-bytes" in p.message]
+    assert len(cut) == 1 and cut[0].line == 11 and "standard input" in cut[0].message, result.problems
+    assert result.inputs[0].lines == 10 and result.verdict == "inconclusive"
 
 
 def test_over_long_line_is_cut_and_reported_and_the_next_lines_read(tmp_path):
