@@ -63,9 +63,7 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
     else:
         rows = ctx.evidence[sig.table]
         mask = pd.Series(True, index=rows.index)
-        for cond in sig.where:
-            if rows.empty:
-                break
+        for cond in sig.where if not rows.empty else ():
             label, key = f"signals.{sig.name}.where.{cond.column}", (sig.table, cond.column, cond.op, repr(cond.value))
             if key not in ctx.masks:  # rules often share a condition: evaluate it once per run
                 ctx.masks[key] = column_mask(rows, cond, timeouts, label), timeouts[label]
@@ -73,21 +71,21 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
                 timeouts[label] = ctx.masks[key][1]  # a shared pattern that timed out is unknown here too
             mask &= ctx.masks[key][0]
         rows = rows[mask]
-    stages = [("", len(rows))]
-    if sig.after and sig.after[0] in done:
+    stages = [("", len(rows))]  # below, no rows: nothing to order or join (spares pandas the work)
+    if not rows.empty and sig.after and sig.after[0] in done:
         keep = follows(rows, done[sig.after[0]].rows, sig.after[1], False, sig.after[2], ctx.evidence["containers"])
         rows = rows[keep.map(lambda k: k is not False).astype(bool)]
         stages.append((f"none after {rule.signals[sig.after[0]].describe}", len(rows)))
-    if sig.before and sig.before[0] in done:
+    if not rows.empty and sig.before and sig.before[0] in done:
         keep = follows(rows, done[sig.before[0]].rows, sig.before[1], True, sig.before[2], ctx.evidence["containers"])
         rows = rows[keep.map(lambda k: k is not False).astype(bool)]
         stages.append((f"none before {rule.signals[sig.before[0]].describe}", len(rows)))
-    if sig.not_after and sig.not_after[0] in done:
+    if not rows.empty and sig.not_after and sig.not_after[0] in done:
         drop = follows(rows, done[sig.not_after[0]].rows, sig.not_after[1], False, sig.not_after[2],
                        ctx.evidence["containers"])
         rows = rows[drop.map(lambda k: k is not True).astype(bool)]
         stages.append((f"all follow {rule.signals[sig.not_after[0]].describe}", len(rows)))
-    if sig.same and sig.same[0] in done:
+    if not rows.empty and sig.same and sig.same[0] in done:
         rows = rows[same_mask(rows, done[sig.same[0]].rows, sig.same[1], ctx.evidence["containers"])]
         stages.append((f"none shares {', '.join(sig.same[1])} with {rule.signals[sig.same[0]].describe}", len(rows)))
     n, kept = count(rows, sig.min_rows, sig.window, sig.distinct)
@@ -182,6 +180,17 @@ def _cite(rule: Rule, matches: dict[str, Match]) -> tuple[list[Citation], pd.Dat
     return cites, rows
 
 
+def _no_rows(rule: Rule, matches: dict[str, Match]) -> pd.DataFrame:
+    """The empty table _cite would give a rule without a verdict (same columns), without citing."""
+    columns: dict[str, None] = {}
+    for name, m in matches.items():
+        if m.status == "present" and rule.signals[name].cite:
+            columns.update(dict.fromkeys(m.rows.columns))
+            if rule.signals[name].table:
+                columns.update(dict.fromkeys(["table", "signal"]))
+    return pd.DataFrame(columns=list(columns) or ["table", "signal"])
+
+
 def _containers(rows: pd.DataFrame, ev: Evidence) -> list[str]:
     if "container" not in rows:
         return []
@@ -226,8 +235,8 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
     version = _engine_version(ctx)
     states = [_state(v, matches) for v in rule.verdicts]
     verdict = next((v for v, st in zip(rule.verdicts, states) if st == "present"), None)
-    cites, rows = _cite(rule, matches)
     if verdict is None:
+        rows = _no_rows(rule, matches)
         undecided = [v for v, st in zip(rule.verdicts, states) if st == "unknown"]
         unknown = [f"{rule.signals[s].describe}: {matches[s].reason}"
                    for s in dict.fromkeys(s for v in undecided for s in v.all + v.any)
@@ -238,6 +247,7 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
                   for s in dict.fromkeys(s for v in rule.verdicts for s in v.all + v.any)
                   if matches[s].status == "absent"]
         return Outcome(rule.id, "not-matched", "not found: " + "; ".join(absent)), None, rows.iloc[0:0]
+    cites, rows = _cite(rule, matches)
     confidence, notes = verdict.confidence, []
     excluded = [reason for sig, reason in rule.not_affected_if
                 if _signal(sig, rule, ctx, matches).status == "present"]

@@ -37,15 +37,17 @@ def column_mask(df: pd.DataFrame, cond: Condition, timeouts: Counter, label: str
             except TimeoutError:
                 timeouts[label] += 1
                 return False
-        texts = col.map(_text)
-        found = {text: test(text) for text in pd.unique(texts)}  # log messages repeat: search each once
-        hits = texts.map(found).astype(bool)
-        return ~hits if cond.op == "not" else hits
-    if cond.op == "eq":
-        return col.map(lambda v: _text(v).lower() == _text(cond.value).lower()).astype(bool)
-    if cond.op == "in":
-        wanted = {_text(v).lower() for v in cond.value}
-        return col.map(lambda v: _text(v).lower() in wanted).astype(bool)
+        found: dict[str, bool] = {}  # log messages repeat: search each once
+        hits = []
+        for text in map(_text, col.tolist()):
+            hit = found.get(text)
+            if hit is None:
+                hit = found[text] = test(text)
+            hits.append(hit != (cond.op == "not"))
+        return pd.Series(hits, index=df.index, dtype=bool)
+    if cond.op in ("eq", "in"):
+        wanted = {_text(v).lower() for v in (cond.value if cond.op == "in" else [cond.value])}
+        return pd.Series([_text(v).lower() in wanted for v in col.tolist()], index=df.index, dtype=bool)
     numbers = pd.to_numeric(col, errors="coerce")
     return (numbers >= cond.value) if cond.op == "min" else (numbers <= cond.value)
 

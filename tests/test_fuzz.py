@@ -26,29 +26,17 @@ See bench/README.md.
 """
 import gzip
 import os
-import tempfile
-from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, REPRO
-from hypothesis import HealthCheck, given, seed, settings
+from conftest import REPRO
+from fuzzing import NASTY, RULES, check, mutate
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forensics import sources
 from forensics.analyze import analyze
-from forensics.report import to_dict, to_json, to_markdown
-from forensics.ruleset import load_rules
 
 LONG = int(os.environ.get("FORENSICS_FUZZ_EXAMPLES", "0"))
-RULES = load_rules()
-VERDICTS = {"found", "clean", "inconclusive"}
-SEEDS = sorted(p for p in [*REPRO.iterdir(), *(FIXTURES / "dumps").rglob("*")]
-               if p.is_file() and p.suffix in (".log", ".txt") and p.stat().st_size < 120_000)
-SEED_BYTES = {p.name + str(i): p.read_bytes() for i, p in enumerate(SEEDS)}
-SEED_KEYS = sorted(SEED_BYTES)
-NASTY = [b"\x00", b"\xff", b"\xc3(", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\r", b"\r\n", b"\n\n", b"\x1b[31m",
-         b"goroutine 1 [running]:\n", b'time="2025-01-07T15:25:42Z" level=error msg="', b"\t/x.go:1 +0x1\n",
-         b"\xe2\x80\xae", b"<script>", b"}}{{", b"%s%n", b"\x7f" * 9, b"SIGQUIT: quit\n"]
 
 
 def fuzz_settings(examples: int, slow: bool = False):
@@ -56,29 +44,6 @@ def fuzz_settings(examples: int, slow: bool = False):
     return settings(max_examples=n, deadline=None, database=None, print_blob=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much])
-
-
-def check(files: dict[str, bytes], render: bool = False):
-    """Write the files, analyse them, assert the property; return the result."""
-    with tempfile.TemporaryDirectory() as d:
-        paths = []
-        for name, data in files.items():
-            (Path(d) / name).write_bytes(data)
-            paths.append(str(Path(d) / name))
-        result = analyze(paths, rules=RULES)  # must not raise
-        assert result.verdict in VERDICTS
-        for p in result.problems:
-            text = str(p)
-            assert "\n" not in text and "Traceback" not in text, text
-            assert p.source.startswith(d) or p.source == d, text  # names the input
-        for path, data in zip(paths, files.values()):
-            if not path.endswith(".gz") and sources.looks_binary(data[:sources.SNIFF]):
-                assert any(p.source == path and p.fatal for p in result.problems), (path, result.problems)
-        if render:
-            doc = to_dict(result)
-            to_json(doc)
-            to_markdown(doc)
-        return result
 
 
 # ---------------------------------------------------------------- hypothesis: shapeless input
@@ -98,43 +63,25 @@ def test_text_with_nul_cr_and_control_chars(parts, sep):
 
 # ---------------------------------------------------------------- corpus mutation
 
+class Drawn:
+    """mutate()'s choices drawn by hypothesis (so failures shrink)."""
+
+    def __init__(self, draw):
+        self.draw = draw
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self.draw(st.integers(lo, hi))
+
+    def choice(self, seq):
+        return self.draw(st.sampled_from(seq))
+
+    def blob(self, max_size: int) -> bytes:
+        return self.draw(st.binary(max_size=max_size))
+
+
 @st.composite
 def mutated(draw):
-    data = bytearray(SEED_BYTES[draw(st.sampled_from(SEED_KEYS))])
-    for _ in range(draw(st.integers(1, 6))):
-        op = draw(st.sampled_from(["flip", "truncate", "insert", "splice", "crlf", "dup", "delete"]))
-        pos = draw(st.integers(0, max(len(data), 1) - 1)) if data else 0
-        if op == "flip" and data:
-            data[pos] ^= 1 << draw(st.integers(0, 7))
-        elif op == "truncate":
-            del data[pos:]
-        elif op == "insert":
-            data[pos:pos] = draw(st.one_of(st.sampled_from(NASTY), st.binary(max_size=64)))
-        elif op == "splice":  # a run of lines from another fixture (another format) at a line start
-            other = SEED_BYTES[draw(st.sampled_from(SEED_KEYS))].split(b"\n")
-            a = draw(st.integers(0, len(other) - 1))
-            chunk = b"\n".join(other[a:a + draw(st.integers(1, 40))]) + b"\n"
-            at = data.rfind(b"\n", 0, pos) + 1
-            data[at:at] = chunk
-        elif op == "crlf":
-            data = bytearray(bytes(data).replace(b"\n", b"\r\n"))
-        elif op == "dup" and data:
-            end = data.find(b"\n", pos)
-            end = len(data) if end < 0 else end + 1
-            data[end:end] = data[pos:end] * draw(st.integers(1, 50))
-        elif op == "delete":
-            del data[pos:pos + draw(st.integers(1, 2000))]
-    data = bytes(data)
-    wrap = draw(st.sampled_from(["plain", "plain", "plain", "gzip", "gzip-damaged"]))
-    if wrap == "plain":
-        return "input.log", data
-    packed = bytearray(gzip.compress(data))
-    if wrap == "gzip-damaged":
-        cut = draw(st.integers(10, len(packed)))
-        packed = packed[:cut]
-        if packed and draw(st.booleans()):
-            packed[draw(st.integers(0, len(packed) - 1))] ^= 0xFF
-    return "input.log.gz", bytes(packed)
+    return mutate(Drawn(draw))
 
 
 @fuzz_settings(150)

@@ -97,19 +97,30 @@ def environment(ev) -> dict:
     }
 
 
-def _bucket(rows: pd.DataFrame) -> dict:
-    first = rows.iloc[0]
-    waits = rows["wait_minutes"].dropna()
-    return {
-        "count": int(rows["weight"].sum()), "state": first["state"],
-        "wait_minutes": [int(waits.min()), int(waits.max())] if len(waits) else None,
-        "top": first["top"] or "", "stack": [f for f in first["stack"].split("\n") if f][:STACK_FRAMES],
-        "frames": len([f for f in first["stack"].split("\n") if f]),
-        "gids": [int(g) for g in rows["gid"].head(SAMPLE_GIDS)],
-        "lock": first["lock_key"] if isinstance(first["lock_key"], str) else None,
-        "lock_status": first["lock_status"] if isinstance(first["lock_status"], str) else None,
-        "source": first["source"], "line": int(first["line"]),
-    }
+def _text(value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _groups(rows: pd.DataFrame) -> list[dict]:
+    """Goroutines grouped by state and identical stack, in order of first appearance (one pass)."""
+    groups: dict[tuple, dict] = {}
+    columns = ["state", "stack", "top", "lock_key", "lock_status", "source", "line", "weight", "gid", "wait_minutes"]
+    for g in rows[columns].itertuples(index=False):
+        key = (_text(g.state), _text(g.stack))
+        b = groups.get(key)
+        if b is None:
+            stack = [f for f in (g.stack or "").split("\n") if f] if isinstance(g.stack, str) else []
+            b = groups[key] = {
+                "count": 0, "state": g.state, "wait_minutes": None, "top": g.top or "", "stack": stack[:STACK_FRAMES],
+                "frames": len(stack), "gids": [], "lock": _text(g.lock_key), "lock_status": _text(g.lock_status),
+                "source": g.source, "line": int(g.line)}
+        b["count"] += 0 if pd.isna(g.weight) else int(g.weight)
+        if len(b["gids"]) < SAMPLE_GIDS:
+            b["gids"].append(int(g.gid))
+        if not pd.isna(g.wait_minutes):
+            low, high = b["wait_minutes"] or (int(g.wait_minutes), int(g.wait_minutes))
+            b["wait_minutes"] = [min(low, int(g.wait_minutes)), max(high, int(g.wait_minutes))]
+    return list(groups.values())
 
 
 def buckets(ev) -> list[dict]:
@@ -119,7 +130,7 @@ def buckets(ev) -> list[dict]:
         if dump.kind == "panic":
             continue
         rows = goroutines[goroutines["dump"] == dump.dump]
-        groups = [_bucket(g) for _, g in rows.groupby(["state", "stack"], sort=False, dropna=False)]
+        groups = _groups(rows)
         groups.sort(key=lambda b: (b["lock"] is None, -b["count"], b["state"]))
         out.append({"dump": int(dump.dump), "kind": dump.kind,
                     "time": dump.time.isoformat() if not pd.isna(dump.time) else None,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -40,8 +41,10 @@ def templates_dir() -> Path:
     return here if here.is_dir() else Path(sys.prefix) / "share" / "forensics" / "templates"
 
 
+@lru_cache(maxsize=4)
 def environment(autoescape: bool = True, finalize=_finalize) -> jinja2.Environment:
-    """The jinja2 environment of every report page (HTML autoescaped; Markdown passes its own finalize)."""
+    """The jinja2 environment of every report page (HTML autoescaped; Markdown passes its own finalize),
+    made once per process so that each template is compiled once."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), autoescape=autoescape,
                              undefined=jinja2.StrictUndefined, finalize=finalize, trim_blocks=True,
                              lstrip_blocks=True)
