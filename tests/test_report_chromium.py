@@ -133,3 +133,16 @@ def test_fleet_page_and_host_pages_are_inert(tmp_path):
         with open_page(html) as page:
             assert_inert(page)
             assert '"><img src=x onerror=alert(1)>' in page.js("document.body.textContent")
+
+
+def test_dump_page_is_inert(tmp_path):
+    folder = hostile_inputs(tmp_path / "in")
+    page = tmp_path / "dump.html"
+    dumps = [str(p) for p in sorted(folder.iterdir()) if p.name.startswith("javascript:")]
+    proc = subprocess.run([sys.executable, "-m", "forensics.cli", "dump", *dumps, "--html", str(page)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode in (0, 1), proc.stderr
+    with open_page(page) as opened:
+        assert_inert(opened)
+        text = opened.js("document.body.textContent")
+        assert "javascript:alert(9).log" in text and "<b>running</b>" in text
