@@ -24,6 +24,17 @@ def _text(value) -> str:
     return str(value)
 
 
+def _each(df: pd.DataFrame, col: pd.Series, keep) -> pd.Series:
+    """``keep`` of every value, computed once per distinct value (log messages repeat)."""
+    values = col.tolist()
+    try:
+        found = {v: keep(v) for v in dict.fromkeys(values)}
+    except TypeError:  # unhashable values (lists): by their text instead
+        values = [_text(v) for v in values]
+        found = {v: keep(v) for v in dict.fromkeys(values)}
+    return pd.Series(list(map(found.__getitem__, values)), index=df.index, dtype=bool)
+
+
 def column_mask(df: pd.DataFrame, cond: Condition, timeouts: Counter, label: str) -> pd.Series:
     """Rows of ``df`` meeting ``cond``. A regex that overruns PATTERN_TIMEOUT counts in
     ``timeouts[label]``; after MAX_TIMEOUTS overruns the pattern is not run again."""
@@ -37,17 +48,10 @@ def column_mask(df: pd.DataFrame, cond: Condition, timeouts: Counter, label: str
             except TimeoutError:
                 timeouts[label] += 1
                 return False
-        found: dict[str, bool] = {}  # log messages repeat: search each once
-        hits = []
-        for text in map(_text, col.tolist()):
-            hit = found.get(text)
-            if hit is None:
-                hit = found[text] = test(text)
-            hits.append(hit != (cond.op == "not"))
-        return pd.Series(hits, index=df.index, dtype=bool)
+        return _each(df, col, lambda v: test(_text(v)) != (cond.op == "not"))
     if cond.op in ("eq", "in"):
         wanted = {_text(v).lower() for v in (cond.value if cond.op == "in" else [cond.value])}
-        return pd.Series([_text(v).lower() in wanted for v in col.tolist()], index=df.index, dtype=bool)
+        return _each(df, col, lambda v: _text(v).lower() in wanted)
     numbers = pd.to_numeric(col, errors="coerce")
     return (numbers >= cond.value) if cond.op == "min" else (numbers <= cond.value)
 
