@@ -56,6 +56,8 @@ def main() -> None:
         for found in pool.imap_unordered(run_batch, spans, chunksize=4):
             done += 1
             failures += found
+            for case, tb in found:
+                print(f"case {case} FAILED: {tb.strip().splitlines()[-1][:300]}", flush=True)
             if done % 250 == 0 or done == len(spans):
                 rate = done * args.batch / (time.perf_counter() - start)
                 print(f"{min(done * args.batch, args.cases)} cases, {len(failures)} failures, {rate:.0f} cases/s",

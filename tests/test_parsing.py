@@ -24,6 +24,18 @@ def test_logrus_quoting_rules():
     assert parsed.fields == {"x": "a\nb\tcé", "graphdriver(s)": "vfs", "e": ""}
 
 
+@pytest.mark.parametrize("quoted,text", [
+    (r'"cut \u"', "cut u"),  # an escape whose digits a damaged line lost (found by bench/fuzz_long.py, case 4003)
+    (r'"\u00e9t\u00e9 \U0001F600"', "\u00e9t\u00e9 \U0001F600"),
+    (r'"\UFFFFFFFF"', r"\UFFFFFFFF"),  # beyond Unicode: left as written
+    (r'"\x41\x"', "Ax"),
+])
+def test_logrus_damaged_escapes_do_not_raise(quoted, text):
+    assert logrus.unquote(quoted) == text
+    line = logrus.parse(f'time="2025-01-07T15:25:42Z" level=info msg={quoted}')
+    assert line is not None and line.msg == text
+
+
 def test_logrus_tty_and_bare_msg():
     tty = logrus.parse("INFO[2018-07-24T08:11:07.397856489Z] starting containerd                           revision=abc version=v1.1")
     assert (tty.level, tty.msg, tty.fields["version"]) == ("info", "starting containerd", "v1.1")

@@ -51,8 +51,11 @@ def unquote(value: str) -> str:
 
     def one(m: re.Match) -> str:
         esc = m.group()[1:]
-        if esc[0] in "xuU":
-            return chr(int(esc[1:], 16)) if esc[0] != "x" else bytes([int(esc[1:], 16)]).decode("latin-1")
+        if esc[0] in "xuU" and len(esc) > 1:
+            code = int(esc[1:], 16)
+            if esc[0] == "x":
+                return bytes([code]).decode("latin-1")
+            return chr(code) if code <= 0x10FFFF else m.group()  # not a code point: left as written
         if esc[0] in "01234567" and len(esc) == 3:
             return chr(int(esc, 8))
         return _SIMPLE.get(esc, esc)
