@@ -122,3 +122,17 @@ def test_memory_stays_bounded_on_a_long_log(tmp_path, rules):
     assert "repetitive log lines counted, not kept" in result.inputs[0].kind
     f = finding(result, "moby-49227")
     assert f.confidence == "confirmed" and "test" in " ".join(f.containers)
+
+
+def test_gaps_in_time_are_listed_with_their_line(tmp_path):
+    """A log whose lines stop for hours: the gap is named with the line after it, in UTC, for logrus
+    times and for zone-less journal times brought back to UTC alike."""
+    lines = REPRO.joinpath("dockerd.log").read_text().splitlines()[:60]
+    late = [x.replace("2026-11-29T12:", "2026-11-29T16:") for x in lines[30:]]
+    result = analyze([write_lines(tmp_path / "gap.log", lines[:30] + late)])
+    kind = result.inputs[0].kind
+    assert "1 gap of an hour or more with no line: 4 h 00 min before line 31 (2026-11-29 12:27 → 2026-11-29 16:27 UTC)" in kind, kind
+    journal = [f"Nov 29 {'14' if i < 30 else '18'}:27:58 host dockerd[42]: {x}" for i, x in enumerate(lines[:30] + late)]
+    kind = analyze([write_lines(tmp_path / "journal.log", journal)]).inputs[0].kind
+    assert "local times read as UTC+02:00" in kind and "before line 31 (2026-11-29 12:27 → 2026-11-29 16:27 UTC)" in kind, kind
+    assert "gap" not in analyze([str(REPRO)]).inputs[0].kind  # the real log has none

@@ -29,7 +29,7 @@ import regex
 
 from ..model import Dump, Record
 from ..skim import Skipped
-from . import logjson, logrus
+from . import logjson, logrus, timegaps
 from .goroutines import DumpReader
 
 KEEP_ALL, KEEP_SAME, CONTEXT = 20_000, 200, 200
@@ -68,6 +68,7 @@ class Coverage:
     aggregated: int = 0  # repetitive events counted, not kept
     offset: str | None = None  # how zone-less envelope times were aligned with logrus UTC
     starts: list[tuple] = field(default_factory=list)  # (line, pid) of each daemon start: its lifetimes
+    gaps: str | None = None  # the stretches with no line, said once the times are in UTC
 
     @property
     def format(self) -> str:
@@ -85,6 +86,8 @@ class Coverage:
             out.append("no debug lines: the daemon's log level hides API calls (`Calling DELETE ...`)")
         if self.offset:
             out.append(self.offset)
+        if self.gaps:
+            out.append(self.gaps)
         if len(self.starts) > 1:
             lives = ", ".join(f"line {line}" + (f" pid {pid}" if pid else "") for line, pid in self.starts)
             out.append(f"{len(self.starts)} daemon lifetimes (restarts), starting at {lives}")
@@ -146,11 +149,13 @@ class _Segmenter:
         self.inner: list[Dump] = []
         self.offsets: Counter = Counter()  # local - UTC, from lines that carry both
         self.last_time: datetime | None = None
+        self.gaps = timegaps.Gaps()
         self.same: Counter = Counter()
         self.recent: deque = deque(maxlen=CONTEXT)
         self.resort = False
 
     def feed(self, rec: Record, cov: Coverage) -> None:
+        self.gaps.see(rec.time, rec.text, rec.line)
         key = (rec.source, rec.host, rec.pid)
         held = self.cut.get(key)
         if held is not None:
@@ -255,6 +260,7 @@ class _Segmenter:
             offset, votes = self.offsets.most_common(1)[0]
             cov.offset = f"local times read as UTC{_hours(offset)}: {votes} of {self.offsets.total()} " \
                          "lines with a logrus time agree"
+        cov.gaps = timegaps.describe(self.gaps.found, lambda t: as_utc(t, offset))
         events = sorted(self.events, key=lambda e: e.line) if self.resort else self.events
         for event in events:
             event.time = as_utc(event.time, offset)
@@ -286,6 +292,7 @@ def parse_records(records: Iterable[Record | Skipped], into: Parsed | None = Non
     for rec in records:
         if type(rec) is Skipped:  # routine lines skimmed by the reader: counted, not kept
             out.records += rec.count
+            seg.gaps.restart()
             if cov is not None:
                 cov.aggregated += rec.count
                 cov.levels.update(rec.levels)
