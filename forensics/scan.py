@@ -14,6 +14,7 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -152,6 +153,14 @@ def host_row(name: str, result, seconds: float, size: int) -> dict:
     return row
 
 
+@lru_cache(maxsize=1)
+def _rules():
+    """The rule catalogue, loaded once per worker process rather than once per host."""
+    from .ruleset import load_rules
+
+    return load_rules()
+
+
 def scan_one(name: str, paths: list[str], engine_version: str | None = None, html: bool = False) -> dict:
     """Analyse one host; never raises (a failure is the row's ``error``). Runs in workers."""
     from .analyze import analyze
@@ -161,7 +170,7 @@ def scan_one(name: str, paths: list[str], engine_version: str | None = None, htm
     try:
         with tempfile.TemporaryDirectory(prefix="forensics-host-") as scratch:
             local = [_fetch(p, scratch) if is_url(p) else p for p in paths]
-            result = analyze(local, engine_version=engine_version)
+            result = analyze(local, engine_version=engine_version, rules=_rules())
             row = host_row(name, result, time.perf_counter() - start, size)
             page = None
             if html:
