@@ -45,8 +45,10 @@ def _closed(value: str) -> bool:
 
 def unquote(value: str) -> str:
     """Undo Go's %q quoting (bare values are returned as they are)."""
-    if len(value) < 2 or not value.startswith('"'):
+    if len(value) < 2 or value[0] != '"':
         return value
+    if value[-1] == '"' and "\\" not in value:  # the common case: nothing escaped
+        return value[1:-1]
     body = value[1:-1] if _closed(value) else value[1:]  # unterminated: a cut line
 
     def one(m: re.Match) -> str:
@@ -83,7 +85,7 @@ def parse_time(text: str) -> datetime | None:
 def parse(text: str) -> LogLine | None:
     """A logrus line, or None when the text is not one."""
     if text.startswith("time=") or text.startswith("level="):
-        fields = {m["key"]: unquote(m["val"]) for m in _PAIR.finditer(text[:1 << 16])}
+        fields = {key: unquote(value) for key, value in _PAIR.findall(text[:1 << 16])}
         if "level" not in fields and "msg" not in fields:
             return None
         msg = fields.pop("msg", "")
@@ -91,6 +93,6 @@ def parse(text: str) -> LogLine | None:
     if text[:1] in "TDIWEFP\x1b":
         m = _TTY.match(text[:1 << 16])
         if m:
-            fields = {p["key"]: unquote(p["val"]) for p in _PAIR.finditer(m["rest"] or "")}
+            fields = {key: unquote(value) for key, value in _PAIR.findall(m["rest"] or "")}
             return LogLine(parse_time(m["ts"]), LEVELS[m["lvl"].lower()], m["msg"].rstrip(), fields)
     return None
