@@ -11,14 +11,28 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
+from operator import attrgetter
 
 from .model import Dump, Goroutine
-from .parsers.fastdump import Stack, stack_of
+from .parsers.fastdump import Block, Stack, groups, in_order
 
 FRAME_POINTERS = re.compile(r" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+(?: pc=0x[0-9a-f]+)?")
 ARGS = re.compile(r"\([^\n]*\)\n(?=\t)")  # the argument list of a function line (a file line follows)
 NOT_TOP = ("runtime.", "sync.", "internal/", "panic")
+_HEAD_WEIGHT = attrgetter("head", "weight")
+
+
+class _once:  # functools.cached_property without the lock it takes in Python 3.11
+    """A figure computed on first read, then read from the instance."""
+
+    def __init__(self, func):
+        self.func, self.name, self.__doc__ = func, func.__name__, func.__doc__
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
 
 
 @dataclass
@@ -30,23 +44,32 @@ class Bucket:
     created_at: str | None  # "file:line" of the go statement
     goroutines: list[Goroutine] = field(default_factory=list)
 
-    @cached_property
+    @_once
+    def heads(self) -> Counter:
+        """How many members have each ((state, wait_minutes, locked_to_thread), weight), in order of
+        appearance: every figure below from one pass over the members."""
+        return Counter(map(_HEAD_WEIGHT, self.goroutines))
+
+    @_once
     def count(self) -> int:
-        return sum(g.weight for g in self.goroutines)
+        return sum(weight * n for (_, weight), n in self.heads.items())
 
-    @cached_property
+    @_once
     def states(self) -> dict[str, int]:
-        return dict(Counter(g.state for g in self.goroutines).most_common())
+        found: Counter = Counter()
+        for ((state, _, _), _), n in self.heads.items():
+            found[state] += n
+        return dict(found.most_common())
 
-    @cached_property
+    @_once
     def waits(self) -> tuple[int | None, int | None]:
         """(shortest, longest) wait in minutes; None when no member prints one."""
-        minutes = [g.wait_minutes for g in self.goroutines if g.wait_minutes is not None]
+        minutes = [m for (_, m, _), _ in self.heads if m is not None]
         return (min(minutes), max(minutes)) if minutes else (None, None)
 
-    @cached_property
+    @_once
     def locked(self) -> int:
-        return sum(g.locked_to_thread for g in self.goroutines)
+        return sum(n for ((_, _, locked), _), n in self.heads.items() if locked)
 
     @property
     def top(self) -> str:
@@ -79,18 +102,22 @@ def stack_key(stack: Stack, ignore_args: bool = False) -> str:
     return key
 
 
-def buckets(dump: Dump, ignore_args: bool = False) -> list[Bucket]:
-    """The dump's goroutines by stack, longest wait first, then largest, then first seen."""
+def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Goroutine]] | None = None) -> list[Bucket]:
+    """The dump's goroutines by stack, longest wait first, then largest, then first seen
+    (``grouped``: the dump's :func:`~.parsers.fastdump.groups`, when already at hand)."""
     found: dict[tuple, Bucket] = {}
-    shared: dict[str, Stack] = {}
-    for g in dump.goroutines:
-        stack = stack_of(g, shared)
-        at = f"{g.created_file}:{g.created_lineno}" if g.created_file else None
-        key = (stack_key(stack, ignore_args), g.created_by, at)
+    merged: dict[int, Bucket] = {}
+    for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
+        at = f"{block.created_file}:{block.created_lineno}" if block.created_file else None
+        key = (stack_key(block.stack, ignore_args), block.created_by, at)
         bucket = found.get(key)
         if bucket is None:
-            bucket = found[key] = Bucket(stack, g.created_by, at)
-        bucket.goroutines.append(g)
+            found[key] = Bucket(block.stack, block.created_by, at, list(members))
+        else:
+            bucket.goroutines += members
+            merged[id(bucket)] = bucket
+    for bucket in merged.values():  # gathered from several blocks: back in the dump's order
+        bucket.goroutines = in_order(bucket.goroutines)
     order = list(found.values())
     order.sort(key=lambda b: (-(b.waits[1] if b.waits[1] is not None else -1), -b.count))
     return order
@@ -104,7 +131,7 @@ def select(found: list[Bucket], match: str | None = None, exclude: str | None = 
     drop = re.compile(exclude) if exclude else None
     out = []
     for b in found:
-        text = b.header() + "\n" + "\n".join(b.stack.functions)
+        text = b.header() + "\n" + "\n".join(b.stack.functions) if keep or drop else ""
         if keep and not keep.search(text) or drop and drop.search(text):
             continue
         if min_wait is not None and (b.waits[1] is None or b.waits[1] < min_wait):

@@ -12,45 +12,80 @@ import io
 import json
 import re
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import typer
 
-from . import envelopes, sources
+from . import sources
 from .buckets import Bucket, buckets, select
-from .dumpdiff import DumpDiff, diff
 from .locks import Lock, analyze_locks, deadlock_cycles, other_waits
 from .model import Dump
 from .parsers import dump_file_time, parse_records
-from .parsers.fastdump import parse_text
+from .parsers import fastdump
+from .parsers.fastdump import groups, parse_slabs, paused_gc
+
+if TYPE_CHECKING:
+    from .dumpdiff import DumpDiff
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 FRAMES_SHOWN = 12  # frames per bucket in the terminal (JSON and HTML carry them all)
+READ_SIZE = 1 << 18  # bytes read (and decoded, and parsed) at a time
+SEP = fastdump.SEP.encode()
 
 
 def load(paths: list[str], problems: list[sources.Problem]) -> list[Dump]:
     """Every goroutine dump in ``paths`` (files, directories, compressed files, ``-``)."""
     dumps: list[Dump] = []
     for inp in sources.walk(paths, problems):
+        plain = inp.path is not None and not inp.layers  # a file on disk: read again if need be
+        kept: list[bytes] | None = None if plain else []
         try:
-            data = inp.stream.read()
+            first = inp.stream.read(READ_SIZE)
+            if sources.looks_binary(first[:sources.SNIFF]):
+                problems.append(sources.Problem(inp.name, 1, "binary data, not a goroutine dump; skipped", fatal=True))
+                continue
+            found = parse_slabs(_texts(first, inp.stream, kept), inp.name)
+            if not found:  # journal / syslog / JSON renderings: the envelope stages of `analyze`
+                from . import envelopes  # imported here: most runs read plain dumps
+
+                if plain:
+                    inp.stream.seek(0)
+                data = inp.stream if plain else io.BufferedReader(io.BytesIO(b"".join(kept)))
+                again = sources.Input(inp.name, inp.path, inp.size if plain else sum(map(len, kept)), data, inp.mtime)
+                found = parse_records(envelopes.read(again, problems)).dumps
         except sources.READ_ERRORS as exc:
             problems.append(sources.Problem(inp.name, None, f"read error: {exc}", fatal=True))
             continue
-        if sources.looks_binary(data[:sources.SNIFF]):
-            problems.append(sources.Problem(inp.name, 1, "binary data, not a goroutine dump; skipped", fatal=True))
-            continue
-        text = data.decode("utf-8", errors="replace")
-        found = parse_text(text.replace("\x00", "") if "\x00" in text else text, inp.name)
-        del text
-        if not found:  # journal / syslog / JSON renderings: the envelope stages of `analyze`
-            again = sources.Input(inp.name, inp.path, len(data), io.BufferedReader(io.BytesIO(data)), inp.mtime)
-            found = parse_records(envelopes.read(again, problems)).dumps
         for d in found:
             d.time = d.time or dump_file_time(d.source)
             problems.extend(_warning(d, w) for w in d.warnings)
         dumps.extend(found)
     return dumps
+
+
+def _texts(chunk: bytes, stream, kept: list[bytes] | None) -> Iterator[str]:
+    """The text of ``chunk`` and of the rest of ``stream`` (NULs dropped), decoded a slab at a
+    time, cut at a blank line before a goroutine header (:func:`.parsers.fastdump.cuts`): never
+    all of it in memory at once.  The bytes read are added to ``kept``."""
+    pending: list[bytes | memoryview] = []
+    while chunk:
+        if kept is not None:
+            kept.append(chunk)
+        cut = chunk.rfind(SEP)
+        if cut < 0:
+            pending.append(chunk)
+        else:
+            view = memoryview(chunk)
+            pending.append(view[:cut])
+            yield _text(pending)
+            pending = [view[cut + len(SEP):]]
+        chunk = stream.read(READ_SIZE)
+    yield _text(pending)
+
+
+def _text(parts: list[bytes | memoryview]) -> str:
+    text = str(parts[0] if len(parts) == 1 else b"".join(parts), "utf-8", errors="replace")
+    return text.replace("\x00", "") if "\x00" in text else text
 
 
 def _warning(d: Dump, text: str) -> sources.Problem:
@@ -59,7 +94,7 @@ def _warning(d: Dump, text: str) -> sources.Problem:
 
 
 def _lock(index: int, d: Dump, lock: Lock) -> dict:
-    first = min(w.goroutine for w in lock.waiters)
+    first = min(lock.waiters, key=lambda w: w.goroutine)
     return {"dump": index, "key": lock.key, "kind": lock.kind, "status": lock.status, "confidence": lock.confidence,
             "evidence": lock.evidence, "waiters": lock.waiter_count, "longest_wait": lock.longest_wait,
             "sites": lock.functions, "waiter_gids": [w.goroutine for w in lock.waiters],
@@ -68,13 +103,13 @@ def _lock(index: int, d: Dump, lock: Lock) -> dict:
             "waiting": [{"gid": w.goroutine, "site": w.site, "wait_minutes": w.wait_minutes, "weight": w.weight}
                         for w in lock.waiters],
             "holding": [{"gid": h.goroutine, "reason": h.reason, "confidence": h.confidence} for h in lock.holders],
-            "source": d.source, "line": next((g.line for g in d.goroutines if g.id == first), d.line)}
+            "source": d.source, "line": first.line or d.line}
 
 
 def _bucket(b: Bucket, waiting: dict[int, str]) -> dict:
     low, high = b.waits
-    ids = [g.id for g in b.goroutines]
-    return {"count": b.count, "header": b.header(), "ids": ids[:50], "ids_total": len(ids), "states": b.states,
+    ids = [g.id for g in b.goroutines[:50]]
+    return {"count": b.count, "header": b.header(), "ids": ids, "ids_total": len(b.goroutines), "states": b.states,
             "wait_min": low, "wait_max": high, "locked": b.locked, "created_by": b.created_by,
             "created_at": b.created_at, "top": b.top, "lock": waiting.get(ids[0]),
             "source": b.goroutines[0].source, "line": b.goroutines[0].line,
@@ -86,20 +121,24 @@ def report(dumps: list[Dump], ignore_args: bool = False, match: str | None = Non
     """The data of ``--json`` (and of the terminal and HTML views)."""
     out = []
     for i, d in enumerate(dumps):
-        locks = analyze_locks(d) if d.kind != "panic" or len(d.goroutines) > 1 else []
+        grouped = groups(d.goroutines)
+        locks = analyze_locks(d, grouped) if d.kind != "panic" or len(d.goroutines) > 1 else []
         waiting = {w.goroutine: lock.key for lock in locks for w in lock.waiters}
-        found = select(buckets(d, ignore_args), match, exclude, min_wait)
+        every = buckets(d, ignore_args, grouped)
+        found = select(every, match, exclude, min_wait)
         found.sort(key=lambda b: b.goroutines[0].id not in waiting)  # lock waiters first, order kept
         shown = found[:top] if top else found
         out.append({"dump": i, "source": d.source, "line": d.line, "end_line": d.end_line, "kind": d.kind,
                     "time": d.time.isoformat() if d.time else None, "panic": d.panic_message,
-                    "goroutines": sum(g.weight for g in d.goroutines), "truncated": d.truncated,
+                    "goroutines": sum(b.count for b in every), "truncated": d.truncated,
                     "warnings": d.warnings, "locks": [_lock(i, d, lock) for lock in locks],
                     "deadlocks": [[{"gid": g, "holds": h, "waits_on": w} for g, h, w in c] for c in deadlock_cycles(locks)],
-                    "other_waits": other_waits(d), "buckets": [_bucket(b, waiting) for b in shown],
+                    "other_waits": other_waits(d, grouped), "buckets": [_bucket(b, waiting) for b in shown],
                     "buckets_total": len(found), "buckets_omitted": len(found) - len(shown)})
     data = {"dumps": out}
     if compare:
+        from .dumpdiff import diff  # imported here: most runs do not compare
+
         data["diff"] = _diff(diff(dumps))
     return data
 
@@ -187,12 +226,14 @@ def dump(
         except re.error as exc:
             raise _exit(f"bad regex {pattern!r}: {exc}", 2) from None
     problems: list[sources.Problem] = []
-    dumps = load(paths, problems)
+    with paused_gc():  # up to millions of objects made, few of them in cycles
+        dumps = load(paths, problems)
     for p in problems:
         typer.echo(f"forensics: {p}", err=True)
     if not dumps:
         raise _exit("no goroutine dump found", 2)
-    data = report(dumps, ignore_args, match, exclude, min_wait, top, compare)
+    with paused_gc():
+        data = report(dumps, ignore_args, match, exclude, min_wait, top, compare)
     if json_out:
         _write(json_out, json.dumps(data, default=str))  # no indent: the C encoder (jq . to read it)
     if html_out:

@@ -42,21 +42,25 @@ back to the lock.  Each lock carries a confidence and the evidence for its statu
 (:attr:`Lock.confidence`, :attr:`Lock.evidence`); :func:`deadlock_cycles` lists each cycle
 once.  ``WaitGroup.Wait`` / ``Cond.Wait`` goroutines are counted apart (:func:`other_waits`).
 
-Speed: goroutines printed with the same frames share one :class:`~.parsers.fastdump.Stack`;
-waits, argument words and busy-operation checks are computed once per stack, and holders are
+Speed: goroutines printed with the same frames share one :class:`~.parsers.fastdump.Stack`
+(gathered in one pass by :func:`~.parsers.fastdump.groups`, which ``forensics dump`` shares
+with the buckets); waits, argument words and busy-operation checks are computed once per
+stack (waiters listed in the dump's order, by line), and holders are
 looked up through an index (word -> stacks, function -> stacks) instead of scanning every
 goroutine for every lock, so a 100 MB dump with thousands of locks stays linear.
 """
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from dataclasses import replace
+from operator import attrgetter
 
-from .lockwaits import (WORD, Holder, Lock, LockWait, _cycle_from, _first_exact, deadlock_cycles, lock_wait,
-                        other_waits)
+from .lockwaits import (WORD, Holder, Lock, LockWait, _cycle_from, _first_exact, _wait_template, _waiting,
+                        deadlock_cycles, lock_wait, other_waits)
 from .model import Dump, Frame, Goroutine
-from .parsers.fastdump import Stack, stack_of
+from .parsers.fastdump import Block, Stack, groups
 
 CONTAINER_SITES = ("github.com/docker/docker/daemon.", "github.com/docker/docker/container.")
 CONTAINER_LOCK_HOLDERS = {f"github.com/docker/docker/daemon.(*Daemon).{name}"
@@ -73,6 +77,7 @@ HEAP = re.compile(r"0xc[0-9a-f]{9}")
 __all__ = ["Holder", "Lock", "LockWait", "analyze_locks", "deadlock_cycles", "lock_wait", "other_waits"]
 SHARED_OBJECT = 3  # an object passed around by more non-waiting goroutines is not evidence
 RANK = {"low": 0, "medium": 1, "high": 2}
+_LINE = attrgetter("line")
 
 
 def _short(func: str) -> str:
@@ -97,30 +102,37 @@ def _words(stack: Stack) -> dict[str, tuple[Frame, bool]]:
     return found
 
 
-def _objects(func: str, args: str | None) -> set[str]:
+@functools.lru_cache(maxsize=1 << 14)  # waiters of one stack share their site's arguments
+def _objects(func: str, args: str | None) -> frozenset[str]:
     """Exact heap pointers a call receives, without the receiver of a pointer method."""
     words = [w for w in WORD.findall(args or "") if not w.endswith("?")]
     if ".(*" in func and _first_exact(args):
         words = words[1:]
-    return {w for w in words if HEAP.fullmatch(w)}
+    return frozenset(w for w in words if HEAP.fullmatch(w))
 
 
 class _Analysis:
-    def __init__(self, dump: Dump):
+    def __init__(self, dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None):
         self.dump = dump
-        shared: dict[str, Stack] = {}
         self.groups: dict[int, tuple[Stack, list[Goroutine]]] = {}
-        self.waits: dict[int, LockWait] = {}
-        for g in dump.goroutines:
-            stack = stack_of(g, shared)
-            self.groups.setdefault(id(stack), (stack, []))[1].append(g)
-            wait = lock_wait(g, stack)
-            if wait is not None:
-                self.waits[g.id] = wait
+        waits: list[LockWait] = []
+        for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
+            stack = block.stack
+            if id(stack) in self.groups:
+                self.groups[id(stack)][1].extend(members)
+            else:
+                self.groups[id(stack)] = (stack, list(members))
+            template = _wait_template(stack)
+            if template is not None:
+                waits.extend(_waiting(template, g) for g in members)
+        waits.sort(key=_LINE)  # the dump's order
+        self.waits: dict[int, LockWait] = {w.goroutine: w for w in waits}
         self.lock_addresses = {w.address for w in self.waits.values() if w.address}
         for gid, w in self.waits.items():  # RLock(...) inlined: the receiver is the lock another waiter names
-            receiver = (w.site_args or "").split(",", 1)[0].strip().rstrip("?") if ".(*" in w.site else None
-            if w.address is None and receiver in self.lock_addresses:
+            if w.address is not None or ".(*" not in w.site:
+                continue
+            receiver = (w.site_args or "").split(",", 1)[0].strip().rstrip("?")
+            if receiver in self.lock_addresses:
                 self.waits[gid] = replace(w, address=receiver, inferred=True)
         self.key_of = {gid: w.address or f"site:{w.site}" for gid, w in self.waits.items()}
         self._index: dict[str, list[int]] | None = None
@@ -307,6 +319,7 @@ def _conclusion(lock: Lock, dump: Dump, locks: dict[str, Lock], key_of: dict[int
     return confidence, said
 
 
-def analyze_locks(dump: Dump) -> list[Lock]:
-    """Group the dump's lock waiters by lock and look for each lock's holder."""
-    return _Analysis(dump).locks()
+def analyze_locks(dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None) -> list[Lock]:
+    """Group the dump's lock waiters by lock and look for each lock's holder (``grouped``: the
+    dump's :func:`~.parsers.fastdump.groups`, when already at hand)."""
+    return _Analysis(dump, grouped).locks()

@@ -69,6 +69,11 @@ class Goroutine:
     def functions(self) -> list[str]:
         return [f.func for f in self.frames]
 
+    @property
+    def head(self) -> tuple[str, int | None, bool]:
+        """What its header says: (state, wait_minutes, locked_to_thread)."""
+        return self.state, self.wait_minutes, self.locked_to_thread
+
 
 @dataclass(slots=True)
 class Dump:

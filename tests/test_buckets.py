@@ -27,6 +27,8 @@ def test_identical_stacks_share_a_bucket_and_arguments_split_them():
     assert sorted(g.id for g in loose.goroutines) == [152, 164] and loose.states == {"sync.Mutex.Lock": 2}
     assert (loose.created_by, loose.created_at.rsplit("/", 1)[-1]) == ("net/http.(*Server).Serve", "server.go:3290")
     assert loose.header() == "2 [sync.Mutex.Lock] created by net/http.(*Server).Serve"
+    for b in exact + buckets(d, ignore_args=True):  # members gathered from several stacks stay in the dump's order
+        assert [g.line for g in b.goroutines] == sorted(g.line for g in b.goroutines)
 
 
 def test_pprof_debug1_groups_count_their_weight():

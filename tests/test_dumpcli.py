@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from forensics import dumpcli
+
 FIXTURES = Path(__file__).parent / "fixtures"
 REPRO = FIXTURES / "dumps" / "repro-49227" / "02-delay-build-panic-text-log"
 LIVE = FIXTURES / "captured" / "live-holder-20.10"
@@ -88,6 +90,19 @@ def test_journal_rendering_and_gzip_go_through_the_envelope_stages(tmp_path):
     proc = run(gz, "--json", "-")
     locks = [lock for d in json.loads(proc.stdout)["dumps"] for lock in d["locks"]]
     assert [(lock["key"], lock["status"]) for lock in locks] == [("0xc00026a180", "orphaned")]
+
+
+def test_inputs_read_in_small_slabs_give_the_same_report(tmp_path, monkeypatch):
+    """Inputs are read, decoded and parsed a slab at a time; a file in which the bulk parser finds no dump
+    is read again from its start (plain) or from the bytes kept (compressed) by the envelope stages."""
+    journal = FIXTURES / "captured" / "repro-49227-journal-short-iso.log"
+    gz = tmp_path / "journal.log.gz"
+    gz.write_bytes(gzip.compress(journal.read_bytes()))
+    paths = [str(p) for p in (SIGUSR1, journal, gz, GO / "go1.23" / "sigquit-stderr.txt", LIVE)]
+    whole = dumpcli.report(dumpcli.load(paths, []))
+    assert len(whole["dumps"]) > 5 and any(lock["status"] == "orphaned" for d in whole["dumps"] for lock in d["locks"])
+    monkeypatch.setattr(dumpcli, "READ_SIZE", 100)
+    assert dumpcli.report(dumpcli.load(paths, [])) == whole
 
 
 def test_nothing_readable_exit_2(tmp_path):

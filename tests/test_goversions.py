@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from forensics.model import Goroutine
-from forensics.parsers.fastdump import LazyGoroutine, parse_text
+from forensics.parsers.fastdump import LazyGoroutine, cuts, parse_slabs, parse_text
 from forensics.parsers.goroutines import parse_dumps
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -40,10 +40,17 @@ def read(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
+def in_slabs(text: str, slab: int, source: str = "<text>"):
+    """The bulk parser given the text in slabs of about ``slab`` characters."""
+    return parse_slabs((text[start:stop] for start, stop in cuts(text, slab)), source)
+
+
 @pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_bulk_parser_equals_line_reader_on_real_files(path):
     text = read(path)
-    assert flat(parse_text(text, path.name)) == flat(parse_dumps(text, path.name))
+    expected = flat(parse_dumps(text, path.name))
+    assert flat(parse_text(text, path.name)) == expected
+    assert flat(in_slabs(text, 500, path.name)) == expected
 
 
 def test_bulk_parser_takes_the_canonical_blocks_in_bulk():
@@ -191,4 +198,4 @@ LINES = [line for name in ("go1.22/sigquit-stderr.txt", "go1.19/repanic-stderr.t
 @given(st.lists(st.sampled_from(LINES) | st.text(max_size=40) | st.just(""), max_size=60))
 def test_bulk_equals_line_reader_on_arbitrary_mixes(lines):
     text = "\n".join(lines)
-    assert flat(parse_text(text)) == flat(parse_dumps(text))
+    assert flat(parse_text(text)) == flat(in_slabs(text, 1)) == flat(parse_dumps(text))

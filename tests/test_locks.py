@@ -39,6 +39,8 @@ def test_leaked_container_mutex_is_orphaned(path):
                        (152, INSPECT, ["daemon", "inspect.go"], 58),
                        (164, INSPECT, ["daemon", "inspect.go"], 58)]
     assert lock.functions == [INSPECT, CLEANUP] and lock.waiter_count == 3 and lock.longest_wait is None
+    lines = [w.line for w in lock.waiters]  # the waiters in the dump's order, each with its header line
+    assert lines == sorted(lines) and all(lines)
 
 
 def test_sigquit_waiter_skips_runtime_frames():

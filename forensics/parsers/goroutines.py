@@ -252,21 +252,28 @@ class DumpReader:
         self._open(Goroutine(id=int(m[1]), state=state, wait_minutes=minutes, locked_to_thread=locked,
                              source=self.source, line=line))
 
-    def take(self, g: Goroutine, last: int) -> None:
+    def take(self, g: Goroutine, last: int) -> list[Goroutine] | None:
         """Add a goroutine read whole elsewhere (:mod:`.fastdump`): its header, every frame with
-        its file line and the ``created by`` pair, ending at line ``last``.  The dump state
-        changes exactly as if its lines had been fed one by one."""
+        its file line and the ``created by`` pair, ending at line ``last``.  The dump state changes
+        exactly as if its lines had been fed one by one.  Returns the dump's goroutine list when
+        the next goroutines read whole may simply be appended to it (nothing fed in between;
+        then :meth:`took` tells the line the last of them ends at), else None."""
         d = self._dump
-        if d is not None and self._g is None and self._mode == "trace" and not self._single:
-            d.goroutines.append(g)  # between two goroutines of a dump: the usual case, kept short
-            self._last = last
-            return
-        if d is not None and (self._mode != "trace" or (self._single and d.goroutines)):
-            self._close()  # a header ends a register block, a pprof profile or a one-goroutine panic
-        if self._dump is None:
-            self._dump = Dump(kind="stacks", source=self.source, line=g.line)
-        self._open(g)
-        self._g, self._last = None, last
+        if d is None or self._g is not None or self._mode != "trace" or self._single:
+            if d is not None and (self._mode != "trace" or (self._single and d.goroutines)):
+                self._close()  # a header ends a register block, a pprof profile or a one-goroutine panic
+            if self._dump is None:
+                self._dump = Dump(kind="stacks", source=self.source, line=g.line)
+            self._open(g)
+            self._g = None
+        else:  # between two goroutines of a dump: the usual case
+            d.goroutines.append(g)
+        self._last = last
+        return None if self._single else self._dump.goroutines
+
+    def took(self, last: int) -> None:
+        """The goroutines appended to the list :meth:`take` returned end at line ``last``."""
+        self._last = last
 
     def _open(self, g: Goroutine) -> None:
         self._end_goroutine()
