@@ -32,7 +32,7 @@ SOURCE = ROOT / "samples" / "captured" / "repro-49227-journal-short.log"
 STAMPS = re.compile(r'(\w{3} \d\d \d\d:\d\d:\d\d)( \S+ \S+: time=")(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+Z".*\n)')
 
 
-def _split(line: str, year: int) -> tuple[datetime, str, str]:
+def _split(line: str) -> tuple[datetime, str, str]:
     """A line as (logrus UTC time to the second, text between the stamps, text after)."""
     m = STAMPS.fullmatch(line)
     return datetime.fromisoformat(m[3]).replace(tzinfo=timezone.utc), m[2], m[4]
@@ -53,8 +53,8 @@ def build(path: Path, size: int) -> int:
     lines = SOURCE.read_text().splitlines(keepends=True)
     listen = next(i for i, line in enumerate(lines) if "API listen on" in line) + 1
     panic = next(i for i, line in enumerate(lines) if "http: panic serving" in line)
-    startup = [_split(line, 2026) for line in lines[:listen]]
-    steady = [_split(line, 2026) for line in lines[listen:panic]]
+    startup = [_split(line) for line in lines[:listen]]
+    steady = [_split(line) for line in lines[listen:panic]]
     period = steady[-1][0] - steady[0][0] + timedelta(seconds=1)
     tail = "".join(lines[listen:])
     copies = max(1, (size - len(tail)) // sum(len(m) + len(r) + 35 for _, m, r in steady))

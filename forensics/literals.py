@@ -48,7 +48,7 @@ def _sequence(items) -> set[str] | None:
     return _best([c for c in candidates if c])
 
 
-def _safe(text: str) -> str:
+def safe(text: str) -> str:
     """The longest piece of ``text`` that escaping in a log line leaves as it is."""
     return max(UNSAFE.split(text), key=len)
 
@@ -85,7 +85,7 @@ def required(pattern: str, min_length: int = 3) -> tuple[frozenset[str], bool] |
     found = _sequence(list(tree))
     if not found:
         return None
-    safe = frozenset(_safe(text) for text in found)
-    if min(map(len, safe)) < min_length:
+    pieces = frozenset(safe(text) for text in found)
+    if min(map(len, pieces)) < min_length:
         return None
-    return safe, _ignores_case(tree)
+    return pieces, _ignores_case(tree)

@@ -25,7 +25,7 @@ def _signal_needles(sig: Signal) -> tuple[set[str], bool] | None:
                 found = literals.required(str(cond.value))
             elif cond.op in ("eq", "in"):
                 values = cond.value if isinstance(cond.value, list) else [cond.value]
-                found = {literals.UNSAFE.split(str(v))[0] for v in values}, False
+                found = {literals.safe(str(v)) for v in values}, False
                 found = found if all(len(v) >= 3 for v in found[0]) else None
             else:
                 continue
