@@ -6,6 +6,9 @@ LocalCluster. Run by hand (it takes minutes), never in tests:
 Every host is built from real captures in samples/ (a healthy dockerd 20.10 debug log repeated
 to the size asked, its SIGUSR1 dump; every 10th host carries the 49227 reproduction instead),
 so the work per byte is the real work. Prints wall time, MB/s and the speed-up of each mode.
+
+Measured here (2 cores, 1000 hosts, 2.05 GB, quiet machine): --jobs 1 1137.6 s, --jobs 2
+579.0 s (1.96x), Dask LocalCluster with 2 workers 618.2 s (1.84x).
 """
 from __future__ import annotations
 
