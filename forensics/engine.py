@@ -162,12 +162,15 @@ def excerpt(table: str, row: pd.Series) -> str:
     return str(get("text") or get("msg") or "")
 
 
+def _cited(rule: Rule, matches: dict[str, Match]):
+    """(name, signal, match) of each present signal the rule cites."""
+    return [(name, rule.signals[name], m) for name, m in matches.items()
+            if m.status == "present" and rule.signals[name].cite]
+
+
 def _cite(rule: Rule, matches: dict[str, Match]) -> tuple[list[Citation], pd.DataFrame]:
     cites, frames = [], []
-    for name, m in matches.items():
-        sig = rule.signals[name]
-        if m.status != "present" or not sig.cite:
-            continue
+    for name, sig, m in _cited(rule, matches):
         rows = m.rows
         if sig.table:
             rows = rows.assign(table=sig.table, signal=name)
@@ -183,11 +186,10 @@ def _cite(rule: Rule, matches: dict[str, Match]) -> tuple[list[Citation], pd.Dat
 def _no_rows(rule: Rule, matches: dict[str, Match]) -> pd.DataFrame:
     """The empty table _cite would give a rule without a verdict (same columns), without citing."""
     columns: dict[str, None] = {}
-    for name, m in matches.items():
-        if m.status == "present" and rule.signals[name].cite:
-            columns.update(dict.fromkeys(m.rows.columns))
-            if rule.signals[name].table:
-                columns.update(dict.fromkeys(["table", "signal"]))
+    for _, sig, m in _cited(rule, matches):
+        columns.update(dict.fromkeys(m.rows.columns))
+        if sig.table:
+            columns.update(dict.fromkeys(["table", "signal"]))
     return pd.DataFrame(columns=list(columns) or ["table", "signal"])
 
 

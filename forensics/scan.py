@@ -198,16 +198,22 @@ def _cache_path(out: Path, name: str) -> Path:
 # pure-Python parsing; with Dask's defaults a worker spent about 20% more per host than a
 # plain process (measured on the bench fleet): the statistical profiler and the event-loop
 # tick wake every 10-20 ms and take the GIL from the task, and MALLOC_TRIM_THRESHOLD_=65536
-# makes glibc give memory back after nearly every large free. One thread per worker, so the
-# numeric libraries are kept to one thread as Dask does by default.
+# makes glibc give memory back after nearly every large free (the rest of Dask's worker
+# environment, numeric libraries on one thread, is kept).
 LEAN_WORKERS = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "2s",
     "distributed.worker.memory.monitor-interval": "1s",
-    "distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1,
-                                            "OPENBLAS_NUM_THREADS": 1},
 }
+
+
+def _lean_workers() -> dict:
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return {**LEAN_WORKERS, "distributed.nanny.pre-spawn-environ": environ}
 
 
 def _submitter(jobs: int, scheduler: str | None):
@@ -221,7 +227,7 @@ def _submitter(jobs: int, scheduler: str | None):
             if scheduler == "local":
                 import dask
 
-                with dask.config.set(LEAN_WORKERS):
+                with dask.config.set(_lean_workers()):
                     cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                            dashboard_address=None)
                 client = Client(cluster)
