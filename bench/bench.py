@@ -2,7 +2,7 @@
 
 Builds a dump of at least ``--mb`` megabytes from a real captured dump (``make_dump.py``: fresh
 goroutine ids; ``--perturb`` also makes every heap pointer unique), then runs, each as its own
-process, ``forensics dump --json -`` (also as ``python -m forensics.dumpcli``, without the
+process, ``forensics dump --json -`` (also as ``python -m forensics.cli.dump``, without the
 CLI's other imports) and ``panicparse -parse=false -rebase=false`` (Debian:
 ``apt-get install panicparse``), and also times the bulk parser alone in this process.  Prints
 wall and CPU seconds, MB/s and the peak RSS of each.  Run by hand (never from the tests):
@@ -43,7 +43,7 @@ def measure(argv: list[str]) -> tuple[float, float, int, int]:
 
 def parse_only(path: Path) -> tuple[float, float, int]:
     """The bulk parser alone, in this process: (wall s, CPU s, goroutines)."""
-    from forensics.parsers.fastdump import parse_text
+    from forensics.parse.fastdump import parse_text
 
     text = path.read_text(encoding="utf-8", errors="replace")
     wall, cpu = time.perf_counter(), time.process_time()
@@ -64,10 +64,10 @@ def main() -> None:
     mb = size / 1e6
     print(f"dump: {path} {mb:.1f} MB from {args.source.name}{' (perturbed)' if args.perturb else ''}")
     rows = []
-    forensics = [sys.executable, "-m", "forensics.cli", "dump", "--json", "-", str(path)]
+    forensics = [sys.executable, "-m", "forensics", "dump", "--json", "-", str(path)]
     rows.append(("forensics dump --json", *measure(forensics)))
     # the same command without the rest of the CLI, whose rule engine imports pandas (~1.3 s CPU)
-    rows.append(("python -m forensics.dumpcli --json", *measure(forensics[:2] + ["forensics.dumpcli"] + forensics[4:])))
+    rows.append(("python -m forensics.cli.dump --json", *measure(forensics[:2] + ["forensics.cli.dump"] + forensics[4:])))
     panicparse = shutil.which("panicparse")
     if panicparse:
         rows.append(("panicparse -parse=false -rebase=false", *measure(

@@ -71,8 +71,8 @@ def build(path: Path, size: int) -> int:
 
 def signatures() -> list[str]:
     """The rule signatures as rg patterns: every needle the analysis keeps lines for."""
-    from forensics.prefilter import skim_for
-    from forensics.ruleset import load_rules
+    from forensics.engine.prefilter import skim_for
+    from forensics.engine.ruleset import load_rules
 
     skim = skim_for(load_rules())
     def escape(text: str) -> str:
@@ -110,7 +110,7 @@ def main() -> None:
     tools = []
     if rg:
         tools.append(("rg -c (rule signatures)", [rg, "-c", *[a for p in signatures() for a in ("-e", p)], str(path)]))
-    forensics = [sys.executable, "-m", "forensics.cli", "analyze", str(path), "--json", os.devnull, "-q"]
+    forensics = [sys.executable, "-m", "forensics", "analyze", str(path), "--json", os.devnull, "-q"]
     tools += [("forensics analyze", forensics), ("forensics --every-line", forensics + ["--every-line"])]
     results = {}
     for name, argv in tools:

@@ -51,7 +51,7 @@ def build(fleet: Path, hosts: int, mb_per_host: float) -> int:
 def timed(fleet: Path, out: Path, *extra: str) -> float:
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "forensics.cli", "scan", "--hosts-in", str(fleet),
+    proc = subprocess.run([sys.executable, "-m", "forensics", "scan", "--hosts-in", str(fleet),
                            "--out", str(out), "-q", *extra], capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode not in (0, 1):

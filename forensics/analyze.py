@@ -4,13 +4,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import __version__, archives, envelopes, excerpts, sources
-from .engine import evaluate
-from .evidence import Evidence, build
-from .findings import Finding, Outcome, severity_rank
-from .parsers import Parsed, date_dumps, parse_records
-from .prefilter import skim_for
-from .ruleset import Rule, load_rules
+from forensics import __version__
+from forensics.ingest import archives
+from forensics.ingest import envelopes
+from forensics.ingest import excerpts
+from forensics.ingest import sources
+from forensics.engine.evaluate import evaluate
+from forensics.evidence import Evidence, build
+from forensics.findings import Finding, Outcome, severity_rank
+from forensics.parse import Parsed, date_dumps, parse_records
+from forensics.engine.prefilter import skim_for
+from forensics.engine.ruleset import Rule, load_rules
 
 
 @dataclass

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from .analyze import analyze
-from .findings import CONFIDENCES
-from .ruleset import Rule, rules_dir
+from forensics.analyze import analyze
+from forensics.findings import CONFIDENCES
+from forensics.engine.ruleset import Rule, rules_dir
 
 CASE_KEYS = {"expect", "inputs", "engine_version", "severity", "summary_contains", "note"}
 

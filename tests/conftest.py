@@ -11,7 +11,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 @pytest.fixture(scope="session")
 def rules():
-    from forensics.ruleset import load_rules
+    from forensics.engine.ruleset import load_rules
 
     return load_rules(ROOT / "rules")
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from conftest import FIXTURES, REPRO
 
-from forensics import sources
+from forensics.ingest import sources
 from forensics.analyze import analyze
 from forensics.report import to_dict, to_json, to_markdown
-from forensics.ruleset import load_rules
+from forensics.engine.ruleset import load_rules
 
 RULES = load_rules()
 VERDICTS = {"found", "clean", "inconclusive"}

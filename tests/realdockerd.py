@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from forensics import dockerapi
+from forensics.collect import dockerapi
 
 BINARIES = ("dockerd", "containerd", "runc", "busybox")
 

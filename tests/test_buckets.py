@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from forensics.buckets import buckets, select
-from forensics.parsers.fastdump import parse_text
+from forensics.goroutines.buckets import buckets, select
+from forensics.parse.fastdump import parse_text
 
 DUMPS = Path(__file__).parent / "fixtures" / "dumps"
 REPRO = DUMPS / "repro-49227" / "02-delay-build-panic-text-log"

@@ -11,7 +11,7 @@ DUMP = REPRO / "goroutine-stacks-2026-11-29T122857Z.log"
 
 
 def run(*args, stdin=None, cwd=None):
-    proc = subprocess.run([sys.executable, "-m", "forensics.cli", *map(str, args)], input=stdin,
+    proc = subprocess.run([sys.executable, "-m", "forensics", *map(str, args)], input=stdin,
                           capture_output=True, text=True, cwd=cwd, env={**os.environ, "COLUMNS": "200"})
     assert "Traceback" not in proc.stderr + proc.stdout
     return proc

@@ -19,10 +19,10 @@ from conftest import REPRO, log_without_dump
 from test_cli import run
 from typer.testing import CliRunner
 
-from forensics import hostlogs
+from forensics.collect import hostlogs
 from forensics.cli import app
-from forensics.collect import Options, collect
-from forensics.dockerapi import endpoint, human_duration, render_ps
+from forensics.collect.bundle import Options, collect
+from forensics.collect.dockerapi import endpoint, human_duration, render_ps
 
 STUCK = "d593da0690bf" + "0" * 52
 WEB = "7c0ffee00000" + "1" * 52

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from forensics import dumpcli
+from forensics.cli import dump as dumpcli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPRO = FIXTURES / "dumps" / "repro-49227" / "02-delay-build-panic-text-log"
@@ -19,7 +19,7 @@ SIGUSR1 = REPRO / "goroutine-stacks-2026-11-29T122857Z.log"
 
 
 def run(*args):
-    proc = subprocess.run([sys.executable, "-m", "forensics.cli", "dump", *map(str, args)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "forensics", "dump", *map(str, args)], capture_output=True,
                           text=True, env={**os.environ, "COLUMNS": "200"})
     assert "Traceback" not in proc.stderr + proc.stdout
     return proc

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forensics.dumpdiff import diff
-from forensics.parsers.fastdump import parse_text
+from forensics.goroutines.diff import diff
+from forensics.parse.fastdump import parse_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LIVE = FIXTURES / "captured" / "live-holder-20.10"

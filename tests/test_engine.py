@@ -7,8 +7,8 @@ import pytest
 from conftest import FIXTURES, HEALTHY, ROOT
 
 from forensics.analyze import analyze
-from forensics.ruleset import load_rule, load_rules
-from forensics.selection import count, follows, same_mask
+from forensics.engine.ruleset import load_rule, load_rules
+from forensics.engine.selection import count, follows, same_mask
 
 FAILURES = FIXTURES / "captured" / "failures-20.10"
 

@@ -33,7 +33,7 @@ from fuzzing import NASTY, RULES, check, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forensics import sources
+from forensics.ingest import sources
 from forensics.analyze import analyze
 
 LONG = int(os.environ.get("FORENSICS_FUZZ_EXAMPLES", "0"))

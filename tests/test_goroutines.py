@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from forensics.model import Record
-from forensics.parsers.goroutines import DumpReader, looks_like_dump, parse_dumps
+from forensics.parse.goroutines import DumpReader, looks_like_dump, parse_dumps
 
 DUMPS = Path(__file__).parent / "fixtures" / "dumps"
 REAL = DUMPS / "real-dockerd"

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from forensics.model import Goroutine
-from forensics.parsers.fastdump import LazyGoroutine, cuts, parse_slabs, parse_text
-from forensics.parsers.goroutines import parse_dumps
+from forensics.parse.fastdump import LazyGoroutine, cuts, parse_slabs, parse_text
+from forensics.parse.goroutines import parse_dumps
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GO = FIXTURES / "dumps" / "go-runtime"

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPRO, finding
 
-from forensics import envelopes, sources
+from forensics.ingest import envelopes
+from forensics.ingest import sources
 from forensics.analyze import analyze
 
 INGEST = FIXTURES / "ingest"
@@ -156,7 +157,7 @@ def test_cli_input_format_option(tmp_path):
     import subprocess
     import sys
     export = (CAPTURED / "repro-49227-journal-export.export").read_bytes()
-    run = [sys.executable, "-m", "forensics.cli", "analyze", "-", "-q", "--json", "-"]
+    run = [sys.executable, "-m", "forensics", "analyze", "-", "-q", "--json", "-"]
     proc = subprocess.run(run + ["--input-format", "journal-export"], input=export, capture_output=True)
     assert proc.returncode == 1 and b'"moby-49227"' in proc.stdout
     bad = subprocess.run(run + ["--input-format", "bogus"], input=b"", capture_output=True)

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 from conftest import FIXTURES, REPRO, finding, write_lines
 
-from forensics import envelopes
+from forensics.ingest import envelopes
 from forensics.analyze import analyze
-from forensics.parsers import CONTEXT, KEEP_ALL, KEEP_SAME
+from forensics.parse import CONTEXT, KEEP_ALL, KEEP_SAME
 
 REAL = FIXTURES / "ingest" / "real-dockerd"
 DUMP = REPRO / "goroutine-stacks-2026-11-29T122857Z.log"

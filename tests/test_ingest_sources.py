@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPRO, finding
 
-from forensics import sources
+from forensics.ingest import sources
 from forensics.analyze import analyze
 
 ARCHIVES = FIXTURES / "ingest" / "archives"

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from forensics.locks import analyze_locks, deadlock_cycles, lock_wait, other_waits
+from forensics.goroutines.locks import analyze_locks, deadlock_cycles, lock_wait, other_waits
 from forensics.model import Dump
-from forensics.parsers.goroutines import parse_dumps
+from forensics.parse.goroutines import parse_dumps
 
 DUMPS = Path(__file__).parent / "fixtures" / "dumps"
 REAL = DUMPS / "real-dockerd"

@@ -3,8 +3,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from forensics import envelopes, versions
-from forensics.parsers import logrus
+from forensics.ingest import envelopes
+from forensics.engine import versions
+from forensics.parse import logrus
 
 
 def test_logrus_daemon_line_27():

@@ -11,7 +11,7 @@ import pytest
 from conftest import REPRO, SAMPLES
 
 from forensics.analyze import analyze
-from forensics.redact import collect, redact
+from forensics.report.redact import collect, redact
 from forensics.report import print_text, to_dict, to_html, to_json, to_markdown
 
 # What the inputs below hold: the container, its image, the journal's host, the user in the
@@ -123,14 +123,14 @@ def test_image_registry_is_a_host_and_tags_are_not_names():
 def test_cli_redacts_terminal_json_and_saved_report(inputs, tmp_path):
     env = {**os.environ, "COLUMNS": "200"}
     saved = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "forensics.cli", "analyze", *inputs, "--redact", "--json", str(saved),
+    proc = subprocess.run([sys.executable, "-m", "forensics", "analyze", *inputs, "--redact", "--json", str(saved),
                            "--markdown", str(tmp_path / "r.md")], capture_output=True, text=True, env=env)
     assert proc.returncode == 1 and "redacted:" in proc.stdout
     for text in (proc.stdout, proc.stderr, saved.read_text(), (tmp_path / "r.md").read_text()):
         assert not any(mentions(text, name) for name in ORIGINALS.values())
     plain = tmp_path / "plain.json"
-    subprocess.run([sys.executable, "-m", "forensics.cli", "analyze", *inputs, "-q", "--json", str(plain)], env=env)
-    proc = subprocess.run([sys.executable, "-m", "forensics.cli", "report", str(plain), "--redact", "-q",
+    subprocess.run([sys.executable, "-m", "forensics", "analyze", *inputs, "-q", "--json", str(plain)], env=env)
+    proc = subprocess.run([sys.executable, "-m", "forensics", "report", str(plain), "--redact", "-q",
                            "--html", str(tmp_path / "r.html")], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     assert not any(mentions((tmp_path / "r.html").read_text(), name) for name in ORIGINALS.values())

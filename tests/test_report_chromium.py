@@ -124,7 +124,7 @@ def test_fleet_page_and_host_pages_are_inert(tmp_path):
     hosts = tmp_path / "hosts"
     shutil.copytree(REPRO, hosts / '"><img src=x onerror=alert(1)>\u202e')
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "forensics.cli", "scan", "--hosts-in", str(hosts), "--out", str(out),
+    proc = subprocess.run([sys.executable, "-m", "forensics", "scan", "--hosts-in", str(hosts), "--out", str(out),
                            "--per-host-reports", "-q", "-j", "1"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1, proc.stderr  # the host has the critical 49227 finding
     pages = [out / "fleet.html", *sorted((out / "hosts").glob("*.html"))]
@@ -139,7 +139,7 @@ def test_dump_page_is_inert(tmp_path):
     folder = hostile_inputs(tmp_path / "in")
     page = tmp_path / "dump.html"
     dumps = [str(p) for p in sorted(folder.iterdir()) if p.name.startswith("javascript:")]
-    proc = subprocess.run([sys.executable, "-m", "forensics.cli", "dump", *dumps, "--html", str(page)],
+    proc = subprocess.run([sys.executable, "-m", "forensics", "dump", *dumps, "--html", str(page)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode in (0, 1), proc.stderr
     with open_page(page) as opened:

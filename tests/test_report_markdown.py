@@ -62,7 +62,7 @@ def test_markdown_escapes_markup_outside_code(tmp_path, rules):
 
 
 def run(*args, stdin=None):
-    proc = subprocess.run([sys.executable, "-m", "forensics.cli", *map(str, args)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "forensics", *map(str, args)], capture_output=True, text=True,
                           input=stdin, env={**os.environ, "COLUMNS": "200"})
     assert "Traceback" not in proc.stdout + proc.stderr
     return proc

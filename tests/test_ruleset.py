@@ -4,7 +4,7 @@ import shutil
 import pytest
 from conftest import ROOT
 
-from forensics.ruleset import RuleError, load_rule, load_rules
+from forensics.engine.ruleset import RuleError, load_rule, load_rules
 
 GOOD = """id: sample
 title: t
@@ -73,7 +73,7 @@ def test_cli_reports_rule_errors_in_one_line(tmp_path):
     shutil.copytree(ROOT / "rules", tmp_path / "rules", ignore=shutil.ignore_patterns("fixtures"))
     (tmp_path / "rules" / "inspect-nil-panic.yaml").write_text(GOOD.replace("id: sample", "id: inspect-nil-panic")
                                                                .replace("'nil pointer'", "'(bad'"))
-    proc = subprocess.run([sys.executable, "-m", "forensics.cli", "rules", "list", "--rules", str(tmp_path / "rules")],
+    proc = subprocess.run([sys.executable, "-m", "forensics", "rules", "list", "--rules", str(tmp_path / "rules")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "inspect-nil-panic.yaml: signals.panic.where.message.regex: bad regular expression" in proc.stderr
@@ -139,6 +139,6 @@ def test_a_yaml_typo_is_one_line_naming_the_place(tmp_path):
 
 
 def test_readme_catalogue_is_the_generated_table(rules):
-    from forensics.ruleset import catalogue_table
+    from forensics.engine.ruleset import catalogue_table
 
     assert catalogue_table(rules) in (ROOT / "rules" / "README.md").read_text(encoding="utf-8")

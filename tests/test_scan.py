@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from conftest import HEALTHY, REPRO, SAMPLES, log_without_dump
 
-from forensics.ruleset import load_rules
-from forensics.scan import hosts_from, scan
+from forensics.engine.ruleset import load_rules
+from forensics.fleet.scan import hosts_from, scan
 
 HOSTS = 200
 LOG_49227 = "\n".join(log_without_dump()) + "\n"
@@ -62,7 +62,7 @@ def check_table(table: pd.DataFrame, kinds: dict):
 
 def test_fleet_with_local_processes(fleet, tmp_path):
     root, kinds = fleet
-    proc = subprocess.run([sys.executable, "-m", "forensics.cli", "scan", "--hosts-in", str(root),
+    proc = subprocess.run([sys.executable, "-m", "forensics", "scan", "--hosts-in", str(root),
                            "--out", str(tmp_path), "-j", "2", "-q"], capture_output=True, text=True)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     check_table(pd.read_csv(tmp_path / "fleet.csv"), kinds)
@@ -92,7 +92,7 @@ def _worker_settings():
 def test_local_cluster_workers_are_lean():
     """A host costs ~20% more in a default Dask worker (profiler, 20 ms tick, malloc trimming)."""
     pytest.importorskip("dask.distributed")
-    from forensics.scan import _submitter
+    from forensics.fleet.scan import _submitter
     submit, _, close = _submitter(1, "local")
     try:
         assert submit(_worker_settings).result() == (False, "1s", None)
@@ -137,7 +137,7 @@ def test_host_names_and_unsafe_names(tmp_path):
 
 
 def test_missing_dask_scheduler_is_a_clear_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "forensics.cli", "scan", str(REPRO), "--out", str(tmp_path),
+    proc = subprocess.run([sys.executable, "-m", "forensics", "scan", str(REPRO), "--out", str(tmp_path),
                            "--scheduler", "tcp://127.0.0.1:9", "-q"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "cannot reach the Dask scheduler tcp://127.0.0.1:9" in proc.stderr

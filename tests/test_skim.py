@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 
 from forensics import analyze as analyze_module
-from forensics import envelopes, literals, prefilter, skim, sources
+from forensics.ingest import envelopes
+from forensics.engine import literals
+from forensics.engine import prefilter
+from forensics.ingest import skim
+from forensics.ingest import sources
 from forensics.analyze import analyze
-from forensics.parsers import parse_records
-from forensics.ruleset import load_rules
+from forensics.parse import parse_records
+from forensics.engine.ruleset import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURE = ROOT / "samples" / "captured" / "repro-49227-journal-short.log"

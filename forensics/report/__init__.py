@@ -6,11 +6,11 @@ Every format is rendered from the JSON document (``to_dict``), so a saved JSON r
 """
 from __future__ import annotations
 
-from .data import REVISION, SCHEMA_ID, SCHEMA_PATH, ReportError, load, normalize, to_dict
-from .data import to_json as _json
-from .html import templates_dir, to_html
-from .markdown import MARKDOWN_LIMIT, to_markdown
-from .text import print_text
+from forensics.report.data import REVISION, SCHEMA_ID, SCHEMA_PATH, ReportError, load, normalize, to_dict
+from forensics.report.data import to_json as _json
+from forensics.report.html import templates_dir, to_html
+from forensics.report.markdown import MARKDOWN_LIMIT, to_markdown
+from forensics.report.text import print_text
 
 __all__ = ["MARKDOWN_LIMIT", "REVISION", "SCHEMA_ID", "SCHEMA_PATH", "ReportError", "load", "normalize",
            "print_text", "templates_dir", "to_dict", "to_html", "to_json", "to_markdown"]

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from . import facts, timeline
+from forensics.report import facts
+from forensics.report import timeline
 
 if TYPE_CHECKING:
-    from ..analyze import Result
+    from forensics.analyze import Result
 
 SCHEMA_ID = "forensics-report/1"
 REVISION = 2  # additive changes within forensics-report/1: 1 = first release, 2 = report issue (timeline...)

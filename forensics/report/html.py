@@ -1,7 +1,6 @@
 """The self-contained HTML report (jinja2, autoescaped; inline CSS and SVG, no script, no network)."""
 from __future__ import annotations
 
-import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,8 +8,9 @@ import jinja2
 import regex
 from markupsafe import Markup
 
-from . import svg
-from .data import as_report
+from forensics import data_dir
+from forensics.report import svg
+from forensics.report.data import as_report
 
 # Invisible or reordering characters (Unicode bidi controls, zero-width, C0/C1 controls) are shown as
 # ⟨U+XXXX⟩ so that a log line cannot hide or reorder what a reader sees ("Trojan Source").
@@ -37,8 +37,7 @@ def web_url(url: object) -> bool:
 
 
 def templates_dir() -> Path:
-    here = Path(__file__).resolve().parent.parent.parent / "templates"
-    return here if here.is_dir() else Path(sys.prefix) / "share" / "forensics" / "templates"
+    return data_dir("templates")
 
 
 @lru_cache(maxsize=4)

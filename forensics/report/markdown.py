@@ -10,8 +10,8 @@ from __future__ import annotations
 import regex
 from markupsafe import Markup
 
-from .data import as_report
-from .html import environment, visible, web_url
+from forensics.report.data import as_report
+from forensics.report.html import environment, visible, web_url
 
 MARKDOWN_LIMIT = 30_000  # characters, under Jira's default 32,767 and GitHub's 65,536
 DETAIL = [(True, None), (False, None), (False, 3), (False, 1)]  # (surrounding lines, citations per signal)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape as _escape
 
-from .data import as_report
-from .html import visible
+from forensics.report.data import as_report
+from forensics.report.html import visible
 
 TERMINAL_CITATIONS = 3  # per signal; the HTML and JSON reports carry all of them
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}

@@ -1,0 +1,260 @@
+"""Command line: parse arguments, call plain functions, choose the exit code.
+
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it;
+2 usage error, or no input could be read at all.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from forensics import __version__
+from forensics.cli.dump import dump as dump_command
+from forensics.findings import SEVERITIES, severity_rank
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="What went wrong inside a Docker daemon, from its logs and goroutine dumps.")
+rules_app = typer.Typer(no_args_is_help=True, help="The rule catalogue.")
+app.add_typer(rules_app, name="rules")
+app.command(name="dump")(dump_command)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"forensics: {message}", markup=False)
+    return typer.Exit(code)
+
+
+def _load(rules_dir: Optional[Path]):
+    from forensics.engine.ruleset import RuleError, load_rules  # pandas comes with it: only commands that need rules
+
+    try:
+        return load_rules(rules_dir)
+    except RuleError as exc:
+        raise _fail(f"rule error: {exc}") from None
+
+
+def _write(path: str, text: str) -> None:
+    if path == "-":
+        sys.stdout.write(text + "\n")
+        return
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+MARKDOWN_HELP = "write Markdown for a ticket to this file (at most 30,000 characters; - for stdout)"
+REDACT_HELP = "replace host names, IP addresses, user names, container and image names by pseudonyms in every output"
+
+
+def _where(problem: dict) -> str:
+    return f"{problem['source']}:{problem['line']}" if problem["line"] else problem["source"]
+
+
+def _outputs(report: dict, html: Optional[str], json_out: Optional[str], markdown: Optional[str], quiet: bool) -> None:
+    """The terminal summary and the files asked for, all rendered from the report document."""
+    from forensics.report import print_text, to_html, to_json, to_markdown
+
+    if not quiet and "-" not in (json_out, markdown):
+        print_text(report)
+    for path, render in ((json_out, to_json), (html, to_html), (markdown, to_markdown)):
+        if path:
+            _write(path, render(report))
+
+
+@app.command()
+def analyze(
+    paths: list[str] = typer.Argument(..., help="dockerd logs, goroutine dumps, directories, .gz files, or - for stdin"),
+    html: Optional[str] = typer.Option(None, "--html", help="write the HTML report to this file"),
+    json_out: Optional[str] = typer.Option(None, "--json", help="write the JSON result to this file (- for stdout)"),
+    markdown: Optional[str] = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
+    redact: bool = typer.Option(False, "--redact", help=REDACT_HELP),
+    fail_on: str = typer.Option("high", "--fail-on", help=f"exit 1 when a finding is at least this severe ({', '.join(SEVERITIES)})"),
+    engine_version: Optional[str] = typer.Option(None, "--engine-version", help="Docker Engine version when the logs do not say"),
+    rules_dir: Optional[Path] = typer.Option(None, "--rules", help="directory of YAML rules (default: the bundled catalogue)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no terminal summary"),
+    max_input_bytes: int = typer.Option(4 << 30, "--max-input-bytes", min=1, help="stop reading compressed "
+                                        "inputs and archives after this many decompressed bytes in all (default 4 GiB)"),
+    input_format: str = typer.Option("auto", "--input-format", help="envelope of every input, instead of "
+                                     "detecting it: auto, plain, journal-short, journal-json, journal-export, "
+                                     "journal-verbose, syslog-5424, json-file, ... (see forensics.ingest.envelopes.FORMATS)"),
+    every_line: bool = typer.Option(False, "--every-line", help="parse every line of large logs instead of "
+                                    "skimming routine debug/info stretches (slower; same findings)"),
+) -> None:
+    """Diagnose a daemon from its logs and goroutine dumps."""
+    from forensics.analyze import analyze as run
+    from forensics.report import to_dict
+
+    from forensics.ingest.envelopes import FORMATS
+
+    if fail_on not in SEVERITIES:
+        raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
+    if input_format not in FORMATS:
+        raise _fail(f"--input-format must be one of {', '.join(FORMATS)}")
+    result = run(paths, engine_version=engine_version, rules=_load(rules_dir), input_format=input_format,
+                 max_input_bytes=max_input_bytes, every_line=every_line)
+    report = to_dict(result)
+    if redact:
+        from forensics.report.redact import redact as pseudonymise
+        report = pseudonymise(report)
+    for p in report["problems"]:
+        err.print(f"forensics: {_where(p)}: {p['message']}", markup=False)
+    _outputs(report, html, json_out, markdown, quiet)
+    if result.nothing_read:
+        raise typer.Exit(2)
+    raise typer.Exit(1 if result.worst_severity() >= severity_rank(fail_on) else 0)
+
+
+@app.command("report")
+def report_command(
+    saved: str = typer.Argument(..., help="a JSON result written by analyze --json (- for stdin)"),
+    html: Optional[str] = typer.Option(None, "--html", help="write the HTML report to this file"),
+    json_out: Optional[str] = typer.Option(None, "--json", help="write the JSON again (e.g. redacted) to this file"),
+    markdown: Optional[str] = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
+    redact: bool = typer.Option(False, "--redact", help=REDACT_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no terminal summary"),
+) -> None:
+    """Re-render a saved JSON result (HTML, Markdown, JSON, terminal) without the inputs."""
+    import jinja2
+
+    from forensics.report import ReportError, load
+
+    try:
+        report = load(saved)
+        if redact:
+            from forensics.report.redact import redact as pseudonymise
+            report = pseudonymise(report)
+        _outputs(report, html, json_out, markdown, quiet)
+    except ReportError as exc:
+        raise _fail(str(exc)) from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, jinja2.TemplateError) as exc:
+        raise _fail(f"{saved}: not a complete forensics report ({type(exc).__name__}: {exc})") from None
+
+
+@app.command()
+def scan(
+    paths: list[str] = typer.Argument(None, help="one host per PATH: a file, a directory, a bundle or an fsspec URL"),
+    hosts_in: list[str] = typer.Option([], "--hosts-in", help="a directory whose every entry is a host (repeatable)"),
+    out: Path = typer.Option(Path("forensics-scan"), "--out", help="output directory (tables, pages, cache)"),
+    jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", help="parallel workers"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="'local' for a Dask LocalCluster, or tcp://host:8786"),
+    host_from: Optional[str] = typer.Option(None, "--host-from", help="regex whose first group, searched in the path, names the host"),
+    per_host_reports: bool = typer.Option(False, "--per-host-reports", help="write an HTML report per host"),
+    fail_on: str = typer.Option("high", "--fail-on", help="exit 1 when a host has a finding this severe"),
+    engine_version: Optional[str] = typer.Option(None, "--engine-version", help="Docker Engine version for all hosts"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar and no summary"),
+) -> None:
+    """Analyse many hosts in parallel and write a fleet table and page."""
+    from forensics.fleet.run import run
+
+    if fail_on not in SEVERITIES:
+        raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
+    raise typer.Exit(run(paths or [], hosts_in, out, jobs, scheduler, host_from, per_host_reports,
+                         fail_on, engine_version, quiet, err))
+
+
+@app.command()
+def collect(
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="the bundle to write (default: forensics-<host>-<time>.tar.gz here; a directory puts it there)"),
+    since: Optional[str] = typer.Option(None, "--since", help="logs from this long ago (30m, 2h, 1d) or this time (2025-01-07T15:00:00Z)"),
+    host: Optional[str] = typer.Option(None, "--host", "-H", envvar="DOCKER_HOST", help="the daemon's API (default unix:///var/run/docker.sock)"),
+    dump: bool = typer.Option(False, "--dump", help="also take a goroutine dump"),
+    dump_via: str = typer.Option("auto", "--dump-via", help="pprof, sigusr1, both, or auto (pprof, SIGUSR1 when that fails)"),
+    logs: list[str] = typer.Option([], "--log", help="a daemon log file to include (repeatable)"),
+    timeout: float = typer.Option(10.0, "--timeout", help="seconds for each API call (a call that takes longer is recorded as timed out)"),
+    redact: bool = typer.Option(False, "--redact", help="pseudonymise host names and addresses, mask secrets"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="only errors"),
+) -> None:
+    """Gather the evidence on this host (API state, goroutine dump, daemon log) into a bundle for analyze."""
+    from forensics.collect.bundle import CollectError, Options, collect as run
+
+    try:
+        done = run(Options(output, since, host, dump, dump_via, logs, timeout, redact))
+    except CollectError as exc:
+        raise _fail(str(exc)) from None
+    for item in done.failed:
+        err.print(f"forensics: {item.how}: {item.error}", markup=False)
+    if not quiet:
+        typer.echo(f"wrote {done.path} in {done.seconds:.1f}s: {len(done.items) - len(done.failed)} items collected, "
+                   f"{len(done.failed)} failed (see manifest.json)")
+
+
+@rules_app.command("list")
+def rules_list(rules_dir: Optional[Path] = typer.Option(None, "--rules"),
+               markdown: bool = typer.Option(False, "--markdown", help="the catalogue as a Markdown table")) -> None:
+    """List the rules: id, severity, title (or the catalogue table with versions and sources)."""
+    from forensics.engine.ruleset import catalogue_table
+
+    if markdown:
+        typer.echo(catalogue_table(_load(rules_dir)))
+        return
+    for rule in _load(rules_dir):
+        fixed = f"  [fixed: {rule.fixed_in}]" if rule.fixed_in else ""
+        typer.echo(f"{rule.id:30} {rule.severity:8} {rule.title}{fixed}")
+
+
+@rules_app.command("show")
+def rules_show(rule_id: str, rules_dir: Optional[Path] = typer.Option(None, "--rules")) -> None:
+    """Print one rule file."""
+    rule = next((r for r in _load(rules_dir) if r.id == rule_id), None)
+    if rule is None:
+        raise _fail(f"no rule {rule_id!r} (see: forensics rules list)")
+    typer.echo(Path(rule.path).read_text(encoding="utf-8"))
+    from forensics.rulecheck import cases
+
+    for case in cases(rule_id, rules_dir):
+        spec = (case / "case.yaml").read_text(encoding="utf-8")
+        expect = spec.split("expect:", 1)[1].split()[0] if "expect:" in spec else "?"
+        typer.echo(f"# fixture {case.name}: expect {expect}")
+
+
+@rules_app.command("test")
+def rules_test(rule_id: Optional[str] = typer.Argument(None, help="only this rule's fixtures"),
+               rules_dir: Optional[Path] = typer.Option(None, "--rules")) -> None:
+    """Run every rule (or one) against its positive and negative fixtures."""
+    from forensics.rulecheck import cases, run_case
+
+    rules = _load(rules_dir)
+    found = cases(rule_id, rules_dir)
+    if not found:
+        raise _fail(f"no fixtures for {rule_id or 'any rule'}")
+    failed = 0
+    for case in found:
+        r = run_case(case, rules)
+        failed += not r.ok
+        mark = "ok  " if r.ok else "FAIL"
+        typer.echo(f"{mark} {r.rule}/{r.case}: expected {r.expected}, got {r.got}" + (f" ({r.detail})" if r.detail else ""))
+    typer.echo(f"{len(found) - failed} passed, {failed} failed")
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the --json output."""
+    from forensics.report import SCHEMA_PATH
+
+    typer.echo(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("forensics: interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

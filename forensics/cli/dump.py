@@ -1,0 +1,264 @@
+"""``forensics dump FILE…``: buckets and the lock wait-for graph of goroutine dumps.
+
+Plain dump files (SIGUSR1 files, pprof output, SIGQUIT stderr, daemon logs with a dump in them)
+are read whole by the bulk parser (:mod:`.parsers.fastdump`); anything where it finds no dump
+(journal or syslog renderings, compressed or archived inputs that hold no plain dump) goes
+through the same envelope and segmenter stages as ``forensics analyze``.
+Exit status: 0 no lock trouble, 1 an orphaned lock or a deadlock, 2 nothing could be read.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+from typing import TYPE_CHECKING, Iterator, Optional
+
+import typer
+
+from forensics.ingest import sources
+from forensics.goroutines.buckets import Bucket, buckets, select
+from forensics.goroutines.locks import Lock, analyze_locks, deadlock_cycles, other_waits
+from forensics.model import Dump
+from forensics.parse import dump_file_time, parse_records
+from forensics.parse import fastdump
+from forensics.parse.fastdump import groups, parse_slabs, paused_gc
+
+if TYPE_CHECKING:
+    from forensics.goroutines.diff import DumpDiff
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+FRAMES_SHOWN = 12  # frames per bucket in the terminal (JSON and HTML carry them all)
+READ_SIZE = 1 << 18  # bytes read (and decoded, and parsed) at a time
+SEP = fastdump.SEP.encode()
+
+
+def load(paths: list[str], problems: list[sources.Problem]) -> list[Dump]:
+    """Every goroutine dump in ``paths`` (files, directories, compressed files, ``-``)."""
+    dumps: list[Dump] = []
+    for inp in sources.walk(paths, problems):
+        plain = inp.path is not None and not inp.layers  # a file on disk: read again if need be
+        kept: list[bytes] | None = None if plain else []
+        try:
+            first = inp.stream.read(READ_SIZE)
+            if sources.looks_binary(first[:sources.SNIFF]):
+                problems.append(sources.Problem(inp.name, 1, "binary data, not a goroutine dump; skipped", fatal=True))
+                continue
+            found = parse_slabs(_texts(first, inp.stream, kept), inp.name)
+            if not found:  # journal / syslog / JSON renderings: the envelope stages of `analyze`
+                from forensics.ingest import envelopes  # imported here: most runs read plain dumps
+
+                if plain:
+                    inp.stream.seek(0)
+                data = inp.stream if plain else io.BufferedReader(io.BytesIO(b"".join(kept)))
+                again = sources.Input(inp.name, inp.path, inp.size if plain else sum(map(len, kept)), data, inp.mtime)
+                found = parse_records(envelopes.read(again, problems)).dumps
+        except sources.READ_ERRORS as exc:
+            problems.append(sources.Problem(inp.name, None, f"read error: {exc}", fatal=True))
+            continue
+        for d in found:
+            d.time = d.time or dump_file_time(d.source)
+            problems.extend(_warning(d, w) for w in d.warnings)
+        dumps.extend(found)
+    return dumps
+
+
+def _texts(chunk: bytes, stream, kept: list[bytes] | None) -> Iterator[str]:
+    """The text of ``chunk`` and of the rest of ``stream`` (NULs dropped), decoded a slab at a
+    time, cut at a blank line before a goroutine header (:func:`.parsers.fastdump.cuts`): never
+    all of it in memory at once.  The bytes read are added to ``kept``."""
+    pending: list[bytes | memoryview] = []
+    while chunk:
+        if kept is not None:
+            kept.append(chunk)
+        cut = chunk.rfind(SEP)
+        if cut < 0:
+            pending.append(chunk)
+        else:
+            view = memoryview(chunk)
+            pending.append(view[:cut])
+            yield _text(pending)
+            pending = [view[cut + len(SEP):]]
+        chunk = stream.read(READ_SIZE)
+    yield _text(pending)
+
+
+def _text(parts: list[bytes | memoryview]) -> str:
+    text = str(parts[0] if len(parts) == 1 else b"".join(parts), "utf-8", errors="replace")
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _warning(d: Dump, text: str) -> sources.Problem:
+    line, _, message = text.removeprefix(f"{d.source}:").partition(": ")
+    return sources.Problem(d.source, int(line) if line.isdigit() else None, message or text)
+
+
+def _lock(index: int, d: Dump, lock: Lock) -> dict:
+    first = min(lock.waiters, key=lambda w: w.goroutine)
+    return {"dump": index, "key": lock.key, "kind": lock.kind, "status": lock.status, "confidence": lock.confidence,
+            "evidence": lock.evidence, "waiters": lock.waiter_count, "longest_wait": lock.longest_wait,
+            "sites": lock.functions, "waiter_gids": [w.goroutine for w in lock.waiters],
+            "holder_gids": [h.goroutine for h in lock.holders],
+            "holders": "; ".join(h.reason for h in lock.holders) or None,
+            "waiting": [{"gid": w.goroutine, "site": w.site, "wait_minutes": w.wait_minutes, "weight": w.weight}
+                        for w in lock.waiters],
+            "holding": [{"gid": h.goroutine, "reason": h.reason, "confidence": h.confidence} for h in lock.holders],
+            "source": d.source, "line": first.line or d.line}
+
+
+def _bucket(b: Bucket, waiting: dict[int, str]) -> dict:
+    low, high = b.waits
+    ids = [g.id for g in b.goroutines[:50]]
+    return {"count": b.count, "header": b.header(), "ids": ids, "ids_total": len(b.goroutines), "states": b.states,
+            "wait_min": low, "wait_max": high, "locked": b.locked, "created_by": b.created_by,
+            "created_at": b.created_at, "top": b.top, "lock": waiting.get(ids[0]),
+            "source": b.goroutines[0].source, "line": b.goroutines[0].line,
+            "frames": [{"func": f.func, "args": f.args, "file": f.file, "lineno": f.lineno} for f in b.stack.frames]}
+
+
+def report(dumps: list[Dump], ignore_args: bool = False, match: str | None = None, exclude: str | None = None,
+           min_wait: int | None = None, top: int = 40, compare: bool = False) -> dict:
+    """The data of ``--json`` (and of the terminal and HTML views)."""
+    out = []
+    for i, d in enumerate(dumps):
+        grouped = groups(d.goroutines)
+        locks = analyze_locks(d, grouped) if d.kind != "panic" or len(d.goroutines) > 1 else []
+        waiting = {w.goroutine: lock.key for lock in locks for w in lock.waiters}
+        every = buckets(d, ignore_args, grouped)
+        found = select(every, match, exclude, min_wait)
+        found.sort(key=lambda b: b.goroutines[0].id not in waiting)  # lock waiters first, order kept
+        shown = found[:top] if top else found
+        out.append({"dump": i, "source": d.source, "line": d.line, "end_line": d.end_line, "kind": d.kind,
+                    "time": d.time.isoformat() if d.time else None, "panic": d.panic_message,
+                    "goroutines": sum(b.count for b in every), "truncated": d.truncated,
+                    "warnings": d.warnings, "locks": [_lock(i, d, lock) for lock in locks],
+                    "deadlocks": [[{"gid": g, "holds": h, "waits_on": w} for g, h, w in c] for c in deadlock_cycles(locks)],
+                    "other_waits": other_waits(d, grouped), "buckets": [_bucket(b, waiting) for b in shown],
+                    "buckets_total": len(found), "buckets_omitted": len(found) - len(shown)})
+    data = {"dumps": out}
+    if compare:
+        from forensics.goroutines.diff import diff  # imported here: most runs do not compare
+
+        data["diff"] = _diff(diff(dumps))
+    return data
+
+
+def _diff(dd: DumpDiff) -> dict:
+    def tracks(items):
+        return [{"gid": t.gid, "states": t.states, "waits": t.waits, "top": t.top, "lock": t.lock} for t in items]
+
+    def growth(items):
+        return [{"top": g.top, "created_by": g.created_by, "counts": g.counts} for g in items]
+
+    return {"dumps": dd.names, "matched": dd.matched, "stuck": tracks(dd.stuck), "parked": tracks(dd.parked),
+            "moved": tracks(dd.moved), "appeared": dd.appeared, "vanished": dd.vanished,
+            "grew": growth(dd.grew), "shrank": growth(dd.shrank), "notes": dd.notes}
+
+
+def _short(func: str | None) -> str:
+    return (func or "").rsplit("/", 1)[-1]
+
+
+def text(data: dict) -> str:
+    """The terminal view: per dump its locks, then its buckets."""
+    lines = []
+    for d in data["dumps"]:
+        lines.append(f"== {d['source']}:{d['line']}-{d['end_line']}  {d['kind']}, {d['goroutines']} goroutines"
+                     + (", TRUNCATED" if d["truncated"] else "") + (f"  ({d['panic']})" if d["panic"] else ""))
+        for lock in d["locks"]:
+            lines.append(f"  LOCK {lock['kind']} {lock['key']}: {lock['status'].upper()} ({lock['confidence']} "
+                         f"confidence), {lock['waiters']} waiting")
+            lines.extend(f"      - {e}" for e in lock["evidence"])
+        for cycle in d["deadlocks"]:
+            lines.append("  DEADLOCK " + " -> ".join(f"goroutine {c['gid']} holds {c['holds']}" for c in cycle))
+        for kind, gids in d["other_waits"].items():
+            lines.append(f"  not a lock: {len(gids)} in {kind} wait (goroutines {' '.join(map(str, gids[:10]))}"
+                         + (" …" if len(gids) > 10 else "") + ")")
+        lines.append(f"  {d['buckets_total']} buckets" + (f" ({d['buckets_omitted']} not shown)" if d["buckets_omitted"] else ""))
+        for b in d["buckets"]:
+            lines.append(f"  {b['header']}" + (f"  waiting on {b['lock']}" if b["lock"] else ""))
+            lines.append("      goroutines " + " ".join(map(str, b["ids"])) + (" …" if b["ids_total"] > len(b["ids"]) else ""))
+            for f in b["frames"][:FRAMES_SHOWN]:
+                lines.append(f"      {(f['file'] or '?').rsplit('/', 1)[-1]}:{f['lineno']}  {_short(f['func'])}")
+            if len(b["frames"]) > FRAMES_SHOWN:
+                lines.append(f"      … {len(b['frames']) - FRAMES_SHOWN} more frames")
+    if "diff" in data:
+        lines.extend(diff_text(data["diff"]))
+    return "\n".join(lines)
+
+
+def diff_text(dd: dict) -> list[str]:
+    lines = [f"== compared {len(dd['dumps'])} dumps: {dd['matched']} goroutines in all"] + [f"  {n}" for n in dd["notes"]]
+    for t in dd["stuck"]:
+        lines.append(f"  PROVEN STUCK goroutine {t['gid']} on {t['lock']} in {_short(t['top'])}: waits {t['waits']}")
+    lines += [f"  parked goroutine {t['gid']} [{t['states'][-1]}] in {_short(t['top'])}: waits {t['waits']}" for t in dd["parked"]]
+    lines += [f"  moved goroutine {t['gid']} {t['states']} now in {_short(t['top'])}" for t in dd["moved"]]
+    lines.append(f"  appeared {len(dd['appeared'])}, vanished {len(dd['vanished'])}")
+    lines += [f"  grew {g['counts']} {_short(g['top'])}" for g in dd["grew"]]
+    lines += [f"  shrank {g['counts']} {_short(g['top'])}" for g in dd["shrank"]]
+    return lines
+
+
+def html(data: dict) -> str:
+    from forensics.report import svg
+    from forensics.report.html import environment
+
+    graphs = svg.lock_graphs([lock for d in data["dumps"] for lock in d["locks"]])
+    return environment().get_template("dump.html.j2").render(data=data, graphs=graphs)
+
+
+@app.command()
+def dump(
+    paths: list[str] = typer.Argument(..., help="goroutine dumps (SIGUSR1 files, pprof, SIGQUIT output, logs with dumps)"),
+    match: Optional[str] = typer.Option(None, "-m", help="only buckets whose header or functions match this regex"),
+    exclude: Optional[str] = typer.Option(None, "-f", help="drop buckets whose header or functions match this regex"),
+    min_wait: Optional[int] = typer.Option(None, "--min-wait", "-w", help="only buckets waiting at least this many minutes"),
+    ignore_args: bool = typer.Option(False, "--ignore-args", "-a", help="bucket stacks ignoring their arguments"),
+    top: int = typer.Option(40, "--top", help="buckets shown per dump (0: all)"),
+    json_out: Optional[str] = typer.Option(None, "--json", help="write JSON to this file (- for stdout)"),
+    html_out: Optional[str] = typer.Option(None, "--html", help="write a self-contained HTML page to this file"),
+    compare: bool = typer.Option(False, "--diff", help="compare the dumps as snapshots of one process"),
+) -> None:
+    """Buckets and the lock wait-for graph of goroutine dumps."""
+    for pattern in filter(None, (match, exclude)):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise _exit(f"bad regex {pattern!r}: {exc}", 2) from None
+    problems: list[sources.Problem] = []
+    with paused_gc():  # up to millions of objects made, few of them in cycles
+        dumps = load(paths, problems)
+    for p in problems:
+        typer.echo(f"forensics: {p}", err=True)
+    if not dumps:
+        raise _exit("no goroutine dump found", 2)
+    with paused_gc():
+        data = report(dumps, ignore_args, match, exclude, min_wait, top, compare)
+    if json_out:
+        _write(json_out, json.dumps(data, default=str))  # no indent: the C encoder (jq . to read it)
+    if html_out:
+        _write(html_out, html(data))
+    if json_out != "-":
+        typer.echo(text(data))
+    bad = any(lock["status"] in ("orphaned", "deadlock") for d in data["dumps"] for lock in d["locks"])
+    raise typer.Exit(1 if bad else 0)
+
+
+def _exit(message: str, code: int) -> typer.Exit:
+    typer.echo(f"forensics: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _write(path: str, content: str) -> None:
+    if path == "-":
+        sys.stdout.write(content + "\n")
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(content)
+    except OSError as exc:
+        raise _exit(f"cannot write {path}: {exc.strerror or exc}", 2) from None
+
+
+if __name__ == "__main__":  # python -m forensics.cli.dump: the same command without the rest of the CLI
+    app()

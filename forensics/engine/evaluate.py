@@ -1,0 +1,292 @@
+"""Evaluate rules over the evidence tables: signals -> verdict -> finding.
+
+A signal selects rows of one evidence table (or takes the finding of another rule).
+It is *present* with enough rows, *absent* when the input that would show it was
+read and it is not there, and *unknown* when that input is missing (no dump given).
+The first verdict whose signals are present decides the confidence; the engine
+version gates it. Usable without the CLI: ``evaluate(load_rules(), evidence)``.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from forensics.engine import versions
+from forensics.evidence import COVERAGE, Evidence
+from forensics.findings import FOUND, Citation, Finding, Outcome
+from forensics.engine.ruleset import FIELD_REF, PATTERN_TIMEOUT, Rule, Signal, Verdict
+from forensics.engine.selection import MAX_TIMEOUTS, column_mask, count, duration, follows, same_mask
+
+MAX_CITATIONS = 12  # rows cited per signal
+WHAT_IS_MISSING = {"logs": "no log among the inputs", "dumps": "no goroutine dump among the inputs",
+                   "debug_logs": "the log has no debug lines (dockerd runs without --debug)"}
+
+
+@dataclass
+class Match:
+    status: str  # present | absent | unknown
+    rows: pd.DataFrame
+    reason: str = ""
+
+
+@dataclass
+class Context:
+    evidence: Evidence
+    engine_version: str | None = None
+    results: dict[str, tuple[Outcome, Finding | None, pd.DataFrame]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    masks: dict[tuple, tuple[pd.Series, int]] = field(default_factory=dict)  # condition -> (rows meeting it, timeouts)
+
+
+def _absent(sig: Signal, rule: Rule, stages: list[tuple[str, int]], n: int) -> str:
+    """Why a signal is not present, in the terms of the step that lost its rows."""
+    for (_, before), (step, after) in zip(stages, stages[1:]):
+        if before and not after:
+            return f"{before} found, but {step}"
+    if stages[-1][1] and (sig.min_rows > 1 or sig.window):
+        what = f"distinct {sig.distinct} values" if sig.distinct else "rows"
+        within = f" within {duration(sig.window)}" if sig.window else ""
+        return f"{n} {what}{within}, {sig.min_rows} needed"
+    return "not found in the inputs"
+
+
+def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Match:
+    timeouts: Counter = Counter()
+    if sig.rule:
+        outcome, finding, rows = ctx.results[sig.rule]
+        if outcome.status == "inconclusive":
+            return Match("unknown", rows, outcome.reason)
+        if finding is None or not finding.found:
+            return Match("absent", rows.iloc[0:0], outcome.reason)
+    else:
+        rows = ctx.evidence[sig.table]
+        mask = pd.Series(True, index=rows.index)
+        for cond in sig.where if not rows.empty else ():
+            label, key = f"signals.{sig.name}.where.{cond.column}", (sig.table, cond.column, cond.op, repr(cond.value))
+            if key not in ctx.masks:  # rules often share a condition: evaluate it once per run
+                ctx.masks[key] = column_mask(rows, cond, timeouts, label), timeouts[label]
+            elif ctx.masks[key][1]:
+                timeouts[label] = ctx.masks[key][1]  # a shared pattern that timed out is unknown here too
+            mask &= ctx.masks[key][0]
+        rows = rows[mask]
+    stages = [("", len(rows))]  # below, no rows: nothing to order or join (spares pandas the work)
+    if not rows.empty and sig.after and sig.after[0] in done:
+        keep = follows(rows, done[sig.after[0]].rows, sig.after[1], False, sig.after[2], ctx.evidence["containers"])
+        rows = rows[keep.map(lambda k: k is not False).astype(bool)]
+        stages.append((f"none after {rule.signals[sig.after[0]].describe}", len(rows)))
+    if not rows.empty and sig.before and sig.before[0] in done:
+        keep = follows(rows, done[sig.before[0]].rows, sig.before[1], True, sig.before[2], ctx.evidence["containers"])
+        rows = rows[keep.map(lambda k: k is not False).astype(bool)]
+        stages.append((f"none before {rule.signals[sig.before[0]].describe}", len(rows)))
+    if not rows.empty and sig.not_after and sig.not_after[0] in done:
+        drop = follows(rows, done[sig.not_after[0]].rows, sig.not_after[1], False, sig.not_after[2],
+                       ctx.evidence["containers"])
+        rows = rows[drop.map(lambda k: k is not True).astype(bool)]
+        stages.append((f"all follow {rule.signals[sig.not_after[0]].describe}", len(rows)))
+    if not rows.empty and sig.same and sig.same[0] in done:
+        rows = rows[same_mask(rows, done[sig.same[0]].rows, sig.same[1], ctx.evidence["containers"])]
+        stages.append((f"none shares {', '.join(sig.same[1])} with {rule.signals[sig.same[0]].describe}", len(rows)))
+    n, kept = count(rows, sig.min_rows, sig.window, sig.distinct)
+    for label, times in timeouts.items():
+        ctx.warnings.append(f"{rule.path}: rule {rule.id}: {label}: the pattern timed out on {times} value(s) "
+                            f"({PATTERN_TIMEOUT} s each){'; not run on the rest' if times >= MAX_TIMEOUTS else ''}")
+    if n >= sig.min_rows:
+        return Match("present", kept)
+    need = sig.needs or (COVERAGE[sig.table] if sig.table else None)
+    if need and not ctx.evidence.coverage.get(need):
+        return Match("unknown", rows, WHAT_IS_MISSING[need])
+    if timeouts:
+        return Match("unknown", rows, f"its pattern timed out ({', '.join(timeouts)})")
+    return Match("absent", rows, _absent(sig, rule, stages, n))
+
+
+def _signals(rule: Rule, ctx: Context) -> dict[str, Match]:
+    done: dict[str, Match] = {}
+    pending = list(rule.signals.values())
+    while pending:  # a signal waits for the signals it follows or joins (the loader refused cycles)
+        sig = next(s for s in pending if all(ref in done for _, ref in s.uses()))
+        pending.remove(sig)
+        done[sig.name] = _signal(sig, rule, ctx, done)
+    return done
+
+
+def _state(verdict: Verdict, matches: dict[str, Match]) -> str:
+    """present, absent (cannot hold whatever the missing inputs say) or unknown."""
+    status = {s: matches[s].status for s in verdict.all + verdict.any}
+    if any(status[s] == "absent" for s in verdict.all) or \
+            (verdict.any and all(status[s] == "absent" for s in verdict.any)):
+        return "absent"
+    if all(status[s] == "present" for s in verdict.all) and \
+            (not verdict.any or any(status[s] == "present" for s in verdict.any)):
+        return "present"
+    return "unknown"
+
+
+def _engine_version(ctx: Context) -> str | None:
+    if ctx.engine_version:
+        return ctx.engine_version
+    daemons = ctx.evidence["daemons"]
+    if daemons.empty:
+        return None
+    return str(daemons.sort_values("time", na_position="first").iloc[-1]["version"])
+
+
+def excerpt(table: str, row: pd.Series) -> str:
+    def get(key):
+        value = row.get(key)
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            return ""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+    if table == "events":
+        return f"level={get('level')} msg={get('msg')}" if get("level") else str(get("msg"))
+    if table == "panics":
+        return f"{get('message')} (at {get('site') or 'an unknown function'})"
+    if table == "locks":
+        sites = ", ".join(s.rsplit("/", 1)[-1] for s in str(get("sites")).split("\n") if s)
+        holder = "no goroutine holds it (holder gone)" if get("status") == "orphaned" else \
+            f"{get('status')}: {get('holders')}"
+        wait = f", longest wait {int(get('longest_wait'))} min" if get("longest_wait") != "" else ""
+        return (f"{get('kind')} {get('key')}: {get('waiters')} goroutines waiting "
+                f"(goroutines {get('waiter_gids')}) in {sites}{wait}; {holder}")
+    if table == "goroutines":
+        return f"goroutine {get('gid')} [{get('state')}]: {get('top')}"
+    if table == "daemons":
+        return f"Docker daemon version={get('version')} storage-driver={get('storage_driver')}"
+    if table == "dumps":
+        return f"{get('kind')} dump with {get('goroutines')} goroutines"
+    if table == "frames":
+        return f"{get('func')} {get('file')}:{get('lineno')}"
+    return str(get("text") or get("msg") or "")
+
+
+def _cited(rule: Rule, matches: dict[str, Match]):
+    """(name, signal, match) of each present signal the rule cites."""
+    return [(name, rule.signals[name], m) for name, m in matches.items()
+            if m.status == "present" and rule.signals[name].cite]
+
+
+def _cite(rule: Rule, matches: dict[str, Match]) -> tuple[list[Citation], pd.DataFrame]:
+    cites, frames = [], []
+    for name, sig, m in _cited(rule, matches):
+        rows = m.rows
+        if sig.table:
+            rows = rows.assign(table=sig.table, signal=name)
+        frames.append(rows)
+        for _, row in rows.head(MAX_CITATIONS).iterrows():
+            t = row.get("time")
+            cites.append(Citation(str(row["source"]), int(row["line"]), excerpt(row["table"], row)[:500],
+                                  name, None if t is None or pd.isna(t) else t.to_pydatetime()))
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["table", "signal"])
+    return cites, rows
+
+
+def _no_rows(rule: Rule, matches: dict[str, Match]) -> pd.DataFrame:
+    """The empty table _cite would give a rule without a verdict (same columns), without citing."""
+    columns: dict[str, None] = {}
+    for _, sig, m in _cited(rule, matches):
+        columns.update(dict.fromkeys(m.rows.columns))
+        if sig.table:
+            columns.update(dict.fromkeys(["table", "signal"]))
+    return pd.DataFrame(columns=list(columns) or ["table", "signal"])
+
+
+def _containers(rows: pd.DataFrame, ev: Evidence) -> list[str]:
+    if "container" not in rows:
+        return []
+    refs = [c for c in rows["container"].dropna().astype(str).unique() if c]
+    names = {}
+    for _, r in ev["containers"].iterrows():
+        if isinstance(r["id"], str) and isinstance(r["name"], str) and r["name"]:
+            names[r["id"]] = r["name"]
+    out = []
+    for ref in refs:
+        name = next((n for i, n in names.items() if i.startswith(ref) or ref.startswith(i)), None)
+        label = f"{name} ({ref[:12]})" if name else ref
+        if name and any(o.startswith(name + " ") for o in out):
+            continue
+        if not name and ref in names.values():
+            ids = [i for i, n in names.items() if n == ref]
+            label = f"{ref} ({ids[0][:12]})"
+        if label not in out:
+            out.append(label)
+    return out
+
+
+def _first(matches: dict[str, Match], signal: str, column: str) -> str:
+    """{signal.column} in a summary: that column of the signal's first row."""
+    m = matches.get(signal)
+    if m is None or m.status != "present" or m.rows.empty or column not in m.rows:
+        return "?"
+    value = m.rows.iloc[0][column]
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "?"
+    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    return ", ".join(text.split("\n")).replace("{", "(").replace("}", ")")
+
+
+class _Safe(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.DataFrame]:
+    matches = _signals(rule, ctx)
+    version = _engine_version(ctx)
+    states = [_state(v, matches) for v in rule.verdicts]
+    verdict = next((v for v, st in zip(rule.verdicts, states) if st == "present"), None)
+    if verdict is None:
+        rows = _no_rows(rule, matches)
+        undecided = [v for v, st in zip(rule.verdicts, states) if st == "unknown"]
+        unknown = [f"{rule.signals[s].describe}: {matches[s].reason}"
+                   for s in dict.fromkeys(s for v in undecided for s in v.all + v.any)
+                   if matches[s].status == "unknown"]
+        if unknown:
+            return Outcome(rule.id, "inconclusive", "; ".join(unknown)), None, rows.iloc[0:0]
+        absent = [f"{rule.signals[s].describe} ({matches[s].reason})"
+                  for s in dict.fromkeys(s for v in rule.verdicts for s in v.all + v.any)
+                  if matches[s].status == "absent"]
+        return Outcome(rule.id, "not-matched", "not found: " + "; ".join(absent)), None, rows.iloc[0:0]
+    cites, rows = _cite(rule, matches)
+    confidence, notes = verdict.confidence, []
+    excluded = [reason for sig, reason in rule.not_affected_if
+                if _signal(sig, rule, ctx, matches).status == "present"]
+    affected = versions.in_any(version, rule.affected) if rule.affected else True
+    if affected is False or excluded:
+        confidence = "not-affected"
+        notes = excluded or [f"engine {version} is outside the affected range "
+                             f"({'; '.join(rule.affected)}){'; fixed in ' + rule.fixed_in if rule.fixed_in else ''}"]
+    elif affected is None:
+        notes = ["the engine version is unknown (no 'Docker daemon' start line; pass --engine-version)"]
+        if FOUND.index(confidence) < FOUND.index(rule.unknown_version):
+            confidence = rule.unknown_version
+    stronger = [v for v in rule.verdicts[:rule.verdicts.index(verdict)]
+                if FOUND.index(v.confidence) < FOUND.index(verdict.confidence)]
+    missing = []
+    for name in dict.fromkeys(s for v in stronger for s in v.all + v.any):
+        if matches[name].status != "present":
+            missing.append(f"{rule.signals[name].describe} ({matches[name].reason})")
+    containers = _containers(rows, ctx.evidence)
+    values = _Safe(version=version or "unknown", containers=", ".join(containers) or "unknown",
+                   fixed_in=rule.fixed_in, **{f"n_{k}": len(m.rows) for k, m in matches.items()})
+    summary = FIELD_REF.sub(lambda m: _first(matches, *m.groups()), verdict.summary).format_map(values)
+    if confidence == "not-affected":
+        summary = f"Signs of {rule.title} were seen, but this daemon is not affected: {notes[0]}."
+    explanation = "\n\n".join(p for p in [rule.description, *notes] if p)
+    finding = Finding(rule.id, rule.title, verdict.severity or rule.severity, confidence, summary, explanation, rule.remedy,
+                      rule.references, containers, cites, missing, version)
+    status = "not-applicable" if confidence == "not-affected" else "matched"
+    return Outcome(rule.id, status, summary, confidence), finding, rows
+
+
+def evaluate(rules: list[Rule], evidence: Evidence, engine_version: str | None = None,
+             ) -> tuple[list[Finding], list[Outcome], list[str]]:
+    """Run ``rules`` (ordered by load_rules) and return findings, outcomes and warnings."""
+    ctx = Context(evidence, engine_version)
+    for rule in rules:
+        ctx.results[rule.id] = _evaluate(rule, ctx)
+    outcomes = [ctx.results[r.id][0] for r in rules]
+    findings = [f for _, f, _ in ctx.results.values() if f is not None]
+    return findings, outcomes, ctx.warnings

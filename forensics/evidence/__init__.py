@@ -1,0 +1,253 @@
+"""Evidence tables (pandas) built from parsed events and dumps.
+
+Rules only ever see these tables. Columns are documented in ``TABLES``; every row
+keeps ``source`` and ``line`` so a finding can cite it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pandas as pd
+import regex
+
+from forensics.goroutines.locks import Lock, analyze_locks
+from forensics.model import Dump
+from forensics.parse import Event, Parsed
+
+TABLES = {
+    "events": "time level msg fields container host pid proc source line",
+    "daemons": "time host pid version commit storage_driver snapshotter source line",
+    "dumps": "dump kind time goroutines truncated panic_message source line end_line",
+    "goroutines": "dump time gid state wait_minutes locked created_by created_in top stack lock_key lock_status weight source line",
+    "frames": "dump gid depth func args file lineno offset inlined source line",
+    "panics": "dump time message recovered fatal gid top site stack container host source line",
+    "locks": "dump key kind status waiters longest_wait sites waiter_gids holders holder_gids time source line "
+             "confidence evidence",
+    "containers": "what container id name time text source line",
+}
+# Which kind of input a table's emptiness speaks for: no dump given means "unknown", not "no".
+COVERAGE = {"events": "logs", "daemons": "logs", "panics": "logs", "containers": "logs",
+            "dumps": "dumps", "goroutines": "dumps", "frames": "dumps", "locks": "dumps"}
+
+# Text of the debug and info lines the tables below are built from (a skimmed log keeps them).
+# Not container creation: on a busy host it is everywhere, and the creates that name a container
+# in a finding are the ones near its panic or dump, which are parsed in full anyway.
+NEEDLES = ("Docker daemon", "Calling DELETE", "already in progress")
+CONTAINER_PATH = regex.compile(r"/containers/(?P<ref>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})(?=[/?\s]|$)")
+_NOT_A_CONTAINER = {"json", "create", "prune"}
+REQUEST = regex.compile(r"^Calling (?P<method>[A-Z]+) (?P<path>\S+)")
+ALREADY = regex.compile(r"removal of container (?P<ref>\S+?) is already in progress")
+HANDLER = regex.compile(r"^Handler for (?P<method>[A-Z]+) (?P<path>\S+) returned error")
+CONTAINER_DIR = regex.compile(r"/containers/(?P<ref>[0-9a-f]{64})/")  # a file of the container's directory
+CONTAINER_WORD = regex.compile(r"\b[Cc]ontainer[: ]+(?P<ref>[0-9a-f]{12,64})\b")  # "container <id>: driver ..."
+_HEX64 = regex.compile(r"\b[0-9a-f]{64}\b")
+
+
+@dataclass
+class Evidence:
+    tables: dict[str, pd.DataFrame]
+    coverage: dict[str, bool]
+    locks: list[tuple[int, Lock]] = field(default_factory=list)  # (dump index, lock) for the report
+    dumps: list[Dump] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+
+def _frame(name: str, rows: list[dict]) -> pd.DataFrame:
+    columns = TABLES[name].split()
+    df = pd.DataFrame(rows, columns=columns)
+    if "time" in columns:
+        df["time"] = pd.to_datetime(df["time"], utc=True)
+    return df
+
+
+def _container_of(event: Event) -> str | None:
+    ref = event.fields.get("container")
+    if ref:
+        return ref
+    m = REQUEST.match(event.msg) or HANDLER.match(event.msg)
+    if m:
+        c = CONTAINER_PATH.search(m["path"])
+        if c and c["ref"] not in _NOT_A_CONTAINER:
+            return c["ref"]
+    if event.fields.get("namespace") == "moby" and _HEX64.fullmatch(event.fields.get("id", "")):
+        return event.fields["id"]  # containerd's lines about a docker container
+    m = CONTAINER_WORD.search(event.msg) or CONTAINER_DIR.search(event.msg)
+    return m["ref"] if m else None
+
+
+def _event_rows(events: list[Event]) -> list[dict]:
+    return [{"time": e.time, "level": e.level, "msg": e.msg,
+             "fields": json.dumps(e.fields, sort_keys=True) if e.fields else "",
+             "container": _container_of(e), "host": e.host, "pid": e.pid, "proc": e.proc,
+             "source": e.source, "line": e.line} for e in events]
+
+
+_CLI_VERSION = regex.compile(r"^\s{1,4}Version:\s+(?P<version>\S+)")
+
+
+def _daemon_rows(events: list[Event]) -> list[dict]:
+    rows = []
+    server_at = None  # `docker version` output: the Version line under "Server:"
+    for e in events:
+        if e.level is None and e.msg.startswith("Server:"):
+            server_at = (e.source, e.line)
+        elif server_at and e.source == server_at[0] and e.line - server_at[1] < 4:
+            m = _CLI_VERSION.match(e.msg)
+            if m:
+                rows.append({"time": e.time, "host": e.host, "pid": e.pid, "version": m["version"],
+                             "commit": None, "storage_driver": None, "snapshotter": None,
+                             "source": e.source, "line": e.line})
+                server_at = None
+        if e.msg == "Docker daemon" and "version" in e.fields:
+            f = e.fields
+            driver = f.get("storage-driver") or f.get("graphdriver") or f.get("graphdriver(s)")
+            rows.append({"time": e.time, "host": e.host, "pid": e.pid, "version": f["version"],
+                         "commit": f.get("commit"), "storage_driver": driver,
+                         "snapshotter": f.get("containerd-snapshotter", "false" if driver else None),
+                         "source": e.source, "line": e.line})
+    return rows
+
+
+def _ps_rows(events: list[Event]) -> list[dict]:
+    """`docker ps -a` tables pasted among the inputs (columns found from the header)."""
+    rows, header = [], None
+    for e in events:
+        text = e.msg
+        if e.level is None and text.startswith("CONTAINER ID") and "STATUS" in text and "NAMES" in text:
+            header = (e.source, text.index("STATUS"), text.index("PORTS") if "PORTS" in text else None,
+                      text.index("NAMES"))
+            continue
+        if header is None or e.source != header[0] or not regex.match(r"[0-9a-f]{12}\s", text):
+            header = None if header and e.source != header[0] else header
+            continue
+        status_at, ports_at, names_at = header[1:]
+        status = text[status_at:ports_at or names_at].strip()
+        name = text[names_at:].strip()
+        what = "ps-removal-in-progress" if "Removal In Progress" in status else "ps-row"
+        rows.append({"what": what, "container": name or text[:12], "id": text[:12], "name": name,
+                     "time": e.time, "text": text, "source": e.source, "line": e.line})
+    return rows
+
+
+def _container_rows(events: list[Event]) -> list[dict]:
+    rows = _ps_rows(events)
+    names: dict[str, str] = {}
+    pending_name = None
+    for e in events:
+        m = REQUEST.match(e.msg)
+        if m and "/containers/create" in m["path"] and "name=" in m["path"]:
+            pending_name = m["path"].split("name=", 1)[1].split("&", 1)[0]
+        elif pending_name and (e.fields.get("container") or _HEX64.search(e.msg)):
+            cid = e.fields.get("container") or _HEX64.search(e.msg).group()
+            names.setdefault(cid, pending_name)
+            rows.append({"what": "created", "container": pending_name, "id": cid, "name": pending_name,
+                         "time": e.time, "text": e.msg, "source": e.source, "line": e.line})
+            pending_name = None
+        if m and m["method"] == "DELETE":
+            ref = _container_of(e)
+            if ref:
+                rows.append({"what": "delete-called", "container": ref, "id": None, "name": None,
+                             "time": e.time, "text": e.msg, "source": e.source, "line": e.line})
+        a = ALREADY.search(e.msg)
+        if a:
+            rows.append({"what": "removal-already-in-progress", "container": a["ref"], "id": None,
+                         "name": None, "time": e.time, "text": e.msg, "source": e.source, "line": e.line})
+    return rows
+
+
+def _request_before(events: list[Event], when, host) -> str | None:
+    """The container of the latest inspect request shortly before ``when`` on the same host."""
+    if when is None:
+        return None
+    best = None
+    for e in events:
+        if e.time is None or e.host != host or e.time > when or when - e.time > timedelta(minutes=2):
+            continue
+        m = REQUEST.match(e.msg)
+        if m and m["method"] == "GET" and m["path"].split("?", 1)[0].endswith("/json"):
+            ref = _container_of(e)
+            if ref:
+                best = ref
+    return best
+
+
+def _dump_rows(dumps: list[Dump], events: list[Event]):
+    dump_rows, g_rows, f_rows, p_rows, l_rows, locks = [], [], [], [], [], []
+    for index, d in enumerate(dumps):
+        dump_rows.append({"dump": index, "kind": d.kind, "time": d.time, "goroutines": len(d.goroutines),
+                          "truncated": d.truncated, "panic_message": d.panic_message,
+                          "source": d.source, "line": d.line, "end_line": d.end_line})
+        found = analyze_locks(d) if d.kind != "panic" else []
+        waiting = {w.goroutine: lock for lock in found for w in lock.waiters}
+        for g in d.goroutines:
+            stack = "\n".join(g.functions)
+            top = _top(g.functions)
+            g_rows.append({"dump": index, "time": d.time, "gid": g.id, "state": g.state, "wait_minutes": g.wait_minutes,
+                           "locked": g.locked_to_thread, "created_by": g.created_by, "created_in": g.created_in,
+                           "top": top, "stack": stack, "lock_key": waiting[g.id].key if g.id in waiting else None,
+                           "lock_status": waiting[g.id].status if g.id in waiting else None, "weight": g.weight,
+                           "source": g.source or d.source, "line": g.line})
+            for depth, f in enumerate(g.frames):
+                f_rows.append({"dump": index, "gid": g.id, "depth": depth, "func": f.func, "args": f.args,
+                               "file": f.file, "lineno": f.lineno, "offset": f.offset, "inlined": f.inlined,
+                               "source": d.source, "line": f.line})
+        if d.panic_message:
+            g = next((g for g in d.goroutines if g.state == "running"), d.goroutines[0] if d.goroutines else None)
+            host = next((e.host for e in events if e.source == d.source), None)
+            p_rows.append({"dump": index, "time": d.time, "message": d.panic_message,
+                           "recovered": "http: panic serving" in d.panic_message or "[recovered" in d.panic_message,
+                           "fatal": d.panic_message.startswith(("panic:", "fatal error:")),
+                           "gid": g.id if g else None, "top": _top(g.functions) if g else "",
+                           "site": _site(g) if g else "",
+                           "stack": "\n".join(g.functions) if g else "",
+                           "container": _request_before(events, d.time, host), "host": host,
+                           "source": d.source, "line": d.line})
+        for lock in found:
+            locks.append((index, lock))
+            first = min(lock.waiters, key=lambda w: w.goroutine)
+            g_line = next((g.line for g in d.goroutines if g.id == first.goroutine), d.line)
+            l_rows.append({"dump": index, "key": lock.key, "kind": lock.kind, "status": lock.status,
+                           "waiters": lock.waiter_count, "confidence": lock.confidence,
+                           "evidence": "\n".join(lock.evidence),
+                           "longest_wait": lock.longest_wait, "sites": "\n".join(lock.functions),
+                           "waiter_gids": " ".join(str(w.goroutine) for w in lock.waiters),
+                           "holders": "; ".join(h.reason for h in lock.holders),
+                           "holder_gids": " ".join(str(h.goroutine) for h in lock.holders),
+                           "time": d.time, "source": d.source, "line": g_line})
+    return dump_rows, g_rows, f_rows, p_rows, l_rows, locks
+
+
+def _top(functions: list[str]) -> str:
+    """The first frame that is not the runtime, sync or net/http's panic machinery."""
+    return next((f for f in functions if not f.startswith(("runtime.", "sync.", "panic", "net/http."))), "")
+
+
+def _site(g) -> str:
+    """Where a panic happened: its first two frames past the panic machinery, with file:line."""
+    frames = [f for f in g.frames if not f.func.startswith(("runtime.", "panic", "net/http.(*conn)"))][:2]
+    return " <- ".join(f"{f.func.rsplit('/', 1)[-1]} ({(f.file or '?').rsplit('/', 1)[-1]}:{f.lineno})"
+                       for f in frames)
+
+
+def build(parsed: Parsed) -> Evidence:
+    events = parsed.events
+    dump_rows, g_rows, f_rows, p_rows, l_rows, locks = _dump_rows(parsed.dumps, events)
+    tables = {
+        "events": _frame("events", _event_rows(events)),
+        "daemons": _frame("daemons", _daemon_rows(events)),
+        "dumps": _frame("dumps", dump_rows),
+        "goroutines": _frame("goroutines", g_rows),
+        "frames": _frame("frames", f_rows),
+        "panics": _frame("panics", p_rows),
+        "locks": _frame("locks", l_rows),
+        "containers": _frame("containers", _container_rows(events)),
+    }
+    stack_dumps = [d for d in parsed.dumps if d.kind != "panic"]
+    coverage = {"logs": bool(events) or len(stack_dumps) < len(parsed.dumps),  # a panic trace is log output
+                "debug_logs": any(e.level == "debug" for e in events),
+                "dumps": bool(stack_dumps)}
+    return Evidence(tables, coverage, locks, parsed.dumps)

@@ -1,0 +1,75 @@
+"""Fleet outputs from the scan table: CSV, Parquet, JSON and a summary HTML page."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from forensics import __version__
+from forensics.engine import versions
+from forensics.findings import FOUND
+from forensics.engine.ruleset import Rule
+
+
+def _found(cell) -> str | None:
+    return cell if isinstance(cell, str) and cell in FOUND else None
+
+
+def summary(table: pd.DataFrame, rules: list[Rule]) -> dict:
+    """Hosts per finding, engine versions, and an upgrade plan per versioned rule."""
+    rule_cols = [c for c in table.columns if c.startswith("rule:")]
+    by_rule = []
+    for col in rule_cols:
+        hits = table[table[col].map(_found).notna()]
+        if hits.empty:
+            continue
+        rule = next((r for r in rules if r.id == col[5:]), None)
+        by_rule.append({
+            "rule": col[5:], "title": rule.title if rule else col[5:], "hosts": len(hits),
+            "severity": rule.severity if rule else "",
+            "confidence": hits[col].value_counts().to_dict(),
+            "names": hits["host"].tolist(),
+            "versions": hits["engine_version"].fillna("unknown").value_counts().to_dict(),
+        })
+    plan = []
+    for rule in rules:
+        col = f"rule:{rule.id}"
+        if not rule.affected or col not in table:
+            continue
+        affected = table[table["engine_version"].map(lambda v: versions.in_any(v, rule.affected) is True)]
+        hit = affected[affected[col].map(_found).notna()]
+        if len(affected):
+            plan.append({"rule": rule.id, "fixed_in": rule.fixed_in, "affected_hosts": len(affected),
+                         "with_evidence": len(hit), "hosts_with_evidence": hit["host"].tolist(),
+                         "ranges": rule.affected})
+    plan.sort(key=lambda p: -p["with_evidence"])
+    return {
+        "hosts": len(table),
+        "unreadable": int(table["error"].notna().sum()) if "error" in table else 0,
+        "verdicts": table["verdict"].value_counts().to_dict() if "verdict" in table else {},
+        "engine_versions": table.get("engine_version", pd.Series(dtype=str)).fillna("unknown").value_counts().to_dict(),
+        "findings": sorted(by_rule, key=lambda r: -r["hosts"]),
+        "upgrade_plan": plan,
+    }
+
+
+def write(table: pd.DataFrame, out: Path, rules: list[Rule], per_host_reports: bool) -> list[str]:
+    """Write fleet.csv, fleet.parquet, fleet.json and fleet.html; returns notes on what was skipped."""
+    notes = []
+    table.to_csv(out / "fleet.csv", index=False)
+    try:
+        table.astype({c: "string" for c in table.columns if table[c].dtype == object}).to_parquet(
+            out / "fleet.parquet", index=False)
+    except ImportError:
+        notes.append("fleet.parquet not written: install pyarrow (pip install pyarrow)")
+    info = summary(table, rules)
+    records = json.loads(table.to_json(orient="records"))
+    (out / "fleet.json").write_text(json.dumps({"schema": "forensics-fleet/1", "tool": __version__,
+                                                "summary": info, "hosts": records}, indent=2), encoding="utf-8")
+    from forensics.report.html import environment
+    page = environment().get_template("fleet.html.j2").render(summary=info, hosts=records, per_host=per_host_reports,
+                                                    rule_columns=[c for c in table.columns if c.startswith("rule:")],
+                                                    version=__version__)
+    (out / "fleet.html").write_text(page, encoding="utf-8")
+    return notes

@@ -1,0 +1,140 @@
+"""Goroutines grouped by stack, panicparse's view sorted for a hang: longest waits, largest groups.
+
+Two goroutines share a bucket when they print the same frames (function, arguments, file:line)
+and were created by the same ``go`` statement; the creating goroutine's id and the per-goroutine
+``fp= sp= pc=`` words are not part of the identity.  ``ignore_args=True`` also forgets the
+arguments, so handlers of different requests parked at the same line share a bucket.  A pprof
+``debug=1`` group counts for its ``weight`` goroutines.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from operator import attrgetter
+
+from forensics.model import Dump, Goroutine
+from forensics.parse.fastdump import Block, Stack, groups, in_order
+
+FRAME_POINTERS = re.compile(r" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+(?: pc=0x[0-9a-f]+)?")
+ARGS = re.compile(r"\([^\n]*\)\n(?=\t)")  # the argument list of a function line (a file line follows)
+NOT_TOP = ("runtime.", "sync.", "internal/", "panic")
+_HEAD_WEIGHT = attrgetter("head", "weight")
+
+
+class _once:  # functools.cached_property without the lock it takes in Python 3.11
+    """A figure computed on first read, then read from the instance."""
+
+    def __init__(self, func):
+        self.func, self.name, self.__doc__ = func, func.__name__, func.__doc__
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
+
+
+@dataclass
+class Bucket:
+    """Goroutines with one stack; read its figures once every member is in (they are cached)."""
+
+    stack: Stack  # the first member's stack (its arguments shown)
+    created_by: str | None
+    created_at: str | None  # "file:line" of the go statement
+    goroutines: list[Goroutine] = field(default_factory=list)
+
+    @_once
+    def heads(self) -> Counter:
+        """How many members have each ((state, wait_minutes, locked_to_thread), weight), in order of
+        appearance: every figure below from one pass over the members."""
+        return Counter(map(_HEAD_WEIGHT, self.goroutines))
+
+    @_once
+    def count(self) -> int:
+        return sum(weight * n for (_, weight), n in self.heads.items())
+
+    @_once
+    def states(self) -> dict[str, int]:
+        found: Counter = Counter()
+        for ((state, _, _), _), n in self.heads.items():
+            found[state] += n
+        return dict(found.most_common())
+
+    @_once
+    def waits(self) -> tuple[int | None, int | None]:
+        """(shortest, longest) wait in minutes; None when no member prints one."""
+        minutes = [m for (_, m, _), _ in self.heads if m is not None]
+        return (min(minutes), max(minutes)) if minutes else (None, None)
+
+    @_once
+    def locked(self) -> int:
+        return sum(n for ((_, _, locked), _), n in self.heads.items() if locked)
+
+    @property
+    def top(self) -> str:
+        """The first function that is not the runtime's or sync's: where the goroutines are."""
+        functions = self.stack.functions
+        return next((f for f in functions if not f.startswith(NOT_TOP)), functions[0] if functions else "")
+
+    def header(self) -> str:
+        """``3 [sync.Mutex.Lock, 5-9 minutes, locked]`` plus the creator, as the -m/-f filters see it."""
+        low, high = self.waits
+        parts = [", ".join(self.states)]
+        if high is not None:
+            parts.append(f"{low} minutes" if low == high else f"{low}-{high} minutes")
+        if self.locked:
+            parts.append("locked to thread")
+        created = f" created by {self.created_by}" if self.created_by else ""
+        return f"{self.count} [{', '.join(parts)}]{created}"
+
+
+def stack_key(stack: Stack, ignore_args: bool = False) -> str:
+    """The text two goroutines must share to be in one bucket."""
+    name = "loose" if ignore_args else "exact"
+    key = stack.cache.get(name)
+    if key is None:
+        key = stack.frame_text
+        key = FRAME_POINTERS.sub("", key) if " fp=" in key else key
+        if ignore_args:
+            key = ARGS.sub("\n", key)
+        stack.cache[name] = key
+    return key
+
+
+def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Goroutine]] | None = None) -> list[Bucket]:
+    """The dump's goroutines by stack, longest wait first, then largest, then first seen
+    (``grouped``: the dump's :func:`~.parsers.fastdump.groups`, when already at hand)."""
+    found: dict[tuple, Bucket] = {}
+    merged: dict[int, Bucket] = {}
+    for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
+        at = f"{block.created_file}:{block.created_lineno}" if block.created_file else None
+        key = (stack_key(block.stack, ignore_args), block.created_by, at)
+        bucket = found.get(key)
+        if bucket is None:
+            found[key] = Bucket(block.stack, block.created_by, at, list(members))
+        else:
+            bucket.goroutines += members
+            merged[id(bucket)] = bucket
+    for bucket in merged.values():  # gathered from several blocks: back in the dump's order
+        bucket.goroutines = in_order(bucket.goroutines)
+    order = list(found.values())
+    order.sort(key=lambda b: (-(b.waits[1] if b.waits[1] is not None else -1), -b.count))
+    return order
+
+
+def select(found: list[Bucket], match: str | None = None, exclude: str | None = None,
+           min_wait: int | None = None) -> list[Bucket]:
+    """panicparse's ``-m`` / ``-f`` (regexes searched in the header and the function names)
+    and a minimum wait in minutes."""
+    keep = re.compile(match) if match else None
+    drop = re.compile(exclude) if exclude else None
+    out = []
+    for b in found:
+        text = b.header() + "\n" + "\n".join(b.stack.functions) if keep or drop else ""
+        if keep and not keep.search(text) or drop and drop.search(text):
+            continue
+        if min_wait is not None and (b.waits[1] is None or b.waits[1] < min_wait):
+            continue
+        out.append(b)
+    return out

@@ -1,0 +1,256 @@
+"""Turn what the user named (paths, directories, compressed files, archives, ``-``) into inputs.
+
+An input is a named binary stream; :func:`read_lines` turns it into text lines. Nothing
+here interprets the lines. Directories are walked recursively (sorted, symbolic-link loops
+cut), compression (gzip, bzip2, xz, zstd) and tar archives are opened as streams, in memory,
+wherever they appear (``bundle.tgz!var/log/docker.log.gz`` is read through both). What
+cannot be opened becomes a ``Problem`` instead of an exception, so that the rest of the
+inputs are still analysed. Inputs are only ever opened for reading; nothing is extracted.
+"""
+from __future__ import annotations
+
+import io
+import os
+import stat
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from forensics.ingest import archives
+from forensics.ingest.archives import READ_ERRORS
+from forensics.ingest.skim import Skim, Skipped
+
+MAX_LINE = 1 << 20  # a longer physical line is cut here (and reported)
+SNIFF = 8192
+
+
+@dataclass(slots=True)
+class Problem:
+    """Something that could not be read, said in one line with its place."""
+
+    source: str
+    line: int | None
+    message: str
+    fatal: bool = False  # the whole input was unreadable
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.message}"
+
+
+@dataclass(slots=True)
+class Input:
+    name: str  # display name used in file:line provenance ("bundle.tgz!var/log/docker.log")
+    path: Path | None  # the file on disk; None for stdin and archive members
+    size: int = 0
+    stream: io.BufferedIOBase | None = field(default=None, repr=False)  # open, decompressed, while it is read
+    mtime: float | None = None  # modification time (file or archive member), for a year an envelope omits
+    layers: tuple[str, ...] = ()  # compression layers undone, outermost first
+
+
+def walk(paths: list[str], problems: list[Problem]) -> Iterator[Input]:
+    """Every input named by ``paths``, opened one at a time: read each one before asking for the next."""
+    for raw in paths:
+        if raw == "-":
+            yield from _open("<stdin>", None, sys.stdin.buffer, problems, None)
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            yield from _walk_dir(raw, path, problems)
+        elif path.is_file():
+            yield from _open_file(raw, path, problems)
+        elif path.exists():
+            problems.append(Problem(raw, None, "not a regular file", fatal=True))
+        elif path.is_symlink():
+            problems.append(Problem(raw, None, "broken symbolic link", fatal=True))
+        else:
+            problems.append(Problem(raw, None, "no such file or directory", fatal=True))
+
+
+def _walk_dir(raw: str, root: Path, problems: list[Problem]) -> Iterator[Input]:
+    sos = (root / "sos_commands").is_dir() or archives.is_sos(root.resolve().parts)
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+    found = False
+
+    def unreadable(exc: OSError) -> None:
+        problems.append(Problem(str(exc.filename or raw), None, f"cannot read directory: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
+        try:
+            st = os.stat(dirpath)
+        except OSError as exc:
+            unreadable(exc)
+            dirnames[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen_dirs:
+            problems.append(Problem(dirpath, None, "symbolic link to a directory already read (a loop?); skipped"))
+            dirnames[:] = []
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            if not archives.wanted(path.relative_to(root).as_posix(), sos):
+                continue
+            try:
+                st = path.stat()
+            except OSError as exc:
+                broken = path.is_symlink() and not path.exists()
+                problems.append(Problem(str(path), None, "broken symbolic link" if broken else
+                                        f"cannot open: {exc.strerror or exc}", fatal=True))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                problems.append(Problem(str(path), None, "not a regular file; skipped"))
+                continue
+            if (st.st_dev, st.st_ino) in seen_files:  # the same file through another link
+                continue
+            seen_files.add((st.st_dev, st.st_ino))
+            found = True
+            yield from _open_file(str(path), path, problems)
+    if not found:
+        problems.append(Problem(raw, None, "directory holds no files", fatal=True))
+
+
+def _open_file(name: str, path: Path, problems: list[Problem]) -> Iterator[Input]:
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed below, after the input is read
+        st = os.fstat(raw.fileno())
+    except OSError as exc:
+        problems.append(Problem(name, None, f"cannot open: {exc.strerror or exc}", fatal=True))
+        return
+    with raw:
+        yield from _open(name, path, raw, problems, st.st_mtime, st.st_size)
+
+
+def _open(name: str, path: Path | None, raw, problems: list[Problem], mtime: float | None,
+          size: int = 0, depth: int = 0) -> Iterator[Input]:
+    """Undo compression, descend into tar archives, refuse binary journal files."""
+    stream, layers = archives.decompress(raw, capped=path is None and depth == 0)  # stdin may never end
+    head = archives.peek(stream, 512)
+    if archives.is_tar(head) and depth < 8:
+        def problem(source: str, line: int | None, message: str, fatal: bool) -> None:
+            problems.append(Problem(source, line, message, fatal))
+
+        for member, data, when in archives.members(name, stream, problem):
+            yield from _open(member, None, data, problems, when, depth=depth + 1)
+        return
+    if head.startswith(archives.JOURNAL_FILE):
+        problems.append(Problem(name, None, "binary systemd journal file: give `journalctl --file "
+                                "<file> -o export` (or -o json) output instead", fatal=True))
+        return
+    yield Input(name, path, size, stream, mtime, tuple(layers))
+
+
+def looks_binary(chunk: bytes) -> bool:
+    """True when a chunk is not text: many NULs or control bytes."""
+    if not chunk:
+        return False
+    bad = sum(1 for b in chunk if b < 9 or 13 < b < 32 or b == 127)
+    return bad / len(chunk) > 0.10
+
+
+def head(inp: Input, size: int = SNIFF) -> bytes:
+    """The first bytes of an open input, without consuming them."""
+    return archives.peek(inp.stream, size) if inp.stream is not None else b""
+
+
+def read_lines(inp: Input, problems: list[Problem], skim: Skim | None = None) -> Iterator[str | Skipped]:
+    """Yield the decoded lines of one open input (without line ends).
+
+    Undecodable bytes become U+FFFD; a binary input or a read error stops this input
+    with a Problem naming the line reached. With ``skim``, past its first lines, routine
+    blocks are given as their first and last lines and a :class:`Skipped` count between.
+    """
+    at = [0]  # the line reached
+    stream = inp.stream
+    try:
+        if looks_binary(head(inp)):
+            problems.append(Problem(inp.name, 1, "binary data, not a log or a goroutine dump; skipped", fatal=True))
+            return
+        readline = stream.readline
+        while skim is None or at[0] < skim.after:
+            raw = readline(MAX_LINE + 1)
+            if not raw:
+                return
+            at[0] += 1
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                _skip_long(inp.name, at[0], readline, problems)
+            yield _text(raw)
+        yield from _blocks(inp.name, stream, skim, at, problems)
+    except archives.InputTooLarge as exc:
+        problems.append(Problem(inp.name, at[0] + 1, str(exc), fatal=at[0] == 0))
+    except READ_ERRORS as exc:
+        problems.append(Problem(inp.name, at[0] + 1, f"read error: {exc}", fatal=at[0] == 0))
+
+
+def _text(raw: bytes) -> str:
+    if b"\x00" in raw:
+        raw = raw.replace(b"\x00", b"")
+    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def _skip_long(name: str, line: int, readline, problems: list[Problem]) -> None:
+    problems.append(Problem(name, line, f"line longer than {MAX_LINE} bytes; cut"))
+    while True:  # skip the rest of the over-long physical line
+        more = readline(MAX_LINE)
+        if not more or more.endswith(b"\n"):
+            break
+
+
+def _blocks(name: str, stream, skim: Skim, at: list[int], problems: list[Problem]) -> Iterator[str | Skipped]:
+    """Read in blocks; a routine block is held until the next one shows whether its last lines
+    are context for something notable."""
+    held = None  # a Routine block
+    while True:
+        chunk = stream.read(skim.block)
+        if chunk and not chunk.endswith(b"\n"):
+            rest = stream.readline(MAX_LINE + 1)
+            chunk += rest
+            if len(rest) > MAX_LINE and not rest.endswith(b"\n"):
+                _skip_long(name, at[0] + chunk.count(b"\n") + 1, stream.readline, problems)
+                chunk += b"\n"
+        routine = skim.routine(chunk) if chunk else None
+        if held is not None:
+            for piece in skim.pieces(held, context=routine is None):
+                if type(piece) is Skipped:
+                    piece.line = at[0] + 1
+                    at[0] += piece.count
+                    yield piece
+                else:
+                    at[0] += 1
+                    yield _text(piece)
+            held = None
+        if not chunk:
+            return
+        if routine is not None:
+            held = routine
+            continue
+        for raw in chunk.split(b"\n")[:-1] if chunk.endswith(b"\n") else chunk.split(b"\n"):
+            at[0] += 1
+            yield _text(raw)
+
+
+def lines_at(inp: Input, numbers: set[int], block: int = 1 << 20) -> dict[int, str]:
+    """The text of the given line numbers of an open input (numbered as :func:`read_lines` does),
+    decoding only the blocks that hold them; reading stops after the last one."""
+    out: dict[int, str] = {}
+    last, done = max(numbers, default=0), 0
+    try:
+        while done < last:
+            chunk = inp.stream.read(block)
+            if not chunk:
+                break
+            if not chunk.endswith(b"\n"):
+                chunk += inp.stream.readline()
+            count = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+            if any(done < n <= done + count for n in numbers):
+                pieces = chunk.split(b"\n")
+                for n, raw in enumerate(pieces[:count], done + 1):
+                    if n in numbers:
+                        out[n] = _text(raw)
+            done += count
+    except READ_ERRORS:
+        pass
+    return out
