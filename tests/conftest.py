@@ -34,3 +34,33 @@ def log_without_dump() -> list[str]:
     anyone dumps stacks (a prefix of the real file)."""
     lines = repro_log_lines()
     return lines[: lines.index("SIGQUIT: quit")]
+
+
+class Ran:
+    """What a command left: its exit status and what it printed (the shape of subprocess.run's result)."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def forensics(*args, stdin: str | None = None, cwd: Path | None = None) -> Ran:
+    """Run the command line in this process (typer's CliRunner): what a user types, without a new
+    interpreter per call. A Python traceback, in the output or as an escaped exception, fails the test."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from forensics.cli import app
+
+    before = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        result = CliRunner().invoke(app, [str(a) for a in args], input=stdin, env={"COLUMNS": "200"})
+    finally:
+        os.chdir(before)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    ran = Ran(result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in ran.stdout + ran.stderr
+    return ran

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from conftest import FIXTURES, REPRO
 
-from forensics.ingest import sources
 from forensics.analyze import analyze
-from forensics.report import to_dict, to_json, to_markdown
 from forensics.engine.ruleset import load_rules
+from forensics.ingest import sources
+from forensics.report import to_dict, to_json, to_markdown
 
 RULES = load_rules()
 VERDICTS = {"found", "clean", "inconclusive"}

@@ -33,8 +33,8 @@ from fuzzing import NASTY, RULES, check, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forensics.ingest import sources
 from forensics.analyze import analyze
+from forensics.ingest import sources
 
 LONG = int(os.environ.get("FORENSICS_FUZZ_EXAMPLES", "0"))
 

@@ -200,6 +200,8 @@ def _cache_path(out: Path, name: str) -> Path:
 # tick wake every 10-20 ms and take the GIL from the task, and MALLOC_TRIM_THRESHOLD_=65536
 # makes glibc give memory back after nearly every large free (the rest of Dask's worker
 # environment, numeric libraries on one thread, is kept).
+CONNECT_TIMEOUT = "10s"  # how long to wait for a remote --scheduler before saying it cannot be reached
+
 LEAN_WORKERS = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "1s",
@@ -232,7 +234,7 @@ def _submitter(jobs: int, scheduler: str | None):
                                            dashboard_address=None)
                 client = Client(cluster)
             else:
-                cluster, client = None, Client(scheduler, timeout="10s")
+                cluster, client = None, Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise ScanError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
 

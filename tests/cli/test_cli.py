@@ -5,12 +5,15 @@ import subprocess
 import sys
 
 import pytest
-from conftest import HEALTHY, REPRO, ROOT
+from conftest import HEALTHY, REPRO, ROOT, forensics
 
 DUMP = REPRO / "goroutine-stacks-2026-11-29T122857Z.log"
 
 
-def run(*args, stdin=None, cwd=None):
+run = forensics  # in-process; the smoke tests below start a real interpreter
+
+
+def smoke(*args, stdin=None, cwd=None):
     proc = subprocess.run([sys.executable, "-m", "forensics", *map(str, args)], input=stdin,
                           capture_output=True, text=True, cwd=cwd, env={**os.environ, "COLUMNS": "200"})
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -19,7 +22,7 @@ def run(*args, stdin=None, cwd=None):
 
 def test_repro_exit_1_and_verdict(tmp_path):
     html, out = tmp_path / "r.html", tmp_path / "r.json"
-    proc = run("analyze", REPRO, "--html", html, "--json", out)
+    proc = smoke("analyze", REPRO, "--html", html, "--json", out)
     assert proc.returncode == 1
     assert "PROBLEMS FOUND" in proc.stdout and "moby-49227 (confirmed)" in proc.stdout
     assert "dockerd.log:171" in proc.stdout
@@ -41,13 +44,13 @@ def test_json_to_stdout_is_pure_json():
 
 
 def test_stdin():
-    proc = run("analyze", "-", "-q", "--json", "-", stdin=DUMP.read_text())
+    proc = smoke("analyze", "-", "-q", "--json", "-", stdin=DUMP.read_text())
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["inputs"][0]["name"] == "<stdin>"
 
 
 def test_missing_path_is_exit_2_with_one_line():
-    proc = run("analyze", "nope.log")
+    proc = smoke("analyze", "nope.log")
     assert proc.returncode == 2
     assert proc.stderr.strip() == "forensics: nope.log: no such file or directory"
 

@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
+
+from conftest import FIXTURES, forensics
 
 from forensics.cli import dump as dumpcli
 
-FIXTURES = Path(__file__).parent / "fixtures"
 REPRO = FIXTURES / "dumps" / "repro-49227" / "02-delay-build-panic-text-log"
 LIVE = FIXTURES / "captured" / "live-holder-20.10"
 GO = FIXTURES / "dumps" / "go-runtime"
@@ -19,10 +16,7 @@ SIGUSR1 = REPRO / "goroutine-stacks-2026-11-29T122857Z.log"
 
 
 def run(*args):
-    proc = subprocess.run([sys.executable, "-m", "forensics", "dump", *map(str, args)], capture_output=True,
-                          text=True, env={**os.environ, "COLUMNS": "200"})
-    assert "Traceback" not in proc.stderr + proc.stdout
-    return proc
+    return forensics("dump", *args)
 
 
 def test_49227_orphaned_lock_in_terminal_exit_1():

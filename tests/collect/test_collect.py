@@ -19,8 +19,8 @@ from conftest import REPRO, log_without_dump
 from test_cli import run
 from typer.testing import CliRunner
 
-from forensics.collect import hostlogs
 from forensics.cli import app
+from forensics.collect import hostlogs
 from forensics.collect.bundle import Options, collect
 from forensics.collect.dockerapi import endpoint, human_duration, render_ps
 

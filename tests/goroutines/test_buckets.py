@@ -4,10 +4,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from conftest import FIXTURES
+
 from forensics.goroutines.buckets import buckets, select
 from forensics.parse.fastdump import parse_text
 
-DUMPS = Path(__file__).parent / "fixtures" / "dumps"
+DUMPS = FIXTURES / "dumps"
 REPRO = DUMPS / "repro-49227" / "02-delay-build-panic-text-log"
 GO = DUMPS / "go-runtime"
 INSPECT = "github.com/docker/docker/daemon.(*Daemon).ContainerInspectCurrent"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import FIXTURES
+
 from forensics.goroutines.diff import diff
 from forensics.parse.fastdump import parse_text
 
-FIXTURES = Path(__file__).parent / "fixtures"
 LIVE = FIXTURES / "captured" / "live-holder-20.10"
 GO = FIXTURES / "dumps" / "go-runtime" / "go1.22"
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from forensics.goroutines.locks import analyze_locks, deadlock_cycles, lock_wait, other_waits
 from forensics.model import Dump
 from forensics.parse.goroutines import parse_dumps
 
-DUMPS = Path(__file__).parent / "fixtures" / "dumps"
+DUMPS = FIXTURES / "dumps"
 REAL = DUMPS / "real-dockerd"
 REPRO = DUMPS / "repro-49227" / "02-delay-build-panic-text-log"
 CONTROL = DUMPS / "repro-49227" / "06-control-unmodified-no-panic"
@@ -186,7 +187,7 @@ def test_container_lock_holder_function_is_a_low_confidence_holder():
 # --- real Go programs of four releases (tests/fixtures/dumps/go-runtime, see its README) -----------
 
 GO = DUMPS / "go-runtime"
-LIVE = Path(__file__).parent / "fixtures" / "captured" / "live-holder-20.10"
+LIVE = FIXTURES / "captured" / "live-holder-20.10"
 
 
 @pytest.mark.parametrize("version", ["1.19", "1.21", "1.22", "1.23"])

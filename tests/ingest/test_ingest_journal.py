@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPRO, finding
 
-from forensics.ingest import envelopes
-from forensics.ingest import sources
 from forensics.analyze import analyze
+from forensics.ingest import envelopes, sources
 
 INGEST = FIXTURES / "ingest"
 CAPTURED = FIXTURES / "captured"

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import pytest
 from conftest import FIXTURES, REPRO, finding, write_lines
 
-from forensics.ingest import envelopes
 from forensics.analyze import analyze
+from forensics.ingest import envelopes
 from forensics.parse import CONTEXT, KEEP_ALL, KEEP_SAME
 
 REAL = FIXTURES / "ingest" / "real-dockerd"

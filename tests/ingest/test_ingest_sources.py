@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPRO, finding
 
-from forensics.ingest import sources
 from forensics.analyze import analyze
+from forensics.ingest import sources
 
 ARCHIVES = FIXTURES / "ingest" / "archives"
 SOS = "sosreport-dockerhost1-2026-11-29-abcdefg"

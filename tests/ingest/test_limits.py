@@ -10,10 +10,9 @@ import time
 from conftest import REPRO, finding
 from test_cli import run
 
-from forensics.ingest import archives
-from forensics.ingest import sources
 from forensics.analyze import analyze
 from forensics.engine.ruleset import PATTERN_TIMEOUT, load_rules
+from forensics.ingest import archives, sources
 
 LINE = b'time="2025-01-07T15:25:42.000000000Z" level=info msg="API listen on /var/run/docker.sock"\n'
 CAP = 1 << 20  # 1 MiB

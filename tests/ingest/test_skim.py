@@ -7,18 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from forensics import analyze as analyze_module
-from forensics.ingest import envelopes
-from forensics.engine import literals
-from forensics.engine import prefilter
-from forensics.ingest import skim
-from forensics.ingest import sources
 from forensics.analyze import analyze
-from forensics.parse import parse_records
+from forensics.engine import literals, prefilter
 from forensics.engine.ruleset import load_rules
+from forensics.ingest import envelopes, skim, sources
+from forensics.parse import parse_records
 
-ROOT = Path(__file__).resolve().parent.parent
 CAPTURE = ROOT / "samples" / "captured" / "repro-49227-journal-short.log"
 
 

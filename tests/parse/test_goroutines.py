@@ -10,12 +10,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import FIXTURES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forensics.model import Record
 from forensics.parse.goroutines import DumpReader, looks_like_dump, parse_dumps
 
-DUMPS = Path(__file__).parent / "fixtures" / "dumps"
+DUMPS = FIXTURES / "dumps"
 REAL = DUMPS / "real-dockerd"
 REPRO = DUMPS / "repro-49227" / "02-delay-build-panic-text-log"
 CONTROL = DUMPS / "repro-49227" / "06-control-unmodified-no-panic"

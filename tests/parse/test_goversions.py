@@ -12,13 +12,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import FIXTURES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forensics.model import Goroutine
 from forensics.parse.fastdump import LazyGoroutine, cuts, parse_slabs, parse_text
 from forensics.parse.goroutines import parse_dumps
 
-FIXTURES = Path(__file__).parent / "fixtures"
 GO = FIXTURES / "dumps" / "go-runtime"
 VERSIONS = ["1.19", "1.21", "1.22", "1.23"]
 REAL_FILES = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".log", ".txt") and p.stat().st_size < 2_000_000)

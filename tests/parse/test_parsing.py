@@ -3,8 +3,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from forensics.ingest import envelopes
 from forensics.engine import versions
+from forensics.ingest import envelopes
 from forensics.parse import logrus
 
 

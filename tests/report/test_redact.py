@@ -11,8 +11,8 @@ import pytest
 from conftest import REPRO, SAMPLES
 
 from forensics.analyze import analyze
-from forensics.report.redact import collect, redact
 from forensics.report import print_text, to_dict, to_html, to_json, to_markdown
+from forensics.report.redact import collect, redact
 
 # What the inputs below hold: the container, its image, the journal's host, the user in the
 # path the logs sit in, the client of the panicking request and a daemon address.

@@ -1,13 +1,10 @@
 """Markdown for tickets (within the size ticket systems accept, markup escaped) and the `report`
 command that re-renders a saved JSON result without the inputs."""
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
-from conftest import REPRO, SAMPLES
+from conftest import REPRO, SAMPLES, forensics
 from test_report import stuck_container_named
 
 from forensics.analyze import analyze
@@ -61,11 +58,7 @@ def test_markdown_escapes_markup_outside_code(tmp_path, rules):
     assert "``<script>alert(1)</script> [x](javascript:alert(2)) **bold** `tick`" in md  # code span outfences `
 
 
-def run(*args, stdin=None):
-    proc = subprocess.run([sys.executable, "-m", "forensics", *map(str, args)], capture_output=True, text=True,
-                          input=stdin, env={**os.environ, "COLUMNS": "200"})
-    assert "Traceback" not in proc.stdout + proc.stderr
-    return proc
+run = forensics
 
 
 def test_report_command_rerenders_a_saved_result(tmp_path):
