@@ -20,8 +20,10 @@ Layout (JSON, gzip):
   tags          [[tag, version, commit], ...] sorted by version
   paths         repository-relative file paths, sorted
   names         package-relative function names, sorted: "F", "T.M", "(*T).M"
-  blobs         [[blob id, line count, flat spans], ...] sorted by blob id; flat spans are
-                (name index, start line - previous start line, end line - start line) triples
+  blobs         [[blob id, line count, flat spans, idle lines], ...] sorted by blob id; flat spans
+                are (name index, start line - previous start line, end line - start line) triples;
+                idle lines (blank, comment-only, brackets-only: no PC maps there) are (gap from
+                the previous run's last line, run length) pairs
   files         {path index: [[blob index, "tag index ranges" e.g. "0-12,15"], ...]}: which blob
                 the path has at which tags (a path absent at a tag is not in that tag's tree)
 """
@@ -53,6 +55,8 @@ TOKEN = re.compile(r"""
   | ^func\b
   | [{}()\[\]]
 """, re.X | re.S | re.M)
+STRINGS_OR_COMMENTS = re.compile(r"""`[^`]*`|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|(//[^\n]*|/\*.*?\*/)""", re.S)
+BRACKETS_ONLY = re.compile(r"[\s{}()\[\],;]*")
 RECEIVER = re.compile(r"(\*?)\s*([A-Za-z_]\w*)\s*(?:\[[^\]]*\])?\s*$")
 NAME = re.compile(r"\s*([A-Za-z_]\w*)")
 
@@ -187,6 +191,30 @@ def _flat(header: str) -> str:
     return "".join(out).rstrip()
 
 
+def idle_lines(src: str) -> list[int]:
+    """Lines no goroutine can stand on: blank, comment-only, or only closing/opening brackets.
+
+    (A function's last line, its closing brace, is where deferred calls run: matching allows it.)
+    """
+    def blank(m: re.Match) -> str:
+        return "\n" * m.group().count("\n") if m.group(1) else m.group()
+    code = STRINGS_OR_COMMENTS.sub(blank, src)
+    return [i for i, line in enumerate(code.split("\n"), 1) if BRACKETS_ONLY.fullmatch(line)]
+
+
+def runs(lines: list[int]) -> list[int]:
+    """[3, 4, 5, 9] -> [3, 3, 1, 1]: (gap from the previous run's end, run length) pairs."""
+    out, prev, i = [], 0, 0
+    while i < len(lines):
+        j = i
+        while j + 1 < len(lines) and lines[j + 1] == lines[j] + 1:
+            j += 1
+        out += [lines[i] - prev, j - i + 1]
+        prev = lines[j]
+        i = j + 1
+    return out
+
+
 def func_name(header: str) -> str | None:
     """``(s *T[K]) Name[P any](...) ...`` -> ``(*T).Name``; ``Name(...)`` -> ``Name``."""
     header = header.lstrip()
@@ -229,19 +257,19 @@ def build(clone: str) -> bytes:
     paths = sorted({p for t in trees for p in t})
     parsed = {}
     for blob, text in read_blobs(git, all_blobs):
-        parsed[blob] = spans(text)
-    names = sorted({n for _, fs in parsed.values() for n, _, _ in fs})
+        parsed[blob] = spans(text) + (runs(idle_lines(text)),)
+    names = sorted({n for _, fs, _ in parsed.values() for n, _, _ in fs})
     name_ix = {n: i for i, n in enumerate(names)}
     blob_ix = {b: i for i, b in enumerate(all_blobs)}
     path_ix = {p: i for i, p in enumerate(paths)}
     blobs = []
     for b in all_blobs:
-        nlines, fs = parsed[b]
+        nlines, fs, idle = parsed[b]
         flat, prev = [], 0
         for n, s, e in sorted(fs, key=lambda f: (f[1], f[2], f[0])):
             flat += [name_ix[n], s - prev, e - s]
             prev = s
-        blobs.append([b, nlines, flat])
+        blobs.append([b, nlines, flat, idle])
     files: dict[int, dict[int, list[int]]] = {}
     for ti, t in enumerate(trees):
         for p, b in t.items():
