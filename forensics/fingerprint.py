@@ -14,7 +14,7 @@ even a major one; :attr:`Match.display` says the range as found, never more.
 
 Only daemon frames count: functions under ``github.com/docker/docker/``,
 ``github.com/moby/moby/v2/`` (or ``github.com/moby/moby/``) whose file is not vendored, and
-``main.*`` frames of files under ``cmd/``.  Stdlib only; never raises on bad input.
+``main.*`` frames of files under ``cmd/dockerd/``.  Stdlib only; never raises on bad input.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ NEARLY_ALL = 0.9  # below this share of fitting frames the best candidates are c
 _GENERIC = re.compile(r"\[[^\[\]]*\]")
 _CLOSURE = re.compile(r"(?:\.(?:func|gowrap|deferwrap)?\d+|-range\d+|-fm)$")
 _PC_OFFSET = re.compile(r"\+0x[0-9a-fA-F]+$")
+_FOREIGN = re.compile(r"(?:^|/)[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|io|in|net|dev)/")
 _WEAK = ("init", "glob.", "glob")  # package-level closures (init.func1, glob..func1): anywhere in the file
 
 Frame = tuple[str, str, int]
@@ -66,13 +67,22 @@ class _Table:
         self.names = raw["names"]
         self.blobs = raw["blobs"]
         self.paths = raw["paths"]
-        self.files: dict[str, list[tuple[int, frozenset[int]]]] = {}
-        for pi, entries in raw["files"].items():
-            self.files[self.paths[int(pi)]] = [(b, frozenset(_expand(r))) for b, r in entries]
+        self._files = {self.paths[int(pi)]: entries for pi, entries in raw["files"].items()}
+        self._expanded: dict[str, list[tuple[int, frozenset[int]]]] = {}
         self.by_base: dict[str, list[str]] = {}
         for p in self.paths:
             self.by_base.setdefault(p.rsplit("/", 1)[-1], []).append(p)
         self._spans: dict[int, tuple[int, dict[str, list[tuple[int, int]]], frozenset[int]]] = {}
+
+    def __contains__(self, path: str) -> bool:
+        return path in self._files
+
+    def versions(self, path: str) -> list[tuple[int, frozenset[int]]]:
+        """[(blob, tag indices)] of one path: which version of the file each release has."""
+        got = self._expanded.get(path)
+        if got is None:
+            got = self._expanded[path] = [(b, frozenset(_expand(r))) for b, r in self._files[path]]
+        return got
 
     def spans(self, blob: int) -> tuple[int, dict[str, list[tuple[int, int]]], frozenset[int]]:
         """(line count, name -> [(first, last line)], idle lines) of one file version."""
@@ -193,13 +203,15 @@ def _repo_path(table: _Table, file: str, pkg: str) -> tuple[str | None, str]:
         rest = file[i + len(mod):]
         if rest.startswith("vendor/"):
             return None, "vendored"
-        return (rest, "") if rest in table.files else (None, "unknown file")
+        return (rest, "") if rest in table else (None, "unknown file")
     if "/vendor/" in file:
         return None, "vendored"
+    if _FOREIGN.search(file):
+        return None, "another module"  # github.com/docker/cli/..., /go/pkg/mod/...
     base = file.rsplit("/", 1)[-1]
     if pkg:  # the function's package says the directory: github.com/docker/docker/daemon -> daemon/<base>
         path = f"{pkg}/{base}"
-        if (file == path or file.endswith("/" + path)) and path in table.files:
+        if (file == path or file.endswith("/" + path)) and path in table:
             return path, ""
     fits = [p for p in table.by_base.get(base, ()) if file == p or file.endswith("/" + p)]
     if not fits:
@@ -276,18 +288,18 @@ def match(frames: Iterable[Any]) -> Match:
         pkg, local, closure = split
         path, why = _repo_path(table, file, pkg)
         if path is None:
-            if why == "unknown file" and (pkg or "/cmd/" in file):
+            if why == "unknown file" and (pkg or "/cmd/dockerd/" in file):
                 unknown.append(frame)
             else:
                 ignored += 1
             continue
-        if not pkg and not path.startswith("cmd/"):
+        if not pkg and not path.startswith("cmd/dockerd/"):
             ignored += 1  # a main package that is not the daemon's
             continue
         weak = local.split(".")[0] in _WEAK
         names = _parents(local)
         fit: set[int] = set()
-        for blob, tags in table.files[path]:
+        for blob, tags in table.versions(path):
             nlines, by_name, idle = table.spans(blob)
             if weak:
                 ok = line <= nlines
