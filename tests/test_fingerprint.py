@@ -56,6 +56,11 @@ REAL = [
     (SAMPLES / "49227-control" / "pprof-goroutine-debug2.txt", "stacks", "27.4.1–27.5.1", ()),
     (SAMPLES / "49227-control" / "goroutine-stacks-2026-11-29T123223Z.log", "stacks",
      "25.0.7–25.0.15, 27.4.1–27.5.1", ()),
+    # 23.0.6 built from its tag here (tests/fixtures/versions/v23.0.6/README.md): no 23.0.x moved these lines
+    (VERSIONS / "v23.0.6" / "goroutine-stacks-2026-12-06T071625Z.log", "stacks", "23.0.0–23.0.18", ()),
+    (VERSIONS / "v23.0.6" / "pprof-goroutine-debug2.txt", "stacks", "23.0.0–23.0.18", ()),
+    (VERSIONS / "v23.0.6" / "pprof-goroutine-debug1.txt", "pprof-debug1", "23.0.0–23.0.18", ()),
+    (VERSIONS / "v23.0.6" / "dockerd-stderr-sigquit.log", "sigquit", "23.0.0–23.0.18", ()),
     # 26.1.4 built from its tag (tests/fixtures/versions/v26.1.4/README.md)
     (VERSIONS / "v26.1.4" / "goroutine-stacks-2026-12-06T064151Z.log", "stacks", "26.1.4–26.1.5", ()),
     (VERSIONS / "v26.1.4" / "pprof-goroutine-debug2.txt", "stacks", "26.1.4–26.1.5", ()),
@@ -92,6 +97,16 @@ def test_each_dump_of_one_daemon_agrees_with_its_docker_version():
     for name in ("goroutine-stacks-2026-12-06T064151Z.log", "pprof-goroutine-debug1.txt",
                  "pprof-goroutine-debug2.txt"):
         assert "26.1.4" in fp.match(frames_of(VERSIONS / "v26.1.4" / name)).candidates
+
+
+def test_built_release_is_among_the_candidates():
+    for tag, version in (("v23.0.6", "23.0.6"), ("v26.1.4", "26.1.4")):
+        server = (VERSIONS / tag / "docker-version.txt").read_text().split("Server:")[1]
+        assert f" Version:          {version}" in server
+        for path in sorted((VERSIONS / tag).iterdir()):
+            if path.name.startswith(("goroutine-stacks", "pprof", "dockerd")):
+                m = fp.match(frames_of(path))
+                assert version in m.candidates and f"v{version}" in m.tags and m.ratio == 1.0
 
 
 def test_containerd_dump_has_no_daemon_frames():
