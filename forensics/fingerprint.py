@@ -22,9 +22,10 @@ import gzip
 import json
 import re
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
 
 MODULES = ("github.com/moby/moby/v2/", "github.com/docker/docker/", "github.com/moby/moby/")
 DATA = "data/moby_fingerprints.json.gz"
@@ -125,7 +126,7 @@ def _load() -> _Table | None:
                 try:
                     blob = resources.files("forensics").joinpath(DATA).read_bytes()
                     _table = _Table(json.loads(gzip.decompress(blob)))
-                except Exception as e:  # a missing or damaged table: every match says so
+                except Exception as e:  # noqa: BLE001 -- a missing or damaged table: every match says so
                     _table_error = f"fingerprint table unavailable ({type(e).__name__}: {e})"
     return _table
 
@@ -232,7 +233,7 @@ def _coerce(frame: Any) -> Frame | None:
             return None
         line = int(line)
         return (func, file, line) if line > 0 else None
-    except Exception:
+    except Exception:  # noqa: BLE001 -- any malformed frame is skipped, never raised
         return None
 
 

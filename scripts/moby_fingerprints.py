@@ -54,8 +54,8 @@ TOKEN = re.compile(r"""
   | '(?:[^'\\\n]|\\.)*'
   | ^func\b
   | [{}()\[\]]
-""", re.X | re.S | re.M)
-STRINGS_OR_COMMENTS = re.compile(r"""`[^`]*`|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|(//[^\n]*|/\*.*?\*/)""", re.S)
+""", re.VERBOSE | re.DOTALL | re.MULTILINE)
+STRINGS_OR_COMMENTS = re.compile(r"""`[^`]*`|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|(//[^\n]*|/\*.*?\*/)""", re.DOTALL)
 BRACKETS_ONLY = re.compile(r"[\s{}()\[\],;]*")
 RECEIVER = re.compile(r"(\*?)\s*([A-Za-z_]\w*)\s*(?:\[[^\]]*\])?\s*$")
 NAME = re.compile(r"\s*([A-Za-z_]\w*)")
@@ -72,7 +72,8 @@ def release_tags(git: list[str]) -> list[tuple[str, str, str]]:
         if m and tuple(map(int, m.groups())) >= FIRST:
             tags.append((tuple(map(int, m.groups())), tag, peeled or obj))
     tags.sort()
-    return [(tag, "%d.%02d.%d" % v if v[0] < 20 else "%d.%d.%d" % v, commit) for v, tag, commit in tags]
+    return [(tag, f"{v[0]}.{v[1]:02d}.{v[2]}" if v[0] < 20 else f"{v[0]}.{v[1]}.{v[2]}", commit)
+            for v, tag, commit in tags]
 
 
 def wanted(path: str) -> bool:
@@ -123,7 +124,7 @@ def spans(src: str) -> tuple[int, list[tuple[str, int, int]]]:
     (type parameters dropped).  A func without a body (assembly stub) is skipped.
     """
     newlines = [m.start() for m in re.finditer("\n", src)]
-    lineno = lambda pos: bisect.bisect_left(newlines, pos) + 1  # noqa: E731
+    lineno = lambda pos: bisect.bisect_left(newlines, pos) + 1
     out = []
     depth = 0  # {} depth outside any func header
     header = None  # [func position, paren/bracket depth, type-literal brace depth]
@@ -179,7 +180,7 @@ def spans(src: str) -> tuple[int, list[tuple[str, int, int]]]:
 
 def _flat(header: str) -> str:
     """The header with parenthesised / bracketed / braced parts and comments removed."""
-    header = re.sub(r"//[^\n]*|/\*.*?\*/", "", header, flags=re.S)
+    header = re.sub(r"//[^\n]*|/\*.*?\*/", "", header, flags=re.DOTALL)
     out, depth = [], 0
     for ch in header:
         if ch in "([{":
@@ -229,7 +230,7 @@ def func_name(header: str) -> str | None:
         m = RECEIVER.search(header[1:i])
         if not m:
             return None
-        recv = "(*%s)" % m.group(2) if m.group(1) else m.group(2)
+        recv = f"(*{m.group(2)})" if m.group(1) else m.group(2)
         header = header[i + 1:]
     m = NAME.match(header)
     if not m:

@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES, HEALTHY, REPRO, SAMPLES
 
 from forensics import fingerprint as fp
 from forensics.parsers.fastdump import parse_text
-
-from conftest import FIXTURES, HEALTHY, REPRO, SAMPLES
 
 DUMPS = FIXTURES / "dumps"
 VERSIONS = FIXTURES / "versions"
@@ -169,7 +168,7 @@ def test_moby_v2_module_paths():
     m = fp.match([(f"github.com/moby/moby/v2/{pkg}.{name}", f"/src/github.com/moby/moby/v2/{path}", line),
                   (f"github.com/moby/moby/v2/{pkg}.{name}", f"/src/moby/{path}", line)])
     assert m.frames == 1 or m.frames == 2
-    assert m.ratio == 1.0 and set(table.tags[t][1] for t in tags) & set(m.candidates)
+    assert m.ratio == 1.0 and {table.tags[t][1] for t in tags} & set(m.candidates)
 
 
 def test_vendored_and_foreign_frames_are_not_evidence():
