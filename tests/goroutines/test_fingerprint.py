@@ -1,4 +1,4 @@
-"""forensics.fingerprint: the engine release from the line numbers of a dump's daemon frames.
+"""forensics.goroutines.fingerprint: the engine release from the line numbers of a dump's daemon frames.
 
 Every expectation below is what the table built from moby (see scripts/README.md) gives for a
 real dump; the ranges are as wide as the evidence leaves them, e.g. Debian's 20.10.24 cannot be
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, HEALTHY, REPRO, SAMPLES
 
-from forensics import fingerprint as fp
+from forensics.goroutines import fingerprint as fp
 from forensics.parsers.fastdump import parse_text
 
 DUMPS = FIXTURES / "dumps"
