@@ -14,7 +14,7 @@ import pytest
 from conftest import FIXTURES, HEALTHY, REPRO, SAMPLES
 
 from forensics.goroutines import fingerprint as fp
-from forensics.parsers.fastdump import parse_text
+from forensics.parse.fastdump import parse_text
 
 DUMPS = FIXTURES / "dumps"
 VERSIONS = FIXTURES / "versions"
