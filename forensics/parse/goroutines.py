@@ -78,7 +78,8 @@ def _unindent(text: str) -> str:
     return text[INDENT.match(text).end():].rstrip()
 
 
-def _frame(body: str, line: int) -> Frame | None:
+def parse_frame(body: str, line: int) -> Frame | None:
+    """The Frame of a function line (``pkg.func(args)`` without the indent), or None."""
     m = FRAME.fullmatch(body)
     if not m:
         return None
@@ -211,7 +212,7 @@ class DumpReader:
         if body == UNAVAILABLE:
             self._complete = True
             return True
-        frame = _frame(body, line)
+        frame = parse_frame(body, line)
         if frame is None:
             return False
         self._settle_frame(line)
