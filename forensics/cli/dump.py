@@ -58,7 +58,7 @@ def load(paths: list[str], problems: list[sources.Problem]) -> list[Dump]:
             continue
         for d in found:
             d.time = d.time or dump_file_time(d.source)
-            problems.extend(_warning(d, w) for w in d.warnings)
+            problems.extend(d.warnings)
         dumps.extend(found)
     return dumps
 
@@ -86,11 +86,6 @@ def _texts(chunk: bytes, stream, kept: list[bytes] | None) -> Iterator[str]:
 def _text(parts: list[bytes | memoryview]) -> str:
     text = str(parts[0] if len(parts) == 1 else b"".join(parts), "utf-8", errors="replace")
     return text.replace("\x00", "") if "\x00" in text else text
-
-
-def _warning(d: Dump, text: str) -> sources.Problem:
-    line, _, message = text.removeprefix(f"{d.source}:").partition(": ")
-    return sources.Problem(d.source, int(line) if line.isdigit() else None, message or text)
 
 
 def _lock(index: int, d: Dump, lock: Lock) -> dict:
@@ -131,7 +126,7 @@ def report(dumps: list[Dump], ignore_args: bool = False, match: str | None = Non
         out.append({"dump": i, "source": d.source, "line": d.line, "end_line": d.end_line, "kind": d.kind,
                     "time": d.time.isoformat() if d.time else None, "panic": d.panic_message,
                     "goroutines": sum(b.count for b in every), "truncated": d.truncated,
-                    "warnings": d.warnings, "locks": [_lock(i, d, lock) for lock in locks],
+                    "warnings": [str(w) for w in d.warnings], "locks": [_lock(i, d, lock) for lock in locks],
                     "deadlocks": [[{"gid": g, "holds": h, "waits_on": w} for g, h, w in c] for c in deadlock_cycles(locks)],
                     "other_waits": other_waits(d, grouped), "buckets": [_bucket(b, waiting) for b in shown],
                     "buckets_total": len(found), "buckets_omitted": len(found) - len(shown)})
