@@ -24,8 +24,9 @@ def _unique(values) -> list:
     return sorted({v for v in values if v is not None and not (isinstance(v, float) and pd.isna(v)) and v != ""})
 
 
-def _go_versions(ev) -> list[dict]:
-    """``docker version``'s Server Go version, else the Go release in the dumps' runtime paths."""
+def go_versions(ev) -> list[dict]:
+    """``docker version``'s Server Go version, else the Go release in the dumps' runtime paths
+    (the report's environment and the fleet table's go_version column)."""
     out, server = [], None
     events = ev["events"]
     for row in events[events["msg"].str.contains("Server:|Go version:", regex=True)].itertuples():
@@ -89,7 +90,7 @@ def _containers(ev) -> list[dict]:
 def environment(ev) -> dict:
     daemons, events = ev["daemons"], ev["events"]
     return {
-        "go_versions": _go_versions(ev),
+        "go_versions": go_versions(ev),
         "hosts": _unique(list(events["host"]) + list(daemons["host"])),
         "pids": [int(p) for p in _unique(list(events["pid"]) + list(daemons["pid"]))][:50],
         "containers": _containers(ev),
