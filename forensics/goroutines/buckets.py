@@ -18,7 +18,9 @@ from forensics.parse.fastdump import Block, Stack, groups, in_order
 
 FRAME_POINTERS = re.compile(r" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+(?: pc=0x[0-9a-f]+)?")
 ARGS = re.compile(r"\([^\n]*\)\n(?=\t)")  # the argument list of a function line (a file line follows)
-NOT_TOP = ("runtime.", "sync.", "internal/", "panic")
+# Frames that say how a goroutine waits or panics, not where it is: the runtime, sync, the standard
+# library's internal/ packages, panic(), and net/http's recover around a handler (serve.func1).
+NOT_TOP = ("runtime.", "sync.", "internal/", "panic", "net/http.(*conn).serve.func")
 _HEAD_WEIGHT = attrgetter("head", "weight")
 
 
@@ -73,9 +75,7 @@ class Bucket:
 
     @property
     def top(self) -> str:
-        """The first function that is not the runtime's or sync's: where the goroutines are."""
-        functions = self.stack.functions
-        return next((f for f in functions if not f.startswith(NOT_TOP)), functions[0] if functions else "")
+        return top_function(self.stack.functions)
 
     def header(self) -> str:
         """``3 [sync.Mutex.Lock, 5-9 minutes, locked]`` plus the creator, as the -m/-f filters see it."""
@@ -87,6 +87,12 @@ class Bucket:
             parts.append("locked to thread")
         created = f" created by {self.created_by}" if self.created_by else ""
         return f"{self.count} [{', '.join(parts)}]{created}"
+
+
+def top_function(functions) -> str:
+    """Where a goroutine is: its first function outside :data:`NOT_TOP` (the first function when
+    every one is; "" for no frame).  The one definition for buckets, dump diffs and the evidence."""
+    return next((f for f in functions if not f.startswith(NOT_TOP)), functions[0] if functions else "")
 
 
 def stack_key(stack: Stack, ignore_args: bool = False) -> str:
