@@ -18,7 +18,7 @@ import typer
 
 from forensics.ingest import sources
 from forensics.goroutines.buckets import Bucket, buckets, select
-from forensics.goroutines.locks import Lock, analyze_locks, deadlock_cycles, other_waits
+from forensics.goroutines.locks import analyze_locks, deadlock_cycles, other_waits
 from forensics.model import Dump
 from forensics.parse import dump_file_time, parse_records
 from forensics.parse import fastdump
@@ -88,19 +88,6 @@ def _text(parts: list[bytes | memoryview]) -> str:
     return text.replace("\x00", "") if "\x00" in text else text
 
 
-def _lock(index: int, d: Dump, lock: Lock) -> dict:
-    first = min(lock.waiters, key=lambda w: w.goroutine)
-    return {"dump": index, "key": lock.key, "kind": lock.kind, "status": lock.status, "confidence": lock.confidence,
-            "evidence": lock.evidence, "waiters": lock.waiter_count, "longest_wait": lock.longest_wait,
-            "sites": lock.functions, "waiter_gids": [w.goroutine for w in lock.waiters],
-            "holder_gids": [h.goroutine for h in lock.holders],
-            "holders": "; ".join(h.reason for h in lock.holders) or None,
-            "waiting": [{"gid": w.goroutine, "site": w.site, "wait_minutes": w.wait_minutes, "weight": w.weight}
-                        for w in lock.waiters],
-            "holding": [{"gid": h.goroutine, "reason": h.reason, "confidence": h.confidence} for h in lock.holders],
-            "source": d.source, "line": first.line or d.line}
-
-
 def _bucket(b: Bucket, waiting: dict[int, str]) -> dict:
     low, high = b.waits
     ids = [g.id for g in b.goroutines[:50]]
@@ -126,7 +113,7 @@ def report(dumps: list[Dump], ignore_args: bool = False, match: str | None = Non
         out.append({"dump": i, "source": d.source, "line": d.line, "end_line": d.end_line, "kind": d.kind,
                     "time": d.time.isoformat() if d.time else None, "panic": d.panic_message,
                     "goroutines": sum(b.count for b in every), "truncated": d.truncated,
-                    "warnings": [str(w) for w in d.warnings], "locks": [_lock(i, d, lock) for lock in locks],
+                    "warnings": [str(w) for w in d.warnings], "locks": [lock.to_dict(i, d.source, lock.line or d.line) for lock in locks],
                     "deadlocks": [[{"gid": g, "holds": h, "waits_on": w} for g, h, w in c] for c in deadlock_cycles(locks)],
                     "other_waits": other_waits(d, grouped), "buckets": [_bucket(b, waiting) for b in shown],
                     "buckets_total": len(found), "buckets_omitted": len(found) - len(shown)})

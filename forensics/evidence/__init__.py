@@ -207,10 +207,8 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                            "stack": "\n".join(g.functions) if g else "",
                            "container": _request_before(events, d.time, host), "host": host,
                            "source": d.source, "line": d.line})
-        for lock in found:
+        for lock in found:  # the text columns rules match on (rules/README.md): derived here only
             locks.append((index, lock))
-            first = min(lock.waiters, key=lambda w: w.goroutine)
-            g_line = next((g.line for g in d.goroutines if g.id == first.goroutine), d.line)
             l_rows.append({"dump": index, "key": lock.key, "kind": lock.kind, "status": lock.status,
                            "waiters": lock.waiter_count, "confidence": lock.confidence,
                            "evidence": "\n".join(lock.evidence),
@@ -218,7 +216,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                            "waiter_gids": " ".join(str(w.goroutine) for w in lock.waiters),
                            "holders": "; ".join(h.reason for h in lock.holders),
                            "holder_gids": " ".join(str(h.goroutine) for h in lock.holders),
-                           "time": d.time, "source": d.source, "line": g_line})
+                           "time": d.time, "source": d.source, "line": lock.line or d.line})
     return dump_rows, g_rows, f_rows, p_rows, l_rows, locks
 
 

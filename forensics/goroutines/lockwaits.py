@@ -65,6 +65,23 @@ class Lock:
     def waiter_count(self) -> int:
         return sum(w.weight for w in self.waiters)
 
+    @property
+    def line(self) -> int:
+        """The header line of its first waiter (lowest goroutine id): where it is cited; 0 if unknown."""
+        return min(self.waiters, key=lambda w: w.goroutine).line if self.waiters else 0
+
+    def to_dict(self, dump: int, source: str, line: int) -> dict:
+        """The lock as JSON data: ``forensics dump --json`` and the report's ``locks``."""
+        return {"dump": dump, "key": self.key, "kind": self.kind, "status": self.status,
+                "confidence": self.confidence, "evidence": self.evidence, "waiters": self.waiter_count,
+                "longest_wait": self.longest_wait, "sites": self.functions,
+                "waiter_gids": [w.goroutine for w in self.waiters], "holder_gids": [h.goroutine for h in self.holders],
+                "holders": "; ".join(h.reason for h in self.holders) or None,
+                "waiting": [{"gid": w.goroutine, "site": w.site, "wait_minutes": w.wait_minutes, "weight": w.weight}
+                            for w in self.waiters],
+                "holding": [{"gid": h.goroutine, "reason": h.reason, "confidence": h.confidence} for h in self.holders],
+                "source": source, "line": line}
+
 
 def _sync_name(func: str) -> str | None:
     for prefix in ("sync.", "internal/sync."):
