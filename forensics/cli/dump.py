@@ -106,9 +106,8 @@ def report(dumps: list[Dump], ignore_args: bool = False, match: str | None = Non
         grouped = groups(d.goroutines)
         locks = analyze_locks(d, grouped) if d.kind != "panic" or len(d.goroutines) > 1 else []
         waiting = {w.goroutine: lock.key for lock in locks for w in lock.waiters}
-        every = buckets(d, ignore_args, grouped)
+        every = buckets(d, ignore_args, grouped, waiting)  # lock waiters first
         found = select(every, match, exclude, min_wait)
-        found.sort(key=lambda b: b.goroutines[0].id not in waiting)  # lock waiters first, order kept
         shown = found[:top] if top else found
         out.append({"dump": i, "source": d.source, "line": d.line, "end_line": d.end_line, "kind": d.kind,
                     "time": d.time.isoformat() if d.time else None, "panic": d.panic_message,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -108,9 +109,12 @@ def stack_key(stack: Stack, ignore_args: bool = False) -> str:
     return key
 
 
-def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Goroutine]] | None = None) -> list[Bucket]:
-    """The dump's goroutines by stack, longest wait first, then largest, then first seen
-    (``grouped``: the dump's :func:`~.parsers.fastdump.groups`, when already at hand)."""
+def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Goroutine]] | None = None,
+            waiting: Container[int] = ()) -> list[Bucket]:
+    """The dump's goroutines by stack, longest wait first, then largest, then first seen; buckets
+    whose first goroutine is in ``waiting`` (lock waiters' ids) before the others.  The one grouping
+    of ``forensics dump``, the report and ``analyze --json`` (``grouped``: the dump's
+    :func:`~.parsers.fastdump.groups`, when already at hand)."""
     found: dict[tuple, Bucket] = {}
     merged: dict[int, Bucket] = {}
     for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
@@ -125,7 +129,8 @@ def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Gor
     for bucket in merged.values():  # gathered from several blocks: back in the dump's order
         bucket.goroutines = in_order(bucket.goroutines)
     order = list(found.values())
-    order.sort(key=lambda b: (-(b.waits[1] if b.waits[1] is not None else -1), -b.count))
+    order.sort(key=lambda b: (b.goroutines[0].id not in waiting, -(b.waits[1] if b.waits[1] is not None else -1),
+                              -b.count))
     return order
 
 
