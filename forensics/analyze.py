@@ -120,9 +120,7 @@ def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | N
         elif summary.readable and not summary.events and not summary.dumps:
             problems.append(sources.Problem(inp.name, None, "no log line or goroutine dump recognised"))
     for d in parsed.dumps:  # a damaged dump is a partial read: say where
-        for w in d.warnings:
-            line, _, message = w.removeprefix(f"{d.source}:").partition(": ")
-            problems.append(sources.Problem(d.source, int(line) if line.isdigit() else None, message or w))
+        problems.extend(d.warnings)
     date_dumps(parsed)
     evidence = build(parsed)
     findings, outcomes, warnings = evaluate(rules, evidence, engine_version)

@@ -25,6 +25,21 @@ class Record:
 
 
 @dataclass(slots=True)
+class Problem:
+    """Something that could not be read, said in one line with its place
+    (an unreadable input, a damaged goroutine dump: :attr:`Dump.warnings`)."""
+
+    source: str
+    line: int | None
+    message: str
+    fatal: bool = False  # the whole input was unreadable
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.message}"
+
+
+@dataclass(slots=True)
 class Frame:
     """One call in a goroutine traceback."""
 
@@ -87,5 +102,5 @@ class Dump:
     time: datetime | None = None
     truncated: bool = False  # ended mid-goroutine or mid-frame
     panic_message: str | None = None  # "panic: ..." / "fatal error: ..." / "http: panic serving ..."
-    warnings: list[str] = field(default_factory=list)  # "source:line: message"
+    warnings: list[Problem] = field(default_factory=list)  # damage found while parsing (not fatal)
     preamble: list[str] = field(default_factory=list)  # "SIGQUIT: quit", "PC=...", "[signal ...]", re-panic lines

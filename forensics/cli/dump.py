@@ -18,7 +18,7 @@ import typer
 
 from forensics.ingest import sources
 from forensics.goroutines.buckets import Bucket, buckets, select
-from forensics.goroutines.locks import Lock, analyze_locks, deadlock_cycles, other_waits
+from forensics.goroutines.locks import analyze_locks, deadlock_cycles, other_waits
 from forensics.model import Dump
 from forensics.parse import dump_file_time, parse_records
 from forensics.parse import fastdump
@@ -58,7 +58,7 @@ def load(paths: list[str], problems: list[sources.Problem]) -> list[Dump]:
             continue
         for d in found:
             d.time = d.time or dump_file_time(d.source)
-            problems.extend(_warning(d, w) for w in d.warnings)
+            problems.extend(d.warnings)
         dumps.extend(found)
     return dumps
 
@@ -88,24 +88,6 @@ def _text(parts: list[bytes | memoryview]) -> str:
     return text.replace("\x00", "") if "\x00" in text else text
 
 
-def _warning(d: Dump, text: str) -> sources.Problem:
-    line, _, message = text.removeprefix(f"{d.source}:").partition(": ")
-    return sources.Problem(d.source, int(line) if line.isdigit() else None, message or text)
-
-
-def _lock(index: int, d: Dump, lock: Lock) -> dict:
-    first = min(lock.waiters, key=lambda w: w.goroutine)
-    return {"dump": index, "key": lock.key, "kind": lock.kind, "status": lock.status, "confidence": lock.confidence,
-            "evidence": lock.evidence, "waiters": lock.waiter_count, "longest_wait": lock.longest_wait,
-            "sites": lock.functions, "waiter_gids": [w.goroutine for w in lock.waiters],
-            "holder_gids": [h.goroutine for h in lock.holders],
-            "holders": "; ".join(h.reason for h in lock.holders) or None,
-            "waiting": [{"gid": w.goroutine, "site": w.site, "wait_minutes": w.wait_minutes, "weight": w.weight}
-                        for w in lock.waiters],
-            "holding": [{"gid": h.goroutine, "reason": h.reason, "confidence": h.confidence} for h in lock.holders],
-            "source": d.source, "line": first.line or d.line}
-
-
 def _bucket(b: Bucket, waiting: dict[int, str]) -> dict:
     low, high = b.waits
     ids = [g.id for g in b.goroutines[:50]]
@@ -124,14 +106,13 @@ def report(dumps: list[Dump], ignore_args: bool = False, match: str | None = Non
         grouped = groups(d.goroutines)
         locks = analyze_locks(d, grouped) if d.kind != "panic" or len(d.goroutines) > 1 else []
         waiting = {w.goroutine: lock.key for lock in locks for w in lock.waiters}
-        every = buckets(d, ignore_args, grouped)
+        every = buckets(d, ignore_args, grouped, waiting)  # lock waiters first
         found = select(every, match, exclude, min_wait)
-        found.sort(key=lambda b: b.goroutines[0].id not in waiting)  # lock waiters first, order kept
         shown = found[:top] if top else found
         out.append({"dump": i, "source": d.source, "line": d.line, "end_line": d.end_line, "kind": d.kind,
                     "time": d.time.isoformat() if d.time else None, "panic": d.panic_message,
                     "goroutines": sum(b.count for b in every), "truncated": d.truncated,
-                    "warnings": d.warnings, "locks": [_lock(i, d, lock) for lock in locks],
+                    "warnings": [str(w) for w in d.warnings], "locks": [lock.to_dict(i, d.source, lock.line or d.line) for lock in locks],
                     "deadlocks": [[{"gid": g, "holds": h, "waits_on": w} for g, h, w in c] for c in deadlock_cycles(locks)],
                     "other_waits": other_waits(d, grouped), "buckets": [_bucket(b, waiting) for b in shown],
                     "buckets_total": len(found), "buckets_omitted": len(found) - len(shown)})

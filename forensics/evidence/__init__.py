@@ -12,6 +12,7 @@ from datetime import timedelta
 import pandas as pd
 import regex
 
+from forensics.goroutines.buckets import top_function
 from forensics.goroutines.locks import Lock, analyze_locks
 from forensics.model import Dump
 from forensics.parse import Event, Parsed
@@ -185,7 +186,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
         waiting = {w.goroutine: lock for lock in found for w in lock.waiters}
         for g in d.goroutines:
             stack = "\n".join(g.functions)
-            top = _top(g.functions)
+            top = top_function(g.functions)
             g_rows.append({"dump": index, "time": d.time, "gid": g.id, "state": g.state, "wait_minutes": g.wait_minutes,
                            "locked": g.locked_to_thread, "created_by": g.created_by, "created_in": g.created_in,
                            "top": top, "stack": stack, "lock_key": waiting[g.id].key if g.id in waiting else None,
@@ -201,15 +202,13 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
             p_rows.append({"dump": index, "time": d.time, "message": d.panic_message,
                            "recovered": "http: panic serving" in d.panic_message or "[recovered" in d.panic_message,
                            "fatal": d.panic_message.startswith(("panic:", "fatal error:")),
-                           "gid": g.id if g else None, "top": _top(g.functions) if g else "",
+                           "gid": g.id if g else None, "top": top_function(g.functions) if g else "",
                            "site": _site(g) if g else "",
                            "stack": "\n".join(g.functions) if g else "",
                            "container": _request_before(events, d.time, host), "host": host,
                            "source": d.source, "line": d.line})
-        for lock in found:
+        for lock in found:  # the text columns rules match on (rules/README.md): derived here only
             locks.append((index, lock))
-            first = min(lock.waiters, key=lambda w: w.goroutine)
-            g_line = next((g.line for g in d.goroutines if g.id == first.goroutine), d.line)
             l_rows.append({"dump": index, "key": lock.key, "kind": lock.kind, "status": lock.status,
                            "waiters": lock.waiter_count, "confidence": lock.confidence,
                            "evidence": "\n".join(lock.evidence),
@@ -217,13 +216,8 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                            "waiter_gids": " ".join(str(w.goroutine) for w in lock.waiters),
                            "holders": "; ".join(h.reason for h in lock.holders),
                            "holder_gids": " ".join(str(h.goroutine) for h in lock.holders),
-                           "time": d.time, "source": d.source, "line": g_line})
+                           "time": d.time, "source": d.source, "line": lock.line or d.line})
     return dump_rows, g_rows, f_rows, p_rows, l_rows, locks
-
-
-def _top(functions: list[str]) -> str:
-    """The first frame that is not the runtime, sync or net/http's panic machinery."""
-    return next((f for f in functions if not f.startswith(("runtime.", "sync.", "panic", "net/http."))), "")
 
 
 def _site(g) -> str:

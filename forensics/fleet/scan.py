@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from forensics.findings import severity_rank
+from forensics.report import facts
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: go_version read as the report reads it (facts.go_versions)
 
 
 class ScanError(Exception):
@@ -115,16 +116,6 @@ def _fetch(url: str, into: str) -> str:
     return target
 
 
-def _go_version(ev) -> str | None:
-    files = ev["frames"]["file"].dropna()
-    for pattern in (r"/go-?(1\.\d+(?:\.\d+)?)/src/", r"/go(1\.\d+(?:\.\d+)?)/"):
-        found = files.str.extract(pattern, expand=False).dropna()
-        if not found.empty:
-            return "go" + found.iloc[0]
-    said = ev["events"]["msg"].str.extract(r"^\s*Go version:\s+go(\S+)", expand=False).dropna()
-    return "go" + said.iloc[0] if not said.empty else None
-
-
 def host_row(name: str, result, seconds: float, size: int) -> dict:
     """One line of the fleet table from an analyze() Result."""
     ev = result.evidence
@@ -138,7 +129,7 @@ def host_row(name: str, result, seconds: float, size: int) -> dict:
         "worst_severity": found[0].severity if found else None,
         "findings": " ".join(f"{f.id}:{f.confidence}" for f in found),
         "engine_version": result.engine_version,
-        "go_version": _go_version(ev),
+        "go_version": next((g["version"] for g in facts.go_versions(ev)), None),
         "storage_driver": next(iter(daemons["storage_driver"].dropna().tolist()[-1:]), None),
         "daemon_starts": int(len(daemons[daemons["commit"].notna() | daemons["storage_driver"].notna()])),
         "problems": len(result.problems),

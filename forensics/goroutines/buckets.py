@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -18,7 +19,9 @@ from forensics.parse.fastdump import Block, Stack, groups, in_order
 
 FRAME_POINTERS = re.compile(r" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+(?: pc=0x[0-9a-f]+)?")
 ARGS = re.compile(r"\([^\n]*\)\n(?=\t)")  # the argument list of a function line (a file line follows)
-NOT_TOP = ("runtime.", "sync.", "internal/", "panic")
+# Frames that say how a goroutine waits or panics, not where it is: the runtime, sync, the standard
+# library's internal/ packages, panic(), and net/http's recover around a handler (serve.func1).
+NOT_TOP = ("runtime.", "sync.", "internal/", "panic", "net/http.(*conn).serve.func")
 _HEAD_WEIGHT = attrgetter("head", "weight")
 
 
@@ -73,9 +76,7 @@ class Bucket:
 
     @property
     def top(self) -> str:
-        """The first function that is not the runtime's or sync's: where the goroutines are."""
-        functions = self.stack.functions
-        return next((f for f in functions if not f.startswith(NOT_TOP)), functions[0] if functions else "")
+        return top_function(self.stack.functions)
 
     def header(self) -> str:
         """``3 [sync.Mutex.Lock, 5-9 minutes, locked]`` plus the creator, as the -m/-f filters see it."""
@@ -87,6 +88,12 @@ class Bucket:
             parts.append("locked to thread")
         created = f" created by {self.created_by}" if self.created_by else ""
         return f"{self.count} [{', '.join(parts)}]{created}"
+
+
+def top_function(functions) -> str:
+    """Where a goroutine is: its first function outside :data:`NOT_TOP` (the first function when
+    every one is; "" for no frame).  The one definition for buckets, dump diffs and the evidence."""
+    return next((f for f in functions if not f.startswith(NOT_TOP)), functions[0] if functions else "")
 
 
 def stack_key(stack: Stack, ignore_args: bool = False) -> str:
@@ -102,9 +109,12 @@ def stack_key(stack: Stack, ignore_args: bool = False) -> str:
     return key
 
 
-def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Goroutine]] | None = None) -> list[Bucket]:
-    """The dump's goroutines by stack, longest wait first, then largest, then first seen
-    (``grouped``: the dump's :func:`~.parsers.fastdump.groups`, when already at hand)."""
+def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Goroutine]] | None = None,
+            waiting: Container[int] = ()) -> list[Bucket]:
+    """The dump's goroutines by stack, longest wait first, then largest, then first seen; buckets
+    whose first goroutine is in ``waiting`` (lock waiters' ids) before the others.  The one grouping
+    of ``forensics dump``, the report and ``analyze --json`` (``grouped``: the dump's
+    :func:`~.parsers.fastdump.groups`, when already at hand)."""
     found: dict[tuple, Bucket] = {}
     merged: dict[int, Bucket] = {}
     for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
@@ -119,7 +129,8 @@ def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Gor
     for bucket in merged.values():  # gathered from several blocks: back in the dump's order
         bucket.goroutines = in_order(bucket.goroutines)
     order = list(found.values())
-    order.sort(key=lambda b: (-(b.waits[1] if b.waits[1] is not None else -1), -b.count))
+    order.sort(key=lambda b: (b.goroutines[0].id not in waiting, -(b.waits[1] if b.waits[1] is not None else -1),
+                              -b.count))
     return order
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from forensics.goroutines.buckets import Bucket, buckets, stack_key
+from forensics.goroutines.buckets import Bucket, buckets, stack_key, top_function
 from forensics.goroutines.locks import analyze_locks
 from forensics.model import Dump, Goroutine
 from forensics.parse.fastdump import stack_of
@@ -60,12 +60,6 @@ def _grew(waits: list[int | None]) -> bool:
     return all(a <= b for a, b in zip(minutes, minutes[1:])) and minutes[-1] > minutes[0]
 
 
-def _top(g: Goroutine) -> str:
-    functions = stack_of(g).functions
-    return next((f for f in functions if not f.startswith(("runtime.", "sync.", "internal/"))),
-                functions[0] if functions else "")
-
-
 def diff(dumps: list[Dump]) -> DumpDiff:
     """Compare dumps of one process, oldest first (sorted by time when every dump has one)."""
     if all(d.time is not None for d in dumps):
@@ -82,7 +76,8 @@ def diff(dumps: list[Dump]) -> DumpDiff:
     out.matched = len(common)
     for gid in sorted(common):
         seen = [i[gid] for i in ids]
-        track = Track(gid, [g.state for g in seen], [g.wait_minutes for g in seen], _top(seen[-1]))
+        track = Track(gid, [g.state for g in seen], [g.wait_minutes for g in seen],
+                      top_function(stack_of(seen[-1]).functions))
         if len({stack_key(stack_of(g)) for g in seen}) > 1:
             out.moved.append(track)
             continue

@@ -57,8 +57,8 @@ import re
 from dataclasses import replace
 from operator import attrgetter
 
-from forensics.goroutines.lockwaits import (WORD, Holder, Lock, LockWait, _cycle_from, _first_exact, _wait_template, _waiting,
-                        deadlock_cycles, lock_wait, other_waits)
+from forensics.goroutines.lockwaits import (WORD, Holder, Lock, LockWait, cycle_from, deadlock_cycles, first_exact,
+                                            lock_wait, other_waits, wait_of, wait_template)
 from forensics.model import Dump, Frame, Goroutine
 from forensics.parse.fastdump import Block, Stack, groups
 
@@ -106,7 +106,7 @@ def _words(stack: Stack) -> dict[str, tuple[Frame, bool]]:
 def _objects(func: str, args: str | None) -> frozenset[str]:
     """Exact heap pointers a call receives, without the receiver of a pointer method."""
     words = [w for w in WORD.findall(args or "") if not w.endswith("?")]
-    if ".(*" in func and _first_exact(args):
+    if ".(*" in func and first_exact(args):
         words = words[1:]
     return frozenset(w for w in words if HEAP.fullmatch(w))
 
@@ -122,9 +122,9 @@ class _Analysis:
                 self.groups[id(stack)][1].extend(members)
             else:
                 self.groups[id(stack)] = (stack, list(members))
-            template = _wait_template(stack)
+            template = wait_template(stack)
             if template is not None:
-                waits.extend(_waiting(template, g) for g in members)
+                waits.extend(wait_of(template, g) for g in members)
         waits.sort(key=_LINE)  # the dump's order
         self.waits: dict[int, LockWait] = {w.goroutine: w for w in waits}
         self.lock_addresses = {w.address for w in self.waits.values() if w.address}
@@ -271,7 +271,7 @@ class _Analysis:
 
     def _cycles_back(self, start: Lock, locks: dict[str, Lock]) -> bool:
         """True when holder -> (lock that holder waits on) -> ... leads back to ``start``."""
-        return bool(_cycle_from(start, locks, self.key_of))
+        return bool(cycle_from(start, locks, self.key_of))
 
 
 def _busy(state: str, frames: list[Frame]) -> str | None:
@@ -296,7 +296,7 @@ def _conclusion(lock: Lock, dump: Dump, locks: dict[str, Lock], key_of: dict[int
         said.append(f"{lock.key} is also the receiver of {_short(next(w.site for w in lock.waiters if w.inferred))}, "
                     f"whose inlined Lock/RLock prints no address: the same lock")
     if lock.status == "deadlock":
-        path = _cycle_from(lock, locks, key_of)
+        path = cycle_from(lock, locks, key_of)
         said += [f"goroutine {gid} holds {held} and waits on {wants}" for gid, held, wants in path]
         ranks = [max((RANK[h.confidence] for h in locks[held].holders if h.goroutine == gid), default=0)
                  for gid, held, _ in path]

@@ -20,23 +20,10 @@ from typing import Iterator
 from forensics.ingest import archives
 from forensics.ingest.archives import READ_ERRORS
 from forensics.ingest.skim import Skim, Skipped
+from forensics.model import Problem  # sources.Problem: what could not be read (defined with the data types)
 
 MAX_LINE = 1 << 20  # a longer physical line is cut here (and reported)
 SNIFF = 8192
-
-
-@dataclass(slots=True)
-class Problem:
-    """Something that could not be read, said in one line with its place."""
-
-    source: str
-    line: int | None
-    message: str
-    fatal: bool = False  # the whole input was unreadable
-
-    def __str__(self) -> str:
-        where = f"{self.source}:{self.line}" if self.line else self.source
-        return f"{where}: {self.message}"
 
 
 @dataclass(slots=True)

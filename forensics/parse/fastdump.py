@@ -32,7 +32,7 @@ from operator import attrgetter
 from typing import Iterable, Iterator
 
 from forensics.model import Dump, Frame, Goroutine, Record
-from forensics.parse.goroutines import FILE, DumpReader, _frame, header_state
+from forensics.parse.goroutines import FILE, DumpReader, header_state, parse_frame
 
 SEP = "\n\ngoroutine "  # a blank line, then a goroutine header: where the text is cut
 SLAB = 1 << 20  # characters split at a time (their pieces are in memory together)
@@ -91,7 +91,7 @@ def _parse_frames(text: str, first: int) -> list[Frame]:
                 pending.file, pending.lineno, pending.offset = m[1], int(m[2]), f"0x{m[3]}" if m[3] else None
                 pending = None
         elif raw and not raw.startswith("..."):
-            pending = _frame(raw, first + i)
+            pending = parse_frame(raw, first + i)
             frames.append(pending)
     return frames
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from forensics.model import Dump, Frame, Goroutine, Record
+from forensics.model import Dump, Frame, Goroutine, Problem, Record
 
 HEADER = re.compile(r"goroutine (\d+)((?: [^ \[\]]+)*+) \[([^\]]*)\]:")
 PROFILE = re.compile(r"goroutine profile: total (\d+)")
@@ -78,7 +78,8 @@ def _unindent(text: str) -> str:
     return text[INDENT.match(text).end():].rstrip()
 
 
-def _frame(body: str, line: int) -> Frame | None:
+def parse_frame(body: str, line: int) -> Frame | None:
+    """The Frame of a function line (``pkg.func(args)`` without the indent), or None."""
     m = FRAME.fullmatch(body)
     if not m:
         return None
@@ -115,7 +116,7 @@ class DumpReader:
             return self._feed(rec.text if isinstance(rec.text, str) else "", rec.line)
         except Exception as exc:  # pragma: no cover - defensive: never raise on input
             if self._dump is not None:
-                self._dump.warnings.append(f"{self.source}:{rec.line}: unreadable dump line ({exc!r})")
+                self._dump.warnings.append(Problem(self.source, rec.line, f"unreadable dump line ({exc!r})"))
             self._close()
             return False
 
@@ -211,7 +212,7 @@ class DumpReader:
         if body == UNAVAILABLE:
             self._complete = True
             return True
-        frame = _frame(body, line)
+        frame = parse_frame(body, line)
         if frame is None:
             return False
         self._settle_frame(line)
@@ -292,7 +293,7 @@ class DumpReader:
     def _settle_frame(self, line: int) -> None:
         """A new frame / created-by line arrived while the previous one lacked its file line."""
         if self._frame is not None or self._created:
-            self._dump.warnings.append(f"{self.source}:{line}: frame without file line (goroutine {self._g.id})")
+            self._dump.warnings.append(Problem(self.source, line, f"frame without file line (goroutine {self._g.id})"))
         self._frame, self._created = None, False
 
     def _end_goroutine(self) -> None:
@@ -303,7 +304,7 @@ class DumpReader:
             if dangling or empty:
                 g.truncated = self._dump.truncated = True
                 self._dump.warnings.append(
-                    f"{self.source}:{self._last}: goroutine dump ends mid-frame (goroutine {g.id})")
+                    Problem(self.source, self._last, f"goroutine dump ends mid-frame (goroutine {g.id})"))
         self._g, self._frame, self._created, self._complete = None, None, False, False
 
     def _close(self) -> None:
@@ -316,10 +317,10 @@ class DumpReader:
             if counted != self._total:
                 d.truncated = d.truncated or counted < self._total
                 d.warnings.append(
-                    f"{self.source}:{d.line}: profile says total {self._total}, groups add up to {counted}")
+                    Problem(self.source, d.line, f"profile says total {self._total}, groups add up to {counted}"))
         elif d.kind == "panic" and not d.goroutines:
             d.truncated = True
-            d.warnings.append(f"{self.source}:{self._last}: panic trace ends before its goroutine")
+            d.warnings.append(Problem(self.source, self._last, "panic trace ends before its goroutine"))
         d.end_line = self._last
         self.dumps.append(d)
         self._reset()

@@ -40,20 +40,16 @@ def records(df: pd.DataFrame, columns: list[str]) -> list[dict]:
     return out
 
 
+LOCK_KEYS = ["dump", "key", "kind", "status", "waiters", "longest_wait", "sites", "waiter_gids", "holders",
+             "holder_gids", "source", "line", "waiting", "holding"]  # of Lock.to_dict: the report's lock
+
+
 def _locks(result: Result) -> list[dict]:
-    ev = result.evidence
-    rows = records(ev["locks"], ["dump", "key", "kind", "status", "waiters", "longest_wait", "sites",
-                                 "waiter_gids", "holders", "holder_gids", "source", "line"])
-    objects = list(ev.locks)
-    for row in rows:
-        row["sites"] = [s for s in (row["sites"] or "").split("\n") if s]
-        row["waiter_gids"] = [int(g) for g in (row["waiter_gids"] or "").split()]
-        row["holder_gids"] = [int(g) for g in (row["holder_gids"] or "").split()]
-        lock = next((lk for d, lk in objects if d == row["dump"] and lk.key == row["key"]), None)
-        row["waiting"] = [{"gid": w.goroutine, "site": w.site, "wait_minutes": w.wait_minutes, "weight": w.weight}
-                          for w in (lock.waiters if lock else [])]
-        row["holding"] = [{"gid": h.goroutine, "reason": h.reason, "confidence": h.confidence}
-                          for h in (lock.holders if lock else [])]
+    ev, rows = result.evidence, []
+    for index, lock in ev.locks:
+        d = ev.dumps[index]
+        full = lock.to_dict(index, d.source, lock.line or d.line)
+        rows.append({key: full[key] for key in LOCK_KEYS} | {"holders": full["holders"] or ""})  # "": as ever
     return rows
 
 

@@ -1,4 +1,4 @@
-"""Report sections read off the evidence tables: the environment and the goroutine buckets."""
+"""Report sections read off the evidence: the environment and the goroutine buckets."""
 from __future__ import annotations
 
 import json
@@ -6,6 +6,10 @@ from urllib.parse import unquote
 
 import pandas as pd
 import regex
+
+from forensics.goroutines.buckets import Bucket
+from forensics.goroutines.buckets import buckets as goroutine_buckets
+from forensics.goroutines.locks import Lock
 
 STACK_FRAMES = 12  # functions kept per bucket, from the top of the stack
 BUCKETS = 60  # buckets kept per dump, the goroutines waiting on a lock and the largest first
@@ -24,8 +28,9 @@ def _unique(values) -> list:
     return sorted({v for v in values if v is not None and not (isinstance(v, float) and pd.isna(v)) and v != ""})
 
 
-def _go_versions(ev) -> list[dict]:
-    """``docker version``'s Server Go version, else the Go release in the dumps' runtime paths."""
+def go_versions(ev) -> list[dict]:
+    """``docker version``'s Server Go version, else the Go release in the dumps' runtime paths
+    (the report's environment and the fleet table's go_version column)."""
     out, server = [], None
     events = ev["events"]
     for row in events[events["msg"].str.contains("Server:|Go version:", regex=True)].itertuples():
@@ -89,7 +94,7 @@ def _containers(ev) -> list[dict]:
 def environment(ev) -> dict:
     daemons, events = ev["daemons"], ev["events"]
     return {
-        "go_versions": _go_versions(ev),
+        "go_versions": go_versions(ev),
         "hosts": _unique(list(events["host"]) + list(daemons["host"])),
         "pids": [int(p) for p in _unique(list(events["pid"]) + list(daemons["pid"]))][:50],
         "containers": _containers(ev),
@@ -97,43 +102,29 @@ def environment(ev) -> dict:
     }
 
 
-def _text(value) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _groups(rows: pd.DataFrame) -> list[dict]:
-    """Goroutines grouped by state and identical stack, in order of first appearance (one pass)."""
-    groups: dict[tuple, dict] = {}
-    columns = ["state", "stack", "top", "lock_key", "lock_status", "source", "line", "weight", "gid", "wait_minutes"]
-    for g in rows[columns].itertuples(index=False):
-        key = (_text(g.state), _text(g.stack))
-        b = groups.get(key)
-        if b is None:
-            stack = [f for f in (g.stack or "").split("\n") if f] if isinstance(g.stack, str) else []
-            b = groups[key] = {
-                "count": 0, "state": g.state, "wait_minutes": None, "top": g.top or "", "stack": stack[:STACK_FRAMES],
-                "frames": len(stack), "gids": [], "lock": _text(g.lock_key), "lock_status": _text(g.lock_status),
-                "source": g.source, "line": int(g.line)}
-        b["count"] += 0 if pd.isna(g.weight) else int(g.weight)
-        if len(b["gids"]) < SAMPLE_GIDS:
-            b["gids"].append(int(g.gid))
-        if not pd.isna(g.wait_minutes):
-            low, high = b["wait_minutes"] or (int(g.wait_minutes), int(g.wait_minutes))
-            b["wait_minutes"] = [min(low, int(g.wait_minutes)), max(high, int(g.wait_minutes))]
-    return list(groups.values())
+def _bucket(b: Bucket, waiting: dict[int, Lock], source: str) -> dict:
+    low, high = b.waits
+    first = b.goroutines[0]
+    lock = waiting.get(first.id)
+    functions = list(b.stack.functions)
+    return {"count": b.count, "state": ", ".join(b.states), "wait_minutes": None if high is None else [low, high],
+            "top": b.top, "stack": functions[:STACK_FRAMES], "frames": len(functions),
+            "gids": [g.id for g in b.goroutines[:SAMPLE_GIDS]], "lock": lock.key if lock else None,
+            "lock_status": lock.status if lock else None, "source": first.source or source, "line": first.line}
 
 
 def buckets(ev) -> list[dict]:
-    """Per goroutine dump, its goroutines grouped by state and identical stack (like panicparse)."""
-    goroutines, out = ev["goroutines"], []
+    """Per goroutine dump, its buckets as ``forensics dump`` makes them (:func:`.goroutines.buckets.buckets`:
+    same frames, same creator), lock waiters first."""
+    out = []
     for dump in ev["dumps"].itertuples():
         if dump.kind == "panic":
             continue
-        rows = goroutines[goroutines["dump"] == dump.dump]
-        groups = _groups(rows)
-        groups.sort(key=lambda b: (b["lock"] is None, -b["count"], b["state"]))
+        waiting = {w.goroutine: lock for index, lock in ev.locks if index == dump.dump for w in lock.waiters}
+        found = goroutine_buckets(ev.dumps[dump.dump], waiting=waiting)
         out.append({"dump": int(dump.dump), "kind": dump.kind,
                     "time": dump.time.isoformat() if not pd.isna(dump.time) else None,
-                    "goroutines": int(rows["weight"].sum()), "source": dump.source, "line": int(dump.line),
-                    "buckets": groups[:BUCKETS], "omitted": max(0, len(groups) - BUCKETS)})
+                    "goroutines": sum(b.count for b in found), "source": dump.source, "line": int(dump.line),
+                    "buckets": [_bucket(b, waiting, dump.source) for b in found[:BUCKETS]],
+                    "omitted": max(0, len(found) - BUCKETS)})
     return out

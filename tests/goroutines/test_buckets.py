@@ -1,10 +1,12 @@
 """Buckets on real dumps: the 49227 reproduction, pprof debug=1 and real Go programs."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
-from conftest import FIXTURES
+import pytest
+from conftest import FIXTURES, forensics
 
 from forensics.goroutines.buckets import buckets, select
 from forensics.parse.fastdump import parse_text
@@ -76,3 +78,26 @@ def test_filters_like_panicparse():
         len([b for b in found if not {"IO wait", "select", "chan receive"} & set(b.states)])
     go = buckets(dump(GO / "go1.21" / "goroutine-stacks-2.log"))
     assert sum(b.count for b in select(go, min_wait=2)) == 16 and select(go, min_wait=3) == []
+
+
+@pytest.mark.parametrize("path", [
+    DUMPS / "real-dockerd" / "goroutine-stacks-sigusr1.log",  # SIGUSR1 file of a real dockerd
+    REPRO / "pprof-goroutine-debug2.txt",
+    REPRO / "dockerd-stderr-after-sigquit.txt",  # SIGQUIT output among log lines
+])
+def test_dump_and_analyze_make_the_same_buckets(path: Path):
+    """One grouping: `forensics dump --json` and the report of `forensics analyze --json` list the
+    same buckets (count, top function, first goroutine) for the same dump."""
+    def run(*args):
+        proc = forensics(*args, path, "--json", "-")
+        assert proc.returncode in (0, 1), proc.stderr
+        return json.loads(proc.stdout)
+
+    [dumped] = [d for d in run("dump", "--top", "0")["dumps"] if d["kind"] != "panic"]
+    [reported] = run("analyze")["goroutines"]
+    assert len(dumped["buckets"]) == dumped["buckets_total"] > 10
+    assert len(reported["buckets"]) + reported["omitted"] == dumped["buckets_total"]
+    assert reported["goroutines"] == dumped["goroutines"]
+    shown = len(reported["buckets"])
+    assert [(b["count"], b["top"], b["gids"][0]) for b in reported["buckets"]] == \
+        [(b["count"], b["top"], b["ids"][0]) for b in dumped["buckets"][:shown]]

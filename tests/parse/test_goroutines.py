@@ -14,7 +14,7 @@ from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forensics.model import Record
+from forensics.model import Problem, Record
 from forensics.parse.goroutines import DumpReader, looks_like_dump, parse_dumps
 
 DUMPS = FIXTURES / "dumps"
@@ -239,7 +239,7 @@ def test_syslog_stripped_tail_is_truncated_with_warning():
              "created by github.com/docker/docker/daemon.(*Daemon).listenMetricsSock"]
     taken, [d] = feed_lines(lines, "messages")
     assert all(taken) and d.truncated and d.goroutines[0].truncated
-    assert d.warnings == ["messages:4: goroutine dump ends mid-frame (goroutine 73)"]
+    assert d.warnings == [Problem("messages", 4, "goroutine dump ends mid-frame (goroutine 73)")]
     assert d.goroutines[0].frames[0].lineno == 2307
 
 
@@ -256,7 +256,7 @@ def test_journal_short_tabs_as_spaces_then_log_line():
 def test_header_without_frames_before_log_line():
     taken, [d] = feed_lines(["goroutine 5 [running]:", 'time="x" level=info msg="y"'], "d.log")
     assert taken == [True, False]
-    assert d.truncated and d.warnings == ["d.log:1: goroutine dump ends mid-frame (goroutine 5)"]
+    assert d.truncated and d.warnings == [Problem("d.log", 1, "goroutine dump ends mid-frame (goroutine 5)")]
 
 
 def test_blank_lines_inside_and_after_dump():

@@ -16,7 +16,7 @@ from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forensics.model import Goroutine
+from forensics.model import Goroutine, Problem
 from forensics.parse.fastdump import LazyGoroutine, cuts, parse_slabs, parse_text
 from forensics.parse.goroutines import parse_dumps
 
@@ -178,7 +178,7 @@ def test_truncated_dump_keeps_every_complete_goroutine():
     [d] = parse_text(cut, "cut.txt")
     complete = len(HEADER.findall(cut))
     assert len(d.goroutines) == complete and d.truncated and d.goroutines[-1].truncated
-    assert d.warnings == [f"cut.txt:{cut.count(chr(10))}: goroutine dump ends mid-frame (goroutine {d.goroutines[-1].id})"]
+    assert d.warnings == [Problem("cut.txt", cut.count(chr(10)), f"goroutine dump ends mid-frame (goroutine {d.goroutines[-1].id})")]
     assert not any(g.truncated for g in d.goroutines[:-1])
 
 
