@@ -15,7 +15,7 @@ from rich.console import Console
 
 from forensics import __version__
 from forensics.cli.dump import dump as dump_command
-from forensics.findings import SEVERITIES, severity_rank
+from forensics.findings import SEVERITIES, Severity
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="What went wrong inside a Docker daemon, from its logs and goroutine dumps.")
@@ -108,7 +108,8 @@ def analyze(
     _outputs(report, html, json_out, markdown, quiet)
     if result.nothing_read:
         raise typer.Exit(2)
-    raise typer.Exit(1 if result.worst_severity() >= severity_rank(fail_on) else 0)
+    worst = result.worst_severity()
+    raise typer.Exit(1 if worst is not None and worst >= Severity(fail_on) else 0)
 
 
 @app.command("report")

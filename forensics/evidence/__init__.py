@@ -12,6 +12,7 @@ from datetime import timedelta
 import pandas as pd
 import regex
 
+from forensics.engine import versions
 from forensics.goroutines.locks import Lock, analyze_locks
 from forensics.model import Dump
 from forensics.parse import Event, Parsed
@@ -231,6 +232,27 @@ def _site(g) -> str:
     frames = [f for f in g.frames if not f.func.startswith(("runtime.", "panic", "net/http.(*conn)"))][:2]
     return " <- ".join(f"{f.func.rsplit('/', 1)[-1]} ({(f.file or '?').rsplit('/', 1)[-1]}:{f.lineno})"
                        for f in frames)
+
+
+def daemons_by_time(daemons: pd.DataFrame) -> pd.DataFrame:
+    """The daemons table oldest first: the one order "the latest daemon" is read from (the run's
+    engine version, each finding's fallback, the fleet table). Rows without a time (``docker
+    version`` output) come first; ties go by version, so the order of the inputs never decides."""
+    def key(i: int):
+        t, v = daemons["time"].iloc[i], daemons["version"].iloc[i]
+        return (not pd.isna(t), t if not pd.isna(t) else 0, versions.parse(v) or (), str(v))
+
+    return daemons.iloc[sorted(range(len(daemons)), key=key)]
+
+
+def engine_versions(daemons: pd.DataFrame) -> list[str]:
+    """Every daemon version the inputs show, each once, oldest daemon first (the last is the latest)."""
+    return list(dict.fromkeys(str(v) for v in daemons_by_time(daemons)["version"]))
+
+
+def engine_version(daemons: pd.DataFrame) -> str | None:
+    """The latest daemon's version (see :func:`daemons_by_time`), None when no daemon says."""
+    return None if daemons.empty else str(daemons_by_time(daemons)["version"].iloc[-1])
 
 
 def build(parsed: Parsed) -> Evidence:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
-from forensics.findings import severity_rank
+from forensics.findings import Severity
 
 CACHE_VERSION = "1"
 
@@ -135,7 +135,7 @@ def host_row(name: str, result, seconds: float, size: int) -> dict:
         "host": name,
         "reported_host": seen_hosts.mode().iloc[0] if not seen_hosts.empty else None,
         "verdict": result.verdict,
-        "worst_severity": found[0].severity if found else None,
+        "worst_severity": str(found[0].severity) if found else None,
         "findings": " ".join(f"{f.id}:{f.confidence}" for f in found),
         "engine_version": result.engine_version,
         "go_version": _go_version(ev),
@@ -149,7 +149,7 @@ def host_row(name: str, result, seconds: float, size: int) -> dict:
     findings = {f.id: f for f in result.findings}
     for outcome in result.outcomes:
         f = findings.get(outcome.rule)
-        row[f"rule:{outcome.rule}"] = f.confidence if f else outcome.status
+        row[f"rule:{outcome.rule}"] = str(f.confidence) if f else outcome.status
     return row
 
 
@@ -312,10 +312,10 @@ def _save_cache(path: Path, key: str, row: dict) -> None:
     os.replace(tmp, path)
 
 
-def worst(table) -> int:
+def worst(table) -> Severity | None:
     if table.empty or "worst_severity" not in table:
-        return -1
-    return max((severity_rank(s) for s in table["worst_severity"].dropna()), default=-1)
+        return None
+    return max((Severity(s) for s in table["worst_severity"].dropna()), default=None)
 
 
 def all_unreadable(table) -> bool:
