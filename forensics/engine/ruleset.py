@@ -321,9 +321,14 @@ def rules_dir() -> Path:
 
 
 def load_rules(directory: Path | None = None) -> list[Rule]:
-    """Every ``*.yaml`` rule, ordered so that a rule comes after the rules it uses."""
-    directory = directory or rules_dir()
+    """Every ``*.yaml`` rule, ordered so that a rule comes after the rules it uses. No catalogue
+    (a missing or empty directory) is a RuleError: without rules every input would look clean."""
+    directory = Path(directory or rules_dir())
+    if not directory.is_dir():
+        raise RuleError(f"{directory}: no such rules directory")
     rules = {r.id: r for r in (load_rule(p) for p in sorted(directory.glob("*.yaml")))}
+    if not rules:
+        raise RuleError(f"{directory}: no rules (*.yaml) in this directory")
     for r in rules.values():
         for dep in r.depends_on():
             if dep not in rules:

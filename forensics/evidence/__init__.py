@@ -15,7 +15,7 @@ import regex
 from forensics.engine import versions
 from forensics.goroutines.locks import Lock, analyze_locks
 from forensics.model import Dump
-from forensics.parse import Event, Parsed
+from forensics.parse import Event, Parsed, dockerversion
 
 TABLES = {
     "events": "time level msg fields container host pid proc source line",
@@ -87,22 +87,18 @@ def _event_rows(events: list[Event]) -> list[dict]:
              "source": e.source, "line": e.line} for e in events]
 
 
-_CLI_VERSION = regex.compile(r"^\s{1,4}Version:\s+(?P<version>\S+)")
-
-
 def _daemon_rows(events: list[Event]) -> list[dict]:
     rows = []
-    server_at = None  # `docker version` output: the Version line under "Server:"
+    said = {}  # `docker version` output: the Engine's Version line under "Server:", by where it is
+    for server in dockerversion.servers(e for e in events if e.level is None):
+        version, e = server.get("Version")
+        if version:
+            said[(e.source, e.line)] = version.split()[0]
     for e in events:
-        if e.level is None and e.msg.startswith("Server:"):
-            server_at = (e.source, e.line)
-        elif server_at and e.source == server_at[0] and e.line - server_at[1] < 4:
-            m = _CLI_VERSION.match(e.msg)
-            if m:
-                rows.append({"time": e.time, "host": e.host, "pid": e.pid, "version": m["version"],
-                             "commit": None, "storage_driver": None, "snapshotter": None,
-                             "source": e.source, "line": e.line})
-                server_at = None
+        if e.level is None and (e.source, e.line) in said:
+            rows.append({"time": e.time, "host": e.host, "pid": e.pid, "version": said[(e.source, e.line)],
+                         "commit": None, "storage_driver": None, "snapshotter": None,
+                         "source": e.source, "line": e.line})
         if e.msg == "Docker daemon" and "version" in e.fields:
             f = e.fields
             driver = f.get("storage-driver") or f.get("graphdriver") or f.get("graphdriver(s)")
