@@ -12,7 +12,7 @@ from conftest import HEALTHY, REPRO, ROOT, finding
 from forensics.analyze import analyze
 from forensics.collect.dockerapi import render_version
 from forensics.engine.ruleset import load_rules
-from forensics.findings import CONFIDENCES, SEVERITIES, Confidence, Container, Severity
+from forensics.findings import CONFIDENCES, SEVERITIES
 from forensics.report import to_dict, to_markdown
 from forensics.report.redact import redact
 
@@ -75,6 +75,8 @@ def test_docker_version_output_has_one_reader(tmp_path, rules):
 
 
 def test_findings_carry_their_containers_as_name_and_id(rules):
+    from forensics.findings import Container
+
     result = analyze([str(REPRO)], rules=rules)
     f = finding(result, "moby-49227")
     assert f.containers == [Container("test", "d593da0690bf")]
@@ -91,6 +93,8 @@ def test_findings_carry_their_containers_as_name_and_id(rules):
 
 
 def test_severity_and_confidence_are_ordered_words():
+    from forensics.findings import Confidence, Severity
+
     assert sorted(Severity(s) for s in ["critical", "high", "info", "medium", "low"]) == list(Severity)
     assert "high" > "critical" and not Severity.HIGH > Severity.CRITICAL  # by place, not alphabetically
     assert Severity.MEDIUM >= "low" and Confidence.LIKELY < "confirmed" and not Confidence.INCONCLUSIVE.found
@@ -101,6 +105,8 @@ def test_severity_and_confidence_are_ordered_words():
 
 
 def test_findings_sorted_by_severity_then_confidence(rules):
+    from forensics.findings import Severity
+
     result = analyze([str(REPRO)], rules=rules)
     keys = [(f.severity.rank, f.confidence.rank) for f in result.found]
     assert keys == sorted(keys, reverse=True) and result.worst_severity() is Severity.CRITICAL
