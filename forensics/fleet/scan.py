@@ -127,8 +127,10 @@ def _go_version(ev) -> str | None:
 
 def host_row(name: str, result, seconds: float, size: int) -> dict:
     """One line of the fleet table from an analyze() Result."""
+    from forensics.evidence import daemons_by_time
+
     ev = result.evidence
-    daemons = ev["daemons"].sort_values("time", na_position="first")
+    daemons = daemons_by_time(ev["daemons"])  # oldest first, as the engine version is read
     seen_hosts = ev["events"]["host"].dropna()
     found = result.found
     row = {
