@@ -16,7 +16,7 @@ try:  # the parse tree's node kinds (Python's own sre parser): re._parser from 3
     from re import _constants as C
     from re import _parser
 except ImportError:  # Python 3.10
-    import sre_constants as C  # noqa: N812
+    import sre_constants as C
     import sre_parse as _parser
 
 _NONE = object()  # node kinds 3.10 lacks (possessive repeats, atomic groups) match nothing
