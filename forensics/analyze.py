@@ -10,8 +10,8 @@ from forensics.ingest import envelopes
 from forensics.ingest import excerpts
 from forensics.ingest import sources
 from forensics.engine.evaluate import evaluate
-from forensics.evidence import Evidence, build
-from forensics.findings import Finding, Outcome, severity_rank
+from forensics.evidence import Evidence, build, engine_version as latest_version, engine_versions
+from forensics.findings import Confidence, Finding, Outcome, Severity
 from forensics.parse import Parsed, date_dumps, parse_records
 from forensics.engine.prefilter import skim_for
 from forensics.engine.ruleset import Rule, load_rules
@@ -46,6 +46,7 @@ class Result:
     evidence: Evidence
     warnings: list[str] = field(default_factory=list)
     engine_version: str | None = None
+    engine_versions: list[str] = field(default_factory=list)  # every daemon version the inputs show, oldest first
     tool_version: str = __version__
     generated: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     context: dict = field(default_factory=dict)  # (source, line) -> [(line, text)] around each citation
@@ -54,7 +55,7 @@ class Result:
     def found(self) -> list[Finding]:
         """Findings that stand (confirmed, likely, possible), most severe first."""
         return sorted((f for f in self.findings if f.found),
-                      key=lambda f: (-severity_rank(f.severity), ["confirmed", "likely", "possible"].index(f.confidence)))
+                      key=lambda f: (-Severity(f.severity).rank, -Confidence(f.confidence).rank))
 
     @property
     def verdict(self) -> str:
@@ -69,8 +70,8 @@ class Result:
     def nothing_read(self) -> bool:
         return not any(i.readable and i.lines for i in self.inputs)
 
-    def worst_severity(self) -> int:
-        return max((severity_rank(f.severity) for f in self.found), default=-1)
+    def worst_severity(self) -> Severity | None:
+        return max((Severity(f.severity) for f in self.found), default=None)
 
 
 def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rule] | None = None,
@@ -124,9 +125,10 @@ def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | N
     date_dumps(parsed)
     evidence = build(parsed)
     findings, outcomes, warnings = evaluate(rules, evidence, engine_version)
-    version = engine_version or next(iter(evidence["daemons"]["version"].tolist()[-1:]), None)
+    version = engine_version or latest_version(evidence["daemons"])
     cap = archives.budget.get()
     if cap is not None:  # re-reading the cited lines gets its own allowance, not what the first pass left
         archives.budget.set(archives.Budget(cap.limit))
     context = excerpts.around(paths, [(c.source, c.line) for f in findings for c in f.evidence])
-    return Result(findings, outcomes, problems, summaries, evidence, warnings, version, context=context)
+    return Result(findings, outcomes, problems, summaries, evidence, warnings, version,
+                  engine_versions(evidence["daemons"]), context=context)

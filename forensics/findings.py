@@ -1,19 +1,89 @@
 """What the rule engine concludes, in a shape every report format reads."""
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-SEVERITIES = ["info", "low", "medium", "high", "critical"]
+
+class _Ordered(str, enum.Enum):
+    """A word of a fixed vocabulary that compares by its place in it (not alphabetically).
+
+    It is the plain string everywhere else (``Severity.HIGH == "high"``, JSON writes ``"high"``);
+    compared with a plain string, that string is read as a member first."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @property
+    def rank(self) -> int:
+        return list(type(self)).index(self)
+
+    def _other(self, other) -> int:
+        return type(self)(other).rank
+
+    def __lt__(self, other) -> bool:
+        return self.rank < self._other(other)
+
+    def __le__(self, other) -> bool:
+        return self.rank <= self._other(other)
+
+    def __gt__(self, other) -> bool:
+        return self.rank > self._other(other)
+
+    def __ge__(self, other) -> bool:
+        return self.rank >= self._other(other)
+
+    __hash__ = str.__hash__
+    __eq__ = str.__eq__
+    __ne__ = str.__ne__
+
+
+class Severity(_Ordered):
+    """Least severe first."""
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Confidence(_Ordered):
+    """Weakest first: a rule's verdict is found when it is possible or stronger."""
+    NOT_AFFECTED = "not-affected"
+    INCONCLUSIVE = "inconclusive"
+    POSSIBLE = "possible"
+    LIKELY = "likely"
+    CONFIRMED = "confirmed"
+
+    @property
+    def found(self) -> bool:
+        return self >= Confidence.POSSIBLE
+
+
+SEVERITIES = [s.value for s in Severity]
 # Fixed vocabulary for automation: the first three are "found", the last two are not.
-CONFIDENCES = ["confirmed", "likely", "possible", "inconclusive", "not-affected"]
-FOUND = ("confirmed", "likely", "possible")
+CONFIDENCES = [c.value for c in reversed(Confidence)]
+FOUND = tuple(c for c in CONFIDENCES if Confidence(c).found)
 # Rule outcomes, one per rule evaluated.
 OUTCOMES = ["matched", "not-matched", "not-applicable", "inconclusive"]
 
+@dataclass(frozen=True)
+class Container:
+    """A container a finding names: its name and id as far as the evidence tells them."""
 
-def severity_rank(severity: str) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else 0
+    name: str | None = None
+    id: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How reports write it: ``name (short id)``, or whichever of the two is known."""
+        if self.name and self.id:
+            return f"{self.name} ({self.id[:12]})"
+        return self.name or self.id or "?"
 
 
 @dataclass
@@ -31,23 +101,26 @@ class Citation:
 class Finding:
     id: str
     title: str
-    severity: str
-    confidence: str
+    severity: Severity
+    confidence: Confidence
     summary: str
     explanation: str
     remedy: str
     references: list[dict] = field(default_factory=list)
-    containers: list[str] = field(default_factory=list)
+    containers: list[Container] = field(default_factory=list)
     evidence: list[Citation] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # what would raise the confidence
     engine_version: str | None = None
 
     @property
     def found(self) -> bool:
-        return self.confidence in FOUND
+        return Confidence(self.confidence).found
 
     def to_dict(self) -> dict:
         out = asdict(self)
+        out["severity"], out["confidence"] = str(self.severity), str(self.confidence)
+        out["containers"] = [c.label for c in self.containers]
+        out["container_refs"] = [{"name": c.name, "id": c.id} for c in self.containers]
         for cite in out["evidence"]:
             cite["time"] = cite["time"].isoformat() if cite["time"] else None
         return out
@@ -58,4 +131,4 @@ class Outcome:
     rule: str
     status: str  # one of OUTCOMES
     reason: str
-    confidence: str | None = None
+    confidence: Confidence | None = None

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from forensics import __version__
 from forensics.cli.dump import dump as dump_command
-from forensics.findings import SEVERITIES, severity_rank
+from forensics.findings import SEVERITIES, Severity
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="What went wrong inside a Docker daemon, from its logs and goroutine dumps.")
@@ -108,7 +108,8 @@ def analyze(
     _outputs(report, html, json_out, markdown, quiet)
     if result.nothing_read:
         raise typer.Exit(2)
-    raise typer.Exit(1 if result.worst_severity() >= severity_rank(fail_on) else 0)
+    worst = result.worst_severity()
+    raise typer.Exit(1 if worst is not None and worst >= Severity(fail_on) else 0)
 
 
 @app.command("report")
@@ -155,6 +156,7 @@ def scan(
 
     if fail_on not in SEVERITIES:
         raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
+    _load(None)  # no catalogue is an error here, not one per host
     raise typer.Exit(run(paths or [], hosts_in, out, jobs, scheduler, host_from, per_host_reports,
                          fail_on, engine_version, quiet, err))
 
@@ -220,8 +222,13 @@ def rules_test(rule_id: Optional[str] = typer.Argument(None, help="only this rul
     """Run every rule (or one) against its positive and negative fixtures."""
     from forensics.rulecheck import cases, run_case
 
+    from forensics.engine.ruleset import rules_dir as bundled
+
     rules = _load(rules_dir)
     found = cases(rule_id, rules_dir)
+    if not found and not cases(None, rules_dir):
+        raise _fail(f"no rule fixtures in {(rules_dir or bundled()) / 'fixtures'}: they use samples/ and tests/fixtures "
+                    "of a checkout and are not installed; pass --rules <checkout>/rules")
     if not found:
         raise _fail(f"no fixtures for {rule_id or 'any rule'}")
     failed = 0

@@ -12,14 +12,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pandas as pd
+import regex
 
 from forensics.engine import versions
-from forensics.evidence import COVERAGE, Evidence
-from forensics.findings import FOUND, Citation, Finding, Outcome
+from forensics.evidence import COVERAGE, Evidence, daemons_by_time, engine_version
+from forensics.findings import Citation, Confidence, Container, Finding, Outcome
 from forensics.engine.ruleset import FIELD_REF, PATTERN_TIMEOUT, Rule, Signal, Verdict
 from forensics.engine.selection import MAX_TIMEOUTS, column_mask, count, duration, follows, same_mask
 
 MAX_CITATIONS = 12  # rows cited per signal
+CONTAINER_ID = regex.compile(r"[0-9a-f]{12,64}")  # a reference that is an id, not a name
 WHAT_IS_MISSING = {"logs": "no log among the inputs", "dumps": "no goroutine dump among the inputs",
                    "debug_logs": "the log has no debug lines (dockerd runs without --debug)"}
 
@@ -124,13 +126,42 @@ def _state(verdict: Verdict, matches: dict[str, Match]) -> str:
     return "unknown"
 
 
-def _engine_version(ctx: Context) -> str | None:
+def _known(value) -> bool:
+    return value is not None and not (not isinstance(value, str) and pd.isna(value)) and value != ""
+
+
+def _daemon_of(row, daemons: pd.DataFrame):
+    """The daemon (a row of ``daemons``, oldest first) that wrote ``row``: the same host and pid;
+    else the last one started before it in the same file; else the last one started before it
+    (on the same host when both say). None when nothing tells."""
+    host, pid, time = getattr(row, "host", None), getattr(row, "pid", None), getattr(row, "time", None)
+    if _known(host) and _known(pid):
+        same = daemons[(daemons["host"] == host) & (daemons["pid"] == pid)]
+        if not same.empty:
+            return same.iloc[-1]
+    same_file = daemons[(daemons["source"] == row.source) & (daemons["line"] < row.line)]
+    if not same_file.empty:
+        return same_file.sort_values("line").iloc[-1]
+    if _known(time):
+        before = daemons[daemons["time"].notna() & (daemons["time"] <= time)]
+        if _known(host):
+            before = before[before["host"].isna() | (before["host"] == host)]
+        if not before.empty:
+            return before.iloc[-1]
+    return None
+
+
+def _engine_version(ctx: Context, cited: pd.DataFrame) -> str | None:
+    """The version a finding is gated on: --engine-version, else that of the daemon whose rows it
+    cites (the latest of them when they come from several), else the latest daemon's."""
     if ctx.engine_version:
         return ctx.engine_version
-    daemons = ctx.evidence["daemons"]
-    if daemons.empty:
-        return None
-    return str(daemons.sort_values("time", na_position="first").iloc[-1]["version"])
+    daemons = daemons_by_time(ctx.evidence["daemons"])
+    if daemons["version"].nunique() > 1 and {"source", "line"} <= set(cited.columns):
+        found = [d for d in (_daemon_of(r, daemons) for r in cited.itertuples()) if d is not None]
+        if found:
+            return str(max(found, key=lambda d: daemons.index.get_loc(d.name))["version"])
+    return engine_version(daemons)
 
 
 def excerpt(table: str, row: pd.Series) -> str:
@@ -168,19 +199,22 @@ def _cited(rule: Rule, matches: dict[str, Match]):
             if m.status == "present" and rule.signals[name].cite]
 
 
-def _cite(rule: Rule, matches: dict[str, Match]) -> tuple[list[Citation], pd.DataFrame]:
-    cites, frames = [], []
+def _cite(rule: Rule, matches: dict[str, Match]) -> tuple[list[Citation], pd.DataFrame, pd.DataFrame]:
+    """The citations, every row of the cited signals, and the rows cited."""
+    cites, frames, shown = [], [], []
     for name, sig, m in _cited(rule, matches):
         rows = m.rows
         if sig.table:
             rows = rows.assign(table=sig.table, signal=name)
         frames.append(rows)
+        shown.append(rows.head(MAX_CITATIONS))
         for _, row in rows.head(MAX_CITATIONS).iterrows():
             t = row.get("time")
             cites.append(Citation(str(row["source"]), int(row["line"]), excerpt(row["table"], row)[:500],
                                   name, None if t is None or pd.isna(t) else t.to_pydatetime()))
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["table", "signal"])
-    return cites, rows
+    cited = pd.concat(shown, ignore_index=True) if shown else rows
+    return cites, rows, cited
 
 
 def _no_rows(rule: Rule, matches: dict[str, Match]) -> pd.DataFrame:
@@ -193,7 +227,8 @@ def _no_rows(rule: Rule, matches: dict[str, Match]) -> pd.DataFrame:
     return pd.DataFrame(columns=list(columns) or ["table", "signal"])
 
 
-def _containers(rows: pd.DataFrame, ev: Evidence) -> list[str]:
+def _containers(rows: pd.DataFrame, ev: Evidence) -> list[Container]:
+    """The containers the rows name, each with its name and id as far as the containers table knows them."""
     if "container" not in rows:
         return []
     refs = [c for c in rows["container"].dropna().astype(str).unique() if c]
@@ -201,17 +236,19 @@ def _containers(rows: pd.DataFrame, ev: Evidence) -> list[str]:
     for _, r in ev["containers"].iterrows():
         if isinstance(r["id"], str) and isinstance(r["name"], str) and r["name"]:
             names[r["id"]] = r["name"]
-    out = []
+    out: list[Container] = []
     for ref in refs:
         name = next((n for i, n in names.items() if i.startswith(ref) or ref.startswith(i)), None)
-        label = f"{name} ({ref[:12]})" if name else ref
-        if name and any(o.startswith(name + " ") for o in out):
+        if name and any(o.name == name for o in out):
             continue
-        if not name and ref in names.values():
-            ids = [i for i, n in names.items() if n == ref]
-            label = f"{ref} ({ids[0][:12]})"
-        if label not in out:
-            out.append(label)
+        if name:
+            found = Container(name, ref)
+        elif ref in names.values():
+            found = Container(ref, next(i for i, n in names.items() if n == ref))
+        else:
+            found = Container(id=ref) if CONTAINER_ID.fullmatch(ref) else Container(name=ref)
+        if found.label not in (o.label for o in out):
+            out.append(found)
     return out
 
 
@@ -234,7 +271,6 @@ class _Safe(dict):
 
 def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.DataFrame]:
     matches = _signals(rule, ctx)
-    version = _engine_version(ctx)
     states = [_state(v, matches) for v in rule.verdicts]
     verdict = next((v for v, st in zip(rule.verdicts, states) if st == "present"), None)
     if verdict is None:
@@ -249,35 +285,34 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
                   for s in dict.fromkeys(s for v in rule.verdicts for s in v.all + v.any)
                   if matches[s].status == "absent"]
         return Outcome(rule.id, "not-matched", "not found: " + "; ".join(absent)), None, rows.iloc[0:0]
-    cites, rows = _cite(rule, matches)
+    cites, rows, cited = _cite(rule, matches)
+    version = _engine_version(ctx, cited)
     confidence, notes = verdict.confidence, []
     excluded = [reason for sig, reason in rule.not_affected_if
                 if _signal(sig, rule, ctx, matches).status == "present"]
     affected = versions.in_any(version, rule.affected) if rule.affected else True
     if affected is False or excluded:
-        confidence = "not-affected"
+        confidence = Confidence.NOT_AFFECTED
         notes = excluded or [f"engine {version} is outside the affected range "
                              f"({'; '.join(rule.affected)}){'; fixed in ' + rule.fixed_in if rule.fixed_in else ''}"]
     elif affected is None:
         notes = ["the engine version is unknown (no 'Docker daemon' start line; pass --engine-version)"]
-        if FOUND.index(confidence) < FOUND.index(rule.unknown_version):
-            confidence = rule.unknown_version
-    stronger = [v for v in rule.verdicts[:rule.verdicts.index(verdict)]
-                if FOUND.index(v.confidence) < FOUND.index(verdict.confidence)]
+        confidence = min(confidence, rule.unknown_version)
+    stronger = [v for v in rule.verdicts[:rule.verdicts.index(verdict)] if v.confidence > verdict.confidence]
     missing = []
     for name in dict.fromkeys(s for v in stronger for s in v.all + v.any):
         if matches[name].status != "present":
             missing.append(f"{rule.signals[name].describe} ({matches[name].reason})")
     containers = _containers(rows, ctx.evidence)
-    values = _Safe(version=version or "unknown", containers=", ".join(containers) or "unknown",
+    values = _Safe(version=version or "unknown", containers=", ".join(c.label for c in containers) or "unknown",
                    fixed_in=rule.fixed_in, **{f"n_{k}": len(m.rows) for k, m in matches.items()})
     summary = FIELD_REF.sub(lambda m: _first(matches, *m.groups()), verdict.summary).format_map(values)
-    if confidence == "not-affected":
+    if confidence is Confidence.NOT_AFFECTED:
         summary = f"Signs of {rule.title} were seen, but this daemon is not affected: {notes[0]}."
     explanation = "\n\n".join(p for p in [rule.description, *notes] if p)
     finding = Finding(rule.id, rule.title, verdict.severity or rule.severity, confidence, summary, explanation, rule.remedy,
                       rule.references, containers, cites, missing, version)
-    status = "not-applicable" if confidence == "not-affected" else "matched"
+    status = "not-applicable" if confidence is Confidence.NOT_AFFECTED else "matched"
     return Outcome(rule.id, status, summary, confidence), finding, rows
 
 

@@ -11,8 +11,17 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from re import _constants as C  # the parse tree's node kinds (Python's own sre parser)
-from re import _parser
+
+try:  # the parse tree's node kinds (Python's own sre parser): re._parser from 3.11, sre_parse before
+    from re import _constants as C
+    from re import _parser
+except ImportError:  # Python 3.10
+    import sre_constants as C
+    import sre_parse as _parser
+
+_NONE = object()  # node kinds 3.10 lacks (possessive repeats, atomic groups) match nothing
+POSSESSIVE_REPEAT = getattr(C, "POSSESSIVE_REPEAT", _NONE)
+ATOMIC_GROUP = getattr(C, "ATOMIC_GROUP", _NONE)
 
 UNSAFE = re.compile(r'["\\\x00-\x1f\x7f]+')
 
@@ -39,9 +48,9 @@ def _sequence(items) -> set[str] | None:
             branches = [_sequence(b) for b in arg[1]]
             if all(branches):
                 candidates.append(set().union(*branches))
-        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT) and arg[0] >= 1:
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, POSSESSIVE_REPEAT) and arg[0] >= 1:
             candidates.append(_sequence(arg[2]))
-        elif op is C.ATOMIC_GROUP:
+        elif op is ATOMIC_GROUP:
             candidates.append(_sequence(arg))
     if run:
         candidates.append({"".join(run)})
@@ -66,11 +75,11 @@ def _ignores_case(tree) -> bool:
         elif op is C.BRANCH:
             for b in arg[1]:
                 stack.extend(b)
-        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, POSSESSIVE_REPEAT):
             stack.extend(arg[2])
         elif op in (C.ASSERT, C.ASSERT_NOT):
             stack.extend(arg[1])
-        elif op is C.ATOMIC_GROUP:
+        elif op is ATOMIC_GROUP:
             stack.extend(arg)
     return False
 

@@ -15,7 +15,7 @@ import yaml
 from forensics import data_dir
 from forensics.engine import versions
 from forensics.evidence import TABLES
-from forensics.findings import CONFIDENCES, SEVERITIES
+from forensics.findings import FOUND, SEVERITIES, Confidence, Severity
 
 PATTERN_TIMEOUT = 0.5  # seconds a rule pattern may run on one value
 _DURATION = re.compile(r"(\d+)\s*(s|m|h|d)")
@@ -70,25 +70,25 @@ class Signal:
 
 @dataclass
 class Verdict:
-    confidence: str
+    confidence: Confidence
     all: list[str]
     any: list[str]
     summary: str
-    severity: str | None = None  # overrides the rule's severity for this verdict
+    severity: Severity | None = None  # overrides the rule's severity for this verdict
 
 
 @dataclass
 class Rule:
     id: str
     title: str
-    severity: str
+    severity: Severity
     description: str
     remedy: str
     path: str
     references: list[dict] = field(default_factory=list)
     affected: list[str] = field(default_factory=list)
     fixed_in: str = ""
-    unknown_version: str = "likely"
+    unknown_version: Confidence = Confidence.LIKELY
     not_affected_if: list[tuple[Signal, str]] = field(default_factory=list)
     signals: dict[str, Signal] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
@@ -267,8 +267,8 @@ def load_rule(path: Path) -> Rule:
         if set(v) - VERDICT_KEYS:
             raise _fail(name, f"{where}.{sorted(set(v) - VERDICT_KEYS)[0]}",
                         f"unknown key (allowed: {', '.join(sorted(VERDICT_KEYS))})")
-        if v.get("confidence") not in CONFIDENCES[:3]:
-            raise _fail(name, f"{where}.confidence", f"must be one of {CONFIDENCES[:3]}")
+        if v.get("confidence") not in FOUND:
+            raise _fail(name, f"{where}.confidence", f"must be one of {list(FOUND)}")
         for ref in list(v.get("all", [])) + list(v.get("any", [])):
             if ref not in signals:
                 raise _fail(name, where, f"names unknown signal {ref!r}")
@@ -280,8 +280,9 @@ def load_rule(path: Path) -> Rule:
             table = signals[ref].table if ref in signals else None
             if ref not in signals or (table and column not in TABLES[table].split()):
                 raise _fail(name, f"{where}.summary", f"{{{ref}.{column}}} names no signal column")
-        verdicts.append(Verdict(v["confidence"], list(v.get("all", [])), list(v.get("any", [])),
-                                str(v.get("summary", data["title"])), v.get("severity")))
+        verdicts.append(Verdict(Confidence(v["confidence"]), list(v.get("all", [])), list(v.get("any", [])),
+                                str(v.get("summary", data["title"])),
+                                Severity(v["severity"]) if v.get("severity") else None))
     _check_references(name, signals)
     ver = data.get("versions") or {}
     if not isinstance(ver, dict) or set(ver) - {"affected", "fixed_in", "unknown"}:
@@ -296,8 +297,8 @@ def load_rule(path: Path) -> Rule:
         if problem:
             raise _fail(name, "versions.affected", problem)
     unknown_cap = ver.get("unknown", "likely")
-    if unknown_cap not in CONFIDENCES[:3]:
-        raise _fail(name, "versions.unknown", f"must be one of {CONFIDENCES[:3]}")
+    if unknown_cap not in FOUND:
+        raise _fail(name, "versions.unknown", f"must be one of {list(FOUND)}")
     not_aff = []
     for i, spec in enumerate(data.get("not_affected_if") or []):
         spec = dict(spec)
@@ -307,10 +308,10 @@ def load_rule(path: Path) -> Rule:
             if ref not in signals:
                 raise _fail(name, f"not_affected_if[{i}].{key}.signal", f"unknown signal {ref!r}")
         not_aff.append((sig, reason))
-    return Rule(id=data["id"], title=data["title"], severity=data["severity"],
+    return Rule(id=data["id"], title=data["title"], severity=Severity(data["severity"]),
                 description=str(data.get("description", "")).strip(), remedy=str(data.get("remedy", "")).strip(),
                 path=name, references=list(data.get("references") or []), affected=affected,
-                fixed_in=str(ver.get("fixed_in", "")), unknown_version=unknown_cap,
+                fixed_in=str(ver.get("fixed_in", "")), unknown_version=Confidence(unknown_cap),
                 not_affected_if=not_aff, signals=signals, verdicts=verdicts)
 
 
@@ -320,9 +321,14 @@ def rules_dir() -> Path:
 
 
 def load_rules(directory: Path | None = None) -> list[Rule]:
-    """Every ``*.yaml`` rule, ordered so that a rule comes after the rules it uses."""
-    directory = directory or rules_dir()
+    """Every ``*.yaml`` rule, ordered so that a rule comes after the rules it uses. No catalogue
+    (a missing or empty directory) is a RuleError: without rules every input would look clean."""
+    directory = Path(directory or rules_dir())
+    if not directory.is_dir():
+        raise RuleError(f"{directory}: no such rules directory")
     rules = {r.id: r for r in (load_rule(p) for p in sorted(directory.glob("*.yaml")))}
+    if not rules:
+        raise RuleError(f"{directory}: no rules (*.yaml) in this directory")
     for r in rules.values():
         for dep in r.depends_on():
             if dep not in rules:

@@ -12,10 +12,11 @@ from datetime import timedelta
 import pandas as pd
 import regex
 
+from forensics.engine import versions
 from forensics.goroutines.buckets import top_function
 from forensics.goroutines.locks import Lock, analyze_locks
 from forensics.model import Dump
-from forensics.parse import Event, Parsed
+from forensics.parse import Event, Parsed, dockerversion
 
 TABLES = {
     "events": "time level msg fields container host pid proc source line",
@@ -87,22 +88,18 @@ def _event_rows(events: list[Event]) -> list[dict]:
              "source": e.source, "line": e.line} for e in events]
 
 
-_CLI_VERSION = regex.compile(r"^\s{1,4}Version:\s+(?P<version>\S+)")
-
-
 def _daemon_rows(events: list[Event]) -> list[dict]:
     rows = []
-    server_at = None  # `docker version` output: the Version line under "Server:"
+    said = {}  # `docker version` output: the Engine's Version line under "Server:", by where it is
+    for server in dockerversion.servers(e for e in events if e.level is None):
+        version, e = server.get("Version")
+        if version:
+            said[(e.source, e.line)] = version.split()[0]
     for e in events:
-        if e.level is None and e.msg.startswith("Server:"):
-            server_at = (e.source, e.line)
-        elif server_at and e.source == server_at[0] and e.line - server_at[1] < 4:
-            m = _CLI_VERSION.match(e.msg)
-            if m:
-                rows.append({"time": e.time, "host": e.host, "pid": e.pid, "version": m["version"],
-                             "commit": None, "storage_driver": None, "snapshotter": None,
-                             "source": e.source, "line": e.line})
-                server_at = None
+        if e.level is None and (e.source, e.line) in said:
+            rows.append({"time": e.time, "host": e.host, "pid": e.pid, "version": said[(e.source, e.line)],
+                         "commit": None, "storage_driver": None, "snapshotter": None,
+                         "source": e.source, "line": e.line})
         if e.msg == "Docker daemon" and "version" in e.fields:
             f = e.fields
             driver = f.get("storage-driver") or f.get("graphdriver") or f.get("graphdriver(s)")
@@ -225,6 +222,27 @@ def _site(g) -> str:
     frames = [f for f in g.frames if not f.func.startswith(("runtime.", "panic", "net/http.(*conn)"))][:2]
     return " <- ".join(f"{f.func.rsplit('/', 1)[-1]} ({(f.file or '?').rsplit('/', 1)[-1]}:{f.lineno})"
                        for f in frames)
+
+
+def daemons_by_time(daemons: pd.DataFrame) -> pd.DataFrame:
+    """The daemons table oldest first: the one order "the latest daemon" is read from (the run's
+    engine version, each finding's fallback, the fleet table). Rows without a time (``docker
+    version`` output) come first; ties go by version, so the order of the inputs never decides."""
+    def key(i: int):
+        t, v = daemons["time"].iloc[i], daemons["version"].iloc[i]
+        return (not pd.isna(t), t if not pd.isna(t) else 0, versions.parse(v) or (), str(v))
+
+    return daemons.iloc[sorted(range(len(daemons)), key=key)]
+
+
+def engine_versions(daemons: pd.DataFrame) -> list[str]:
+    """Every daemon version the inputs show, each once, oldest daemon first (the last is the latest)."""
+    return list(dict.fromkeys(str(v) for v in daemons_by_time(daemons)["version"]))
+
+
+def engine_version(daemons: pd.DataFrame) -> str | None:
+    """The latest daemon's version (see :func:`daemons_by_time`), None when no daemon says."""
+    return None if daemons.empty else str(daemons_by_time(daemons)["version"].iloc[-1])
 
 
 def build(parsed: Parsed) -> Evidence:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from forensics.fleet import table as fleet
-from forensics.findings import severity_rank
+from forensics.findings import Severity
 from forensics.engine.ruleset import RuleError, load_rules
 from forensics.fleet.scan import ScanError, all_unreadable, hosts_from, scan, worst
 
@@ -58,4 +58,5 @@ def run(paths: list[str], hosts_in: list[str], out: Path, jobs: int, scheduler: 
                           f"evidence (fixed in {p['fixed_in']})", markup=False)
     if all_unreadable(table):
         return 2
-    return 1 if worst(table) >= severity_rank(fail_on) else 0
+    found = worst(table)
+    return 1 if found is not None and found >= Severity(fail_on) else 0

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
-from forensics.findings import severity_rank
+from forensics.findings import Severity
 from forensics.report import facts
 
 CACHE_VERSION = "2"  # 2: go_version read as the report reads it (facts.go_versions)
@@ -118,15 +118,17 @@ def _fetch(url: str, into: str) -> str:
 
 def host_row(name: str, result, seconds: float, size: int) -> dict:
     """One line of the fleet table from an analyze() Result."""
+    from forensics.evidence import daemons_by_time
+
     ev = result.evidence
-    daemons = ev["daemons"].sort_values("time", na_position="first")
+    daemons = daemons_by_time(ev["daemons"])  # oldest first, as the engine version is read
     seen_hosts = ev["events"]["host"].dropna()
     found = result.found
     row = {
         "host": name,
         "reported_host": seen_hosts.mode().iloc[0] if not seen_hosts.empty else None,
         "verdict": result.verdict,
-        "worst_severity": found[0].severity if found else None,
+        "worst_severity": str(found[0].severity) if found else None,
         "findings": " ".join(f"{f.id}:{f.confidence}" for f in found),
         "engine_version": result.engine_version,
         "go_version": next((g["version"] for g in facts.go_versions(ev)), None),
@@ -140,7 +142,7 @@ def host_row(name: str, result, seconds: float, size: int) -> dict:
     findings = {f.id: f for f in result.findings}
     for outcome in result.outcomes:
         f = findings.get(outcome.rule)
-        row[f"rule:{outcome.rule}"] = f.confidence if f else outcome.status
+        row[f"rule:{outcome.rule}"] = str(f.confidence) if f else outcome.status
     return row
 
 
@@ -305,10 +307,10 @@ def _save_cache(path: Path, key: str, row: dict) -> None:
     os.replace(tmp, path)
 
 
-def worst(table) -> int:
+def worst(table) -> Severity | None:
     if table.empty or "worst_severity" not in table:
-        return -1
-    return max((severity_rank(s) for s in table["worst_severity"].dropna()), default=-1)
+        return None
+    return max((Severity(s) for s in table["worst_severity"].dropna()), default=None)
 
 
 def all_unreadable(table) -> bool:

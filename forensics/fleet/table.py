@@ -27,7 +27,7 @@ def summary(table: pd.DataFrame, rules: list[Rule]) -> dict:
         rule = next((r for r in rules if r.id == col[5:]), None)
         by_rule.append({
             "rule": col[5:], "title": rule.title if rule else col[5:], "hosts": len(hits),
-            "severity": rule.severity if rule else "",
+            "severity": str(rule.severity) if rule else "",
             "confidence": hits[col].value_counts().to_dict(),
             "names": hits["host"].tolist(),
             "versions": hits["engine_version"].fillna("unknown").value_counts().to_dict(),

@@ -25,7 +25,7 @@ stack; :func:`groups` gathers a dump's goroutines by block in one pass.
 from __future__ import annotations
 
 import gc
-import re
+from forensics.parse.compat import re  # possessive quantifiers on Python 3.10 too
 from collections import defaultdict
 from contextlib import contextmanager
 from operator import attrgetter

@@ -34,7 +34,7 @@ in the line length; ``feed`` never raises.
 """
 from __future__ import annotations
 
-import re
+from forensics.parse.compat import re  # possessive quantifiers on Python 3.10 too
 from datetime import datetime
 
 from forensics.model import Dump, Frame, Goroutine, Problem, Record

@@ -73,6 +73,7 @@ def to_dict(result: Result) -> dict:
         "generated": result.generated.isoformat(),
         "verdict": result.verdict,
         "engine_version": result.engine_version,
+        "engine_versions": list(result.engine_versions),
         "findings": [_finding(f, context) for f in result.found]
         + [_finding(f, context) for f in result.findings if not f.found],
         "rules": [{"rule": o.rule, "status": o.status, "reason": o.reason, "confidence": o.confidence}
@@ -93,6 +94,15 @@ def to_dict(result: Result) -> dict:
     }
 
 
+def several_versions(report: dict) -> str | None:
+    """The line every report format prints when the inputs hold daemons of more than one version."""
+    seen = report.get("engine_versions") or []
+    if len(seen) < 2:
+        return None
+    return (f"the inputs hold daemons of {len(seen)} versions ({', '.join(seen)}, oldest first): "
+            "each finding is checked against the version of the daemon its evidence comes from")
+
+
 def as_report(result) -> dict:
     """The report document of a Result; a document (e.g. loaded from JSON) is taken as it is."""
     return result if isinstance(result, dict) else to_dict(result)
@@ -103,7 +113,7 @@ def to_json(report: dict) -> str:
 
 
 # What a revision-1 report lacks, filled so that every renderer can rely on it.
-DEFAULTS = {"revision": 1, "coverage": {}, "goroutines": [], "timeline": None,
+DEFAULTS = {"revision": 1, "engine_versions": [], "coverage": {}, "goroutines": [], "timeline": None,
             "redaction": {"applied": False, "tokens": []}}
 ENV_DEFAULTS = {"daemons": [], "go_versions": [], "hosts": [], "pids": [], "containers": [], "images": []}
 

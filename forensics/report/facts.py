@@ -10,6 +10,7 @@ import regex
 from forensics.goroutines.buckets import Bucket
 from forensics.goroutines.buckets import buckets as goroutine_buckets
 from forensics.goroutines.locks import Lock
+from forensics.parse import dockerversion
 
 STACK_FRAMES = 12  # functions kept per bucket, from the top of the stack
 BUCKETS = 60  # buckets kept per dump, the goroutines waiting on a lock and the largest first
@@ -31,16 +32,13 @@ def _unique(values) -> list:
 def go_versions(ev) -> list[dict]:
     """``docker version``'s Server Go version, else the Go release in the dumps' runtime paths
     (the report's environment and the fleet table's go_version column)."""
-    out, server = [], None
+    out = []
     events = ev["events"]
-    for row in events[events["msg"].str.contains("Server:|Go version:", regex=True)].itertuples():
-        text = row.msg.strip()
-        if text.startswith("Server:"):
-            server = (row.source, row.line)
-        elif server and row.source == server[0] and 0 < row.line - server[1] < 8:
-            out.append({"version": text.split(":", 1)[1].strip(), "how": "docker version (Server)",
+    for server in dockerversion.servers(events[events["level"].isna()].itertuples()):
+        version, row = server.get("Go version")
+        if version:
+            out.append({"version": version, "how": "docker version (Server)",
                         "source": row.source, "line": int(row.line)})
-            server = None
     if not out:
         frames = ev["frames"]
         for file in frames["file"].dropna().unique():

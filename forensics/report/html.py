@@ -10,7 +10,8 @@ from markupsafe import Markup
 
 from forensics import data_dir
 from forensics.report import svg
-from forensics.report.data import as_report
+from forensics.findings import FOUND
+from forensics.report.data import as_report, several_versions
 
 # Invisible or reordering characters (Unicode bidi controls, zero-width, C0/C1 controls) are shown as
 # ⟨U+XXXX⟩ so that a log line cannot hide or reorder what a reader sees ("Trojan Source").
@@ -48,6 +49,7 @@ def environment(autoescape: bool = True, finalize=_finalize) -> jinja2.Environme
                              undefined=jinja2.StrictUndefined, finalize=finalize, trim_blocks=True,
                              lstrip_blocks=True)
     env.tests["web_url"] = web_url
+    env.globals["several_versions"] = several_versions
     env.filters["short"] = lambda func: str(func).rsplit("/", 1)[-1]
     env.filters["clip"] = svg.clip
     env.filters["hhmmss"] = lambda t: (t or "")[11:19] or "time unknown"
@@ -57,7 +59,7 @@ def environment(autoescape: bool = True, finalize=_finalize) -> jinja2.Environme
 
 def to_html(result) -> str:
     report = as_report(result)
-    found = [f for f in report["findings"] if f["confidence"] in ("confirmed", "likely", "possible")]
+    found = [f for f in report["findings"] if f["confidence"] in FOUND]
     return environment().get_template("report.html.j2").render(
         report=report, found=found, others=[f for f in report["findings"] if f not in found],
         timeline=svg.timeline(report["timeline"]), graphs=svg.lock_graphs(report["locks"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import regex
 from markupsafe import Markup
 
+from forensics.findings import FOUND
 from forensics.report.data import as_report
 from forensics.report.html import environment, visible, web_url
 
@@ -61,7 +62,7 @@ def _per_signal(evidence: list[dict], limit: int | None) -> list[dict]:
 def _render(report: dict, context: bool, per_signal: int | None) -> str:
     env = environment(autoescape=False, finalize=md)
     env.filters.update(code=code, fence=fence, autolink=autolink)
-    found = [f for f in report["findings"] if f["confidence"] in ("confirmed", "likely", "possible")]
+    found = [f for f in report["findings"] if f["confidence"] in FOUND]
     shown = [_per_signal(f["evidence"], per_signal) for f in found]
     return env.get_template("report.md.j2").render(
         report=report, found=found, others=[f for f in report["findings"] if f not in found],

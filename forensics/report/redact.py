@@ -26,8 +26,6 @@ _IPV6 = regex.compile(r"(?<![\w:.])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9
                       r"[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,7}:|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4})(?![\w:])",
                       regex.IGNORECASE)
 _USER_PATH = regex.compile(r"(?:/home/|/Users/|/var/home/|[A-Za-z]:\\Users\\)(?P<user>[^/\\\s\"':;,]+)")
-_REF = regex.compile(r"^(?P<name>.+?) \((?P<id>[0-9a-f]{12,64})\)$")
-_HEX_ID = regex.compile(r"[0-9a-f]{12}|[0-9a-f]{64}")
 _TOKEN = regex.compile(r"(?:host|ip|user|container|image)-\d+")
 # A name is replaced where it stands alone: not inside a longer name (letters, digits, _ . - around it).
 _BEFORE, _AFTER = r"(?<![\w.-])", r"(?![\w-]|\.\w)"
@@ -75,13 +73,10 @@ def collect(report: dict) -> dict[str, str]:
         add(registry, "host")
         add(repository, "image")
     containers = [c.get("name") for c in env.get("containers", [])]
-    containers += [c for f in report.get("findings", []) for c in f.get("containers", [])]
-    for ref in containers:
-        m = _REF.match(ref or "")
-        name = m["name"] if m else ref
-        if name and not _HEX_ID.fullmatch(name):
-            for part in name.split(","):
-                add(part.lstrip("/"), "container")
+    containers += [c.get("name") for f in report.get("findings", []) for c in f.get("container_refs", [])]
+    for name in containers:
+        for part in (name or "").split(","):
+            add(part.lstrip("/"), "container")
     for text in _strings(report):
         for m in _IPV4.finditer(text):
             add(m.group(), "ip")

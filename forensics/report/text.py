@@ -4,12 +4,12 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape as _escape
 
-from forensics.report.data import as_report
+from forensics.findings import FOUND
+from forensics.report.data import as_report, several_versions
 from forensics.report.html import visible
 
 TERMINAL_CITATIONS = 3  # per signal; the HTML and JSON reports carry all of them
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
-FOUND = ("confirmed", "likely", "possible")
 VERDICT = {"found": "[bold red]PROBLEMS FOUND[/]", "clean": "[bold green]NO KNOWN PROBLEM FOUND[/]",
            "inconclusive": "[bold yellow]INCONCLUSIVE[/] (some input could not be read or decided)"}
 
@@ -51,6 +51,8 @@ def print_text(result, console: Console | None = None) -> None:
     con = console or Console(highlight=False, soft_wrap=True)
     con.print(f"forensics {escape(report['tool']['version'])} · engine {escape(report['engine_version'] or 'unknown')}"
               f" · verdict: {VERDICT[report['verdict']]}")
+    if several_versions(report):
+        con.print(f"[yellow]{escape(several_versions(report))}[/]")
     for f in report["findings"]:
         if f["confidence"] in FOUND:
             _finding(con, f)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import regex
 
+from forensics.findings import Container
+
 LEVELS = ["error", "warning", "info", "debug", "other"]
 _LEVEL = {"fatal": "error", "panic": "error", "error": "error", "warning": "warning", "warn": "warning",
           "info": "info", "debug": "debug", "trace": "debug"}
@@ -14,7 +16,6 @@ MAX_BINS = 60
 MAX_MARKERS = 300  # per kind; the rest is counted
 LABEL = 240
 _CALL = regex.compile(r"^Calling (?P<method>[A-Z]+) (?P<path>\S+)")
-_REF = regex.compile(r"^(?P<name>.+?) \((?P<id>[0-9a-f]{12,64})\)$")
 
 
 def _iso(t) -> str | None:
@@ -44,19 +45,18 @@ def _bins(events: pd.DataFrame) -> tuple[int, list[dict]]:
     return width, bins
 
 
-def _stuck(ev, found_containers: list[list[str]]) -> dict[str, set[str]]:
+def _stuck(ev, found_containers: list[list[Container]]) -> dict[str, set[str]]:
     """The containers the findings name (stuck in removal): display name -> every ref it goes by."""
     table = ev["containers"]
     stuck = {}
-    names = [c for group in found_containers for c in group]
-    names += list(table[table["what"].isin(["ps-removal-in-progress", "removal-already-in-progress"])]["container"])
-    for name in dict.fromkeys(names):
-        m = _REF.match(name)
-        refs = {m["name"], m["id"]} if m else {name}
+    named = [c for group in found_containers for c in group]
+    named += [Container(name=ref) for ref in
+              table[table["what"].isin(["ps-removal-in-progress", "removal-already-in-progress"])]["container"]]
+    for c in dict.fromkeys(named):
+        refs = {r for r in (c.name, c.id) if r}
         for row in table[table["name"].isin(refs) | table["id"].isin(refs)].itertuples():
             refs |= {r for r in (row.name, row.id) if isinstance(r, str)}
-        label = m["name"] if m else name
-        stuck.setdefault(label, set()).update(refs)
+        stuck.setdefault(c.name or c.id, set()).update(refs)
     return dict(list(stuck.items())[:3])
 
 
@@ -84,7 +84,7 @@ def _container_markers(ev, stuck: dict[str, set[str]]) -> list[dict]:
     return out
 
 
-def build(ev, found_containers: list[list[str]]) -> dict:
+def build(ev, found_containers: list[list[Container]]) -> dict:
     width, bins = _bins(ev["events"])
     markers = [_marker("daemon-start", r.time, f"dockerd {r.version} started", r.source, r.line, "daemon")
                for r in ev["daemons"].itertuples()]

@@ -121,7 +121,7 @@ def test_memory_stays_bounded_on_a_long_log(tmp_path, rules):
     assert len(events) < KEEP_ALL + KEEP_SAME + CONTEXT + 100 < len(big) - 1000  # 100: the lines after the panic
     assert "repetitive log lines counted, not kept" in result.inputs[0].kind
     f = finding(result, "moby-49227")
-    assert f.confidence == "confirmed" and "test" in " ".join(f.containers)
+    assert f.confidence == "confirmed" and "test" in " ".join(c.label for c in f.containers)
 
 
 def test_gaps_in_time_are_listed_with_their_line(tmp_path):
