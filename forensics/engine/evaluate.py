@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from forensics.engine import versions
+from forensics.engine.dumpversion import DumpVersion
 from forensics.evidence import COVERAGE, Evidence
 from forensics.findings import FOUND, Citation, Finding, Outcome
 from forensics.engine.ruleset import FIELD_REF, PATTERN_TIMEOUT, Rule, Signal, Verdict
@@ -38,6 +39,7 @@ class Context:
     results: dict[str, tuple[Outcome, Finding | None, pd.DataFrame]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     masks: dict[tuple, tuple[pd.Series, int]] = field(default_factory=dict)  # condition -> (rows meeting it, timeouts)
+    dump_version: DumpVersion | None = None  # the release range the dumps fit: the gate when nothing else says
 
 
 def _absent(sig: Signal, rule: Rule, stages: list[tuple[str, int]], n: int) -> str:
@@ -131,6 +133,23 @@ def _engine_version(ctx: Context) -> str | None:
     if daemons.empty:
         return None
     return str(daemons.sort_values("time", na_position="first").iloc[-1]["version"])
+
+
+def _dump_gate(ctx: Context, rule: Rule, version: str | None) -> tuple[str | None, bool | None, list[str]]:
+    """(version, affected, notes) from the dumps' release range when no option or log gives the
+    version: a range wholly inside or wholly outside the affected ranges decides, one that
+    straddles them leaves the version unknown."""
+    dv = ctx.dump_version
+    if version is not None or dv is None or not dv.usable:
+        return version, (versions.in_any(version, rule.affected) if rule.affected else True), []
+    said = f"engine {dv.display} from the line numbers of the {dv.source}"
+    if not rule.affected:
+        return dv.display, True, []
+    affected = versions.range_in_any(dv.candidates, rule.affected)
+    if affected is None:
+        return dv.display, None, [f"the {dv.source} fits releases {dv.display}, which straddle the affected range "
+                                  f"({'; '.join(rule.affected)}): the engine version is not known closely enough"]
+    return dv.display, affected, [said]
 
 
 def excerpt(table: str, row: pd.Series) -> str:
@@ -253,13 +272,13 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
     confidence, notes = verdict.confidence, []
     excluded = [reason for sig, reason in rule.not_affected_if
                 if _signal(sig, rule, ctx, matches).status == "present"]
-    affected = versions.in_any(version, rule.affected) if rule.affected else True
+    version, affected, dump_notes = _dump_gate(ctx, rule, version)
     if affected is False or excluded:
         confidence = "not-affected"
         notes = excluded or [f"engine {version} is outside the affected range "
                              f"({'; '.join(rule.affected)}){'; fixed in ' + rule.fixed_in if rule.fixed_in else ''}"]
     elif affected is None:
-        notes = ["the engine version is unknown (no 'Docker daemon' start line; pass --engine-version)"]
+        notes = dump_notes or ["the engine version is unknown (no 'Docker daemon' start line; pass --engine-version)"]
         if FOUND.index(confidence) < FOUND.index(rule.unknown_version):
             confidence = rule.unknown_version
     stronger = [v for v in rule.verdicts[:rule.verdicts.index(verdict)]
@@ -274,7 +293,7 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
     summary = FIELD_REF.sub(lambda m: _first(matches, *m.groups()), verdict.summary).format_map(values)
     if confidence == "not-affected":
         summary = f"Signs of {rule.title} were seen, but this daemon is not affected: {notes[0]}."
-    explanation = "\n\n".join(p for p in [rule.description, *notes] if p)
+    explanation = "\n\n".join(p for p in [rule.description, *notes, *(dump_notes if affected is not None else [])] if p)
     finding = Finding(rule.id, rule.title, verdict.severity or rule.severity, confidence, summary, explanation, rule.remedy,
                       rule.references, containers, cites, missing, version)
     status = "not-applicable" if confidence == "not-affected" else "matched"
@@ -282,9 +301,11 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
 
 
 def evaluate(rules: list[Rule], evidence: Evidence, engine_version: str | None = None,
-             ) -> tuple[list[Finding], list[Outcome], list[str]]:
-    """Run ``rules`` (ordered by load_rules) and return findings, outcomes and warnings."""
-    ctx = Context(evidence, engine_version)
+             dump_version: DumpVersion | None = None) -> tuple[list[Finding], list[Outcome], list[str]]:
+    """Run ``rules`` (ordered by load_rules) and return findings, outcomes and warnings.
+    ``dump_version`` (:func:`forensics.engine.dumpversion.infer`) gates the rules when neither
+    ``engine_version`` nor a log says the version."""
+    ctx = Context(evidence, engine_version, dump_version=dump_version)
     for rule in rules:
         ctx.results[rule.id] = _evaluate(rule, ctx)
     outcomes = [ctx.results[r.id][0] for r in rules]
