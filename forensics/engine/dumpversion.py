@@ -101,6 +101,7 @@ def infer(dumps: list[Dump]) -> DumpVersion | None:
     notes = tuple(f"the goroutine dump in {dumps[i].source} (line {dumps[i].line}) fits releases "
                   f"{matches[i].display}, not {m.display}: dumps of different daemons?"
                   for i in matched if i not in group)
+    per_dump.update({i: m.tags[-1] for i in group if m.tags})  # one daemon's dumps link to one release
     sources = tuple(dict.fromkeys(dumps[i].source for i in group))
     kinds = tuple(dict.fromkeys(dumps[i].kind for i in group))
     return DumpVersion(m.display, m.candidates, m.tags, m.ratio, m.frames, m.fitting, sources, kinds,

@@ -7,6 +7,8 @@ from urllib.parse import unquote
 import pandas as pd
 import regex
 
+from forensics.engine.dumpversion import source_url
+
 STACK_FRAMES = 12  # functions kept per bucket, from the top of the stack
 BUCKETS = 60  # buckets kept per dump, the goroutines waiting on a lock and the largest first
 SAMPLE_GIDS = 6
@@ -123,8 +125,16 @@ def _groups(rows: pd.DataFrame) -> list[dict]:
     return list(groups.values())
 
 
-def buckets(ev) -> list[dict]:
-    """Per goroutine dump, its goroutines grouped by state and identical stack (like panicparse)."""
+def _links(frames: pd.DataFrame, dump: int, gid: int, tag: str | None, n: int) -> list[str | None]:
+    """The source line at ``tag`` of the first ``n`` frames of goroutine ``gid`` (None: not a daemon frame)."""
+    rows = frames[(frames["dump"] == dump) & (frames["gid"] == gid)].sort_values("depth").head(n)
+    return [source_url(tag, f.func, f.file if isinstance(f.file, str) else None,
+                       None if pd.isna(f.lineno) else int(f.lineno)) for f in rows.itertuples()]
+
+
+def buckets(ev, tags: dict[int, str] | None = None) -> list[dict]:
+    """Per goroutine dump, its goroutines grouped by state and identical stack (like panicparse);
+    with ``tags`` (dump -> moby tag its frames fit) each daemon frame links to its source line."""
     goroutines, out = ev["goroutines"], []
     for dump in ev["dumps"].itertuples():
         if dump.kind == "panic":
@@ -132,8 +142,11 @@ def buckets(ev) -> list[dict]:
         rows = goroutines[goroutines["dump"] == dump.dump]
         groups = _groups(rows)
         groups.sort(key=lambda b: (b["lock"] is None, -b["count"], b["state"]))
+        tag = (tags or {}).get(int(dump.dump))
+        for b in groups[:BUCKETS]:
+            b["links"] = _links(ev["frames"], dump.dump, b["gids"][0], tag, len(b["stack"])) if tag and b["gids"] else []
         out.append({"dump": int(dump.dump), "kind": dump.kind,
                     "time": dump.time.isoformat() if not pd.isna(dump.time) else None,
                     "goroutines": int(rows["weight"].sum()), "source": dump.source, "line": int(dump.line),
-                    "buckets": groups[:BUCKETS], "omitted": max(0, len(groups) - BUCKETS)})
+                    "buckets": groups[:BUCKETS], "omitted": max(0, len(groups) - BUCKETS), "link_tag": tag})
     return out

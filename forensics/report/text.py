@@ -51,6 +51,8 @@ def print_text(result, console: Console | None = None) -> None:
     con = console or Console(highlight=False, soft_wrap=True)
     con.print(f"forensics {escape(report['tool']['version'])} · engine {escape(report['engine_version'] or 'unknown')}"
               f" · verdict: {VERDICT[report['verdict']]}")
+    if report.get("engine_version_source"):
+        con.print(f"[dim]engine version from {escape(report['engine_version_source'])}[/]")
     for f in report["findings"]:
         if f["confidence"] in FOUND:
             _finding(con, f)
