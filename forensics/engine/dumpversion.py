@@ -36,7 +36,8 @@ class DumpVersion:
     reason: str = ""  # the match's: why it is empty or weak
     notes: tuple[str, ...] = ()  # dumps that fit other releases than the answer's
     table: str = ""  # what the release table was built from
-    per_dump: dict[int, str] = field(default_factory=dict)  # dump index -> newest tag its own frames fit
+    per_dump: dict[int, str] = field(default_factory=dict)  # dump index -> the tag its frames link to
+    matches: dict[int, fingerprint.Match] = field(default_factory=dict, repr=False)  # dump index -> its own match
 
     @property
     def usable(self) -> bool:
@@ -89,7 +90,8 @@ def infer(dumps: list[Dump]) -> DumpVersion | None:
     matched = [i for i in order if matches[i]]
     if not matched:
         last = matches[order[-1]]
-        return DumpVersion("", reason=last.reason or "no release fits", table=last.table, per_dump=per_dump)
+        return DumpVersion("", reason=last.reason or "no release fits", table=last.table, per_dump=per_dump,
+                           matches=matches)
     group, common = [], None
     for i in reversed(matched):  # the latest dump first; others join when they share a release
         have = set(matches[i].candidates)
@@ -105,7 +107,7 @@ def infer(dumps: list[Dump]) -> DumpVersion | None:
     sources = tuple(dict.fromkeys(dumps[i].source for i in group))
     kinds = tuple(dict.fromkeys(dumps[i].kind for i in group))
     return DumpVersion(m.display, m.candidates, m.tags, m.ratio, m.frames, m.fitting, sources, kinds,
-                       m.reason, notes, m.table, per_dump)
+                       m.reason, notes, m.table, per_dump, matches)
 
 
 def source_url(tag: str | None, func: str, file: str | None, line: int | None) -> str | None:
