@@ -10,7 +10,10 @@ import pytest
 from conftest import FIXTURES, HEALTHY, REPRO, SAMPLES, finding
 
 from forensics.analyze import analyze
-from forensics.cli.dump import html as dump_html, load, report as dump_report, text as dump_text
+from forensics.cli.dump import html as dump_html
+from forensics.cli.dump import load
+from forensics.cli.dump import report as dump_report
+from forensics.cli.dump import text as dump_text
 from forensics.engine import versions
 from forensics.engine.dumpversion import DumpVersion, infer, source_url
 from forensics.engine.evaluate import evaluate
