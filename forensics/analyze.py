@@ -9,6 +9,7 @@ from forensics.ingest import archives
 from forensics.ingest import envelopes
 from forensics.ingest import excerpts
 from forensics.ingest import sources
+from forensics.engine.dumpversion import DumpVersion, disagreement, infer
 from forensics.engine.evaluate import evaluate
 from forensics.evidence import Evidence, build, engine_version as latest_version, engine_versions
 from forensics.findings import Confidence, Finding, Outcome, Severity
@@ -50,6 +51,8 @@ class Result:
     tool_version: str = __version__
     generated: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     context: dict = field(default_factory=dict)  # (source, line) -> [(line, text)] around each citation
+    engine_version_source: str | None = None  # option, log <file>, docker version <file>, goroutine dump <file>
+    dump_version: DumpVersion | None = None  # the release range the goroutine dumps fit
 
     @property
     def found(self) -> list[Finding]:
@@ -124,11 +127,39 @@ def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | N
         problems.extend(d.warnings)
     date_dumps(parsed)
     evidence = build(parsed)
-    findings, outcomes, warnings = evaluate(rules, evidence, engine_version)
+    dump_version = infer(parsed.dumps)  # issue 17: the release the dumps' line numbers fit
+    findings, outcomes, warnings = evaluate(rules, evidence, engine_version, dump_version)
     version = engine_version or latest_version(evidence["daemons"])
+    version, version_source, notes = version_from_dumps(version, engine_version, evidence, dump_version)
+    warnings = warnings + notes
     cap = archives.budget.get()
     if cap is not None:  # re-reading the cited lines gets its own allowance, not what the first pass left
         archives.budget.set(archives.Budget(cap.limit))
     context = excerpts.around(paths, [(c.source, c.line) for f in findings for c in f.evidence])
     return Result(findings, outcomes, problems, summaries, evidence, warnings, version,
-                  engine_versions(evidence["daemons"]), context=context)
+                  engine_versions(evidence["daemons"]), context=context,
+                  engine_version_source=version_source, dump_version=dump_version)
+
+
+def version_from_dumps(version: str | None, option: str | None, evidence: Evidence, dumps: DumpVersion | None,
+                       ) -> tuple[str | None, str | None, list[str]]:
+    """(engine version, where it came from, notes) once the option and the logs have had their say:
+    the dumps' release range when neither gives a version, and a note when the version they give
+    is not among the releases the dumps fit (dumps and logs of different daemons in one ticket)."""
+    notes = list(dumps.notes) if dumps is not None else []
+    daemons = evidence["daemons"]
+    if option:
+        note = disagreement(dumps, option, "--engine-version")
+        return option, "option", notes + ([note] if note else [])
+    if version is not None:
+        rows = daemons[daemons["version"].astype(str) == version]
+        row = rows.iloc[-1] if not rows.empty else None
+        said = "docker version" if row is not None and not any(isinstance(row[c], str) for c in ("commit", "storage_driver")) else "log"
+        where = f"{said} {row['source']}" if row is not None else said
+        seen = engine_versions(daemons)
+        if dumps is not None and dumps.usable and not any(dumps.contains(v) is not False for v in seen):
+            notes.append(disagreement(dumps, ", ".join(seen), f"{where}:{row['line']}" if row is not None else where))
+        return version, where, notes
+    if dumps is not None and dumps.usable:
+        return dumps.display, dumps.source, notes
+    return None, None, notes

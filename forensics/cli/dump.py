@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 
 import typer
 
+from forensics.engine.dumpversion import infer, source_url
 from forensics.ingest import sources
 from forensics.goroutines.buckets import Bucket, buckets, select
 from forensics.goroutines.locks import analyze_locks, deadlock_cycles, other_waits
@@ -88,21 +89,30 @@ def _text(parts: list[bytes | memoryview]) -> str:
     return text.replace("\x00", "") if "\x00" in text else text
 
 
-def _bucket(b: Bucket, waiting: dict[int, str]) -> dict:
+def _bucket(b: Bucket, waiting: dict[int, str], tag: str | None = None) -> dict:
     low, high = b.waits
     ids = [g.id for g in b.goroutines[:50]]
     return {"count": b.count, "header": b.header(), "ids": ids, "ids_total": len(b.goroutines), "states": b.states,
             "wait_min": low, "wait_max": high, "locked": b.locked, "created_by": b.created_by,
             "created_at": b.created_at, "top": b.top, "lock": waiting.get(ids[0]),
             "source": b.goroutines[0].source, "line": b.goroutines[0].line,
-            "frames": [{"func": f.func, "args": f.args, "file": f.file, "lineno": f.lineno} for f in b.stack.frames]}
+            "frames": [{"func": f.func, "args": f.args, "file": f.file, "lineno": f.lineno,
+                        "url": source_url(tag, f.func, f.file, f.lineno)} for f in b.stack.frames]}
+
+
+def _engine(m, tag: str | None) -> dict:
+    """What one dump's daemon frames say of the engine release (JSON)."""
+    return {"display": m.display, "candidates": list(m.candidates), "ratio": m.ratio, "frames": m.frames,
+            "fitting": m.fitting, "reason": m.reason, "link_tag": tag}
 
 
 def report(dumps: list[Dump], ignore_args: bool = False, match: str | None = None, exclude: str | None = None,
            min_wait: int | None = None, top: int = 40, compare: bool = False) -> dict:
     """The data of ``--json`` (and of the terminal and HTML views)."""
     out = []
+    release = infer(dumps)
     for i, d in enumerate(dumps):
+        tag = release.per_dump.get(i) if release else None
         grouped = groups(d.goroutines)
         locks = analyze_locks(d, grouped) if d.kind != "panic" or len(d.goroutines) > 1 else []
         waiting = {w.goroutine: lock.key for lock in locks for w in lock.waiters}
@@ -114,9 +124,10 @@ def report(dumps: list[Dump], ignore_args: bool = False, match: str | None = Non
                     "goroutines": sum(b.count for b in every), "truncated": d.truncated,
                     "warnings": [str(w) for w in d.warnings], "locks": [lock.to_dict(i, d.source, lock.line or d.line) for lock in locks],
                     "deadlocks": [[{"gid": g, "holds": h, "waits_on": w} for g, h, w in c] for c in deadlock_cycles(locks)],
-                    "other_waits": other_waits(d, grouped), "buckets": [_bucket(b, waiting) for b in shown],
+                    "other_waits": other_waits(d, grouped), "buckets": [_bucket(b, waiting, tag) for b in shown],
+                    "engine": _engine(release.matches[i], tag) if release else None,
                     "buckets_total": len(found), "buckets_omitted": len(found) - len(shown)})
-    data = {"dumps": out}
+    data = {"dumps": out, "engine": release.to_dict() if release else None}
     if compare:
         from forensics.goroutines.diff import diff  # imported here: most runs do not compare
 
@@ -143,9 +154,16 @@ def _short(func: str | None) -> str:
 def text(data: dict) -> str:
     """The terminal view: per dump its locks, then its buckets."""
     lines = []
+    engine = data.get("engine")
+    if engine:
+        lines.append(_engine_line(engine))
     for d in data["dumps"]:
         lines.append(f"== {d['source']}:{d['line']}-{d['end_line']}  {d['kind']}, {d['goroutines']} goroutines"
                      + (", TRUNCATED" if d["truncated"] else "") + (f"  ({d['panic']})" if d["panic"] else ""))
+        if d.get("engine") and len(data["dumps"]) > 1:
+            e = d["engine"]
+            lines.append(f"  engine {e['display'] or 'unknown'} ({e['fitting']} of {e['frames']} daemon frames fit)"
+                         + (f": {e['reason']}" if e["reason"] else ""))
         for lock in d["locks"]:
             lines.append(f"  LOCK {lock['kind']} {lock['key']}: {lock['status'].upper()} ({lock['confidence']} "
                          f"confidence), {lock['waiters']} waiting")
@@ -166,6 +184,17 @@ def text(data: dict) -> str:
     if "diff" in data:
         lines.extend(diff_text(data["diff"]))
     return "\n".join(lines)
+
+
+def _engine_line(e: dict) -> str:
+    if not e["display"]:
+        return f"engine release: unknown ({e['reason']})"
+    line = (f"engine release: {e['display']} from the line numbers of the {e['source']} "
+            f"({e['fitting']} of {e['frames']} daemon frames fit)")
+    if not e["used"]:
+        line += " -- a weak match, not to be relied on"
+    line += "".join(f"; {x}" for x in [e["reason"], *e["notes"]] if x)
+    return line + (f"; {e['link_note']} in the HTML page" if e["link_note"] else "")
 
 
 def diff_text(dd: dict) -> list[str]:

@@ -15,6 +15,7 @@ import pandas as pd
 import regex
 
 from forensics.engine import versions
+from forensics.engine.dumpversion import DumpVersion
 from forensics.evidence import COVERAGE, Evidence, daemons_by_time, engine_version
 from forensics.findings import Citation, Confidence, Container, Finding, Outcome
 from forensics.engine.ruleset import FIELD_REF, PATTERN_TIMEOUT, Rule, Signal, Verdict
@@ -40,6 +41,7 @@ class Context:
     results: dict[str, tuple[Outcome, Finding | None, pd.DataFrame]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     masks: dict[tuple, tuple[pd.Series, int]] = field(default_factory=dict)  # condition -> (rows meeting it, timeouts)
+    dump_version: DumpVersion | None = None  # the release range the dumps fit: the gate when nothing else says
 
 
 def _absent(sig: Signal, rule: Rule, stages: list[tuple[str, int]], n: int) -> str:
@@ -162,6 +164,23 @@ def _engine_version(ctx: Context, cited: pd.DataFrame) -> str | None:
         if found:
             return str(max(found, key=lambda d: daemons.index.get_loc(d.name))["version"])
     return engine_version(daemons)
+
+
+def _dump_gate(ctx: Context, rule: Rule, version: str | None) -> tuple[str | None, bool | None, list[str]]:
+    """(version, affected, notes) from the dumps' release range when no option or log gives the
+    version: a range wholly inside or wholly outside the affected ranges decides, one that
+    straddles them leaves the version unknown."""
+    dv = ctx.dump_version
+    if version is not None or dv is None or not dv.usable:
+        return version, (versions.in_any(version, rule.affected) if rule.affected else True), []
+    said = f"engine {dv.display} from the line numbers of the {dv.source}"
+    if not rule.affected:
+        return dv.display, True, []
+    affected = versions.range_in_any(dv.candidates, rule.affected)
+    if affected is None:
+        return dv.display, None, [f"the {dv.source} fits releases {dv.display}, which straddle the affected range "
+                                  f"({'; '.join(rule.affected)}): the engine version is not known closely enough"]
+    return dv.display, affected, [said]
 
 
 def excerpt(table: str, row: pd.Series) -> str:
@@ -290,13 +309,13 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
     confidence, notes = verdict.confidence, []
     excluded = [reason for sig, reason in rule.not_affected_if
                 if _signal(sig, rule, ctx, matches).status == "present"]
-    affected = versions.in_any(version, rule.affected) if rule.affected else True
+    version, affected, dump_notes = _dump_gate(ctx, rule, version)
     if affected is False or excluded:
         confidence = Confidence.NOT_AFFECTED
         notes = excluded or [f"engine {version} is outside the affected range "
                              f"({'; '.join(rule.affected)}){'; fixed in ' + rule.fixed_in if rule.fixed_in else ''}"]
     elif affected is None:
-        notes = ["the engine version is unknown (no 'Docker daemon' start line; pass --engine-version)"]
+        notes = dump_notes or ["the engine version is unknown (no 'Docker daemon' start line; pass --engine-version)"]
         confidence = min(confidence, rule.unknown_version)
     stronger = [v for v in rule.verdicts[:rule.verdicts.index(verdict)] if v.confidence > verdict.confidence]
     missing = []
@@ -309,7 +328,7 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
     summary = FIELD_REF.sub(lambda m: _first(matches, *m.groups()), verdict.summary).format_map(values)
     if confidence is Confidence.NOT_AFFECTED:
         summary = f"Signs of {rule.title} were seen, but this daemon is not affected: {notes[0]}."
-    explanation = "\n\n".join(p for p in [rule.description, *notes] if p)
+    explanation = "\n\n".join(p for p in [rule.description, *notes, *(dump_notes if affected is not None else [])] if p)
     finding = Finding(rule.id, rule.title, verdict.severity or rule.severity, confidence, summary, explanation, rule.remedy,
                       rule.references, containers, cites, missing, version)
     status = "not-applicable" if confidence is Confidence.NOT_AFFECTED else "matched"
@@ -317,9 +336,11 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
 
 
 def evaluate(rules: list[Rule], evidence: Evidence, engine_version: str | None = None,
-             ) -> tuple[list[Finding], list[Outcome], list[str]]:
-    """Run ``rules`` (ordered by load_rules) and return findings, outcomes and warnings."""
-    ctx = Context(evidence, engine_version)
+             dump_version: DumpVersion | None = None) -> tuple[list[Finding], list[Outcome], list[str]]:
+    """Run ``rules`` (ordered by load_rules) and return findings, outcomes and warnings.
+    ``dump_version`` (:func:`forensics.engine.dumpversion.infer`) gates the rules when neither
+    ``engine_version`` nor a log says the version."""
+    ctx = Context(evidence, engine_version, dump_version=dump_version)
     for rule in rules:
         ctx.results[rule.id] = _evaluate(rule, ctx)
     outcomes = [ctx.results[r.id][0] for r in rules]

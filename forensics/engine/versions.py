@@ -54,3 +54,14 @@ def in_any(version: str | None, specs: list[str]) -> bool | None:
     if any(r is None for r in results):
         return None
     return any(results)
+
+
+def range_in_any(candidates, specs: list[str]) -> bool | None:
+    """A range of releases (a dump's candidates) against affected ranges: True when every
+    candidate is affected, False when none is, None when they straddle a bound (or are unknown)."""
+    results = [in_any(v, specs) for v in candidates]
+    if not results or any(r is None for r in results):
+        return None
+    if all(results):
+        return True
+    return False if not any(results) else None

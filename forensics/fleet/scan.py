@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 from forensics.findings import Severity
 from forensics.report import facts
 
-CACHE_VERSION = "2"  # 2: go_version read as the report reads it (facts.go_versions)
+CACHE_VERSION = "2"  # 2: go_version as the report reads it; engine_version_source, engine_candidates, engine_match_ratio
 
 
 class ScanError(Exception):
@@ -116,6 +116,14 @@ def _fetch(url: str, into: str) -> str:
     return target
 
 
+def _from_dumps(result) -> dict:
+    """The releases the dumps fit (space-separated) and their match ratio, when the engine version came from them."""
+    dv = getattr(result, "dump_version", None)
+    if dv is None or not dv.usable or result.engine_version_source != dv.source:
+        return {"engine_candidates": None, "engine_match_ratio": None}
+    return {"engine_candidates": " ".join(dv.candidates), "engine_match_ratio": dv.ratio}
+
+
 def host_row(name: str, result, seconds: float, size: int) -> dict:
     """One line of the fleet table from an analyze() Result."""
     from forensics.evidence import daemons_by_time
@@ -131,6 +139,8 @@ def host_row(name: str, result, seconds: float, size: int) -> dict:
         "worst_severity": str(found[0].severity) if found else None,
         "findings": " ".join(f"{f.id}:{f.confidence}" for f in found),
         "engine_version": result.engine_version,
+        "engine_version_source": getattr(result, "engine_version_source", None),
+        **_from_dumps(result),
         "go_version": next((g["version"] for g in facts.go_versions(ev)), None),
         "storage_driver": next(iter(daemons["storage_driver"].dropna().tolist()[-1:]), None),
         "daemon_starts": int(len(daemons[daemons["commit"].notna() | daemons["storage_driver"].notna()])),

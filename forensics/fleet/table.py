@@ -16,6 +16,13 @@ def _found(cell) -> str | None:
     return cell if isinstance(cell, str) and cell in FOUND else None
 
 
+def _affected(version, candidates, ranges: list[str]) -> bool:
+    """A host's engine in the affected ranges: its version, or every release its dumps fit."""
+    if isinstance(candidates, str) and candidates:
+        return versions.range_in_any(candidates.split(), ranges) is True
+    return versions.in_any(version if isinstance(version, str) else None, ranges) is True
+
+
 def summary(table: pd.DataFrame, rules: list[Rule]) -> dict:
     """Hosts per finding, engine versions, and an upgrade plan per versioned rule."""
     rule_cols = [c for c in table.columns if c.startswith("rule:")]
@@ -37,7 +44,8 @@ def summary(table: pd.DataFrame, rules: list[Rule]) -> dict:
         col = f"rule:{rule.id}"
         if not rule.affected or col not in table:
             continue
-        affected = table[table["engine_version"].map(lambda v: versions.in_any(v, rule.affected) is True)]
+        affected = table[[_affected(v, c, rule.affected) for v, c in
+                          zip(table["engine_version"], table.get("engine_candidates", [None] * len(table)))]]
         hit = affected[affected[col].map(_found).notna()]
         if len(affected):
             plan.append({"rule": rule.id, "fixed_in": rule.fixed_in, "affected_hosts": len(affected),

@@ -349,6 +349,20 @@ def match(frames: Iterable[Any]) -> Match:
     )
 
 
+def source_path(func: str, file: str) -> str | None:
+    """The repository path of a daemon frame's file (``daemon/inspect.go``), as :func:`match`
+    finds it; None for any other frame (runtime, stdlib, vendored, unknown files)."""
+    table = _load()
+    frame = _coerce((func, file, 1))
+    split = _split_function(frame[0]) if table is not None and frame else None
+    if split is None:
+        return None
+    path, _ = _repo_path(table, frame[1], split[0])
+    if path is None or (not split[0] and not path.startswith("cmd/dockerd/")):
+        return None
+    return path
+
+
 def table_info() -> dict[str, Any]:
     """What the table was built from: moby HEAD, newest tag, number of releases ({} if missing)."""
     table = _load()

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from forensics.analyze import Result
 
 SCHEMA_ID = "forensics-report/1"
-REVISION = 2  # additive changes within forensics-report/1: 1 = first release, 2 = report issue (timeline...)
+REVISION = 3  # additive changes within forensics-report/1: 1 = first release, 2 = report issue (timeline...),
+# 3 = engine version from the goroutine dumps (engine_version_source, engine_from_dumps, bucket links)
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "report.schema.json"
 
 
@@ -64,6 +65,7 @@ def _finding(f, context: dict) -> dict:
 def to_dict(result: Result) -> dict:
     ev = result.evidence
     context = getattr(result, "context", None) or {}
+    from_dumps = getattr(result, "dump_version", None)
     daemons = records(ev["daemons"], ["time", "host", "pid", "version", "commit", "storage_driver", "snapshotter",
                                       "source", "line"])
     return {
@@ -74,6 +76,8 @@ def to_dict(result: Result) -> dict:
         "verdict": result.verdict,
         "engine_version": result.engine_version,
         "engine_versions": list(result.engine_versions),
+        "engine_version_source": getattr(result, "engine_version_source", None),
+        "engine_from_dumps": from_dumps.to_dict() if from_dumps is not None else None,
         "findings": [_finding(f, context) for f in result.found]
         + [_finding(f, context) for f in result.findings if not f.found],
         "rules": [{"rule": o.rule, "status": o.status, "reason": o.reason, "confidence": o.confidence}
@@ -88,7 +92,7 @@ def to_dict(result: Result) -> dict:
         "dumps": records(ev["dumps"], ["dump", "kind", "time", "goroutines", "truncated", "panic_message",
                                        "source", "line"]),
         "locks": _locks(result),
-        "goroutines": facts.buckets(ev),
+        "goroutines": facts.buckets(ev, from_dumps.per_dump if from_dumps is not None else {}),
         "timeline": timeline.build(ev, [f.containers for f in result.found]),
         "redaction": {"applied": False, "tokens": []},
     }
@@ -113,7 +117,8 @@ def to_json(report: dict) -> str:
 
 
 # What a revision-1 report lacks, filled so that every renderer can rely on it.
-DEFAULTS = {"revision": 1, "engine_versions": [], "coverage": {}, "goroutines": [], "timeline": None,
+DEFAULTS = {"revision": 1, "engine_versions": [], "engine_version_source": None, "engine_from_dumps": None,
+            "coverage": {}, "goroutines": [], "timeline": None,
             "redaction": {"applied": False, "tokens": []}}
 ENV_DEFAULTS = {"daemons": [], "go_versions": [], "hosts": [], "pids": [], "containers": [], "images": []}
 

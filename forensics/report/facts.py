@@ -7,6 +7,7 @@ from urllib.parse import unquote
 import pandas as pd
 import regex
 
+from forensics.engine.dumpversion import source_url
 from forensics.goroutines.buckets import Bucket
 from forensics.goroutines.buckets import buckets as goroutine_buckets
 from forensics.goroutines.locks import Lock
@@ -111,18 +112,28 @@ def _bucket(b: Bucket, waiting: dict[int, Lock], source: str) -> dict:
             "lock_status": lock.status if lock else None, "source": first.source or source, "line": first.line}
 
 
-def buckets(ev) -> list[dict]:
+def _links(b: Bucket, tag: str | None) -> list[str | None]:
+    """The source line at ``tag`` of the bucket's first frames (None: not a daemon frame)."""
+    if not tag:
+        return []
+    return [source_url(tag, f.func, f.file, f.lineno) for f in b.stack.frames[:STACK_FRAMES]]
+
+
+def buckets(ev, tags: dict[int, str] | None = None) -> list[dict]:
     """Per goroutine dump, its buckets as ``forensics dump`` makes them (:func:`.goroutines.buckets.buckets`:
-    same frames, same creator), lock waiters first."""
+    same frames, same creator), lock waiters first; with ``tags`` (dump -> moby tag its frames fit)
+    each daemon frame links to its source line."""
     out = []
     for dump in ev["dumps"].itertuples():
         if dump.kind == "panic":
             continue
         waiting = {w.goroutine: lock for index, lock in ev.locks if index == dump.dump for w in lock.waiters}
         found = goroutine_buckets(ev.dumps[dump.dump], waiting=waiting)
+        tag = (tags or {}).get(int(dump.dump))
         out.append({"dump": int(dump.dump), "kind": dump.kind,
                     "time": dump.time.isoformat() if not pd.isna(dump.time) else None,
                     "goroutines": sum(b.count for b in found), "source": dump.source, "line": int(dump.line),
-                    "buckets": [_bucket(b, waiting, dump.source) for b in found[:BUCKETS]],
-                    "omitted": max(0, len(found) - BUCKETS)})
+                    "buckets": [{**_bucket(b, waiting, dump.source), "links": _links(b, tag)}
+                                for b in found[:BUCKETS]],
+                    "omitted": max(0, len(found) - BUCKETS), "link_tag": tag})
     return out

@@ -53,6 +53,8 @@ def print_text(result, console: Console | None = None) -> None:
               f" · verdict: {VERDICT[report['verdict']]}")
     if several_versions(report):
         con.print(f"[yellow]{escape(several_versions(report))}[/]")
+    if report.get("engine_version_source"):
+        con.print(f"[dim]engine version from {escape(report['engine_version_source'])}[/]")
     for f in report["findings"]:
         if f["confidence"] in FOUND:
             _finding(con, f)
