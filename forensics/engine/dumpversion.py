@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from forensics.engine import versions
+from forensics.parse import versions
 from forensics.goroutines import fingerprint
 from forensics.model import Dump
 

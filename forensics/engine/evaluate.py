@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import regex
 
-from forensics.engine import versions
+from forensics.parse import versions
 from forensics.engine.dumpversion import DumpVersion
 from forensics.evidence import COVERAGE, Evidence, daemons_by_time, engine_version
 from forensics.findings import Citation, Confidence, Container, Finding, Outcome

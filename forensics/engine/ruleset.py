@@ -13,7 +13,7 @@ import regex
 import yaml
 
 from forensics import data_dir
-from forensics.engine import versions
+from forensics.parse import versions
 from forensics.evidence import TABLES
 from forensics.findings import FOUND, SEVERITIES, Confidence, Severity
 

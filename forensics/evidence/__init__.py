@@ -12,7 +12,7 @@ from datetime import timedelta
 import pandas as pd
 import regex
 
-from forensics.engine import versions
+from forensics.parse import versions
 from forensics.goroutines.buckets import top_function
 from forensics.goroutines.locks import Lock, analyze_locks
 from forensics.model import Dump

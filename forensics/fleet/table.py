@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from forensics import __version__
-from forensics.engine import versions
+from forensics.parse import versions
 from forensics.findings import FOUND
 from forensics.engine.ruleset import Rule
 

@@ -14,7 +14,7 @@ from forensics.cli.dump import html as dump_html
 from forensics.cli.dump import load
 from forensics.cli.dump import report as dump_report
 from forensics.cli.dump import text as dump_text
-from forensics.engine import versions
+from forensics.parse import versions
 from forensics.engine.dumpversion import DumpVersion, infer, source_url
 from forensics.engine.evaluate import evaluate
 from forensics.report import to_html

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from forensics.engine import versions
+from forensics.parse import versions
 from forensics.ingest import envelopes
 from forensics.parse import logrus
 
