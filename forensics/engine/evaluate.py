@@ -17,6 +17,7 @@ from forensics.engine import versions
 from forensics.evidence import COVERAGE, Evidence
 from forensics.findings import FOUND, Citation, Finding, Outcome
 from forensics.engine.ruleset import FIELD_REF, PATTERN_TIMEOUT, Rule, Signal, Verdict
+from forensics.engine.unexplained import explained_rows, unexplained_panics
 from forensics.engine.selection import MAX_TIMEOUTS, column_mask, count, duration, follows, same_mask
 
 MAX_CITATIONS = 12  # rows cited per signal
@@ -289,4 +290,5 @@ def evaluate(rules: list[Rule], evidence: Evidence, engine_version: str | None =
         ctx.results[rule.id] = _evaluate(rule, ctx)
     outcomes = [ctx.results[r.id][0] for r in rules]
     findings = [f for _, f, _ in ctx.results.values() if f is not None]
+    findings += unexplained_panics(evidence, explained_rows(ctx.results, rules), _engine_version(ctx))
     return findings, outcomes, ctx.warnings

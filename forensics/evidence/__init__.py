@@ -13,6 +13,7 @@ import pandas as pd
 import regex
 
 from forensics.goroutines.locks import Lock, analyze_locks
+from forensics.goroutines.ownframe import first_own_frame
 from forensics.model import Dump
 from forensics.parse import Event, Parsed
 
@@ -22,7 +23,8 @@ TABLES = {
     "dumps": "dump kind time goroutines truncated panic_message source line end_line",
     "goroutines": "dump time gid state wait_minutes locked created_by created_in top stack lock_key lock_status weight source line",
     "frames": "dump gid depth func args file lineno offset inlined source line",
-    "panics": "dump time message recovered fatal gid top site stack container host source line",
+    "panics": "dump time message recovered fatal gid top site stack container host program frame frame_at request "
+              "source line",
     "locks": "dump key kind status waiters longest_wait sites waiter_gids holders holder_gids time source line "
              "confidence evidence",
     "containers": "what container id name time text source line",
@@ -198,6 +200,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
         if d.panic_message:
             g = next((g for g in d.goroutines if g.state == "running"), d.goroutines[0] if d.goroutines else None)
             host = next((e.host for e in events if e.source == d.source), None)
+            own = first_own_frame(g.frames) if g else None
             p_rows.append({"dump": index, "time": d.time, "message": d.panic_message,
                            "recovered": "http: panic serving" in d.panic_message or "[recovered" in d.panic_message,
                            "fatal": d.panic_message.startswith(("panic:", "fatal error:")),
@@ -205,6 +208,9 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                            "site": _site(g) if g else "",
                            "stack": "\n".join(g.functions) if g else "",
                            "container": _request_before(events, d.time, host), "host": host,
+                           "program": _program(d, g), "frame": own.func if own else "",
+                           "frame_at": f"{own.file or '?'}:{own.lineno}" if own else "",
+                           "request": _request_served(events, d, host, g),
                            "source": d.source, "line": d.line})
         for lock in found:
             locks.append((index, lock))
@@ -219,6 +225,35 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                            "holder_gids": " ".join(str(h.goroutine) for h in lock.holders),
                            "time": d.time, "source": d.source, "line": g_line})
     return dump_rows, g_rows, f_rows, p_rows, l_rows, locks
+
+
+_DOCKER = ("github.com/docker/docker/", "github.com/moby/moby/")
+_HANDLER = regex.compile(r"/api/server/router/[\w/]+\.\(\*\w+\)\.(\w+)$")
+
+
+def _program(d: Dump, g) -> str:
+    """Which program panicked: what the stack runs through, else the syslog identifier."""
+    functions = g.functions if g else []
+    if any("containerd-shim" in f or "/runtime/v2/shim" in f for f in functions):
+        return "containerd-shim"
+    if any(f.startswith(_DOCKER) and "/vendor/" not in f for f in functions):
+        return "dockerd"
+    if any(f.startswith("github.com/containerd/containerd") for f in functions):
+        return "containerd"
+    return d.proc or "unknown program"
+
+
+def _request_served(events: list[Event], d: Dump, host, g) -> str:
+    """The API request a recovered panic was serving: the handler in its stack, and the last
+    request logged (`Calling METHOD PATH`, debug) at most 10 seconds before it."""
+    handler = next((m[1] for f in (g.functions if g else []) if (m := _HANDLER.search(f))), None)
+    logged = None
+    if d.time is not None and "panic serving" in (d.panic_message or ""):
+        for e in events:
+            if e.time is not None and e.host == host and e.source == d.source and \
+                    timedelta(0) <= d.time - e.time <= timedelta(seconds=10) and (m := REQUEST.match(e.msg)):
+                logged = f"{m['method']} {m['path']}"
+    return "; ".join(p for p in (logged, handler and f"handler {handler}") if p)
 
 
 def _top(functions: list[str]) -> str:

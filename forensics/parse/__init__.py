@@ -136,6 +136,7 @@ def _dump_in_message(rec: Record, msg: str, when: datetime | None) -> list[Dump]
     dumps = reader.close()
     for dump in dumps:
         dump.time = dump.time or when
+        dump.proc, dump.pid = rec.proc, rec.pid
     return dumps
 
 
@@ -155,10 +156,13 @@ class _Segmenter:
         self.same: Counter = Counter()
         self.recent: deque = deque(maxlen=CONTEXT)
         self.resort = False
+        self.procs: dict[str, dict] = {}  # source -> pid -> syslog identifier, for the dumps of that stream
 
     def feed(self, rec: Record, cov: Coverage) -> None:
         self.gaps.see(rec.time, rec.text, rec.line)
         key = (rec.source, rec.host, rec.pid)
+        if rec.proc:
+            self.procs.setdefault(rec.source, {})[rec.pid] = rec.proc
         held = self.cut.get(key)
         if held is not None:
             if len(held.text) < MAX_JOIN and parse_line(rec.text) is None and not rec.text.startswith("goroutine "):
@@ -270,8 +274,9 @@ class _Segmenter:
         for dump in self.inner:
             dump.time = as_utc(dump.time, offset)
         self.out.dumps.extend(self.inner)
-        for reader in self.readers.values():
+        for (_, _, pid), reader in self.readers.items():
             for dump in reader.close():
+                dump.proc, dump.pid = self.procs.get(dump.source, {}).get(pid), pid
                 envelope, previous = self.seen_at.get((dump.source, dump.line), (None, None))
                 dump.time = as_utc(envelope or dump.time or previous, offset)
                 self.out.dumps.append(dump)
