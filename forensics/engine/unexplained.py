@@ -131,8 +131,8 @@ def _finding(group: pd.DataFrame, program: str, frame: str, recovered: bool, sta
             lives.insert(0, f"before the first daemon start in the log: {before}")
     query = search_query(frame, message)
     explanation = "\n\n".join(p for p in [
-        f"The log shows {'a recovered panic' if recovered else 'a fatal crash'} of {program} "
-        f"that no rule of the catalogue recognises: \"{first['message']}\", raised in {where}.",
+        (f"The log shows {'a recovered panic' if recovered else 'a fatal crash'} of {program} "
+         f"that no rule of the catalogue recognises: \"{message}\", raised in {where}."),
         RECOVERED_NOTE if recovered else FATAL_NOTE,
         ("Per daemon lifetime: " + "; ".join(lives) + ".") if lives else "",
         f"Search upstream reports for: {query}"] if p)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from forensics.evidence.templates import log_templates
 from forensics.report import facts
 from forensics.report import timeline
 
@@ -15,7 +16,8 @@ if TYPE_CHECKING:
     from forensics.analyze import Result
 
 SCHEMA_ID = "forensics-report/1"
-REVISION = 2  # additive changes within forensics-report/1: 1 = first release, 2 = report issue (timeline...)
+REVISION = 3  # additive changes within forensics-report/1: 1 = first release, 2 = report issue (timeline...),
+# 3 = log_templates, findings' first_seen / last_seen / restarted_after
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "report.schema.json"
 
 
@@ -93,6 +95,7 @@ def to_dict(result: Result) -> dict:
         "locks": _locks(result),
         "goroutines": facts.buckets(ev),
         "timeline": timeline.build(ev, [f.containers for f in result.found]),
+        "log_templates": log_templates(ev["events"]),
         "redaction": {"applied": False, "tokens": []},
     }
 
@@ -107,7 +110,7 @@ def to_json(report: dict) -> str:
 
 
 # What a revision-1 report lacks, filled so that every renderer can rely on it.
-DEFAULTS = {"revision": 1, "coverage": {}, "goroutines": [], "timeline": None,
+DEFAULTS = {"revision": 1, "coverage": {}, "goroutines": [], "timeline": None, "log_templates": [],
             "redaction": {"applied": False, "tokens": []}}
 ENV_DEFAULTS = {"daemons": [], "go_versions": [], "hosts": [], "pids": [], "containers": [], "images": []}
 
