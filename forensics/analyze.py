@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from forensics import __version__
+from forensics import __version__, scope
 from forensics.ingest import archives
 from forensics.ingest import envelopes
 from forensics.ingest import excerpts
@@ -75,7 +75,7 @@ class Result:
 
 def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rule] | None = None,
             input_format: str = "auto", max_input_bytes: int = archives.DEFAULT_MAX_INPUT_BYTES,
-            every_line: bool = False) -> Result:
+            every_line: bool = False, window: scope.Window | None = None) -> Result:
     """Read every path (files, directories, compressed files, archives, ``-``) and run the rules.
 
     At most ``max_input_bytes`` decompressed bytes are read in the whole run (all compressed
@@ -83,13 +83,13 @@ def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rul
     stretches of large logs are skimmed (see :mod:`forensics.skim`) unless ``every_line``."""
     token = archives.budget.set(archives.Budget(max_input_bytes))
     try:
-        return _analyze(paths, engine_version, rules, input_format, every_line)
+        return _analyze(paths, engine_version, rules, input_format, every_line, window or scope.Window())
     finally:
         archives.budget.reset(token)
 
 
 def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | None, input_format: str,
-             every_line: bool) -> Result:
+             every_line: bool, window: scope.Window) -> Result:
     rules = rules if rules is not None else load_rules()
     skim = None if every_line else skim_for(rules)
     problems: list[sources.Problem] = []
@@ -124,8 +124,10 @@ def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | N
             line, _, message = w.removeprefix(f"{d.source}:").partition(": ")
             problems.append(sources.Problem(d.source, int(line) if line.isdigit() else None, message or w))
     date_dumps(parsed)
+    scoped = scope.apply(parsed, window)
     evidence = build(parsed)
     findings, outcomes, warnings = evaluate(rules, evidence, engine_version)
+    warnings = scoped + warnings
     version = engine_version or next(iter(evidence["daemons"]["version"].tolist()[-1:]), None)
     cap = archives.budget.get()
     if cap is not None:  # re-reading the cited lines gets its own allowance, not what the first pass left

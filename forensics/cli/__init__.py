@@ -49,6 +49,19 @@ def _write(path: str, text: str) -> None:
         raise _fail(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+SINCE_HELP = "only evidence from this time on: a duration ago (2h, 3d) or a time (2025-01-07T15:00:00Z; local without a zone)"
+UNTIL_HELP = "only evidence up to this time: a duration ago (2h, 3d) or a time (2025-01-07T15:00:00Z)"
+
+
+def _window(since: Optional[str], until: Optional[str]):
+    from forensics.scope import parse_window
+
+    try:
+        return parse_window(since, until)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
 MARKDOWN_HELP = "write Markdown for a ticket to this file (at most 30,000 characters; - for stdout)"
 REDACT_HELP = "replace host names, IP addresses, user names, container and image names by pseudonyms in every output"
 
@@ -86,6 +99,8 @@ def analyze(
                                      "journal-verbose, syslog-5424, json-file, ... (see forensics.ingest.envelopes.FORMATS)"),
     every_line: bool = typer.Option(False, "--every-line", help="parse every line of large logs instead of "
                                     "skimming routine debug/info stretches (slower; same findings)"),
+    since: Optional[str] = typer.Option(None, "--since", help=SINCE_HELP),
+    until: Optional[str] = typer.Option(None, "--until", help=UNTIL_HELP),
 ) -> None:
     """Diagnose a daemon from its logs and goroutine dumps."""
     from forensics.analyze import analyze as run
@@ -97,8 +112,9 @@ def analyze(
         raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
     if input_format not in FORMATS:
         raise _fail(f"--input-format must be one of {', '.join(FORMATS)}")
+    window = _window(since, until)
     result = run(paths, engine_version=engine_version, rules=_load(rules_dir), input_format=input_format,
-                 max_input_bytes=max_input_bytes, every_line=every_line)
+                 max_input_bytes=max_input_bytes, every_line=every_line, window=window)
     report = to_dict(result)
     if redact:
         from forensics.report.redact import redact as pseudonymise
@@ -149,14 +165,17 @@ def scan(
     fail_on: str = typer.Option("high", "--fail-on", help="exit 1 when a host has a finding this severe"),
     engine_version: Optional[str] = typer.Option(None, "--engine-version", help="Docker Engine version for all hosts"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar and no summary"),
+    since: Optional[str] = typer.Option(None, "--since", help=SINCE_HELP),
+    until: Optional[str] = typer.Option(None, "--until", help=UNTIL_HELP),
 ) -> None:
     """Analyse many hosts in parallel and write a fleet table and page."""
     from forensics.fleet.run import run
 
     if fail_on not in SEVERITIES:
         raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
+    window = _window(since, until)
     raise typer.Exit(run(paths or [], hosts_in, out, jobs, scheduler, host_from, per_host_reports,
-                         fail_on, engine_version, quiet, err))
+                         fail_on, engine_version, quiet, err, window=window))
 
 
 @app.command()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from forensics.engine import versions
+from forensics.engine import seen, versions
 from forensics.evidence import COVERAGE, Evidence
 from forensics.findings import FOUND, Citation, Finding, Outcome
 from forensics.engine.ruleset import FIELD_REF, PATTERN_TIMEOUT, Rule, Signal, Verdict
@@ -290,5 +290,10 @@ def evaluate(rules: list[Rule], evidence: Evidence, engine_version: str | None =
         ctx.results[rule.id] = _evaluate(rule, ctx)
     outcomes = [ctx.results[r.id][0] for r in rules]
     findings = [f for _, f, _ in ctx.results.values() if f is not None]
-    findings += unexplained_panics(evidence, explained_rows(ctx.results, rules), _engine_version(ctx))
+    for _, f, rows in ctx.results.values():
+        if f is not None:
+            seen.annotate(f, rows, evidence)
+    for f in unexplained_panics(evidence, explained_rows(ctx.results, rules), _engine_version(ctx)):
+        seen.annotate(f, evidence["panics"].iloc[0:0], evidence)
+        findings.append(f)
     return findings, outcomes, ctx.warnings

@@ -126,6 +126,8 @@ def normalize(report: object) -> dict:
         if not isinstance(out.get(key), list):
             raise ReportError(f"the report has no {key!r} list")
     for f in out["findings"]:
+        for key in ("first_seen", "last_seen", "restarted_after"):
+            f.setdefault(key, None)
         for cite in f.get("evidence", []):
             cite.setdefault("context", None)
     for lock in out["locks"]:
