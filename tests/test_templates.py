@@ -41,3 +41,24 @@ def test_old_reports_render_without_templates(rules):
     from forensics.report import normalize
 
     assert "id=\"templates\"" in to_html(normalize(report))
+
+
+def test_fleet_counts_hosts_per_template(tmp_path, rules):
+    from forensics.fleet import table as fleet
+    from forensics.fleet.scan import hosts_from, scan
+
+    disk = FAILURES / "dockerd-disk-full-excerpt.log"
+    for name in ("h1", "h2", "h3"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "h1" / "dockerd.log").write_text(disk.read_text())
+    (tmp_path / "h2" / "dockerd.log").write_text(disk.read_text())
+    (tmp_path / "h3" / "dockerd.log").write_text((FIXTURES / "crashes" / "reports" /
+                                                  "for-linux-159-syslog-driver-sigsegv.log").read_text())
+    out = tmp_path / "out"
+    table = scan(hosts_from([str(tmp_path / n) for n in ("h1", "h2", "h3")]), out)
+    fleet.write(table, out, rules, False)
+    summary = json.loads((out / "fleet.json").read_text())["summary"]
+    top = summary["log_templates"][0]
+    assert top["template"] == DISK_FULL and top["hosts"] == 2 and top["names"] == ["h1", "h2"]
+    assert "on 2 of 3 hosts" in (out / "fleet.html").read_text()
+    assert table.set_index("host").loc["h3", "rule:unexplained-panic"] == "confirmed"
