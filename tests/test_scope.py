@@ -103,3 +103,13 @@ def test_scan_scopes_every_host(tmp_path):
     assert "unexplained-panic:confirmed" in full.loc[0, "findings"]
     later = scan(hosts_from([str(host)]), out, window=Window(since=at("2017-11-11T03:41:00Z")))
     assert "unexplained-panic" not in later.loc[0, "findings"]  # not the cached row of the whole log
+
+
+def test_reports_say_when_and_the_restart(rules):
+    from forensics.report import to_dict, to_html, to_markdown
+
+    report = to_dict(analyze([str(SIGSEGV)], rules=rules))
+    md = to_markdown(report)
+    assert "**Seen:** 2017-11-11 03:40:12 UTC · the daemon restarted after it (2017-11-11 03:40:14 UTC)" in md
+    html = to_html(report)
+    assert "daemon restarted since</strong> (2017-11-11 03:40:14 UTC)" in html

@@ -102,3 +102,24 @@ def test_same_panic_twice_is_one_finding_with_count_and_span(tmp_path, rules):
     assert len(found) == 1
     assert "2 times (first 2016-04-20 19:52:48 UTC, last 2016-04-20 20:10:48 UTC)" in found[0].summary
     assert len(found[0].evidence) == 2
+
+
+DESKTOP = ("localhost com.docker.supervisor[36227]: com.docker.driver.amd64-linux -addr fd:3 -debug (pid: 36237): "
+           "stderr: ")
+SHAPES = {
+    "journal": lambda line: f"Dec 06 07:14:10 node-1 dockerd[1042]: {line}",
+    "rfc5424": lambda line: f"<30>1 2026-12-06T07:14:10.000300+00:00 node-1 dockerd 1042 - - {line}",
+    "desktop-macos": lambda line: f"2026-12-06 07:14:10.892799-0500  {DESKTOP}{line}",
+    "json-file": lambda line: json.dumps({"log": line + "\n", "stream": "stderr", "time": "2026-12-06T07:14:10.1Z"}),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+@pytest.mark.parametrize("name", ["index.stderr", "http.stderr"])
+def test_every_log_shape(tmp_path, rules, shape, name):
+    lines = [SHAPES[shape](line) for line in (CRASHES / name).read_text().splitlines() if line.strip()]
+    result = analyze([write_lines(tmp_path / "wrapped.log", lines)], rules=rules)
+    found = _unexplained(result)
+    assert len(found) == 1, [f.title for f in result.findings]
+    assert "example.com/crashd/daemon.(*Daemon).GetByName" in found[0].summary
+    assert "index out of range" in found[0].summary and found[0].first_seen is not None
