@@ -123,3 +123,13 @@ def test_every_log_shape(tmp_path, rules, shape, name):
     assert len(found) == 1, [f.title for f in result.findings]
     assert "example.com/crashd/daemon.(*Daemon).GetByName" in found[0].summary
     assert "index out of range" in found[0].summary and found[0].first_seen is not None
+
+
+def test_the_request_being_served_is_named(tmp_path, rules):
+    """With debug logs, the `Calling METHOD PATH` line just before a recovered panic names the request."""
+    lines = (CRASHES / "reports" / "moby-22210-http-panic-containerrm.log").read_text().splitlines()
+    calling = ('Apr 20 19:52:48 ip-10-0-1-115 docker[1359]: time="2016-04-20T19:52:48.100000000Z" level=debug '
+               'msg="Calling DELETE /v1.23/containers/web?force=1"')
+    result = analyze([write_lines(tmp_path / "debug.log", lines[:1] + [calling] + lines[1:])], rules=rules)
+    [f] = _unexplained(result)
+    assert "serving DELETE /v1.23/containers/web?force=1" in f.summary

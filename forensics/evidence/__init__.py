@@ -245,13 +245,14 @@ def _program(d: Dump, g) -> str:
 
 def _request_served(events: list[Event], d: Dump, host, g) -> str:
     """The API request a recovered panic was serving: the handler in its stack, and the last
-    request logged (`Calling METHOD PATH`, debug) at most 10 seconds before it."""
+    request logged (`Calling METHOD PATH`, debug) at most 10 seconds before it (the std-log stamp
+    of "http: panic serving" has whole seconds: a request later in the same second counts)."""
     handler = next((m[1] for f in (g.functions if g else []) if (m := _HANDLER.search(f))), None)
     logged = None
     if d.time is not None and "panic serving" in (d.panic_message or ""):
         for e in events:
             if e.time is not None and e.host == host and e.source == d.source and \
-                    timedelta(0) <= d.time - e.time <= timedelta(seconds=10) and (m := REQUEST.match(e.msg)):
+                    -timedelta(seconds=1) < d.time - e.time <= timedelta(seconds=10) and (m := REQUEST.match(e.msg)):
                 logged = f"{m['method']} {m['path']}"
     return "; ".join(p for p in (logged, handler and f"handler {handler}") if p)
 
