@@ -154,9 +154,9 @@ def host_row(name: str, result, seconds: float, size: int) -> dict:
         f = findings.get(outcome.rule)
         row[f"rule:{outcome.rule}"] = f.confidence if f else outcome.status
     row["rule:unexplained-panic"] = "confirmed" if "unexplained-panic" in findings else "not-matched"
-    from forensics.evidence.templates import log_templates
+    from forensics.evidence import templates
     row["log_templates"] = json.dumps([{"template": t["template"], "level": t["level"], "count": t["count"]}
-                                       for t in log_templates(ev["events"], limit=HOST_TEMPLATES)])
+                                       for t in templates.cached(ev)[:HOST_TEMPLATES]])
     return row
 
 

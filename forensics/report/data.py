@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from forensics.evidence.templates import log_templates
+from forensics.evidence import templates
 from forensics.report import facts
 from forensics.report import timeline
 
@@ -95,7 +95,7 @@ def to_dict(result: Result) -> dict:
         "locks": _locks(result),
         "goroutines": facts.buckets(ev),
         "timeline": timeline.build(ev, [f.containers for f in result.found]),
-        "log_templates": log_templates(ev["events"]),
+        "log_templates": templates.cached(ev),
         "redaction": {"applied": False, "tokens": []},
     }
 
