@@ -4,18 +4,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from forensics import __version__
-from forensics.ingest import archives
-from forensics.ingest import envelopes
-from forensics.ingest import excerpts
-from forensics.ingest import sources
+from forensics import __version__, scope
 from forensics.engine.dumpversion import DumpVersion, disagreement, infer
 from forensics.engine.evaluate import evaluate
-from forensics.evidence import Evidence, build, engine_version as latest_version, engine_versions
-from forensics.findings import Confidence, Finding, Outcome, Severity
-from forensics.parse import Parsed, date_dumps, parse_records
 from forensics.engine.prefilter import skim_for
 from forensics.engine.ruleset import Rule, load_rules
+from forensics.evidence import Evidence, build, engine_versions
+from forensics.evidence import engine_version as latest_version
+from forensics.findings import Confidence, Finding, Outcome, Severity
+from forensics.ingest import archives, envelopes, excerpts, sources
+from forensics.parse import Parsed, date_dumps, parse_records
 
 
 @dataclass
@@ -79,7 +77,7 @@ class Result:
 
 def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rule] | None = None,
             input_format: str = "auto", max_input_bytes: int = archives.DEFAULT_MAX_INPUT_BYTES,
-            every_line: bool = False) -> Result:
+            every_line: bool = False, window: scope.Window | None = None) -> Result:
     """Read every path (files, directories, compressed files, archives, ``-``) and run the rules.
 
     At most ``max_input_bytes`` decompressed bytes are read in the whole run (all compressed
@@ -87,13 +85,13 @@ def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rul
     stretches of large logs are skimmed (see :mod:`forensics.skim`) unless ``every_line``."""
     token = archives.budget.set(archives.Budget(max_input_bytes))
     try:
-        return _analyze(paths, engine_version, rules, input_format, every_line)
+        return _analyze(paths, engine_version, rules, input_format, every_line, window or scope.Window())
     finally:
         archives.budget.reset(token)
 
 
 def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | None, input_format: str,
-             every_line: bool) -> Result:
+             every_line: bool, window: scope.Window) -> Result:
     rules = rules if rules is not None else load_rules()
     skim = None if every_line else skim_for(rules)
     problems: list[sources.Problem] = []
@@ -126,9 +124,11 @@ def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | N
     for d in parsed.dumps:  # a damaged dump is a partial read: say where
         problems.extend(d.warnings)
     date_dumps(parsed)
+    scoped = scope.apply(parsed, window)
     evidence = build(parsed)
     dump_version = infer(parsed.dumps)  # issue 17: the release the dumps' line numbers fit
     findings, outcomes, warnings = evaluate(rules, evidence, engine_version, dump_version)
+    warnings = scoped + warnings
     version = engine_version or latest_version(evidence["daemons"])
     version, version_source, notes = version_from_dumps(version, engine_version, evidence, dump_version)
     warnings = warnings + notes

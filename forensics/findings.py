@@ -111,6 +111,9 @@ class Finding:
     evidence: list[Citation] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # what would raise the confidence
     engine_version: str | None = None
+    first_seen: datetime | None = None  # earliest and latest time of the evidence it rests on
+    last_seen: datetime | None = None
+    restarted_after: datetime | None = None  # the first daemon start after last_seen: it may have cleared it
 
     @property
     def found(self) -> bool:
@@ -123,6 +126,8 @@ class Finding:
         out["container_refs"] = [{"name": c.name, "id": c.id} for c in self.containers]
         for cite in out["evidence"]:
             cite["time"] = cite["time"].isoformat() if cite["time"] else None
+        for key in ("first_seen", "last_seen", "restarted_after"):
+            out[key] = out[key].isoformat() if out[key] else None
         return out
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import yaml
 
 from forensics.analyze import analyze
-from forensics.findings import CONFIDENCES
 from forensics.engine.ruleset import Rule, rules_dir
+from forensics.findings import CONFIDENCES
 
 CASE_KEYS = {"expect", "inputs", "engine_version", "severity", "summary_contains", "note"}
 

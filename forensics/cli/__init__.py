@@ -31,7 +31,10 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _load(rules_dir: Optional[Path]):
-    from forensics.engine.ruleset import RuleError, load_rules  # pandas comes with it: only commands that need rules
+    from forensics.engine.ruleset import (  # pandas comes with it: only commands that need rules
+        RuleError,
+        load_rules,
+    )
 
     try:
         return load_rules(rules_dir)
@@ -47,6 +50,19 @@ def _write(path: str, text: str) -> None:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise _fail(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+SINCE_HELP = "only evidence from this time on: a duration ago (2h, 3d) or a time (2025-01-07T15:00:00Z; local without a zone)"
+UNTIL_HELP = "only evidence up to this time: a duration ago (2h, 3d) or a time (2025-01-07T15:00:00Z)"
+
+
+def _window(since: Optional[str], until: Optional[str]):
+    from forensics.parse.scope import parse_window
+
+    try:
+        return parse_window(since, until)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
 
 
 MARKDOWN_HELP = "write Markdown for a ticket to this file (at most 30,000 characters; - for stdout)"
@@ -86,19 +102,21 @@ def analyze(
                                      "journal-verbose, syslog-5424, json-file, ... (see forensics.ingest.envelopes.FORMATS)"),
     every_line: bool = typer.Option(False, "--every-line", help="parse every line of large logs instead of "
                                     "skimming routine debug/info stretches (slower; same findings)"),
+    since: Optional[str] = typer.Option(None, "--since", help=SINCE_HELP),
+    until: Optional[str] = typer.Option(None, "--until", help=UNTIL_HELP),
 ) -> None:
     """Diagnose a daemon from its logs and goroutine dumps."""
     from forensics.analyze import analyze as run
-    from forensics.report import to_dict
-
     from forensics.ingest.envelopes import FORMATS
+    from forensics.report import to_dict
 
     if fail_on not in SEVERITIES:
         raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
     if input_format not in FORMATS:
         raise _fail(f"--input-format must be one of {', '.join(FORMATS)}")
+    window = _window(since, until)
     result = run(paths, engine_version=engine_version, rules=_load(rules_dir), input_format=input_format,
-                 max_input_bytes=max_input_bytes, every_line=every_line)
+                 max_input_bytes=max_input_bytes, every_line=every_line, window=window)
     report = to_dict(result)
     if redact:
         from forensics.report.redact import redact as pseudonymise
@@ -150,6 +168,8 @@ def scan(
     fail_on: str = typer.Option("high", "--fail-on", help="exit 1 when a host has a finding this severe"),
     engine_version: Optional[str] = typer.Option(None, "--engine-version", help="Docker Engine version for all hosts"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar and no summary"),
+    since: Optional[str] = typer.Option(None, "--since", help=SINCE_HELP),
+    until: Optional[str] = typer.Option(None, "--until", help=UNTIL_HELP),
 ) -> None:
     """Analyse many hosts in parallel and write a fleet table and page."""
     from forensics.fleet.run import run
@@ -157,8 +177,9 @@ def scan(
     if fail_on not in SEVERITIES:
         raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
     _load(None)  # no catalogue is an error here, not one per host
+    window = _window(since, until)
     raise typer.Exit(run(paths or [], hosts_in, out, jobs, scheduler, host_from, per_host_reports,
-                         fail_on, engine_version, quiet, err))
+                         fail_on, engine_version, quiet, err, window=window))
 
 
 @app.command()
@@ -174,7 +195,8 @@ def collect(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="only errors"),
 ) -> None:
     """Gather the evidence on this host (API state, goroutine dump, daemon log) into a bundle for analyze."""
-    from forensics.collect.bundle import CollectError, Options, collect as run
+    from forensics.collect.bundle import CollectError, Options
+    from forensics.collect.bundle import collect as run
 
     try:
         done = run(Options(output, since, host, dump, dump_via, logs, timeout, redact))
@@ -220,9 +242,8 @@ def rules_show(rule_id: str, rules_dir: Optional[Path] = typer.Option(None, "--r
 def rules_test(rule_id: Optional[str] = typer.Argument(None, help="only this rule's fixtures"),
                rules_dir: Optional[Path] = typer.Option(None, "--rules")) -> None:
     """Run every rule (or one) against its positive and negative fixtures."""
-    from forensics.rulecheck import cases, run_case
-
     from forensics.engine.ruleset import rules_dir as bundled
+    from forensics.rulecheck import cases, run_case
 
     rules = _load(rules_dir)
     found = cases(rule_id, rules_dir)

@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import typer
 
 from forensics.engine.dumpversion import infer, source_url
-from forensics.ingest import sources
 from forensics.goroutines.buckets import Bucket, buckets, select
 from forensics.goroutines.locks import analyze_locks, deadlock_cycles, other_waits
+from forensics.ingest import sources
 from forensics.model import Dump
-from forensics.parse import dump_file_time, parse_records
-from forensics.parse import fastdump
+from forensics.parse import dump_file_time, fastdump, parse_records
 from forensics.parse.fastdump import groups, parse_slabs, paused_gc
 
 if TYPE_CHECKING:

@@ -31,8 +31,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from forensics import __version__
-from forensics.collect import dockerapi
-from forensics.collect import hostlogs
+from forensics.collect import dockerapi, hostlogs
+from forensics.parse import scope
 
 DUMP_VIA = ("auto", "pprof", "sigusr1", "both")
 WORKERS = 8
@@ -240,7 +240,7 @@ def _check(opts: Options, now: datetime) -> tuple[dockerapi.Endpoint, datetime |
     """The endpoint and the --since time, or CollectError for a bad option."""
     try:
         ep = dockerapi.endpoint(opts.host)
-        since = hostlogs.parse_since(opts.since, now) if opts.since else None
+        since = scope.parse_since(opts.since, now) if opts.since else None
     except ValueError as exc:
         raise CollectError(str(exc)) from None
     if opts.dump_via not in DUMP_VIA:

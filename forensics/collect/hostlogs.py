@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from forensics.collect.dockerapi import DEFAULT_HOST, Endpoint
+from forensics.parse.scope import stamp_of
 
 LOG_LIMIT = 256 << 20  # bytes kept from one log (its end)
 SYSTEMD = "/run/systemd/system"  # present when systemd is the init
@@ -25,30 +26,6 @@ USUAL_LOGS = ("/var/log/docker.log", "/var/log/upstart/docker.log")
 SYSLOGS = ("/var/log/messages", "/var/log/syslog", "/var/log/daemon.log")
 SYSLOG_TAG = re.compile(rb" (?:dockerd|docker|containerd)(?:-current)?(?:\[\d+\])?: ")
 WRITTEN = re.compile(r"goroutine stacks written to (\S+?\.log)")
-_STAMP = re.compile(r'(?:^|time=")(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?')
-_SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_since(text: str, now: datetime) -> datetime:
-    """'2h', '30m', '1d' ago, or a time ('2025-01-07T15:00:00Z'; local time without a zone)."""
-    m = _SPAN.match(text.strip())
-    if m:
-        return now - timedelta(seconds=float(m[1]) * _UNITS[m[2]])
-    stamp = _stamp(text.strip())
-    if stamp is None:
-        raise ValueError(f"--since {text!r}: give a duration (30m, 2h, 1d) or a time (2025-01-07T15:00:00Z)")
-    return stamp
-
-
-def _stamp(text: str) -> datetime | None:
-    m = _STAMP.search(text)
-    if not m:
-        return None
-    zone = m[4] or ""
-    zone = "+00:00" if zone == "Z" else (zone if ":" in zone or not zone else zone[:3] + ":" + zone[3:])
-    stamp = datetime.fromisoformat(f"{m[1]}T{m[2]}.{(m[3] or '0')[:6]:0<6}{zone}")
-    return stamp.astimezone(timezone.utc)  # a zone-less time is local
 
 
 def cut_before(data: bytes, since: datetime) -> bytes:
@@ -57,7 +34,7 @@ def cut_before(data: bytes, since: datetime) -> bytes:
     seen = False
     offset = 0
     for line in data.splitlines(keepends=True):
-        stamp = _stamp(line[:200].decode("utf-8", "replace"))
+        stamp = stamp_of(line[:200].decode("utf-8", "replace"))
         if stamp is not None:
             if stamp >= since:
                 return data[offset:]

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from forensics.parse import versions
 from forensics.goroutines import fingerprint
 from forensics.model import Dump
+from forensics.parse import versions
 
 MOBY_BLOB = "https://github.com/moby/moby/blob/"
 

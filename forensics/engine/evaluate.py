@@ -14,12 +14,21 @@ from dataclasses import dataclass, field
 import pandas as pd
 import regex
 
-from forensics.parse import versions
+from forensics.engine import seen
 from forensics.engine.dumpversion import DumpVersion
+from forensics.engine.ruleset import FIELD_REF, PATTERN_TIMEOUT, Rule, Signal, Verdict
+from forensics.engine.selection import (
+    MAX_TIMEOUTS,
+    column_mask,
+    count,
+    duration,
+    follows,
+    same_mask,
+)
+from forensics.engine.unexplained import explained_rows, unexplained_panics
 from forensics.evidence import COVERAGE, Evidence, daemons_by_time, engine_version
 from forensics.findings import Citation, Confidence, Container, Finding, Outcome
-from forensics.engine.ruleset import FIELD_REF, PATTERN_TIMEOUT, Rule, Signal, Verdict
-from forensics.engine.selection import MAX_TIMEOUTS, column_mask, count, duration, follows, same_mask
+from forensics.parse import versions
 
 MAX_CITATIONS = 12  # rows cited per signal
 CONTAINER_ID = regex.compile(r"[0-9a-f]{12,64}")  # a reference that is an id, not a name
@@ -345,4 +354,10 @@ def evaluate(rules: list[Rule], evidence: Evidence, engine_version: str | None =
         ctx.results[rule.id] = _evaluate(rule, ctx)
     outcomes = [ctx.results[r.id][0] for r in rules]
     findings = [f for _, f, _ in ctx.results.values() if f is not None]
+    for _, f, rows in ctx.results.values():
+        if f is not None:
+            seen.annotate(f, rows, evidence)
+    for f in unexplained_panics(evidence, explained_rows(ctx.results, rules), _engine_version(ctx)):
+        seen.annotate(f, evidence["panics"].iloc[0:0], evidence)
+        findings.append(f)
     return findings, outcomes, ctx.warnings

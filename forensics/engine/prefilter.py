@@ -8,9 +8,8 @@ skimmed), turns skimming off for the run: correctness before speed.
 """
 from __future__ import annotations
 
-from forensics import evidence
+from forensics import evidence, parse
 from forensics.engine import literals
-from forensics import parse
 from forensics.engine.ruleset import Rule, Signal
 from forensics.ingest.skim import Skim
 

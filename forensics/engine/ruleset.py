@@ -13,9 +13,9 @@ import regex
 import yaml
 
 from forensics import data_dir
-from forensics.parse import versions
 from forensics.evidence import TABLES
 from forensics.findings import FOUND, SEVERITIES, Confidence, Severity
+from forensics.parse import versions
 
 PATTERN_TIMEOUT = 0.5  # seconds a rule pattern may run on one value
 _DURATION = re.compile(r"(\d+)\s*(s|m|h|d)")

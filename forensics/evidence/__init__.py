@@ -12,11 +12,10 @@ from datetime import timedelta
 import pandas as pd
 import regex
 
-from forensics.parse import versions
-from forensics.goroutines.buckets import top_function
+from forensics.goroutines.buckets import first_own_frame, top_function
 from forensics.goroutines.locks import Lock, analyze_locks
 from forensics.model import Dump
-from forensics.parse import Event, Parsed, dockerversion
+from forensics.parse import Event, Parsed, dockerversion, versions
 
 TABLES = {
     "events": "time level msg fields container host pid proc source line",
@@ -24,7 +23,8 @@ TABLES = {
     "dumps": "dump kind time goroutines truncated panic_message source line end_line",
     "goroutines": "dump time gid state wait_minutes locked created_by created_in top stack lock_key lock_status weight source line",
     "frames": "dump gid depth func args file lineno offset inlined source line",
-    "panics": "dump time message recovered fatal gid top site stack container host source line",
+    "panics": "dump time message recovered fatal gid top site stack container host program frame frame_at request "
+              "source line",
     "locks": "dump key kind status waiters longest_wait sites waiter_gids holders holder_gids time source line "
              "confidence evidence",
     "containers": "what container id name time text source line",
@@ -196,6 +196,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
         if d.panic_message:
             g = next((g for g in d.goroutines if g.state == "running"), d.goroutines[0] if d.goroutines else None)
             host = next((e.host for e in events if e.source == d.source), None)
+            own = first_own_frame(g.frames) if g else None
             p_rows.append({"dump": index, "time": d.time, "message": d.panic_message,
                            "recovered": "http: panic serving" in d.panic_message or "[recovered" in d.panic_message,
                            "fatal": d.panic_message.startswith(("panic:", "fatal error:")),
@@ -203,6 +204,9 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                            "site": _site(g) if g else "",
                            "stack": "\n".join(g.functions) if g else "",
                            "container": _request_before(events, d.time, host), "host": host,
+                           "program": _program(d, g), "frame": own.func if own else "",
+                           "frame_at": f"{own.file or '?'}:{own.lineno}" if own else "",
+                           "request": _request_served(events, d, host, g),
                            "source": d.source, "line": d.line})
         for lock in found:  # the text columns rules match on (rules/README.md): derived here only
             locks.append((index, lock))
@@ -215,6 +219,36 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                            "holder_gids": " ".join(str(h.goroutine) for h in lock.holders),
                            "time": d.time, "source": d.source, "line": lock.line or d.line})
     return dump_rows, g_rows, f_rows, p_rows, l_rows, locks
+
+
+_DOCKER = ("github.com/docker/docker/", "github.com/moby/moby/")
+_HANDLER = regex.compile(r"/api/server/router/[\w/]+\.\(\*\w+\)\.(\w+)$")
+
+
+def _program(d: Dump, g) -> str:
+    """Which program panicked: what the stack runs through, else the syslog identifier."""
+    functions = g.functions if g else []
+    if any("containerd-shim" in f or "/runtime/v2/shim" in f for f in functions):
+        return "containerd-shim"
+    if any(f.startswith(_DOCKER) and "/vendor/" not in f for f in functions):
+        return "dockerd"
+    if any(f.startswith("github.com/containerd/containerd") for f in functions):
+        return "containerd"
+    return d.proc or "unknown program"
+
+
+def _request_served(events: list[Event], d: Dump, host, g) -> str:
+    """The API request a recovered panic was serving: the handler in its stack, and the last
+    request logged (`Calling METHOD PATH`, debug) at most 10 seconds before it (the std-log stamp
+    of "http: panic serving" has whole seconds: a request later in the same second counts)."""
+    handler = next((m[1] for f in (g.functions if g else []) if (m := _HANDLER.search(f))), None)
+    logged = None
+    if d.time is not None and "panic serving" in (d.panic_message or ""):
+        for e in events:
+            if e.time is not None and e.host == host and e.source == d.source and \
+                    -timedelta(seconds=1) < d.time - e.time <= timedelta(seconds=10) and (m := REQUEST.match(e.msg)):
+                logged = f"{m['method']} {m['path']}"
+    return "; ".join(p for p in (logged, handler and f"handler {handler}") if p)
 
 
 def _site(g) -> str:

@@ -7,15 +7,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from forensics.fleet import table as fleet
-from forensics.findings import Severity
 from forensics.engine.ruleset import RuleError, load_rules
+from forensics.findings import Severity
+from forensics.fleet import table as fleet
 from forensics.fleet.scan import ScanError, all_unreadable, hosts_from, scan, worst
 
 
 def run(paths: list[str], hosts_in: list[str], out: Path, jobs: int, scheduler: str | None,
         host_from: str | None, per_host_reports: bool, fail_on: str, engine_version: str | None,
-        quiet: bool, err: Console) -> int:
+        quiet: bool, err: Console, window=None) -> int:
     """Returns the exit code: 0 clean, 1 a finding at/above ``fail_on``, 2 usage or nothing readable."""
     try:
         rules = load_rules()
@@ -42,7 +42,7 @@ def run(paths: list[str], hosts_in: list[str], out: Path, jobs: int, scheduler: 
         task = progress.add_task("scan", total=len(hosts), info="")
         try:
             table = scan(hosts, out, jobs=jobs, scheduler=scheduler, per_host_reports=per_host_reports,
-                         engine_version=engine_version, on_host=on_host)
+                         engine_version=engine_version, on_host=on_host, window=window)
         except ScanError as exc:
             err.print(f"forensics: {exc}", markup=False)
             return 2

@@ -124,6 +124,9 @@ def _from_dumps(result) -> dict:
     return {"engine_candidates": " ".join(dv.candidates), "engine_match_ratio": dv.ratio}
 
 
+HOST_TEMPLATES = 20  # templates kept per host in the fleet table (JSON text)
+
+
 def host_row(name: str, result, seconds: float, size: int) -> dict:
     """One line of the fleet table from an analyze() Result."""
     from forensics.evidence import daemons_by_time
@@ -153,6 +156,10 @@ def host_row(name: str, result, seconds: float, size: int) -> dict:
     for outcome in result.outcomes:
         f = findings.get(outcome.rule)
         row[f"rule:{outcome.rule}"] = str(f.confidence) if f else outcome.status
+    row["rule:unexplained-panic"] = "confirmed" if "unexplained-panic" in findings else "not-matched"
+    from forensics.evidence import templates
+    row["log_templates"] = json.dumps([{"template": t["template"], "level": t["level"], "count": t["count"]}
+                                       for t in templates.cached(ev)[:HOST_TEMPLATES]])
     return row
 
 
@@ -164,7 +171,8 @@ def _rules():
     return load_rules()
 
 
-def scan_one(name: str, paths: list[str], engine_version: str | None = None, html: bool = False) -> dict:
+def scan_one(name: str, paths: list[str], engine_version: str | None = None, html: bool = False,
+             window=None) -> dict:
     """Analyse one host; never raises (a failure is the row's ``error``). Runs in workers."""
     from forensics.analyze import analyze
 
@@ -173,7 +181,7 @@ def scan_one(name: str, paths: list[str], engine_version: str | None = None, htm
     try:
         with tempfile.TemporaryDirectory(prefix="forensics-host-") as scratch:
             local = [_fetch(p, scratch) if is_url(p) else p for p in paths]
-            result = analyze(local, engine_version=engine_version, rules=_rules())
+            result = analyze(local, engine_version=engine_version, rules=_rules(), window=window)
             row = host_row(name, result, time.perf_counter() - start, size)
             page = None
             if html:
@@ -261,7 +269,7 @@ def _submitter(jobs: int, scheduler: str | None):
 
 def scan(hosts: list[Host], out: Path, jobs: int = 1, scheduler: str | None = None,
          per_host_reports: bool = False, engine_version: str | None = None,
-         on_host: Callable[[dict, bool], None] | None = None):
+         on_host: Callable[[dict, bool], None] | None = None, window=None):
     """Scan ``hosts``; returns the fleet table (pandas). ``on_host(row, cached)`` reports progress."""
     import pandas as pd
 
@@ -271,7 +279,7 @@ def scan(hosts: list[Host], out: Path, jobs: int = 1, scheduler: str | None = No
         (out / "hosts").mkdir(exist_ok=True)
     rows, todo = [], []
     for host in hosts:
-        key = fingerprint(host)
+        key = fingerprint(host) + ("" if not window else f" {window.key()}")  # another window: another result
         cached = _load_cache(_cache_path(out, host.name), key)
         if cached is not None and (not per_host_reports or (out / "hosts" / f"{safe_name(host.name)}.html").exists()):
             rows.append(cached)
@@ -282,7 +290,7 @@ def scan(hosts: list[Host], out: Path, jobs: int = 1, scheduler: str | None = No
     if todo:
         submit, completed, close = _submitter(jobs, scheduler)
         try:
-            futures = {submit(scan_one, h.name, h.paths, engine_version, per_host_reports): (h, key)
+            futures = {submit(scan_one, h.name, h.paths, engine_version, per_host_reports, window): (h, key)
                        for h, key in todo}
             for future in completed(list(futures)):
                 host, key = futures[future]

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from forensics import __version__
-from forensics.parse import versions
-from forensics.findings import FOUND
 from forensics.engine.ruleset import Rule
+from forensics.findings import FOUND
+from forensics.parse import versions
 
 
 def _found(cell) -> str | None:
@@ -52,6 +52,13 @@ def summary(table: pd.DataFrame, rules: list[Rule]) -> dict:
                          "with_evidence": len(hit), "hosts_with_evidence": hit["host"].tolist(),
                          "ranges": rule.affected})
     plan.sort(key=lambda p: -p["with_evidence"])
+    templates: dict[tuple, dict] = {}  # the same masked template on many hosts
+    for host, cell in zip(table["host"], table.get("log_templates", pd.Series([None] * len(table)))):
+        for t in json.loads(cell) if isinstance(cell, str) and cell else []:
+            entry = templates.setdefault((t["template"], t["level"]), {**t, "count": 0, "hosts": 0, "names": []})
+            entry["count"] += t["count"]
+            entry["hosts"] += 1
+            entry["names"].append(host)
     return {
         "hosts": len(table),
         "unreadable": int(table["error"].notna().sum()) if "error" in table else 0,
@@ -59,6 +66,7 @@ def summary(table: pd.DataFrame, rules: list[Rule]) -> dict:
         "engine_versions": table.get("engine_version", pd.Series(dtype=str)).fillna("unknown").value_counts().to_dict(),
         "findings": sorted(by_rule, key=lambda r: -r["hosts"]),
         "upgrade_plan": plan,
+        "log_templates": sorted(templates.values(), key=lambda t: (-t["hosts"], -t["count"]))[:30],
     }
 
 

@@ -14,7 +14,7 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 from operator import attrgetter
 
-from forensics.model import Dump, Goroutine
+from forensics.model import Dump, Frame, Goroutine
 from forensics.parse.fastdump import Block, Stack, groups, in_order
 
 FRAME_POINTERS = re.compile(r" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+(?: pc=0x[0-9a-f]+)?")
@@ -94,6 +94,18 @@ def top_function(functions) -> str:
     """Where a goroutine is: its first function outside :data:`NOT_TOP` (the first function when
     every one is; "" for no frame).  The one definition for buckets, dump diffs and the evidence."""
     return next((f for f in functions if not f.startswith(NOT_TOP)), functions[0] if functions else "")
+
+
+def first_own_frame(frames: list[Frame]) -> Frame | None:
+    """Where a panic was raised: the first frame below the last ``panic(...)`` call that is not
+    :data:`NOT_TOP` (a deferred function that runs while the goroutine panics, such as a tracing
+    span's End or a recover that re-panics, sits above a second ``panic`` frame)."""
+    start = 0
+    for i, f in enumerate(frames):
+        if f.func in ("panic", "runtime.gopanic"):
+            start = i + 1
+    return next((f for f in frames[start:] if not f.func.startswith(NOT_TOP)), None) or \
+        next((f for f in frames if not f.func.startswith(NOT_TOP)), None)
 
 
 def stack_key(stack: Stack, ignore_args: bool = False) -> str:

@@ -57,8 +57,19 @@ import re
 from dataclasses import replace
 from operator import attrgetter
 
-from forensics.goroutines.lockwaits import (WORD, Holder, Lock, LockWait, cycle_from, deadlock_cycles, first_exact,
-                                            lock_wait, other_waits, wait_of, wait_template)
+from forensics.goroutines.lockwaits import (
+    WORD,
+    Holder,
+    Lock,
+    LockWait,
+    cycle_from,
+    deadlock_cycles,
+    first_exact,
+    lock_wait,
+    other_waits,
+    wait_of,
+    wait_template,
+)
 from forensics.model import Dump, Frame, Goroutine
 from forensics.parse.fastdump import Block, Stack, groups
 

@@ -24,15 +24,13 @@ modification time, and roll over at New Year.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
-import re
-
-from forensics.ingest import journal
-from forensics.ingest import sources
-from forensics.model import Record
+from forensics.ingest import journal, sources
 from forensics.ingest.skim import Skim, Skipped
+from forensics.model import Record
 
 MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}

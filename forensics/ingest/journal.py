@@ -12,10 +12,9 @@ hold newlines and NULs.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, Iterator
-
-import re
 
 from forensics.model import Record
 

@@ -20,7 +20,9 @@ from typing import Iterator
 from forensics.ingest import archives
 from forensics.ingest.archives import READ_ERRORS
 from forensics.ingest.skim import Skim, Skipped
-from forensics.model import Problem  # sources.Problem: what could not be read (defined with the data types)
+from forensics.model import (
+    Problem,  # sources.Problem: what could not be read (defined with the data types)
+)
 
 MAX_LINE = 1 << 20  # a longer physical line is cut here (and reported)
 SNIFF = 8192

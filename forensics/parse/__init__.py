@@ -17,21 +17,18 @@ except the ``CONTEXT`` events just before a dump or panic, which are kept.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import PurePath
 from typing import Iterable
 
-import re
-
 import regex
 
-from forensics.model import Dump, Record
 from forensics.ingest.skim import Skipped
-from forensics.parse import logjson
-from forensics.parse import logrus
-from forensics.parse import timegaps
+from forensics.model import Dump, Record
+from forensics.parse import logjson, logrus, timegaps
 from forensics.parse.goroutines import DumpReader
 
 KEEP_ALL, KEEP_SAME, CONTEXT = 20_000, 200, 200
@@ -136,6 +133,7 @@ def _dump_in_message(rec: Record, msg: str, when: datetime | None) -> list[Dump]
     dumps = reader.close()
     for dump in dumps:
         dump.time = dump.time or when
+        dump.proc, dump.pid = rec.proc, rec.pid
     return dumps
 
 
@@ -155,10 +153,13 @@ class _Segmenter:
         self.same: Counter = Counter()
         self.recent: deque = deque(maxlen=CONTEXT)
         self.resort = False
+        self.procs: dict[str, dict] = {}  # source -> pid -> syslog identifier, for the dumps of that stream
 
     def feed(self, rec: Record, cov: Coverage) -> None:
         self.gaps.see(rec.time, rec.text, rec.line)
         key = (rec.source, rec.host, rec.pid)
+        if rec.proc:
+            self.procs.setdefault(rec.source, {})[rec.pid] = rec.proc
         held = self.cut.get(key)
         if held is not None:
             if len(held.text) < MAX_JOIN and parse_line(rec.text) is None and not rec.text.startswith("goroutine "):
@@ -270,8 +271,9 @@ class _Segmenter:
         for dump in self.inner:
             dump.time = as_utc(dump.time, offset)
         self.out.dumps.extend(self.inner)
-        for reader in self.readers.values():
+        for (_, _, pid), reader in self.readers.items():
             for dump in reader.close():
+                dump.proc, dump.pid = self.procs.get(dump.source, {}).get(pid), pid
                 envelope, previous = self.seen_at.get((dump.source, dump.line), (None, None))
                 dump.time = as_utc(envelope or dump.time or previous, offset)
                 self.out.dumps.append(dump)

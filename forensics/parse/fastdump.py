@@ -25,13 +25,13 @@ stack; :func:`groups` gathers a dump's goroutines by block in one pass.
 from __future__ import annotations
 
 import gc
-from forensics.parse.compat import re  # possessive quantifiers on Python 3.10 too
 from collections import defaultdict
 from contextlib import contextmanager
 from operator import attrgetter
 from typing import Iterable, Iterator
 
 from forensics.model import Dump, Frame, Goroutine, Record
+from forensics.parse.compat import re  # possessive quantifiers on Python 3.10 too
 from forensics.parse.goroutines import FILE, DumpReader, header_state, parse_frame
 
 SEP = "\n\ngoroutine "  # a blank line, then a goroutine header: where the text is cut

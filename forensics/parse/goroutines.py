@@ -34,10 +34,10 @@ in the line length; ``feed`` never raises.
 """
 from __future__ import annotations
 
-from forensics.parse.compat import re  # possessive quantifiers on Python 3.10 too
 from datetime import datetime
 
 from forensics.model import Dump, Frame, Goroutine, Problem, Record
+from forensics.parse.compat import re  # possessive quantifiers on Python 3.10 too
 
 HEADER = re.compile(r"goroutine (\d+)((?: [^ \[\]]+)*+) \[([^\]]*)\]:")
 PROFILE = re.compile(r"goroutine profile: total (\d+)")

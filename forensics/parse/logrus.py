@@ -9,10 +9,9 @@ unquoting here undoes exactly that.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import re
 
 import regex
 

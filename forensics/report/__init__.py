@@ -6,7 +6,15 @@ Every format is rendered from the JSON document (``to_dict``), so a saved JSON r
 """
 from __future__ import annotations
 
-from forensics.report.data import REVISION, SCHEMA_ID, SCHEMA_PATH, ReportError, load, normalize, to_dict
+from forensics.report.data import (
+    REVISION,
+    SCHEMA_ID,
+    SCHEMA_PATH,
+    ReportError,
+    load,
+    normalize,
+    to_dict,
+)
 from forensics.report.data import to_json as _json
 from forensics.report.html import templates_dir, to_html
 from forensics.report.markdown import MARKDOWN_LIMIT, to_markdown

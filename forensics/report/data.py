@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from forensics.report import facts
-from forensics.report import timeline
+from forensics.evidence import templates
+from forensics.report import facts, timeline
 
 if TYPE_CHECKING:
     from forensics.analyze import Result
 
 SCHEMA_ID = "forensics-report/1"
 REVISION = 3  # additive changes within forensics-report/1: 1 = first release, 2 = report issue (timeline...),
-# 3 = engine version from the goroutine dumps (engine_version_source, engine_from_dumps, bucket links)
+# 3 = engine version from the goroutine dumps (engine_version_source, engine_from_dumps, bucket links),
+#     log_templates, findings' first_seen / last_seen / restarted_after
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "report.schema.json"
 
 
@@ -94,6 +95,7 @@ def to_dict(result: Result) -> dict:
         "locks": _locks(result),
         "goroutines": facts.buckets(ev, from_dumps.per_dump if from_dumps is not None else {}),
         "timeline": timeline.build(ev, [f.containers for f in result.found]),
+        "log_templates": templates.cached(ev),
         "redaction": {"applied": False, "tokens": []},
     }
 
@@ -118,7 +120,7 @@ def to_json(report: dict) -> str:
 
 # What a revision-1 report lacks, filled so that every renderer can rely on it.
 DEFAULTS = {"revision": 1, "engine_versions": [], "engine_version_source": None, "engine_from_dumps": None,
-            "coverage": {}, "goroutines": [], "timeline": None,
+            "coverage": {}, "goroutines": [], "timeline": None, "log_templates": [],
             "redaction": {"applied": False, "tokens": []}}
 ENV_DEFAULTS = {"daemons": [], "go_versions": [], "hosts": [], "pids": [], "containers": [], "images": []}
 
@@ -134,6 +136,8 @@ def normalize(report: object) -> dict:
         if not isinstance(out.get(key), list):
             raise ReportError(f"the report has no {key!r} list")
     for f in out["findings"]:
+        for key in ("first_seen", "last_seen", "restarted_after"):
+            f.setdefault(key, None)
         for cite in f.get("evidence", []):
             cite.setdefault("context", None)
     for lock in out["locks"]:

@@ -9,8 +9,8 @@ import regex
 from markupsafe import Markup
 
 from forensics import data_dir
-from forensics.report import svg
 from forensics.findings import FOUND
+from forensics.report import svg
 from forensics.report.data import as_report, several_versions
 
 # Invisible or reordering characters (Unicode bidi controls, zero-width, C0/C1 controls) are shown as

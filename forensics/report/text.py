@@ -28,6 +28,9 @@ def _finding(con: Console, f: dict) -> None:
     con.print()
     con.print(f"[{style}]{f['severity'].upper()}[/] [bold]{escape(f['id'])}[/] ({f['confidence']}): {escape(f['title'])}")
     con.print(f"  {escape(f['summary'])}")
+    if f.get("first_seen"):
+        last = f" to {f['last_seen'][:19]}" if f.get("last_seen") not in (None, f["first_seen"]) else ""
+        con.print(f"  seen: {f['first_seen'][:19]}{last} UTC".replace("T", " "))
     if f["containers"]:
         con.print(f"  containers: {escape(', '.join(f['containers']))}")
     shown: dict[str, int] = {}

@@ -23,6 +23,7 @@ from forensics.cli import app
 from forensics.collect import hostlogs
 from forensics.collect.bundle import Options, collect
 from forensics.collect.dockerapi import endpoint, human_duration, render_ps
+from forensics.parse import scope
 
 STUCK = "d593da0690bf" + "0" * 52
 WEB = "7c0ffee00000" + "1" * 52
@@ -255,8 +256,8 @@ def test_since_and_renderings():
     from datetime import datetime, timezone
 
     now = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
-    assert hostlogs.parse_since("90m", now) == datetime(2026, 11, 29, 10, 30, tzinfo=timezone.utc)
-    since = hostlogs.parse_since("2026-11-29T11:00:00Z", now)
+    assert scope.parse_since("90m", now) == datetime(2026, 11, 29, 10, 30, tzinfo=timezone.utc)
+    since = scope.parse_since("2026-11-29T11:00:00Z", now)
     log = b'cont\ntime="2026-11-29T10:59:59.9Z" level=info msg=a\n  x\ntime="2026-11-29T11:00:00.1Z" level=info msg=b\n'
     assert hostlogs.cut_before(log, since) == b'time="2026-11-29T11:00:00.1Z" level=info msg=b\n'
     assert hostlogs.cut_before(b"no times\n", since) == b"no times\n"

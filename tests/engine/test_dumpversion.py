@@ -14,9 +14,9 @@ from forensics.cli.dump import html as dump_html
 from forensics.cli.dump import load
 from forensics.cli.dump import report as dump_report
 from forensics.cli.dump import text as dump_text
-from forensics.parse import versions
 from forensics.engine.dumpversion import DumpVersion, infer, source_url
 from forensics.engine.evaluate import evaluate
+from forensics.parse import versions
 from forensics.report import to_html
 from forensics.report.data import SCHEMA_PATH, to_dict
 from forensics.report.markdown import to_markdown

@@ -3,9 +3,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from forensics.parse import versions
 from forensics.ingest import envelopes
-from forensics.parse import logrus
+from forensics.parse import logrus, versions
 
 
 def test_logrus_daemon_line_27():
