@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from forensics import __version__, scope
+from forensics import __version__
 from forensics.engine.dumpversion import DumpVersion, disagreement, infer
 from forensics.engine.evaluate import evaluate
 from forensics.engine.prefilter import skim_for
@@ -13,7 +13,7 @@ from forensics.evidence import Evidence, build, engine_versions
 from forensics.evidence import engine_version as latest_version
 from forensics.findings import Confidence, Finding, Outcome, Severity
 from forensics.ingest import archives, envelopes, excerpts, sources
-from forensics.parse import Parsed, date_dumps, parse_records
+from forensics.parse import Parsed, date_dumps, parse_records, scope
 
 
 @dataclass
