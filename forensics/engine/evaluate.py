@@ -357,7 +357,8 @@ def evaluate(rules: list[Rule], evidence: Evidence, engine_version: str | None =
     for _, f, rows in ctx.results.values():
         if f is not None:
             seen.annotate(f, rows, evidence)
-    for f in unexplained_panics(evidence, explained_rows(ctx.results, rules), _engine_version(ctx)):
+    latest = _engine_version(ctx, evidence["panics"].iloc[0:0])  # no cited row: the latest daemon
+    for f in unexplained_panics(evidence, explained_rows(ctx.results, rules), latest):
         seen.annotate(f, evidence["panics"].iloc[0:0], evidence)
         findings.append(f)
     return findings, outcomes, ctx.warnings
