@@ -2,7 +2,7 @@
 
 ``first_seen`` and ``last_seen`` are the earliest and latest times among the rows a finding
 rests on (all of them, not only the cited ones). A daemon start ("Starting up") after
-``last_seen`` on the same host means the daemon the evidence is about is gone: a leaked lock
+``last_seen`` on the same host (in the same files, when no host is known) means the daemon the evidence is about is gone: a leaked lock
 or a wedged container may have been cleared by that restart, and an old crash is not today's.
 """
 from __future__ import annotations
@@ -30,6 +30,9 @@ def annotate(finding: Finding, rows: pd.DataFrame, ev: Evidence) -> None:
     hosts = set(rows["host"].dropna()) if "host" in rows else set()
     if hosts:
         starts = starts[starts["host"].isin(hosts) | starts["host"].isna()]
+    else:  # no host to tell daemons apart: only a restart in the same files counts
+        files = {c.source for c in finding.evidence} | (set(rows["source"].dropna()) if "source" in rows else set())
+        starts = starts[starts["source"].isin(files)]
     later = starts[starts["time"] > pd.Timestamp(finding.last_seen)]
     if later.empty:
         return
