@@ -206,10 +206,13 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                            "stack": "\n".join(g.functions) if g else "",
                            "container": _request_before(events, d.time, host), "host": host,
                            "source": d.source, "line": d.line})
+        lines_of: dict[int, int] = {}  # goroutine id -> line of its first header (a lookup per lock, not a scan)
+        for g in reversed(d.goroutines) if found else ():
+            lines_of[g.id] = g.line
         for lock in found:
             locks.append((index, lock))
             first = min(lock.waiters, key=lambda w: w.goroutine)
-            g_line = next((g.line for g in d.goroutines if g.id == first.goroutine), d.line)
+            g_line = lines_of.get(first.goroutine, d.line)
             l_rows.append({"dump": index, "key": lock.key, "kind": lock.kind, "status": lock.status,
                            "waiters": lock.waiter_count, "confidence": lock.confidence,
                            "evidence": "\n".join(lock.evidence),
