@@ -256,3 +256,34 @@ def test_holder_lookup_is_linear_on_a_large_dump():
     locks = analyze_locks(d)
     assert len(locks) == 300 and {(lock.status, lock.waiter_count) for lock in locks} == {("orphaned", 3)}
     assert time.process_time() - start < 20
+
+
+def _own_mutex_text(count: int) -> str:
+    """bench/make_dump.py --own-mutex: the real waiter goroutine 127 once per mutex, every other one with its holder."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_dump", Path(__file__).parents[1] / "bench" / "make_dump.py")
+    make_dump = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_dump)
+    return make_dump.own_mutex_text((REPRO / "goroutine-stacks-2026-11-29T122857Z.log").read_text(), count)
+
+
+@pytest.mark.parametrize("parse", ["fastdump", "line reader"])
+def test_each_goroutine_on_its_own_mutex_gets_its_own_holder(parse):
+    """300 goroutines each blocked on its own mutex (no argument text shared between them); the
+    holder of mutex i, when there is one, passes container i and no other: one waiter and at most
+    one holder per lock, never the holder of another lock."""
+    from forensics.parse.fastdump import parse_text
+
+    text = _own_mutex_text(300)
+    [d] = parse_text(text) if parse == "fastdump" else parse_dumps(text)
+    locks = analyze_locks(d)
+    assert len(d.goroutines) == 450 and len(locks) == 300
+    got = {lock.key: ([w.goroutine for w in lock.waiters], [h.goroutine for h in lock.holders], lock.status)
+           for lock in locks}
+    want = {f"0xc{i + 1:05x}a180": ([1000 + 2 * i], [1001 + 2 * i] if i % 2 == 0 else [],
+                                    "held" if i % 2 == 0 else "orphaned") for i in range(300)}
+    assert got == want
+    holder = next(lock for lock in locks if lock.key == "0xc00001a180").holders[0]
+    assert (holder.confidence, holder.reason.split(" (an object")[0]) == \
+        ("medium", "goroutine 1001 [chan receive] passes 0xc000011188")
