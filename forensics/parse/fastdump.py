@@ -7,8 +7,10 @@ then a blank line or the end.  The text is cut with ``str.split`` where a blank 
 before a header (:data:`SEP`), a slab of about :data:`SLAB` characters at a time (:func:`cuts`,
 :func:`parse_slabs`: a caller may decode and parse a file slab by slab); the piece after a cut
 is a goroutine when :data:`BODY` accepts its lines up to the first blank line: one compiled
-regex, once per distinct piece (a dump of many goroutines parked at the same place repeats
-them; a dict lookup per goroutine, no Python step per line).  BODY accepts a strict subset of what
+regex, run only when the goroutine's frame text or its ``created by`` pair was not seen before
+(a dump of many goroutines parked at the same place repeats them: then two dict lookups per
+goroutine, no Python step per line; no cache is keyed by a whole goroutine, so a dump whose
+goroutines share no argument text is kept once, as its stacks' text).  BODY accepts a strict subset of what
 the line reader accepts (column-0 names starting with a letter or ``_`` that contain a ``.`` or
 are ``panic``, paths without ``:``, no trailing blanks, every frame with its file line), so the
 goroutine is complete and the reader would have read it the same way.  Everything else (log
