@@ -86,7 +86,7 @@ def build_gostackparse(checkout: Path | None, work: Path) -> str | None:
     env = {**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOCACHE": str(work / "gocache"),
            "GOPATH": str(work / "gopath")}
     done = subprocess.run([go, "build", "-o", str(work / "gostackparse-parse"), "."], cwd=src, env=env,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     if done.returncode:
         print(f"  gostackparse skipped: go build failed: {done.stderr.strip()[:300]}")
         return None

@@ -63,13 +63,14 @@ def own_mutex_text(source_text: str, count: int) -> str:
     holder = LOCK_FRAMES.sub(r"\1[chan receive]:\n", waiter)
     assert holder != waiter, "goroutine 127 no longer starts with its three lock frames"
     out = []
+    def move(text: str, i: int, gid: int) -> str:
+        text = POINTER.sub(lambda m: m[0] if m[0] == DAEMON else f"0xc{i + 1:05x}{m[1][2:]}", text)
+        return f"goroutine {gid} " + text.split(" ", 2)[2]
+
     for i in range(count):
-        def move(text: str, gid: int) -> str:
-            text = POINTER.sub(lambda m: m[0] if m[0] == DAEMON else f"0xc{i + 1:05x}{m[1][2:]}", text)
-            return f"goroutine {gid} " + text.split(" ", 2)[2]
-        out.append(move(waiter, 1000 + 2 * i))
+        out.append(move(waiter, i, 1000 + 2 * i))
         if i % 2 == 0:
-            out.append(move(holder, 1001 + 2 * i))
+            out.append(move(holder, i, 1001 + 2 * i))
     return "".join(out)
 
 

@@ -134,9 +134,9 @@ def same_mask(rows: pd.DataFrame, other: pd.DataFrame, on: dict[str, str],
 
     def ok(row) -> bool:  # one row of other matching in every column: a lookup, not a scan of other
         found: set[int] | None = None
-        for c in on:
+        for c, its in on.items():
             rows_of = index[c]
-            hits = set().union(*(rows_of.get(k, ()) for k in _keys(row.get(c), "container" in (c, on[c]), aliases)))
+            hits = set().union(*(rows_of.get(k, ()) for k in _keys(row.get(c), "container" in (c, its), aliases)))
             found = hits if found is None else found & hits
             if not found:
                 return False
