@@ -1,13 +1,26 @@
-"""Speed of ``forensics dump --json`` (parse + buckets + lock graph) beside panicparse, in one run.
+"""Speed and memory of ``forensics dump --json`` beside gostackparse and panicparse, in one run.
 
-Builds a dump of at least ``--mb`` megabytes from a real captured dump (``make_dump.py``: fresh
-goroutine ids; ``--perturb`` also makes every heap pointer unique), then runs, each as its own
-process, ``forensics dump --json -`` (also as ``python -m forensics.cli.dump``, without the
-CLI's other imports) and ``panicparse -parse=false -rebase=false`` (Debian:
-``apt-get install panicparse``), and also times the bulk parser alone in this process.  Prints
-wall and CPU seconds, MB/s and the peak RSS of each.  Run by hand (never from the tests):
+For each size in ``--sizes`` (MB, default 50 100 200) it builds two dumps from a real captured
+dump with ``make_dump.py``: the replicated one (copies share their text) and the perturbed one
+(``--perturb``: no two copies share argument text, lock addresses or creators, as the handler
+goroutines of a real daemon), then runs on each, every run its own process:
 
-    python bench/bench.py [--mb 100] [--perturb] [--source DUMP] [--keep]
+- ``forensics dump --json -`` (stdout discarded);
+- gostackparse, parse only: a ``main`` built here (Go >= 1.18: ``/usr/lib/go-1.19/bin/go`` from
+  Debian's ``golang-1.19-go``) around ``gostackparse.go`` of a checkout given with
+  ``--gostackparse DIR`` (e.g. ``git clone https://github.com/DataDog/gostackparse``); it reads
+  the file, parses it and prints the goroutine count.  Nothing of it is kept in this repository;
+- ``panicparse -parse=false -rebase=false`` (Debian: ``apt-get install panicparse``); on perturbed
+  dumps above ``--panicparse-max-mb`` (20) it is skipped: panicparse 2.3.0 took 96 s CPU on 50 MB.
+
+A tool that is missing is skipped with a note.  Prints wall and CPU seconds and peak RSS per
+tool and dump, the growth from size to size, and checks the targets of issue 19 (perturbed
+100 MB at most 3x gostackparse's wall time; 200 MB at most 2.3x the 100 MB time; peak RSS
+under 300 MB at 200 MB).  ``--own-mutex 10000,30000,100000`` also times ``forensics dump`` and
+``forensics analyze`` on dumps of that many goroutines each waiting on its own mutex.
+Run by hand (never from the tests):
+
+    python bench/bench.py --gostackparse ~/src/gostackparse [--sizes 50 100 200] [--own-mutex 10000,30000]
 """
 from __future__ import annotations
 
@@ -21,11 +34,29 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-from make_dump import build  # noqa: E402
+from make_dump import build, own_mutex_text  # noqa: E402
 
 SOURCE = HERE.parent / "tests/fixtures/dumps/repro-49227/02-delay-build-panic-text-log/goroutine-stacks-2026-11-29T122857Z.log"
+GO = ("/usr/lib/go-1.19/bin/go", "go")
+MAIN_GO = """package main
+
+import (
+	"fmt"
+	"os"
+
+	"bench/gostackparse"
+)
+
+func main() {
+	f, err := os.Open(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	goroutines, errs := gostackparse.Parse(f)
+	fmt.Println(len(goroutines), "goroutines", len(errs), "errors")
+}
+"""
 
 
 def measure(argv: list[str]) -> tuple[float, float, int, int]:
@@ -36,55 +67,98 @@ def measure(argv: list[str]) -> tuple[float, float, int, int]:
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode(errors="replace").strip()
-    if err:
-        print(f"  ({argv[0]} said: {err.splitlines()[-1][:160]})")
+    if err and proc.returncode not in (0, 1):
+        print(f"  ({Path(argv[0]).name} said: {err.splitlines()[-1][:160]})")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, proc.returncode
 
 
-def parse_only(path: Path) -> tuple[float, float, int]:
-    """The bulk parser alone, in this process: (wall s, CPU s, goroutines)."""
-    from forensics.parse.fastdump import parse_text
+def build_gostackparse(checkout: Path | None, work: Path) -> str | None:
+    """Path of a parse-only gostackparse binary built in ``work``, or None (with a note)."""
+    go = next((g for g in GO if shutil.which(g)), None)
+    if checkout is None or go is None or not (checkout / "gostackparse.go").is_file():
+        print("  gostackparse skipped: give --gostackparse DIR (a checkout of github.com/DataDog/gostackparse)"
+              " and install Go >= 1.18 (Debian: apt-get install golang-1.19-go)")
+        return None
+    src = work / "gsp"
+    (src / "gostackparse").mkdir(parents=True)
+    shutil.copy(checkout / "gostackparse.go", src / "gostackparse")
+    (src / "go.mod").write_text("module bench\n\ngo 1.18\n")
+    (src / "main.go").write_text(MAIN_GO)
+    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOCACHE": str(work / "gocache"),
+           "GOPATH": str(work / "gopath")}
+    done = subprocess.run([go, "build", "-o", str(work / "gostackparse-parse"), "."], cwd=src, env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode:
+        print(f"  gostackparse skipped: go build failed: {done.stderr.strip()[:300]}")
+        return None
+    return str(work / "gostackparse-parse")
 
-    text = path.read_text(encoding="utf-8", errors="replace")
-    wall, cpu = time.perf_counter(), time.process_time()
-    dumps = parse_text(text, path.name)
-    return time.perf_counter() - wall, time.process_time() - cpu, sum(len(d.goroutines) for d in dumps)
+
+def row(name: str, figures: tuple[float, float, int, int]) -> tuple[str, float, float, int, int]:
+    wall, cpu, rss, code = figures
+    print(f"  {name:44} {wall:8.2f} {cpu:8.2f} {rss / 1024:10.0f}  {code}", flush=True)
+    return name, wall, cpu, rss, code
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mb", type=float, default=100)
-    ap.add_argument("--perturb", action="store_true")
+    ap.add_argument("--sizes", type=float, nargs="+", default=[50, 100, 200], help="dump sizes in MB")
     ap.add_argument("--source", type=Path, default=SOURCE)
-    ap.add_argument("--keep", action="store_true", help="keep the generated dump")
+    ap.add_argument("--gostackparse", type=Path, help="a checkout of github.com/DataDog/gostackparse")
+    ap.add_argument("--own-mutex", default="", help="comma-separated goroutine counts, e.g. 10000,30000,100000")
+    ap.add_argument("--panicparse-max-mb", type=float, default=20,
+                    help="skip panicparse on perturbed dumps above this size (it took 96 s CPU on 50 MB)")
+    ap.add_argument("--keep", action="store_true", help="keep the generated dumps")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="forensics-bench-"))
-    path = work / "big-dump.log"
-    size = build(args.source, path, args.mb, args.perturb)
-    mb = size / 1e6
-    print(f"dump: {path} {mb:.1f} MB from {args.source.name}{' (perturbed)' if args.perturb else ''}")
-    rows = []
-    forensics = [sys.executable, "-m", "forensics", "dump", "--json", "-", str(path)]
-    rows.append(("forensics dump --json", *measure(forensics)))
-    # the same command without the rest of the CLI, whose rule engine imports pandas (~1.3 s CPU)
-    rows.append(("python -m forensics.cli.dump --json", *measure(forensics[:2] + ["forensics.cli.dump"] + forensics[4:])))
+    gsp = build_gostackparse(args.gostackparse, work)
     panicparse = shutil.which("panicparse")
-    if panicparse:
-        rows.append(("panicparse -parse=false -rebase=false", *measure(
-            [panicparse, "-parse=false", "-rebase=false", "-no-color", str(path)])))
-    else:
-        print("  panicparse not installed (Debian: apt-get install panicparse); no comparison")
-    # last: a child forked after this process read the dump would count its pages in its peak RSS
-    wall, cpu, goroutines = parse_only(path)
-    rows.insert(0, ("bulk parse only (in-process)", wall, cpu, None, 0))
-    print(f"  {goroutines} goroutines")
-    print(f"{'tool':40} {'wall s':>8} {'cpu s':>8} {'MB/s':>8} {'peak RSS MB':>12}  exit")
-    for name, wall, cpu, rss, code in rows:
-        rss_text = f"{rss / 1024:12.0f}" if rss else f"{'-':>12}"
-        print(f"{name:40} {wall:8.2f} {cpu:8.2f} {mb / wall:8.1f} {rss_text}  {code}")
-    if panicparse:
-        for row in rows[1:3]:
-            print(f"{row[0]}: {rows[3][1] / row[1]:.1f}x panicparse's speed (wall), {rows[3][2] / row[2]:.1f}x (cpu)")
+    if not panicparse:
+        print("  panicparse skipped: not installed (Debian: apt-get install panicparse)")
+    forensics = [sys.executable, "-m", "forensics"]
+    results: dict[tuple[str, float, str], tuple] = {}
+    print(f"{'  tool':46} {'wall s':>8} {'cpu s':>8} {'peak MB':>10}  exit")
+    for mb in args.sizes:
+        for kind in ("replicated", "perturbed"):
+            path = work / f"dump-{kind}-{mb:g}.log"
+            size = build(args.source, path, mb, kind == "perturbed")
+            print(f"{kind} {size / 1e6:.1f} MB ({path.name})", flush=True)
+            results[kind, mb, "forensics"] = row("forensics dump --json -", measure(forensics + ["dump", "--json", "-", str(path)]))
+            if gsp:
+                results[kind, mb, "gostackparse"] = row("gostackparse (parse only)", measure([gsp, str(path)]))
+            if panicparse and kind == "perturbed" and mb > args.panicparse_max_mb:
+                print(f"  panicparse skipped above {args.panicparse_max_mb:g} MB perturbed (--panicparse-max-mb)")
+            elif panicparse:
+                results[kind, mb, "panicparse"] = row("panicparse -parse=false -rebase=false", measure(
+                    [panicparse, "-parse=false", "-rebase=false", "-no-color", str(path)]))
+            if not args.keep:
+                path.unlink()
+    print("\nside by side, wall s (peak MB):")
+    tools = [t for t in ("forensics", "gostackparse", "panicparse") if any(k[2] == t for k in results)]
+    print(f"  {'dump':22}" + "".join(f"{t:>22}" for t in tools))
+    for kind in ("replicated", "perturbed"):
+        for mb in args.sizes:
+            cells = [results.get((kind, mb, t)) for t in tools]
+            print(f"  {kind + f' {mb:g} MB':22}" + "".join(
+                f"{c[1]:12.2f} ({c[3] / 1024:5.0f} MB)" if c else f"{'-':>22}" for c in cells))
+    print("\ntargets (issue 19):")
+    fx = {(k, mb): v for (k, mb, t), v in results.items() if t == "forensics"}
+    if ("perturbed", 100) in fx and ("perturbed", 100, "gostackparse") in results:
+        ratio = fx["perturbed", 100][1] / results["perturbed", 100, "gostackparse"][1]
+        print(f"  perturbed 100 MB: {ratio:.1f}x gostackparse's wall time (target <= 3x, aim 1x)")
+    for kind in ("replicated", "perturbed"):
+        if (kind, 100) in fx and (kind, 200) in fx:
+            print(f"  {kind} 200 MB / 100 MB: {fx[kind, 200][1] / fx[kind, 100][1]:.2f}x wall (target <= 2.3x)")
+        if (kind, 200) in fx:
+            print(f"  {kind} 200 MB peak RSS: {fx[kind, 200][3] / 1024:.0f} MB (target < 300 MB)")
+    for count in filter(None, args.own_mutex.split(",")):
+        path = work / f"own-mutex-{count}.log"
+        path.write_text(own_mutex_text(args.source.read_text(encoding="utf-8"), int(count)), encoding="utf-8")
+        print(f"\n{count} goroutines each waiting on its own mutex ({path.stat().st_size / 1e6:.1f} MB)")
+        row("forensics dump --json -", measure(forensics + ["dump", "--json", "-", str(path)]))
+        row("forensics analyze --json -", measure(forensics + ["analyze", "-q", "--json", "-", str(path)]))
+        if not args.keep:
+            path.unlink()
     if not args.keep:
         shutil.rmtree(work)
 

@@ -5,6 +5,17 @@ parent, as in a daemon whose HTTP server spawned every handler.  With ``--pertur
 pointer ``0xc000xxxxxx`` of copy k becomes ``0xc<k>xxxxxx`` (k in hex, 3 digits) and the parent ids follow their copy, so that no two
 copies share argument text, lock addresses or creators: the worst case for anything that
 caches or groups identical stacks.  Usage: ``python bench/make_dump.py SOURCE OUT --mb 100 [--perturb]``.
+
+``--own-mutex N`` writes instead N goroutines each waiting on its own mutex: the text of the
+real waiter ``goroutine 127`` of the moby#49227 reproduction (``cleanupContainer`` blocked in
+``lockSlow(0xc00026a180)``), copy i with goroutine id ``1000 + 2i`` and every heap pointer
+``0xc000xxxxxx`` but the daemon's moved to ``0xc<i+1, 5 hex digits><last 4 digits>``, so that each waits on its own
+lock address and passes its own container.  Every other copy (even i) also gets a holder,
+goroutine ``1001 + 2i``: the same text without its three lock frames and in state
+``[chan receive]`` (parked, so not "busy" for every container lock), i.e. a goroutine inside
+``cleanupContainer`` passing that container (a
+"medium" holder).  ``python bench/make_dump.py SOURCE OUT --own-mutex 10000`` (SOURCE ignored
+beyond the default fixture's goroutine 127, which must be in it).
 """
 from __future__ import annotations
 
@@ -41,14 +52,41 @@ def build(source: Path, out: Path, megabytes: float, perturb: bool) -> int:
     return written
 
 
+WAITER_ID = 127  # in tests/fixtures/dumps/repro-49227/02-delay-build-panic-text-log/goroutine-stacks-*.log
+DAEMON = "0xc000414508"  # the *Daemon every copy shares
+LOCK_FRAMES = re.compile(r"\A(goroutine \d+ )\[[^\]]*\]:\n(?:[^\n]*\n\t[^\n]*\n){3}")
+
+
+def own_mutex_text(source_text: str, count: int) -> str:
+    """``count`` goroutines each waiting on its own mutex, every other one with its holder."""
+    waiter = next(b for b in goroutine_blocks(source_text) if b.startswith(f"goroutine {WAITER_ID} ["))
+    holder = LOCK_FRAMES.sub(r"\1[chan receive]:\n", waiter)
+    assert holder != waiter, "goroutine 127 no longer starts with its three lock frames"
+    out = []
+    def move(text: str, i: int, gid: int) -> str:
+        text = POINTER.sub(lambda m: m[0] if m[0] == DAEMON else f"0xc{i + 1:05x}{m[1][2:]}", text)
+        return f"goroutine {gid} " + text.split(" ", 2)[2]
+
+    for i in range(count):
+        out.append(move(waiter, i, 1000 + 2 * i))
+        if i % 2 == 0:
+            out.append(move(holder, i, 1001 + 2 * i))
+    return "".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("source", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--mb", type=float, default=100)
     parser.add_argument("--perturb", action="store_true")
+    parser.add_argument("--own-mutex", type=int, metavar="N", help="N goroutines each waiting on its own mutex")
     args = parser.parse_args()
-    size = build(args.source, args.out, args.mb, args.perturb)
+    if args.own_mutex:
+        text = own_mutex_text(args.source.read_text(encoding="utf-8"), args.own_mutex)
+        size = args.out.write_text(text, encoding="utf-8")
+    else:
+        size = build(args.source, args.out, args.mb, args.perturb)
     print(f"{args.out}: {size / 1e6:.1f} MB")
 
 

@@ -125,12 +125,22 @@ def same_mask(rows: pd.DataFrame, other: pd.DataFrame, on: dict[str, str],
     ``other``. Several values in one cell (whitespace separated) match if any does;
     container columns match across names, short and full ids."""
     aliases = _container_aliases(containers) if any("container" in (a, b) for a, b in on.items()) else {}
-    wanted = [{mine: _keys(r.get(its), "container" in (mine, its), aliases) for mine, its in on.items()}
-              for _, r in other.iterrows()]
+    index: dict[str, dict[str, set[int]]] = {c: {} for c in on}  # column -> value -> rows of other holding it
+    n_other = 0
+    for n_other, (_, r) in enumerate(other.iterrows(), 1):
+        for mine, its in on.items():
+            for key in _keys(r.get(its), "container" in (mine, its), aliases):
+                index[mine].setdefault(key, set()).add(n_other)
 
-    def ok(row) -> bool:
-        mine = {c: _keys(row.get(c), "container" in (c, on[c]), aliases) for c in on}
-        return any(all(mine[c] & w[c] for c in on) for w in wanted)
+    def ok(row) -> bool:  # one row of other matching in every column: a lookup, not a scan of other
+        found: set[int] | None = None
+        for c, its in on.items():
+            rows_of = index[c]
+            hits = set().union(*(rows_of.get(k, ()) for k in _keys(row.get(c), "container" in (c, its), aliases)))
+            found = hits if found is None else found & hits
+            if not found:
+                return False
+        return n_other > 0 if found is None else True
     if rows.empty:
         return pd.Series([], index=rows.index, dtype=bool)
     return rows.apply(ok, axis=1).astype(bool)

@@ -7,8 +7,10 @@ then a blank line or the end.  The text is cut with ``str.split`` where a blank 
 before a header (:data:`SEP`), a slab of about :data:`SLAB` characters at a time (:func:`cuts`,
 :func:`parse_slabs`: a caller may decode and parse a file slab by slab); the piece after a cut
 is a goroutine when :data:`BODY` accepts its lines up to the first blank line: one compiled
-regex, once per distinct piece (a dump of many goroutines parked at the same place repeats
-them; a dict lookup per goroutine, no Python step per line).  BODY accepts a strict subset of what
+regex, run only when the goroutine's frame text or its ``created by`` pair was not seen before
+(a dump of many goroutines parked at the same place repeats them: then two dict lookups per
+goroutine, no Python step per line; no cache is keyed by a whole goroutine, so a dump whose
+goroutines share no argument text is kept once, as its stacks' text).  BODY accepts a strict subset of what
 the line reader accepts (column-0 names starting with a letter or ``_`` that contain a ``.`` or
 are ``panic``, paths without ``:``, no trailing blanks, every frame with its file line), so the
 goroutine is complete and the reader would have read it the same way.  Everything else (log
@@ -188,55 +190,71 @@ def in_order(goroutines: list[Goroutine]) -> list[Goroutine]:
 
 
 class _Known(dict):
-    """A goroutine's text after ``goroutine N `` -> what :func:`_verify` says of it, asked once;
-    with the header states, bodies, stacks and blocks read so far."""
+    """A goroutine's text after ``goroutine N `` -> what :func:`_verify` says of it (``known[block]``).
+
+    Nothing keyed by a whole goroutine is kept: on a dump whose goroutines share no argument text
+    that would keep a copy of the dump per cache.  Kept: header states by bracket text, stacks by
+    their frame text (the Stack's own text: one copy), ``created by`` pairs by their text, and the
+    blocks (stack and creator).  A goroutine whose frame text and creator pair were both read
+    before is canonical without a regex (the body grammar :data:`BODY` is frames, then one
+    optional pair); otherwise :data:`BODY` decides."""
 
     def __init__(self, source: str):
         super().__init__()
         self.source = source
         self.heads: dict[str, tuple] = {}  # bracket text -> (state, minutes, locked)
-        self.bodies: dict[str, tuple | None] = {}  # lines after a header -> (Block, created_in)
-        self.stacks: dict[str, Stack] = {}
+        self.stacks: dict[str, Stack] = {}  # frame lines -> their Stack (verified as part of a body)
+        self.creators: dict[str, tuple] = {}  # "created by" pair text ("" for none) -> (by, file, line, in)
         self.blocks: dict[tuple, Block] = {}
 
     def __missing__(self, block: str) -> tuple | None:
-        info = self[block] = _verify(block, self)
-        return info
+        return _verify(block, self)
 
 
 def _verify(block: str, seen: _Known) -> tuple | None:
     """(head, Block, created_in) of a goroutine given from after ``goroutine N `` to the end of
     its last line; None when the line reader must read it."""
-    heads, bodies = seen.heads, seen.bodies
+    heads = seen.heads
     eol = block.find("\n")
     m = HEAD_REST.fullmatch(block, 0, eol) if eol > 0 else None
     if m is None:
         return None
     head = heads.get(m[1]) or heads.setdefault(m[1], header_state(m[1]))
     body = block[eol + 1:] + "\n"
-    found = bodies.get(body, False)
-    if found is False:
-        found = bodies[body] = _body(body, seen)
-    return found and (head, *found)
+    cut = body.rfind("\ncreated by ") + 1 or (0 if body.startswith("created by ") else len(body))
+    frames, pair = (body[:cut], body[cut:]) if cut < len(body) else (body, "")
+    stack, creator = seen.stacks.get(frames), seen.creators.get(pair)
+    if stack is None or creator is None or not (pair or "\t" in frames):
+        found = _body(body, seen)
+        return found and (head, *found)
+    return head, _block(stack, creator, body, seen), creator[3]
 
 
 def _body(body: str, seen: _Known) -> tuple | None:
     """(Block, created_in) of the lines after a header, or None when they are not canonical."""
-    stacks, blocks = seen.stacks, seen.blocks
     m = BODY.fullmatch(body)
     if m is None or (m[1] is None and "\t" not in body):  # no frame at all: reported as cut short
         return None
     end = m.start(1) - 11 if m[1] is not None else len(body)  # "created by " starts the pair
-    key = body[:end] if m[2] is not None else body  # the creator's goroutine id is not the stack
-    stack = stacks.get(key)
+    frames = body[:end]
+    stack = seen.stacks.get(frames)
     if stack is None:
-        stack = stacks[key] = Stack(body, end=end)
-    creator = (stack, m[1], m[3], int(m[4]) if m[4] else None)
-    block = blocks.get(creator)
+        stack = seen.stacks[frames] = Stack(frames)
+    creator = seen.creators.get(body[end:])
+    if creator is None:
+        creator = seen.creators[body[end:]] = (m[1], m[3], int(m[4]) if m[4] else None, int(m[2]) if m[2] else None)
+    return _block(stack, creator, body, seen), creator[3]
+
+
+def _block(stack: Stack, creator: tuple, body: str, seen: _Known) -> Block:
+    """The Block of ``stack`` created by ``creator`` (the creator's goroutine id aside)."""
+    key = (stack, *creator[:3])
+    block = seen.blocks.get(key)
     if block is None:
-        elided = "frames elided" in body and ELIDED_LINE.search(body, 0, end) is not None
-        block = blocks[creator] = Block(*creator, elided, body.count("\n"), seen.source)
-    return block, int(m[2]) if m[2] else None
+        text = stack.text
+        elided = "frames elided" in text and ELIDED_LINE.search(text) is not None
+        block = seen.blocks[key] = Block(*key, elided, body.count("\n"), seen.source)
+    return block
 
 
 def parse_text(text: str, source: str = "<text>") -> list[Dump]:
