@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, ROOT
 
 from forensics.goroutines.locks import analyze_locks, deadlock_cycles, lock_wait, other_waits
 from forensics.model import Dump
@@ -260,7 +260,7 @@ def _own_mutex_text(count: int) -> str:
     """bench/make_dump.py --own-mutex: the real waiter goroutine 127 once per mutex, every other one with its holder."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_dump", Path(__file__).parents[1] / "bench" / "make_dump.py")
+    spec = importlib.util.spec_from_file_location("make_dump", ROOT / "bench" / "make_dump.py")
     make_dump = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_dump)
     return make_dump.own_mutex_text((REPRO / "goroutine-stacks-2026-11-29T122857Z.log").read_text(), count)
