@@ -22,6 +22,7 @@ from forensics.goroutines.locks import analyze_locks, deadlock_cycles, other_wai
 from forensics.model import Dump
 from forensics.parse import dump_file_time, parse_records
 from forensics.parse import fastdump
+from forensics.parse import programs
 from forensics.parse.fastdump import groups, parse_slabs, paused_gc
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def load(paths: list[str], problems: list[sources.Problem]) -> list[Dump]:
         except sources.READ_ERRORS as exc:
             problems.append(sources.Problem(inp.name, None, f"read error: {exc}", fatal=True))
             continue
-        for d in found:
+        for d in programs.label(found):
             d.time = d.time or dump_file_time(d.source)
             problems.extend(d.warnings)
         dumps.extend(found)

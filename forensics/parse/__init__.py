@@ -31,6 +31,7 @@ from forensics.model import Dump, Record
 from forensics.ingest.skim import Skipped
 from forensics.parse import logjson
 from forensics.parse import logrus
+from forensics.parse import programs
 from forensics.parse import timegaps
 from forensics.parse.goroutines import DumpReader
 
@@ -136,6 +137,7 @@ def _dump_in_message(rec: Record, msg: str, when: datetime | None) -> list[Dump]
     dumps = reader.close()
     for dump in dumps:
         dump.time = dump.time or when
+        dump.proc = rec.proc
     return dumps
 
 
@@ -143,6 +145,7 @@ class _Segmenter:
     def __init__(self, out: Parsed):
         self.out = out
         self.readers: dict[tuple, DumpReader] = {}
+        self.procs: dict[tuple, str | None] = {}  # the envelope's process name of each stream
         self.in_dump: dict[tuple, bool] = {}
         self.blank: dict[tuple, Record] = {}  # a blank line inside a dump, held until the next line
         self.cut: dict[tuple, Record] = {}  # a logrus line waiting for the rest journald cut off
@@ -176,6 +179,7 @@ class _Segmenter:
         reader = self.readers.get(key)
         if reader is None:
             reader = self.readers[key] = DumpReader(rec.source)
+            self.procs[key] = rec.proc
         if in_dump:
             if not rec.text.strip():
                 self.blank[key] = rec
@@ -270,11 +274,13 @@ class _Segmenter:
         for dump in self.inner:
             dump.time = as_utc(dump.time, offset)
         self.out.dumps.extend(self.inner)
-        for reader in self.readers.values():
+        for key, reader in self.readers.items():
             for dump in reader.close():
                 envelope, previous = self.seen_at.get((dump.source, dump.line), (None, None))
                 dump.time = as_utc(envelope or dump.time or previous, offset)
+                dump.proc = self.procs.get(key)
                 self.out.dumps.append(dump)
+        programs.label(self.out.dumps)
         self.out.dumps.sort(key=lambda d: (d.source, d.line))
 
 
