@@ -73,24 +73,31 @@ class Call:
                 "servers": [s.to_dict() for s in self.servers], "probably": self.probably}
 
     def describe(self) -> str:
-        c = self.client
-        head = (f"{c.program} goroutine {c.gid} [{c.state}] calls {CALLEE.get(c.program, '?')} "
-                f"{self.service}.{self.method} at {_short(c.func)} ({c.where})")
-        if not self.servers:
-            return head + ": no goroutine serving it in the dumps given"
-        served = ", ".join(f"goroutine {s.gid} [{s.state}] in {_short(s.func)} ({s.where})" for s in _distinct(self.servers))
-        return head + (": probably served by one of " if self.probably else ": served by ") + f"{self.servers[0].program} " + served
+        return describe(self.to_dict())
+
+
+def describe(call: dict) -> str:
+    """One line for a call (:meth:`Call.to_dict`, the report's ``calls``), with file:line of both sides."""
+    def at(side: dict) -> str:
+        return f"{_short(side['func'])} ({(side['file'] or '?').rsplit('/', 1)[-1]}:{side['lineno']})"
+    c = call["client"]
+    head = (f"{c['program']} goroutine {c['gid']} [{c['state']}] calls {CALLEE.get(c['program'], '?')} "
+            f"{call['service']}.{call['method']} at {at(c)}")
+    if not call["servers"]:
+        return head + ": no goroutine serving it in the dumps given"
+    served = ", ".join(f"{s['program']} goroutine {s['gid']} [{s['state']}] in {at(s)}" for s in _distinct(call["servers"]))
+    return head + (": probably served by one of " if call["probably"] else ": served by ") + served
 
 
 def _short(func: str) -> str:
     return func.rsplit("/", 1)[-1]
 
 
-def _distinct(servers: list[Side]) -> list[Side]:
+def _distinct(servers: list[dict]) -> list[dict]:
     seen, out = set(), []
     for s in servers:
-        if s.gid not in seen:
-            seen.add(s.gid)
+        if s["gid"] not in seen:
+            seen.add(s["gid"])
             out.append(s)
     return out
 

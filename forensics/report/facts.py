@@ -122,7 +122,7 @@ def buckets(ev) -> list[dict]:
             continue
         waiting = {w.goroutine: lock for index, lock in ev.locks if index == dump.dump for w in lock.waiters}
         found = goroutine_buckets(ev.dumps[dump.dump], waiting=waiting)
-        out.append({"dump": int(dump.dump), "kind": dump.kind,
+        out.append({"dump": int(dump.dump), "program": dump.program, "kind": dump.kind,
                     "time": dump.time.isoformat() if not pd.isna(dump.time) else None,
                     "goroutines": sum(b.count for b in found), "source": dump.source, "line": int(dump.line),
                     "buckets": [_bucket(b, waiting, dump.source) for b in found[:BUCKETS]],
