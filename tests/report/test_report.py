@@ -30,7 +30,7 @@ def report(repro):
 def test_json_validates_against_schema(path, rules):
     report = json.loads(to_json(analyze([str(path)], rules=rules)))
     jsonschema.validate(report, SCHEMA)
-    assert report["schema"] == "forensics-report/1" and report["revision"] == 2
+    assert report["schema"] == "forensics-report/1" and report["revision"] == 3
 
 
 def test_schema_is_valid_and_versioned():
