@@ -104,5 +104,6 @@ class Dump:
     panic_message: str | None = None  # "panic: ..." / "fatal error: ..." / "http: panic serving ..."
     warnings: list[Problem] = field(default_factory=list)  # damage found while parsing (not fatal)
     preamble: list[str] = field(default_factory=list)  # "SIGQUIT: quit", "PC=...", "[signal ...]", re-panic lines
-    proc: str | None = None  # the program whose output it is, when the envelope says (syslog identifier)
+    proc: str | None = None  # the envelope's process name of the lines it came in ("containerd"), if any
     pid: int | None = None
+    program: str = ""  # which program wrote it: parse.programs.PROGRAMS, set by parse.programs.label

@@ -211,11 +211,15 @@ def collect(
 
 @rules_app.command("list")
 def rules_list(rules_dir: Optional[Path] = typer.Option(None, "--rules"),
-               markdown: bool = typer.Option(False, "--markdown", help="the catalogue as a Markdown table")) -> None:
+               output_format: str = typer.Option("text", "--format", help="text, or markdown: the catalogue table "
+                                                 "(versions and sources) of README.md and rules/README.md"),
+               markdown: bool = typer.Option(False, "--markdown", help="the same as --format markdown")) -> None:
     """List the rules: id, severity, title (or the catalogue table with versions and sources)."""
     from forensics.engine.ruleset import catalogue_table
 
-    if markdown:
+    if output_format not in ("text", "markdown"):
+        raise _fail(f"--format must be text or markdown, not {output_format!r}")
+    if markdown or output_format == "markdown":
         typer.echo(catalogue_table(_load(rules_dir)))
         return
     for rule in _load(rules_dir):

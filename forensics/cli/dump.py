@@ -18,10 +18,12 @@ import typer
 
 from forensics.engine.dumpversion import infer, source_url
 from forensics.goroutines.buckets import Bucket, buckets, select
+from forensics.goroutines.calls import describe as describe_call
+from forensics.goroutines.calls import join
 from forensics.goroutines.locks import analyze_locks, deadlock_cycles, other_waits
 from forensics.ingest import sources
 from forensics.model import Dump
-from forensics.parse import dump_file_time, fastdump, parse_records
+from forensics.parse import dump_file_time, fastdump, parse_records, programs
 from forensics.parse.fastdump import groups, parse_slabs, paused_gc
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ def load(paths: list[str], problems: list[sources.Problem]) -> list[Dump]:
         except sources.READ_ERRORS as exc:
             problems.append(sources.Problem(inp.name, None, f"read error: {exc}", fatal=True))
             continue
-        for d in found:
+        for d in programs.label(found):
             d.time = d.time or dump_file_time(d.source)
             problems.extend(d.warnings)
         dumps.extend(found)
@@ -118,7 +120,7 @@ def report(dumps: list[Dump], ignore_args: bool = False, match: str | None = Non
         every = buckets(d, ignore_args, grouped, waiting)  # lock waiters first
         found = select(every, match, exclude, min_wait)
         shown = found[:top] if top else found
-        out.append({"dump": i, "source": d.source, "line": d.line, "end_line": d.end_line, "kind": d.kind,
+        out.append({"dump": i, "program": d.program, "source": d.source, "line": d.line, "end_line": d.end_line, "kind": d.kind,
                     "time": d.time.isoformat() if d.time else None, "panic": d.panic_message,
                     "goroutines": sum(b.count for b in every), "truncated": d.truncated,
                     "warnings": [str(w) for w in d.warnings], "locks": [lock.to_dict(i, d.source, lock.line or d.line) for lock in locks],
@@ -126,7 +128,8 @@ def report(dumps: list[Dump], ignore_args: bool = False, match: str | None = Non
                     "other_waits": other_waits(d, grouped), "buckets": [_bucket(b, waiting, tag) for b in shown],
                     "engine": _engine(release.matches[i], tag) if release else None,
                     "buckets_total": len(found), "buckets_omitted": len(found) - len(shown)})
-    data = {"dumps": out, "engine": release.to_dict() if release else None}
+    data = {"dumps": out, "engine": release.to_dict() if release else None,
+            "calls": [c.to_dict() for c in join(dumps)]}
     if compare:
         from forensics.goroutines.diff import diff  # imported here: most runs do not compare
 
@@ -156,8 +159,9 @@ def text(data: dict) -> str:
     engine = data.get("engine")
     if engine:
         lines.append(_engine_line(engine))
+    calling = {(c["client"]["dump"], c["client"]["gid"]): c for c in data["calls"]}
     for d in data["dumps"]:
-        lines.append(f"== {d['source']}:{d['line']}-{d['end_line']}  {d['kind']}, {d['goroutines']} goroutines"
+        lines.append(f"== {d['source']}:{d['line']}-{d['end_line']}  {d['program']} {d['kind']}, {d['goroutines']} goroutines"
                      + (", TRUNCATED" if d["truncated"] else "") + (f"  ({d['panic']})" if d["panic"] else ""))
         if d.get("engine") and len(data["dumps"]) > 1:
             e = d["engine"]
@@ -167,6 +171,8 @@ def text(data: dict) -> str:
             lines.append(f"  LOCK {lock['kind']} {lock['key']}: {lock['status'].upper()} ({lock['confidence']} "
                          f"confidence), {lock['waiters']} waiting")
             lines.extend(f"      - {e}" for e in lock["evidence"])
+            lines.extend(f"      - holder in a call: {describe_call(calling[d['dump'], gid])}"
+                         for gid in lock["holder_gids"] if (d["dump"], gid) in calling)
         for cycle in d["deadlocks"]:
             lines.append("  DEADLOCK " + " -> ".join(f"goroutine {c['gid']} holds {c['holds']}" for c in cycle))
         for kind, gids in d["other_waits"].items():
@@ -180,6 +186,9 @@ def text(data: dict) -> str:
                 lines.append(f"      {(f['file'] or '?').rsplit('/', 1)[-1]}:{f['lineno']}  {_short(f['func'])}")
             if len(b["frames"]) > FRAMES_SHOWN:
                 lines.append(f"      … {len(b['frames']) - FRAMES_SHOWN} more frames")
+    if data["calls"]:
+        lines.append(f"== {len(data['calls'])} calls from one program into another")
+        lines.extend(f"  CALL {describe_call(c)}" for c in data["calls"])
     if "diff" in data:
         lines.extend(diff_text(data["diff"]))
     return "\n".join(lines)

@@ -7,7 +7,8 @@ The tarball holds one folder, ``forensics-<host>-<time>/``:
 * ``collect.log``: the same as logrus lines, so ``forensics analyze`` puts it on its timeline;
 * ``docker-version.txt``, ``docker-ps-a.txt``: rendered from the API as the CLI prints them,
   the shapes ``analyze`` reads; ``api/*.json``: the raw answers, ``api/inspect/<id>.json`` each;
-* ``dumps/``: ``pprof-goroutine-debug2.txt`` and the SIGUSR1 ``goroutine-stacks-*.log``;
+* ``dumps/``: ``pprof-goroutine-debug2.txt`` and the SIGUSR1 ``goroutine-stacks-*.log``; containerd's
+  SIGUSR1 file ``containerd.<pid>.stacks.log`` (its shims, also signalled, write theirs to containerd's log);
 * ``logs/``: the daemon's log (journal, its output file, /var/log/..., every ``--log``);
 * ``config/daemon.json``.
 
@@ -202,6 +203,23 @@ def _dump_by_signal(bundle: _Bundle, daemon: hostlogs.Daemon, sources: list, opt
                     f"dumps/{stack.name}" if stack.name else None, error=stack.error), stack.data or None)
 
 
+def _containerd_dumps(bundle: _Bundle, daemon: hostlogs.Daemon, sources: list, opts: Options) -> None:
+    """containerd's SIGUSR1 file, and SIGUSR1 to its shims (their stacks land in containerd's log)."""
+    started, t0 = _stamp(), time.monotonic()
+    ctrd = hostlogs.find_containerd(daemon)
+    stack = hostlogs.containerd_dump(ctrd, sources, opts.timeout)
+    bundle.add(Item("containerd goroutine dump (SIGUSR1)", stack.how, started, round(time.monotonic() - t0, 3),
+                    "failed" if stack.error else "ok", f"dumps/{stack.name}" if stack.name else None,
+                    error=stack.error), stack.data or None)
+    if ctrd.pid is None:
+        return
+    started = _stamp()
+    shims, why = hostlogs.signal_shims(ctrd)
+    how = (f"SIGUSR1 to containerd-shim pids {' '.join(map(str, shims))}: each logs its stacks to its stderr, "
+           "which containerd copies into its log (under logs/)") if shims else "SIGUSR1 to containerd's shims"
+    bundle.items.append(Item("shim goroutine dumps (SIGUSR1)", how, started, 0, "ok" if shims else "absent", error=why))
+
+
 def _log_line(item: Item) -> str:
     def q(v) -> str:
         v = str(v)
@@ -269,6 +287,8 @@ def collect(opts: Options) -> Collected:
     pprof_failed = state.get("goroutine dump (pprof)") is None
     if opts.dump and (opts.dump_via in ("sigusr1", "both") or opts.dump_via == "auto" and pprof_failed):
         _dump_by_signal(bundle, daemon, sources, opts)
+    if opts.dump:
+        _containerd_dumps(bundle, daemon, sources, opts)
     _inspect(bundle, ep, containers, opts)
     for s in sources:
         _timed(bundle, "daemon log", s.how, s.member, lambda s=s: s.read(since), s.mtime())

@@ -2,7 +2,10 @@
 
 Everything here only reads, except :func:`sigusr1_dump`, which signals dockerd (the daemon
 keeps running; it writes ``<exec-root>/goroutine-stacks-<time>.log`` and logs
-``goroutine stacks written to <file>``). A process is signalled only when it is dockerd.
+``goroutine stacks written to <file>``), and :func:`containerd_dump` / :func:`signal_shims`,
+which do the same to dockerd's containerd (``/tmp/containerd.<pid>.stacks.log``) and its
+shims (their stacks go to containerd's log). A process is signalled only when it is dockerd,
+the containerd it started or whose socket it names, or a shim of that containerd.
 """
 from __future__ import annotations
 
@@ -262,3 +265,107 @@ def _read_stack(daemon: Daemon, path: str, how: str) -> StackFile:
     except OSError as exc:
         return StackFile(how=how, error=f"cannot read {path}: {exc.strerror}")
     return StackFile(os.path.basename(path), data, f"{how}: {path}")
+
+
+# ---- containerd and its shims ----
+
+CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+CONTAINERD_WRITTEN = re.compile(r"goroutine stack dump written to (\S+?\.log)")
+SHIMS_SIGNALLED = 64  # at most this many shims are asked for their stacks
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def find_containerd(daemon: Daemon) -> Daemon:
+    """The containerd of ``daemon``: its child (a containerd dockerd started itself), else the
+    containerd holding the socket named by ``--containerd`` (default /run/containerd/containerd.sock).
+    Only looked for when dockerd was found; never a guess among several."""
+    if daemon.pid is None:
+        return Daemon(problem=f"dockerd not found ({daemon.problem}), so neither is its containerd")
+    pids = [p for p in _children(daemon.pid) if _comm(p) == "containerd"]
+    how = f"child of dockerd pid {daemon.pid}"
+    if not pids:
+        sock = daemon.option("--containerd") or CONTAINERD_SOCKET
+        pids = [p for p in _holders(_socket_inodes(daemon.path(sock))) if _comm(p) == "containerd"]
+        how = f"holds {sock}"
+    if len(pids) != 1:
+        return Daemon(problem="no containerd process found for dockerd" if not pids else f"several containerd processes: {pids}")
+    try:
+        cmdline = Path(f"/proc/{pids[0]}/cmdline").read_bytes().decode("utf-8", "replace").split("\0")[:-1]
+    except OSError:
+        cmdline = []
+    return Daemon(pids[0], how, cmdline)
+
+
+def containerd_dump(ctrd: Daemon, sources: list[LogSource], timeout: float) -> StackFile:
+    """Signal containerd (SIGUSR1): it logs its stacks and (1.6 and later) writes them to
+    ``<its temp dir>/containerd.<pid>.stacks.log``, naming the file in its log. Picks up that file."""
+    if ctrd.pid is None:
+        return StackFile(how="SIGUSR1 to containerd", error=f"SIGUSR1 not sent: {ctrd.problem}")
+    how = f"SIGUSR1 to containerd pid {ctrd.pid} ({ctrd.found_by})"
+    marks = {id(s): s.size() for s in sources}
+    sent = time.time()
+    try:
+        os.kill(ctrd.pid, signal.SIGUSR1)
+    except OSError as exc:
+        return StackFile(how=how, error=f"cannot signal containerd pid {ctrd.pid}: {exc.strerror}")
+    expected = f"/tmp/containerd.{ctrd.pid}.stacks.log"
+    deadline = time.monotonic() + timeout
+    while True:
+        for s in sources:
+            try:
+                text = s.read(None, marks[id(s)], max(deadline - time.monotonic(), 1)) if s.path else b""
+            except (OSError, subprocess.SubprocessError):
+                continue
+            m = CONTAINERD_WRITTEN.search(text.decode("utf-8", "replace"))
+            if m:
+                return _read_stack(ctrd, m[1], f"{how}; file named in {s.member}")
+        try:
+            fresh = os.stat(ctrd.path(expected)).st_mtime >= sent - 1
+        except OSError:
+            fresh = False
+        if fresh:
+            time.sleep(0.3)  # written in one go right after the log line; let it finish
+            return _read_stack(ctrd, expected, f"{how}; its file")
+        if time.monotonic() >= deadline:
+            return StackFile(how=how, error=f"SIGUSR1 sent, but no {expected} appeared within {timeout:g}s "
+                             "(containerd before 1.6 only logs its stacks: see its log)")
+        time.sleep(0.2)
+
+
+def signal_shims(ctrd: Daemon) -> tuple[list[int], str | None]:
+    """SIGUSR1 to the shims of ``ctrd`` (containerd-shim* processes whose -address is its socket):
+    each logs its stacks to its stderr, which containerd copies into its own log. Returns the pids."""
+    if ctrd.pid is None:
+        return [], f"not sent: {ctrd.problem}"
+    sock = ctrd.option("--address") or ctrd.option("-a") or CONTAINERD_SOCKET
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or not _comm(int(entry.name)).startswith("containerd-shim"):
+            continue
+        try:
+            argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+        except OSError:
+            continue
+        address = argv[argv.index("-address") + 1] if "-address" in argv[:-1] else None
+        if address and (address == sock or address.startswith(_exec_dir(ctrd))):
+            pids.append(int(entry.name))
+    sent = []
+    for pid in sorted(pids)[:SHIMS_SIGNALLED]:
+        try:
+            os.kill(pid, signal.SIGUSR1)
+            sent.append(pid)
+        except OSError:
+            continue
+    return sent, None if sent else "no shim of this containerd runs"
+
+
+def _exec_dir(ctrd: Daemon) -> str:
+    """The folder of a dockerd-managed containerd's files (its --config sits there), or a path no socket has."""
+    config = ctrd.option("--config") or ctrd.option("-c") or ""
+    return os.path.dirname(config) + "/" if config else "\0"

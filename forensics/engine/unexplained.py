@@ -94,7 +94,7 @@ def unexplained_panics(ev: Evidence, explained: set[tuple[str, int]], engine_ver
     rows = panics[[(str(s), int(n)) not in explained for s, n in zip(panics["source"], panics["line"])]]
     if rows.empty:
         return []
-    rows = rows.assign(program=rows["program"].replace({"unknown program": "a Go program"}),
+    rows = rows.assign(program=rows["program"].replace({"other": "a Go program", "": "a Go program"}),
                        recovered_only=rows["message"].str.contains("panic serving", regex=False),
                        key=[_MASK.sub("#", core_message(m)) for m in rows["message"]])
     starts = _lifetimes(ev)

@@ -13,6 +13,7 @@ import pandas as pd
 import regex
 
 from forensics.goroutines.buckets import first_own_frame, top_function
+from forensics.goroutines.calls import Call, join
 from forensics.goroutines.locks import Lock, analyze_locks
 from forensics.model import Dump
 from forensics.parse import Event, Parsed, dockerversion, versions
@@ -20,12 +21,12 @@ from forensics.parse import Event, Parsed, dockerversion, versions
 TABLES = {
     "events": "time level msg fields container host pid proc source line",
     "daemons": "time host pid version commit storage_driver snapshotter source line",
-    "dumps": "dump kind time goroutines truncated panic_message source line end_line",
-    "goroutines": "dump time gid state wait_minutes locked created_by created_in top stack lock_key lock_status weight source line",
+    "dumps": "dump program kind time goroutines truncated panic_message source line end_line",
+    "goroutines": "dump program time gid state wait_minutes locked created_by created_in top stack lock_key lock_status weight source line",
     "frames": "dump gid depth func args file lineno offset inlined source line",
-    "panics": "dump time message recovered fatal gid top site stack container host program frame frame_at request "
+    "panics": "dump program time message recovered fatal gid top site stack container host frame frame_at request "
               "source line",
-    "locks": "dump key kind status waiters longest_wait sites waiter_gids holders holder_gids time source line "
+    "locks": "dump program key kind status waiters longest_wait sites waiter_gids holders holder_gids time source line "
              "confidence evidence",
     "containers": "what container id name time text source line",
 }
@@ -53,6 +54,7 @@ class Evidence:
     coverage: dict[str, bool]
     locks: list[tuple[int, Lock]] = field(default_factory=list)  # (dump index, lock) for the report
     dumps: list[Dump] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)  # dockerd -> containerd -> shim calls joined across dumps
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -176,7 +178,7 @@ def _request_before(events: list[Event], when, host) -> str | None:
 def _dump_rows(dumps: list[Dump], events: list[Event]):
     dump_rows, g_rows, f_rows, p_rows, l_rows, locks = [], [], [], [], [], []
     for index, d in enumerate(dumps):
-        dump_rows.append({"dump": index, "kind": d.kind, "time": d.time, "goroutines": len(d.goroutines),
+        dump_rows.append({"dump": index, "program": d.program, "kind": d.kind, "time": d.time, "goroutines": len(d.goroutines),
                           "truncated": d.truncated, "panic_message": d.panic_message,
                           "source": d.source, "line": d.line, "end_line": d.end_line})
         found = analyze_locks(d) if d.kind != "panic" else []
@@ -184,7 +186,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
         for g in d.goroutines:
             stack = "\n".join(g.functions)
             top = top_function(g.functions)
-            g_rows.append({"dump": index, "time": d.time, "gid": g.id, "state": g.state, "wait_minutes": g.wait_minutes,
+            g_rows.append({"dump": index, "program": d.program, "time": d.time, "gid": g.id, "state": g.state, "wait_minutes": g.wait_minutes,
                            "locked": g.locked_to_thread, "created_by": g.created_by, "created_in": g.created_in,
                            "top": top, "stack": stack, "lock_key": waiting[g.id].key if g.id in waiting else None,
                            "lock_status": waiting[g.id].status if g.id in waiting else None, "weight": g.weight,
@@ -197,20 +199,20 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
             g = next((g for g in d.goroutines if g.state == "running"), d.goroutines[0] if d.goroutines else None)
             host = next((e.host for e in events if e.source == d.source), None)
             own = first_own_frame(g.frames) if g else None
-            p_rows.append({"dump": index, "time": d.time, "message": d.panic_message,
+            p_rows.append({"dump": index, "program": d.program, "time": d.time, "message": d.panic_message,
                            "recovered": "http: panic serving" in d.panic_message or "[recovered" in d.panic_message,
                            "fatal": d.panic_message.startswith(("panic:", "fatal error:")),
                            "gid": g.id if g else None, "top": top_function(g.functions) if g else "",
                            "site": _site(g) if g else "",
                            "stack": "\n".join(g.functions) if g else "",
                            "container": _request_before(events, d.time, host), "host": host,
-                           "program": _program(d, g), "frame": own.func if own else "",
+                           "frame": own.func if own else "",
                            "frame_at": f"{own.file or '?'}:{own.lineno}" if own else "",
                            "request": _request_served(events, d, host, g),
                            "source": d.source, "line": d.line})
         for lock in found:  # the text columns rules match on (rules/README.md): derived here only
             locks.append((index, lock))
-            l_rows.append({"dump": index, "key": lock.key, "kind": lock.kind, "status": lock.status,
+            l_rows.append({"dump": index, "program": d.program, "key": lock.key, "kind": lock.kind, "status": lock.status,
                            "waiters": lock.waiter_count, "confidence": lock.confidence,
                            "evidence": "\n".join(lock.evidence),
                            "longest_wait": lock.longest_wait, "sites": "\n".join(lock.functions),
@@ -221,20 +223,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
     return dump_rows, g_rows, f_rows, p_rows, l_rows, locks
 
 
-_DOCKER = ("github.com/docker/docker/", "github.com/moby/moby/")
 _HANDLER = regex.compile(r"/api/server/router/[\w/]+\.\(\*\w+\)\.(\w+)$")
-
-
-def _program(d: Dump, g) -> str:
-    """Which program panicked: what the stack runs through, else the syslog identifier."""
-    functions = g.functions if g else []
-    if any("containerd-shim" in f or "/runtime/v2/shim" in f for f in functions):
-        return "containerd-shim"
-    if any(f.startswith(_DOCKER) and "/vendor/" not in f for f in functions):
-        return "dockerd"
-    if any(f.startswith("github.com/containerd/containerd") for f in functions):
-        return "containerd"
-    return d.proc or "unknown program"
 
 
 def _request_served(events: list[Event], d: Dump, host, g) -> str:
@@ -296,4 +285,4 @@ def build(parsed: Parsed) -> Evidence:
     coverage = {"logs": bool(events) or len(stack_dumps) < len(parsed.dumps),  # a panic trace is log output
                 "debug_logs": any(e.level == "debug" for e in events),
                 "dumps": bool(stack_dumps)}
-    return Evidence(tables, coverage, locks, parsed.dumps)
+    return Evidence(tables, coverage, locks, parsed.dumps, join(parsed.dumps))

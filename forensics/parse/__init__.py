@@ -28,7 +28,7 @@ import regex
 
 from forensics.ingest.skim import Skipped
 from forensics.model import Dump, Record
-from forensics.parse import logjson, logrus, timegaps
+from forensics.parse import logjson, logrus, programs, timegaps
 from forensics.parse.goroutines import DumpReader
 
 KEEP_ALL, KEEP_SAME, CONTEXT = 20_000, 200, 200
@@ -141,6 +141,7 @@ class _Segmenter:
     def __init__(self, out: Parsed):
         self.out = out
         self.readers: dict[tuple, DumpReader] = {}
+        self.procs: dict[tuple, str | None] = {}  # the envelope's process name of each stream
         self.in_dump: dict[tuple, bool] = {}
         self.blank: dict[tuple, Record] = {}  # a blank line inside a dump, held until the next line
         self.cut: dict[tuple, Record] = {}  # a logrus line waiting for the rest journald cut off
@@ -153,13 +154,12 @@ class _Segmenter:
         self.same: Counter = Counter()
         self.recent: deque = deque(maxlen=CONTEXT)
         self.resort = False
-        self.procs: dict[str, dict] = {}  # source -> pid -> syslog identifier, for the dumps of that stream
 
     def feed(self, rec: Record, cov: Coverage) -> None:
         self.gaps.see(rec.time, rec.text, rec.line)
         key = (rec.source, rec.host, rec.pid)
         if rec.proc:
-            self.procs.setdefault(rec.source, {})[rec.pid] = rec.proc
+            self.procs[key] = rec.proc
         held = self.cut.get(key)
         if held is not None:
             if len(held.text) < MAX_JOIN and parse_line(rec.text) is None and not rec.text.startswith("goroutine "):
@@ -271,12 +271,13 @@ class _Segmenter:
         for dump in self.inner:
             dump.time = as_utc(dump.time, offset)
         self.out.dumps.extend(self.inner)
-        for (_, _, pid), reader in self.readers.items():
+        for key, reader in self.readers.items():
             for dump in reader.close():
-                dump.proc, dump.pid = self.procs.get(dump.source, {}).get(pid), pid
                 envelope, previous = self.seen_at.get((dump.source, dump.line), (None, None))
                 dump.time = as_utc(envelope or dump.time or previous, offset)
+                dump.proc, dump.pid = self.procs.get(key), key[2]
                 self.out.dumps.append(dump)
+        programs.label(self.out.dumps)
         self.out.dumps.sort(key=lambda d: (d.source, d.line))
 
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 SCHEMA_ID = "forensics-report/1"
 REVISION = 3  # additive changes within forensics-report/1: 1 = first release, 2 = report issue (timeline...),
 # 3 = engine version from the goroutine dumps (engine_version_source, engine_from_dumps, bucket links),
-#     log_templates, findings' first_seen / last_seen / restarted_after
+#     log_templates, findings' first_seen / last_seen / restarted_after, the program that wrote each
+#     dump (dumps[].program, locks[].program) and calls joined across programs
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "report.schema.json"
 
 
@@ -51,7 +52,7 @@ def _locks(result: Result) -> list[dict]:
     for index, lock in ev.locks:
         d = ev.dumps[index]
         full = lock.to_dict(index, d.source, lock.line or d.line)
-        rows.append({key: full[key] for key in LOCK_KEYS} | {"holders": full["holders"] or ""})  # "": as ever
+        rows.append({key: full[key] for key in LOCK_KEYS} | {"holders": full["holders"] or "", "program": d.program})
     return rows
 
 
@@ -90,9 +91,10 @@ def to_dict(result: Result) -> dict:
         "warnings": list(result.warnings),
         "coverage": {k: bool(v) for k, v in ev.coverage.items()},
         "environment": {"daemons": daemons, **facts.environment(ev)},
-        "dumps": records(ev["dumps"], ["dump", "kind", "time", "goroutines", "truncated", "panic_message",
+        "dumps": records(ev["dumps"], ["dump", "program", "kind", "time", "goroutines", "truncated", "panic_message",
                                        "source", "line"]),
         "locks": _locks(result),
+        "calls": [c.to_dict() for c in getattr(ev, "calls", [])],
         "goroutines": facts.buckets(ev, from_dumps.per_dump if from_dumps is not None else {}),
         "timeline": timeline.build(ev, [f.containers for f in result.found]),
         "log_templates": templates.cached(ev),
@@ -120,7 +122,7 @@ def to_json(report: dict) -> str:
 
 # What a revision-1 report lacks, filled so that every renderer can rely on it.
 DEFAULTS = {"revision": 1, "engine_versions": [], "engine_version_source": None, "engine_from_dumps": None,
-            "coverage": {}, "goroutines": [], "timeline": None, "log_templates": [],
+            "coverage": {}, "goroutines": [], "timeline": None, "log_templates": [], "calls": [],
             "redaction": {"applied": False, "tokens": []}}
 ENV_DEFAULTS = {"daemons": [], "go_versions": [], "hosts": [], "pids": [], "containers": [], "images": []}
 

@@ -130,7 +130,7 @@ def buckets(ev, tags: dict[int, str] | None = None) -> list[dict]:
         waiting = {w.goroutine: lock for index, lock in ev.locks if index == dump.dump for w in lock.waiters}
         found = goroutine_buckets(ev.dumps[dump.dump], waiting=waiting)
         tag = (tags or {}).get(int(dump.dump))
-        out.append({"dump": int(dump.dump), "kind": dump.kind,
+        out.append({"dump": int(dump.dump), "program": dump.program, "kind": dump.kind,
                     "time": dump.time.isoformat() if not pd.isna(dump.time) else None,
                     "goroutines": sum(b.count for b in found), "source": dump.source, "line": int(dump.line),
                     "buckets": [{**_bucket(b, waiting, dump.source), "links": _links(b, tag)}

@@ -5,6 +5,7 @@ from rich.console import Console
 from rich.markup import escape as _escape
 
 from forensics.findings import FOUND
+from forensics.goroutines.calls import describe as describe_call
 from forensics.report.data import as_report, several_versions
 from forensics.report.html import visible
 
@@ -72,6 +73,11 @@ def print_text(result, console: Console | None = None) -> None:
         con.print(f"[yellow]could not read[/] {escape(where(p))}: {escape(p['message'])}")
     for w in report["warnings"][:20]:
         con.print(f"[yellow]warning[/] {escape(w)}")
+    for d in report["dumps"]:
+        con.print(f"[dim]dump #{d['dump']} {escape(d.get('program') or 'unknown program')} ({escape(d['kind'])}, "
+                  f"{d['goroutines']} goroutines) {escape(where(d))}[/]")
+    for c in report.get("calls", []):
+        con.print("call: " + escape(describe_call(c)))
     read = ", ".join(f"{i['name']} ({i['kind']}, {i['lines']} lines)" for i in report["inputs"])
     con.print(f"[dim]inputs: {escape(read) or 'none'}[/]")
     if report["redaction"]["applied"]:

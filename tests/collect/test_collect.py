@@ -315,6 +315,12 @@ def test_real_dockerd(real_dockerd, tmp_path):
     log = files[f"logs{real_dockerd.log}"].decode()
     assert f"goroutine stacks written to {real_dockerd.exec_root}/{stacks[0][6:]}" in log
     assert len([n for n in files if n.startswith("api/inspect/")]) == 2
+    ctrd = next(i for i in manifest["items"] if i["what"] == "containerd goroutine dump (SIGUSR1)")
+    assert ctrd["status"] == "ok" and f"child of dockerd pid {real_dockerd.pid}" in ctrd["how"], ctrd
+    ctrd_file = ctrd["member"]
+    assert re.fullmatch(r"dumps/containerd\.\d+\.stacks\.log", ctrd_file) and b"goroutine " in files[ctrd_file]
+    shims = next(i for i in manifest["items"] if i["what"] == "shim goroutine dumps (SIGUSR1)")
+    assert shims["status"] == "ok" and "SIGUSR1 to containerd-shim pids " in shims["how"], shims  # fx-running's shim
 
     proc = run("analyze", out, "--json", "-")
     report = json.loads(proc.stdout)
@@ -323,6 +329,11 @@ def test_real_dockerd(real_dockerd, tmp_path):
     dumps = {d["source"].rsplit("/", 1)[-1]: d for d in report["dumps"]}
     assert dumps[stacks[0][6:]]["time"] is not None  # dated by the daemon's log line, read in the bundle
     assert dumps["pprof-goroutine-debug2.txt"]["goroutines"] > 10
+    assert dumps[stacks[0][6:]]["program"] == dumps["pprof-goroutine-debug2.txt"]["program"] == "dockerd"
+    assert dumps[ctrd_file[6:]]["program"] == "containerd"
+    in_log = {d["program"] for d in report["dumps"] if d["source"].endswith(real_dockerd.log)}
+    print(f"dumps in dockerd's output (with its containerd's): {sorted(in_log)}")
+    assert "containerd" in in_log  # the managed containerd logs its dump to dockerd's output too
     assert {c["name"] for c in report["environment"]["containers"]} >= {"fx-running", "fx-stopped"}
 
 

@@ -142,3 +142,20 @@ def test_readme_catalogue_is_the_generated_table(rules):
     from forensics.engine.ruleset import catalogue_table
 
     assert catalogue_table(rules) in (ROOT / "rules" / "README.md").read_text(encoding="utf-8")
+
+
+def test_top_readme_rule_catalogue_is_the_commands_output():
+    """README.md's "Rule catalogue" table is exactly `forensics rules list --format markdown`
+    (and `--markdown`, the older spelling, prints the same)."""
+    from typer.testing import CliRunner
+
+    from forensics.cli import app
+
+    printed = CliRunner().invoke(app, ["rules", "list", "--format", "markdown"])
+    assert printed.exit_code == 0, printed.output
+    assert CliRunner().invoke(app, ["rules", "list", "--markdown"]).output == printed.output
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Rule catalogue\n", 1)[1].split("\n## ", 1)[0]
+    table = "\n".join(line for line in section.splitlines() if line.startswith("|"))
+    assert table == printed.output.strip()
+    assert table.count("\n") - 1 == len(list((ROOT / "rules").glob("*.yaml")))
