@@ -16,7 +16,7 @@ import time
 import pytest
 import realdockerd
 from conftest import REPRO, log_without_dump
-from test_cli import run
+from conftest import forensics as run
 from typer.testing import CliRunner
 
 from forensics.cli import app
@@ -324,7 +324,7 @@ def test_real_dockerd(real_dockerd, tmp_path):
 
     proc = run("analyze", out, "--json", "-")
     report = json.loads(proc.stdout)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, [(f["id"], f["confidence"], f["summary"]) for f in report["findings"]]
     assert report["engine_version"].startswith("20.10")
     dumps = {d["source"].rsplit("/", 1)[-1]: d for d in report["dumps"]}
     assert dumps[stacks[0][6:]]["time"] is not None  # dated by the daemon's log line, read in the bundle
