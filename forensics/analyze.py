@@ -27,9 +27,12 @@ class InputSummary:
     readable: bool = True
     format: str = ""  # the envelope most of its records came in (journal-json, syslog-5424, plain, ...)
     notes: list[str] = field(default_factory=list)  # what was not understood, aggregated, inferred
+    skipped: str = ""  # why it was not read at all
 
     @property
     def kind(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
         if not self.readable:
             return "unreadable"
         parts = [p for p, n in (("log", self.events), ("goroutine dump", self.dumps)) if n]
@@ -96,7 +99,8 @@ def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | N
     inputs: list[sources.Input] = []
     parsed = Parsed()
     summaries = []
-    for inp in sources.walk(paths, problems):  # opened one at a time, streamed
+    skipped: list[str] = []
+    for inp in sources.walk(paths, problems, skipped):  # opened one at a time, streamed
         inputs.append(inp)
         summary = InputSummary(inp.name)
         before = (len(parsed.events), parsed.records)
@@ -119,6 +123,8 @@ def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | N
             problems.append(sources.Problem(inp.name, None, "empty input", fatal=True))
         elif summary.readable and not summary.events and not summary.dumps:
             problems.append(sources.Problem(inp.name, None, "no log line or goroutine dump recognised"))
+    for name in skipped:  # our own reports: told, not read (they quote rules and evidence)
+        summaries.append(InputSummary(name, skipped="written by forensics (a report, page or table), not evidence"))
     for d in parsed.dumps:  # a damaged dump is a partial read: say where
         for w in d.warnings:
             line, _, message = w.removeprefix(f"{d.source}:").partition(": ")

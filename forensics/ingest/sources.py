@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -23,6 +24,18 @@ from forensics.ingest.skim import Skim, Skipped
 
 MAX_LINE = 1 << 20  # a longer physical line is cut here (and reported)
 SNIFF = 8192
+# What forensics itself writes (reports, dumps' pages, fleet tables), recognised by content: read as
+# evidence, a report would cite its own rules table and examples as if the daemon had logged them.
+_OWN_OUTPUT = re.compile(rb'\A\s*\{\s*"(?:schema"\s*:\s*"forensics-|fingerprint"\s*:)'  # JSON reports, scan cache
+                         rb'|<meta name="generator" content="forensics'  # HTML pages
+                         rb'|<title>forensics (?:report|fleet scan):'  # pages written before the generator mark
+                         rb'|\A\s*## forensics: ', re.DOTALL | re.IGNORECASE)  # Markdown for a ticket
+SCAN_MARK = ".forensics-scan"  # written in every `scan --out` directory: never read as a host's evidence
+
+
+def own_output(head: bytes) -> bool:
+    """True when these first bytes are a report, page or table that forensics wrote."""
+    return _OWN_OUTPUT.search(head[:SNIFF]) is not None
 
 
 @dataclass(slots=True)
@@ -49,17 +62,20 @@ class Input:
     layers: tuple[str, ...] = ()  # compression layers undone, outermost first
 
 
-def walk(paths: list[str], problems: list[Problem]) -> Iterator[Input]:
-    """Every input named by ``paths``, opened one at a time: read each one before asking for the next."""
+def walk(paths: list[str], problems: list[Problem], skipped: list[str] | None = None) -> Iterator[Input]:
+    """Every input named by ``paths``, opened one at a time: read each one before asking for the next.
+
+    What forensics wrote itself (see :func:`own_output`) is not an input: its name goes to ``skipped``."""
+    skipped = [] if skipped is None else skipped
     for raw in paths:
         if raw == "-":
-            yield from _open("<stdin>", None, sys.stdin.buffer, problems, None)
+            yield from _open("<stdin>", None, sys.stdin.buffer, problems, None, skipped=skipped)
             continue
         path = Path(raw)
         if path.is_dir():
-            yield from _walk_dir(raw, path, problems)
+            yield from _walk_dir(raw, path, problems, skipped)
         elif path.is_file():
-            yield from _open_file(raw, path, problems)
+            yield from _open_file(raw, path, problems, skipped)
         elif path.exists():
             problems.append(Problem(raw, None, "not a regular file", fatal=True))
         elif path.is_symlink():
@@ -68,7 +84,7 @@ def walk(paths: list[str], problems: list[Problem]) -> Iterator[Input]:
             problems.append(Problem(raw, None, "no such file or directory", fatal=True))
 
 
-def _walk_dir(raw: str, root: Path, problems: list[Problem]) -> Iterator[Input]:
+def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[str]) -> Iterator[Input]:
     sos = (root / "sos_commands").is_dir() or archives.is_sos(root.resolve().parts)
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[tuple[int, int]] = set()
@@ -89,6 +105,11 @@ def _walk_dir(raw: str, root: Path, problems: list[Problem]) -> Iterator[Input]:
             dirnames[:] = []
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
+        if SCAN_MARK in filenames:  # a `forensics scan --out` directory
+            skipped.append(dirpath)
+            dirnames[:] = []
+            found = True
+            continue
         dirnames.sort()
         for name in sorted(filenames):
             path = Path(dirpath, name)
@@ -108,12 +129,12 @@ def _walk_dir(raw: str, root: Path, problems: list[Problem]) -> Iterator[Input]:
                 continue
             seen_files.add((st.st_dev, st.st_ino))
             found = True
-            yield from _open_file(str(path), path, problems)
+            yield from _open_file(str(path), path, problems, skipped)
     if not found:
         problems.append(Problem(raw, None, "directory holds no files", fatal=True))
 
 
-def _open_file(name: str, path: Path, problems: list[Problem]) -> Iterator[Input]:
+def _open_file(name: str, path: Path, problems: list[Problem], skipped: list[str]) -> Iterator[Input]:
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed below, after the input is read
         st = os.fstat(raw.fileno())
@@ -121,11 +142,11 @@ def _open_file(name: str, path: Path, problems: list[Problem]) -> Iterator[Input
         problems.append(Problem(name, None, f"cannot open: {exc.strerror or exc}", fatal=True))
         return
     with raw:
-        yield from _open(name, path, raw, problems, st.st_mtime, st.st_size)
+        yield from _open(name, path, raw, problems, st.st_mtime, st.st_size, skipped=skipped)
 
 
 def _open(name: str, path: Path | None, raw, problems: list[Problem], mtime: float | None,
-          size: int = 0, depth: int = 0) -> Iterator[Input]:
+          size: int = 0, depth: int = 0, skipped: list[str] | None = None) -> Iterator[Input]:
     """Undo compression, descend into tar archives, refuse binary journal files."""
     stream, layers = archives.decompress(raw, capped=path is None and depth == 0)  # stdin may never end
     head = archives.peek(stream, 512)
@@ -134,11 +155,15 @@ def _open(name: str, path: Path | None, raw, problems: list[Problem], mtime: flo
             problems.append(Problem(source, line, message, fatal))
 
         for member, data, when in archives.members(name, stream, problem):
-            yield from _open(member, None, data, problems, when, depth=depth + 1)
+            yield from _open(member, None, data, problems, when, depth=depth + 1, skipped=skipped)
         return
     if head.startswith(archives.JOURNAL_FILE):
         problems.append(Problem(name, None, "binary systemd journal file: give `journalctl --file "
                                 "<file> -o export` (or -o json) output instead", fatal=True))
+        return
+    if own_output(archives.peek(stream, SNIFF)):
+        if skipped is not None:
+            skipped.append(name)
         return
     yield Input(name, path, size, stream, mtime, tuple(layers))
 
