@@ -40,13 +40,26 @@ def _load(rules_dir: Optional[Path]):
 
 
 def _write(path: str, text: str) -> None:
-    if path == "-":
-        sys.stdout.write(text + "\n")
-        return
+    from forensics.cli import outputs
+
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        if path == "-":
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        else:
+            outputs.write(path, text)
     except OSError as exc:
-        raise _fail(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise _fail(f"cannot write {'standard output' if path == '-' else path}: {exc.strerror or exc}") from None
+
+
+def _check_outputs(inputs: list[str], html: Optional[str], json_out: Optional[str], markdown: Optional[str]) -> None:
+    """Refuse, before anything is read, outputs that would overwrite an input or each other."""
+    from forensics.cli.outputs import OutputError, check
+
+    try:
+        check(inputs, {"--html": html, "--json": json_out, "--markdown": markdown})
+    except OutputError as exc:
+        raise _fail(str(exc)) from None
 
 
 MARKDOWN_HELP = "write Markdown for a ticket to this file (at most 30,000 characters; - for stdout)"
@@ -97,6 +110,7 @@ def analyze(
         raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
     if input_format not in FORMATS:
         raise _fail(f"--input-format must be one of {', '.join(FORMATS)}")
+    _check_outputs(paths, html, json_out, markdown)
     result = run(paths, engine_version=engine_version, rules=_load(rules_dir), input_format=input_format,
                  max_input_bytes=max_input_bytes, every_line=every_line)
     report = to_dict(result)
@@ -125,6 +139,7 @@ def report_command(
 
     from forensics.report import ReportError, load
 
+    _check_outputs([saved], html, json_out, markdown)
     try:
         report = load(saved)
         if redact:

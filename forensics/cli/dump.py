@@ -135,7 +135,7 @@ def report(dumps: list[Dump], ignore_args: bool = False, match: str | None = Non
                     "deadlocks": [[{"gid": g, "holds": h, "waits_on": w} for g, h, w in c] for c in deadlock_cycles(locks)],
                     "other_waits": other_waits(d, grouped), "buckets": [_bucket(b, waiting) for b in shown],
                     "buckets_total": len(found), "buckets_omitted": len(found) - len(shown)})
-    data = {"dumps": out}
+    data = {"schema": "forensics-dump/1", "dumps": out}  # the schema id: never read back as evidence
     if compare:
         from forensics.goroutines.diff import diff  # imported here: most runs do not compare
 
@@ -225,6 +225,12 @@ def dump(
             re.compile(pattern)
         except re.error as exc:
             raise _exit(f"bad regex {pattern!r}: {exc}", 2) from None
+    from forensics.cli.outputs import OutputError, check
+
+    try:
+        check(paths, {"--json": json_out, "--html": html_out})
+    except OutputError as exc:
+        raise _exit(str(exc), 2) from None
     problems: list[sources.Problem] = []
     with paused_gc():  # up to millions of objects made, few of them in cycles
         dumps = load(paths, problems)
@@ -250,14 +256,16 @@ def _exit(message: str, code: int) -> typer.Exit:
 
 
 def _write(path: str, content: str) -> None:
-    if path == "-":
-        sys.stdout.write(content + "\n")
-        return
+    from forensics.cli import outputs
+
     try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(content)
+        if path == "-":
+            sys.stdout.write(content + "\n")
+            sys.stdout.flush()
+        else:
+            outputs.write(path, content)
     except OSError as exc:
-        raise _exit(f"cannot write {path}: {exc.strerror or exc}", 2) from None
+        raise _exit(f"cannot write {'standard output' if path == '-' else path}: {exc.strerror or exc}", 2) from None
 
 
 if __name__ == "__main__":  # python -m forensics.cli.dump: the same command without the rest of the CLI
