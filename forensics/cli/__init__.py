@@ -52,18 +52,39 @@ def _write(path: str, text: str) -> None:
         raise _fail(f"cannot write {'standard output' if path == '-' else path}: {exc.strerror or exc}") from None
 
 
-def _check_outputs(inputs: list[str], html: Optional[str], json_out: Optional[str], markdown: Optional[str]) -> None:
+def _check_outputs(inputs: list[str], html: Optional[str], json_out: Optional[str], markdown: Optional[str],
+                   redact_map: Optional[str] = None) -> None:
     """Refuse, before anything is read, outputs that would overwrite an input or each other."""
     from forensics.cli.outputs import OutputError, check
 
+    if redact_map == "-":
+        raise _fail("--redact-map needs a file (the mapping undoes the redaction: never on stdout)")
     try:
-        check(inputs, {"--html": html, "--json": json_out, "--markdown": markdown})
+        check(inputs, {"--html": html, "--json": json_out, "--markdown": markdown, "--redact-map": redact_map})
     except OutputError as exc:
         raise _fail(str(exc)) from None
 
 
 MARKDOWN_HELP = "write Markdown for a ticket to this file (at most 30,000 characters; - for stdout)"
-REDACT_HELP = "replace host names, IP addresses, user names, container and image names by pseudonyms in every output"
+REDACT_HELP = ("replace host names, IP addresses, user names, container and image names and tags by pseudonyms, "
+               "and mask secrets, in every output")
+REDACT_MAP_HELP = ("with --redact: keep the name -> pseudonym mapping in this file (read if it exists, then written "
+                   "back), so pseudonyms hold across runs; keep it private")
+
+
+def _redact(report: dict, redact_map: Optional[str]) -> dict:
+    from forensics.report.redact import dump_map, load_map, redact
+
+    if not redact_map:
+        return redact(report)
+    try:
+        known = load_map(redact_map)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"--redact-map {redact_map}: {getattr(exc, 'strerror', None) or exc}") from None
+    out = redact(report, known)
+    _write(redact_map, dump_map(known))
+    os.chmod(redact_map, 0o600)  # it undoes the redaction
+    return out
 
 
 def _where(problem: dict) -> str:
@@ -88,6 +109,7 @@ def analyze(
     json_out: Optional[str] = typer.Option(None, "--json", help="write the JSON result to this file (- for stdout)"),
     markdown: Optional[str] = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
     redact: bool = typer.Option(False, "--redact", help=REDACT_HELP),
+    redact_map: Optional[str] = typer.Option(None, "--redact-map", help=REDACT_MAP_HELP),
     fail_on: str = typer.Option("high", "--fail-on", help=f"exit 1 when a finding is at least this severe ({', '.join(SEVERITIES)})"),
     engine_version: Optional[str] = typer.Option(None, "--engine-version", help="Docker Engine version when the logs do not say"),
     rules_dir: Optional[Path] = typer.Option(None, "--rules", help="directory of YAML rules (default: the bundled catalogue)"),
@@ -110,13 +132,14 @@ def analyze(
         raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
     if input_format not in FORMATS:
         raise _fail(f"--input-format must be one of {', '.join(FORMATS)}")
-    _check_outputs(paths, html, json_out, markdown)
+    if redact_map and not redact:
+        raise _fail("--redact-map needs --redact")
+    _check_outputs(paths, html, json_out, markdown, redact_map)
     result = run(paths, engine_version=engine_version, rules=_load(rules_dir), input_format=input_format,
                  max_input_bytes=max_input_bytes, every_line=every_line)
     report = to_dict(result)
     if redact:
-        from forensics.report.redact import redact as pseudonymise
-        report = pseudonymise(report)
+        report = _redact(report, redact_map)
     for p in report["problems"]:
         err.print(f"forensics: {_where(p)}: {p['message']}", markup=False)
     _outputs(report, html, json_out, markdown, quiet)
@@ -132,6 +155,7 @@ def report_command(
     json_out: Optional[str] = typer.Option(None, "--json", help="write the JSON again (e.g. redacted) to this file"),
     markdown: Optional[str] = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
     redact: bool = typer.Option(False, "--redact", help=REDACT_HELP),
+    redact_map: Optional[str] = typer.Option(None, "--redact-map", help=REDACT_MAP_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no terminal summary"),
 ) -> None:
     """Re-render a saved JSON result (HTML, Markdown, JSON, terminal) without the inputs."""
@@ -139,12 +163,13 @@ def report_command(
 
     from forensics.report import ReportError, load
 
-    _check_outputs([saved], html, json_out, markdown)
+    if redact_map and not redact:
+        raise _fail("--redact-map needs --redact")
+    _check_outputs([saved], html, json_out, markdown, redact_map)
     try:
         report = load(saved)
         if redact:
-            from forensics.report.redact import redact as pseudonymise
-            report = pseudonymise(report)
+            report = _redact(report, redact_map)
         _outputs(report, html, json_out, markdown, quiet)
     except ReportError as exc:
         raise _fail(str(exc)) from None
