@@ -85,7 +85,7 @@ def walk(paths: list[str], problems: list[Problem], skipped: list[str] | None = 
 
 
 def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[str]) -> Iterator[Input]:
-    sos = (root / "sos_commands").is_dir() or archives.is_sos(root.resolve().parts)
+    sos_roots: list[str] = []  # directories laid out as a sosreport (sos_commands/, sos_logs/...): never by name
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[tuple[int, int]] = set()
     found = False
@@ -111,9 +111,12 @@ def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[str])
             found = True
             continue
         dirnames.sort()
+        if archives.SOS_LAYOUT.intersection(dirnames):
+            sos_roots.append(dirpath)
+        sos = next((r for r in reversed(sos_roots) if dirpath == r or dirpath.startswith(r.rstrip(os.sep) + os.sep)), None)
         for name in sorted(filenames):
             path = Path(dirpath, name)
-            if not archives.wanted(path.relative_to(root).as_posix(), sos):
+            if sos is not None and not archives.wanted(path.relative_to(sos).as_posix(), True):
                 continue
             try:
                 st = path.stat()
