@@ -186,3 +186,87 @@ def test_a_sosreport_is_recognised_by_its_layout(tmp_path):
     report = json.loads(run("analyze", tmp_path / "case", "--json", "-").stdout)
     assert sorted(i["name"].split("anything/")[1] for i in report["inputs"]) == \
         ["sos_commands/docker/docker_ps_-a", "var/log/messages"]
+
+
+# --- every misuse ends in one line and exit 2 (point 5), every value is checked (point 6)
+DUMP = REPRO / "goroutine-stacks-2026-11-29T122857Z.log"
+
+
+def one_line_exit_2(proc, *words):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("forensics: "), proc.stderr
+    assert all(w in lines[0] for w in words), lines[0]
+
+
+@pytest.mark.parametrize("command", ["analyze", "dump"])
+def test_stdin_closed(command):
+    proc = subprocess.run(["sh", "-c", f'exec "$0" -m forensics {command} - <&-', sys.executable],
+                          capture_output=True, text=True)
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "standard input is closed" in proc.stderr
+
+
+def test_scan_misuse(tmp_path):
+    existing = tmp_path / "file"
+    existing.write_text("x")
+    one_line_exit_2(run("scan", DUMP, "--out", existing, "-q"), "--out")
+    one_line_exit_2(run("scan", DUMP, "--out", tmp_path / "o", "--host-from", "([", "-q"), "--host-from")
+    one_line_exit_2(run("scan", DUMP, "--out", tmp_path / "o", "--scheduler", "bogus", "-q"), "--scheduler")
+    for jobs in ("0", "-5"):
+        one_line_exit_2(run("scan", DUMP, "--out", tmp_path / "o", "-j", jobs, "-q"), "--jobs")
+    one_line_exit_2(run("scan", DUMP, "--out", tmp_path / "o", "--engine-version", "2741", "-q"), "--engine-version")
+
+
+@pytest.mark.parametrize("version", ["bogus", "", "27..4", "2741"])
+def test_engine_version_is_checked(version):
+    one_line_exit_2(run("analyze", DUMP, "-q", "--engine-version", version), "--engine-version")
+
+
+def test_directories_nested_a_thousand_deep(tmp_path):
+    levels = [tmp_path / "d"]
+    for _ in range(999):
+        levels.append(levels[-1] / "d")
+    for level in levels:
+        level.mkdir()  # one at a time: os.makedirs (and shutil.rmtree) recurse
+    shutil.copy(DUMP, levels[-1] / DUMP.name)
+    try:
+        proc = run("analyze", tmp_path, "-q")
+        assert proc.returncode == 1 and proc.stderr == ""
+    finally:
+        (levels[-1] / DUMP.name).unlink()
+        for level in reversed(levels):
+            level.rmdir()
+
+
+def test_stdout_to_a_full_device():
+    with open("/dev/full", "w") as full:
+        for args in (["analyze", DUMP], ["analyze", DUMP, "--json", "-"]):
+            proc = subprocess.run([sys.executable, "-m", "forensics", *map(str, args)], stdout=full,
+                                  stderr=subprocess.PIPE, text=True)
+            assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+            one_line_exit_2(proc, "No space left")
+
+
+def test_saved_report_values_are_checked_and_never_markup(tmp_path):
+    saved = tmp_path / "saved.json"
+    run("analyze", DUMP, "-q", "--json", saved)
+    report = json.loads(saved.read_text())
+    bad = tmp_path / "bad.json"
+    report["findings"][0]["severity"] = "catastrophic"
+    bad.write_text(json.dumps(report))
+    one_line_exit_2(run("report", bad), "severity")
+    report = json.loads(saved.read_text())
+    link = "[link=https://evil.example/]click[/link]"
+    report["findings"][0]["summary"] = link
+    report["warnings"] = [link]
+    report["inputs"][0]["name"] = link
+    bad.write_text(json.dumps(report))
+    proc = run("report", bad)
+    assert proc.returncode == 0 and proc.stdout.count(link) >= 3
+
+
+def test_control_bytes_of_a_file_name_are_shown_not_obeyed(tmp_path):
+    name = tmp_path / "x\x1b]8;;https://evil.example/\x1b\\y\x1b[2J.log"
+    proc = run("analyze", name)
+    assert proc.returncode == 2 and "\x1b" not in proc.stderr and "U+001B" in proc.stderr

@@ -25,9 +25,30 @@ app.command(name="dump")(dump_command)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _line(text: str) -> str:
+    """One line for the terminal: control characters (escape sequences, newlines) shown, not obeyed."""
+    from forensics.report.html import visible
+
+    return visible(text).replace("\n", "⟨U+000A⟩")
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"forensics: {message}", markup=False)
+    err.print(f"forensics: {_line(message)}", markup=False)
     return typer.Exit(code)
+
+
+def _engine_version(value: Optional[str]) -> Optional[str]:
+    """--engine-version checked: a release number such as 27.4.1 (v27.4.1, 20.10.24+dfsg1), never a guess."""
+    from forensics.engine.versions import parse
+
+    if value is None:
+        return None
+    text = value.strip()
+    number = text.lstrip("v").split("-")[0].split("+")[0].split("~")[0]
+    if parse(text) is None or "." not in number or not all(p.isdigit() for p in number.split(".")) \
+            or not 2 <= len(number.split(".")) <= 3:
+        raise _fail(f"--engine-version {value!r} is not a Docker Engine version (such as 27.4.1)")
+    return text
 
 
 def _load(rules_dir: Optional[Path]):
@@ -134,6 +155,7 @@ def analyze(
         raise _fail(f"--input-format must be one of {', '.join(FORMATS)}")
     if redact_map and not redact:
         raise _fail("--redact-map needs --redact")
+    engine_version = _engine_version(engine_version)
     _check_outputs(paths, html, json_out, markdown, redact_map)
     result = run(paths, engine_version=engine_version, rules=_load(rules_dir), input_format=input_format,
                  max_input_bytes=max_input_bytes, every_line=every_line)
@@ -141,7 +163,7 @@ def analyze(
     if redact:
         report = _redact(report, redact_map)
     for p in report["problems"]:
-        err.print(f"forensics: {_where(p)}: {p['message']}", markup=False)
+        err.print(f"forensics: {_line(_where(p))}: {_line(p['message'])}", markup=False)
     _outputs(report, html, json_out, markdown, quiet)
     if result.nothing_read:
         raise typer.Exit(2)
@@ -191,10 +213,26 @@ def scan(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar and no summary"),
 ) -> None:
     """Analyse many hosts in parallel and write a fleet table and page."""
+    import re
+
     from forensics.fleet.run import run
 
     if fail_on not in SEVERITIES:
         raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
+    if jobs < 1:
+        raise _fail(f"--jobs must be at least 1 (got {jobs})")
+    if scheduler is not None and scheduler != "local" and not re.fullmatch(r"(?:tcp|tls|ws|wss|inproc|ucx)://[^\s/:]+:\d+/?", scheduler):
+        raise _fail(f"--scheduler {scheduler!r}: give 'local' or a scheduler address such as tcp://host:8786")
+    if host_from is not None:
+        try:
+            groups = re.compile(host_from).groups
+        except re.error as exc:
+            raise _fail(f"--host-from {host_from!r}: bad regex: {exc}") from None
+        if groups < 1:
+            raise _fail(f"--host-from {host_from!r}: the regex needs a group (the host name), e.g. 'hosts/([^/]+)/'")
+    if out.exists() and not out.is_dir():
+        raise _fail(f"--out {out}: exists and is not a directory")
+    engine_version = _engine_version(engine_version)
     raise typer.Exit(run(paths or [], hosts_in, out, jobs, scheduler, host_from, per_host_reports,
                          fail_on, engine_version, quiet, err))
 
@@ -289,11 +327,28 @@ def version() -> None:
 
 
 def main() -> None:
+    import errno
+
     try:
         app()
     except KeyboardInterrupt:
         err.print("forensics: interrupted")
         sys.exit(130)
+    except RecursionError:
+        err.print("forensics: input nested too deeply (directories or archives); give a shallower path", markup=False)
+        sys.exit(2)
+    except OSError as exc:  # the terminal summary or a report to stdout: a full device, a closed pipe
+        if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EDQUOT, errno.EFBIG, errno.EIO):
+            raise
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+        except (OSError, AttributeError, ValueError):
+            pass
+        try:
+            err.print(f"forensics: cannot write the output: {exc.strerror or exc}", markup=False)
+        except OSError:
+            pass
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -234,8 +234,10 @@ def dump(
     problems: list[sources.Problem] = []
     with paused_gc():  # up to millions of objects made, few of them in cycles
         dumps = load(paths, problems)
+    from forensics.report.html import visible
+
     for p in problems:
-        typer.echo(f"forensics: {p}", err=True)
+        typer.echo(f"forensics: {visible(str(p))}", err=True)
     if not dumps:
         raise _exit("no goroutine dump found", 2)
     with paused_gc():

@@ -68,6 +68,9 @@ def walk(paths: list[str], problems: list[Problem], skipped: list[str] | None = 
     What forensics wrote itself (see :func:`own_output`) is not an input: its name goes to ``skipped``."""
     skipped = [] if skipped is None else skipped
     for raw in paths:
+        if raw == "-" and sys.stdin is None:  # started with standard input closed
+            problems.append(Problem("<stdin>", None, "standard input is closed", fatal=True))
+            continue
         if raw == "-":
             yield from _open("<stdin>", None, sys.stdin.buffer, problems, None, skipped=skipped)
             continue
@@ -93,7 +96,7 @@ def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[str])
     def unreadable(exc: OSError) -> None:
         problems.append(Problem(str(exc.filename or raw), None, f"cannot read directory: {exc.strerror or exc}"))
 
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
+    for dirpath, dirnames, filenames in _tree(str(root), unreadable):
         try:
             st = os.stat(dirpath)
         except OSError as exc:
@@ -135,6 +138,29 @@ def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[str])
             yield from _open_file(str(path), path, problems, skipped)
     if not found:
         problems.append(Problem(raw, None, "directory holds no files", fatal=True))
+
+
+def _tree(top: str, onerror) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk(top, followlinks=True)`` without recursion (os.walk recurses before Python 3.12, and a
+    tree nested a thousand deep would end in RecursionError): top-down, the caller may prune ``dirnames``."""
+    stack = [top]
+    while stack:
+        here = stack.pop()
+        try:
+            with os.scandir(here) as it:
+                entries = list(it)
+        except OSError as exc:
+            onerror(exc)
+            continue
+        dirnames, filenames = [], []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            (dirnames if is_dir else filenames).append(entry.name)
+        yield here, dirnames, filenames
+        stack.extend(os.path.join(here, d) for d in reversed(dirnames))
 
 
 def _open_file(name: str, path: Path, problems: list[Problem], skipped: list[str]) -> Iterator[Input]:
