@@ -270,3 +270,21 @@ def test_control_bytes_of_a_file_name_are_shown_not_obeyed(tmp_path):
     name = tmp_path / "x\x1b]8;;https://evil.example/\x1b\\y\x1b[2J.log"
     proc = run("analyze", name)
     assert proc.returncode == 2 and "\x1b" not in proc.stderr and "U+001B" in proc.stderr
+
+
+# --- the Markdown keeps the verdict and every finding's title, confidence and remedy (point 7)
+@pytest.mark.parametrize("stuck", [300, 1000])
+def test_markdown_keeps_every_finding_with_many_stuck_containers(tmp_path, stuck):
+    case = tmp_path / "case"
+    shutil.copytree(REPRO, case)
+    header, row = (REPRO / "docker-ps-a.txt").read_text().splitlines()[:2]
+    rows = [row.replace("d593da0690bf", f"{i:012x}").replace(" test", f" app-{i:04d}") for i in range(1, stuck + 1)]
+    (case / "docker-ps-a.txt").write_text("\n".join([header, row, *rows]) + "\n")
+    proc = run("analyze", case, "-q", "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md")
+    assert proc.returncode == 1
+    report, text = json.loads((tmp_path / "r.json").read_text()), (tmp_path / "r.md").read_text()
+    assert len(report["findings"]) >= 3 and len(text) <= 30_000
+    assert text.startswith("## forensics: PROBLEMS FOUND")
+    for f in report["findings"]:
+        assert f"({f['confidence']}): {f['title']}" in text, f["id"]
+        assert " ".join(f["remedy"].split(".")[0].split()) in text, f["id"]
