@@ -99,7 +99,7 @@ def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | N
     inputs: list[sources.Input] = []
     parsed = Parsed()
     summaries = []
-    skipped: list[str] = []
+    skipped: list[tuple[str, str]] = []
     for inp in sources.walk(paths, problems, skipped):  # opened one at a time, streamed
         inputs.append(inp)
         summary = InputSummary(inp.name)
@@ -123,8 +123,8 @@ def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | N
             problems.append(sources.Problem(inp.name, None, "empty input", fatal=True))
         elif summary.readable and not summary.events and not summary.dumps:
             problems.append(sources.Problem(inp.name, None, "no log line or goroutine dump recognised"))
-    for name in skipped:  # our own reports: told, not read (they quote rules and evidence)
-        summaries.append(InputSummary(name, skipped="written by forensics (a report, page or table), not evidence"))
+    for name, why in skipped:  # our own reports (they quote rules and evidence), files given twice: told, not read
+        summaries.append(InputSummary(name, skipped=why))
     for d in parsed.dumps:  # a damaged dump is a partial read: say where
         for w in d.warnings:
             line, _, message = w.removeprefix(f"{d.source}:").partition(": ")

@@ -288,3 +288,19 @@ def test_markdown_keeps_every_finding_with_many_stuck_containers(tmp_path, stuck
     for f in report["findings"]:
         assert f"({f['confidence']}): {f['title']}" in text, f["id"]
         assert " ".join(f["remedy"].split(".")[0].split()) in text, f["id"]
+
+
+# --- smaller (point 8)
+def test_the_same_file_given_twice_counts_once(tmp_path):
+    (tmp_path / "again.log").symlink_to(REPRO / "dockerd.log")
+
+    def findings(*paths):
+        report = json.loads(run("analyze", *paths, "--json", "-").stdout)
+        return [(f["id"], f["confidence"], len(f["evidence"])) for f in report["findings"]], report["inputs"]
+
+    once, _ = findings(REPRO / "dockerd.log")
+    twice, inputs = findings(REPRO / "dockerd.log", REPRO / "dockerd.log", tmp_path / "again.log")
+    assert twice == once
+    assert [i["kind"].startswith("skipped: the same file") for i in inputs] == [False, True, True]
+    folder, _ = findings(REPRO)
+    assert findings(REPRO, REPRO / "dockerd.log", REPRO)[0] == folder

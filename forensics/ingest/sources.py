@@ -62,11 +62,17 @@ class Input:
     layers: tuple[str, ...] = ()  # compression layers undone, outermost first
 
 
-def walk(paths: list[str], problems: list[Problem], skipped: list[str] | None = None) -> Iterator[Input]:
+OWN = "written by forensics (a report, page or table), not evidence"
+AGAIN = "the same file as an input read before (given twice, or through another link); read once"
+
+
+def walk(paths: list[str], problems: list[Problem], skipped: list[tuple[str, str]] | None = None) -> Iterator[Input]:
     """Every input named by ``paths``, opened one at a time: read each one before asking for the next.
 
-    What forensics wrote itself (see :func:`own_output`) is not an input: its name goes to ``skipped``."""
+    What forensics wrote itself (see :func:`own_output`) is not an input, and a file is read once however
+    often it is named: these go to ``skipped`` as (name, why)."""
     skipped = [] if skipped is None else skipped
+    seen: set[tuple[int, int]] = set()  # (device, inode) of every file read
     for raw in paths:
         if raw == "-" and sys.stdin is None:  # started with standard input closed
             problems.append(Problem("<stdin>", None, "standard input is closed", fatal=True))
@@ -76,8 +82,16 @@ def walk(paths: list[str], problems: list[Problem], skipped: list[str] | None = 
             continue
         path = Path(raw)
         if path.is_dir():
-            yield from _walk_dir(raw, path, problems, skipped)
+            yield from _walk_dir(raw, path, problems, skipped, seen)
         elif path.is_file():
+            try:
+                st = path.stat()
+            except OSError:
+                st = os.stat_result((0,) * 10)
+            if st.st_ino and (st.st_dev, st.st_ino) in seen:
+                skipped.append((raw, AGAIN))
+                continue
+            seen.add((st.st_dev, st.st_ino))
             yield from _open_file(raw, path, problems, skipped)
         elif path.exists():
             problems.append(Problem(raw, None, "not a regular file", fatal=True))
@@ -87,10 +101,10 @@ def walk(paths: list[str], problems: list[Problem], skipped: list[str] | None = 
             problems.append(Problem(raw, None, "no such file or directory", fatal=True))
 
 
-def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[str]) -> Iterator[Input]:
+def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[tuple[str, str]],
+              seen_files: set[tuple[int, int]]) -> Iterator[Input]:
     sos_roots: list[str] = []  # directories laid out as a sosreport (sos_commands/, sos_logs/...): never by name
     seen_dirs: set[tuple[int, int]] = set()
-    seen_files: set[tuple[int, int]] = set()
     found = False
 
     def unreadable(exc: OSError) -> None:
@@ -109,7 +123,7 @@ def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[str])
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
         if SCAN_MARK in filenames:  # a `forensics scan --out` directory
-            skipped.append(dirpath)
+            skipped.append((dirpath, OWN))
             dirnames[:] = []
             found = True
             continue
@@ -131,7 +145,9 @@ def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[str])
             if not stat.S_ISREG(st.st_mode):
                 problems.append(Problem(str(path), None, "not a regular file; skipped"))
                 continue
-            if (st.st_dev, st.st_ino) in seen_files:  # the same file through another link
+            if (st.st_dev, st.st_ino) in seen_files:  # the same file through another link, or given twice
+                found = True
+                skipped.append((str(path), AGAIN))
                 continue
             seen_files.add((st.st_dev, st.st_ino))
             found = True
@@ -163,7 +179,7 @@ def _tree(top: str, onerror) -> Iterator[tuple[str, list[str], list[str]]]:
         stack.extend(os.path.join(here, d) for d in reversed(dirnames))
 
 
-def _open_file(name: str, path: Path, problems: list[Problem], skipped: list[str]) -> Iterator[Input]:
+def _open_file(name: str, path: Path, problems: list[Problem], skipped: list[tuple[str, str]]) -> Iterator[Input]:
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed below, after the input is read
         st = os.fstat(raw.fileno())
@@ -175,7 +191,7 @@ def _open_file(name: str, path: Path, problems: list[Problem], skipped: list[str
 
 
 def _open(name: str, path: Path | None, raw, problems: list[Problem], mtime: float | None,
-          size: int = 0, depth: int = 0, skipped: list[str] | None = None) -> Iterator[Input]:
+          size: int = 0, depth: int = 0, skipped: list[tuple[str, str]] | None = None) -> Iterator[Input]:
     """Undo compression, descend into tar archives, refuse binary journal files."""
     stream, layers = archives.decompress(raw, capped=path is None and depth == 0)  # stdin may never end
     head = archives.peek(stream, 512)
@@ -192,7 +208,7 @@ def _open(name: str, path: Path | None, raw, problems: list[Problem], mtime: flo
         return
     if own_output(archives.peek(stream, SNIFF)):
         if skipped is not None:
-            skipped.append(name)
+            skipped.append((name, OWN))
         return
     yield Input(name, path, size, stream, mtime, tuple(layers))
 
