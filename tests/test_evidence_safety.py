@@ -304,3 +304,21 @@ def test_the_same_file_given_twice_counts_once(tmp_path):
     assert [i["kind"].startswith("skipped: the same file") for i in inputs] == [False, True, True]
     folder, _ = findings(REPRO)
     assert findings(REPRO, REPRO / "dockerd.log", REPRO)[0] == folder
+
+
+def test_many_member_archive_memory_is_bounded(tmp_path):
+    import io
+    import tarfile
+
+    line = next(x for x in (REPRO / "dockerd.log").read_bytes().splitlines(keepends=True) if b"level=debug" in x)
+    with tarfile.open(tmp_path / "many.tar", "w") as tar:
+        for i in range(20_000):
+            info = tarfile.TarInfo(f"logs/m{i:06d}.log")
+            info.size = len(line)
+            tar.addfile(info, io.BytesIO(line))
+    probe = ("import resource, sys\nfrom forensics.analyze import analyze\nr = analyze([sys.argv[1]])\n"
+             "print(len(r.inputs), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+    out = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "many.tar")], capture_output=True, text=True)
+    inputs, mib = map(int, out.stdout.split())
+    assert inputs == 20_000
+    assert mib < 260, mib  # was 362 MiB: every member's stream buffers and tar header kept to the end

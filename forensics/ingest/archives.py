@@ -180,6 +180,7 @@ def members(name: str, stream, problem: Callable[[str, int | None, str, bool], N
     try:
         with tarfile.open(fileobj=stream, mode="r|*") as tar:
             for info in tar:
+                tar.members.clear()  # a stream is read once: 10^5 members' headers need not stay
                 if not wanted(info.name):
                     continue
                 if not info.isfile():
