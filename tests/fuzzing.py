@@ -96,3 +96,55 @@ def check(files: dict[str, bytes], render: bool = False):
             to_json(doc)
             to_markdown(doc)
         return result
+
+
+def check_own_outputs(files: dict[str, bytes]) -> None:
+    """Property: the reports forensics writes (JSON, Markdown, HTML, maybe gzipped) beside its inputs never
+    change the diagnosis of those inputs: they are skipped, not read as evidence."""
+    from forensics.report import to_html
+
+    with tempfile.TemporaryDirectory() as d:
+        for name, data in files.items():
+            (Path(d) / name).write_bytes(data)
+        first = analyze([d], rules=RULES)
+        doc = to_dict(first)
+        for name, text in (("r.json", to_json(doc)), ("r.md", to_markdown(doc)), ("r.html", to_html(doc))):
+            (Path(d) / name).write_text(text, encoding="utf-8")
+            (Path(d) / (name + ".gz")).write_bytes(gzip.compress(text.encode()))
+        again = analyze([d], rules=RULES)
+        assert sorted((f.id, f.confidence) for f in again.found) == sorted((f.id, f.confidence) for f in first.found)
+        assert sum(1 for i in again.inputs if i.skipped) == 6
+
+
+SECRET_LINES = [  # {v}: a secret the test draws; every form must be masked in every output
+    'level=error msg="pull failed" url="https://robot:{v}@registry.example.net/v2/"',
+    'level=debug msg="env" PASSWORD={v} other=1',
+    'level=debug msg="env" api_token: {v}',
+    'level=debug msg="config" "secret":"{v}"',
+    'level=warning msg="auth" header="Authorization: Bearer {v}"',
+]
+
+
+def check_redaction(secret_line: str, value: str) -> None:
+    """Property: a secret planted next to a cited line survives in no output of ``--redact``."""
+    from rich.console import Console
+
+    from forensics.report import print_text, to_html
+    from forensics.report.redact import redact
+
+    lines = LOG_LINES[:]
+    at = next(i for i, line in enumerate(lines) if "http: panic serving" in line)
+    lines.insert(at, 'time="2026-11-29T12:28:11.000000000Z" ' + secret_line.format(v=value))
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "dockerd.log"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        doc = to_dict(analyze([str(path)], rules=RULES))
+        assert value in to_json(doc)  # the planted line is in the report: the property means something
+        out = redact(doc)
+        console = Console(record=True, width=200)
+        print_text(out, console)
+        for text in (to_json(out), to_markdown(out), to_html(out), console.export_text()):
+            assert value not in text
+
+
+LOG_LINES = (REPRO / "dockerd.log").read_text(encoding="utf-8").splitlines()

@@ -29,7 +29,7 @@ import os
 
 import pytest
 from conftest import REPRO
-from fuzzing import NASTY, RULES, check, mutate
+from fuzzing import NASTY, RULES, SECRET_LINES, check, check_own_outputs, check_redaction, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -95,6 +95,23 @@ def test_corpus_mutation(case):
 @given(st.lists(mutated(), min_size=2, max_size=4))
 def test_several_mutated_inputs_on_one_timeline_and_rendered(cases):
     check({f"{i}-{name}": data for i, (name, data) in enumerate(cases)}, render=True)
+
+
+@fuzz_settings(6, slow=True)
+@given(st.lists(mutated(), min_size=1, max_size=3))
+def test_own_outputs_beside_the_inputs_never_change_the_diagnosis(cases):
+    check_own_outputs({f"{i}-{name}": data for i, (name, data) in enumerate(cases)})
+
+
+def test_own_outputs_beside_the_reproduction_are_skipped():
+    check_own_outputs({p.name: p.read_bytes() for p in REPRO.iterdir()})
+
+
+@fuzz_settings(10, slow=True)
+@given(st.sampled_from(SECRET_LINES),
+       st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%*+-.=^_|~", min_size=4, max_size=24))
+def test_no_planted_secret_survives_redaction(line, secret):
+    check_redaction(line, f"Zq{secret}Qx")  # bounded by letters no report holds: a found copy is the secret
 
 
 # ---------------------------------------------------------------- intact prefix

@@ -25,9 +25,30 @@ app.command(name="dump")(dump_command)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _line(text: str) -> str:
+    """One line for the terminal: control characters (escape sequences, newlines) shown, not obeyed."""
+    from forensics.report.html import visible
+
+    return visible(text).replace("\n", "⟨U+000A⟩")
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"forensics: {message}", markup=False)
+    err.print(f"forensics: {_line(message)}", markup=False)
     return typer.Exit(code)
+
+
+def _engine_version(value: Optional[str]) -> Optional[str]:
+    """--engine-version checked: a release number such as 27.4.1 (v27.4.1, 20.10.24+dfsg1), never a guess."""
+    from forensics.engine.versions import parse
+
+    if value is None:
+        return None
+    text = value.strip()
+    number = text.lstrip("v").split("-")[0].split("+")[0].split("~")[0]
+    if parse(text) is None or "." not in number or not all(p.isdigit() for p in number.split(".")) \
+            or not 2 <= len(number.split(".")) <= 3:
+        raise _fail(f"--engine-version {value!r} is not a Docker Engine version (such as 27.4.1)")
+    return text
 
 
 def _load(rules_dir: Optional[Path]):
@@ -43,13 +64,29 @@ def _load(rules_dir: Optional[Path]):
 
 
 def _write(path: str, text: str) -> None:
-    if path == "-":
-        sys.stdout.write(text + "\n")
-        return
+    from forensics.cli import outputs
+
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        if path == "-":
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        else:
+            outputs.write(path, text)
     except OSError as exc:
-        raise _fail(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise _fail(f"cannot write {'standard output' if path == '-' else path}: {exc.strerror or exc}") from None
+
+
+def _check_outputs(inputs: list[str], html: Optional[str], json_out: Optional[str], markdown: Optional[str],
+                   redact_map: Optional[str] = None) -> None:
+    """Refuse, before anything is read, outputs that would overwrite an input or each other."""
+    from forensics.cli.outputs import OutputError, check
+
+    if redact_map == "-":
+        raise _fail("--redact-map needs a file (the mapping undoes the redaction: never on stdout)")
+    try:
+        check(inputs, {"--html": html, "--json": json_out, "--markdown": markdown, "--redact-map": redact_map})
+    except OutputError as exc:
+        raise _fail(str(exc)) from None
 
 
 SINCE_HELP = "only evidence from this time on: a duration ago (2h, 3d) or a time (2025-01-07T15:00:00Z; local without a zone)"
@@ -66,7 +103,25 @@ def _window(since: Optional[str], until: Optional[str]):
 
 
 MARKDOWN_HELP = "write Markdown for a ticket to this file (at most 30,000 characters; - for stdout)"
-REDACT_HELP = "replace host names, IP addresses, user names, container and image names by pseudonyms in every output"
+REDACT_HELP = ("replace host names, IP addresses, user names, container and image names and tags by pseudonyms, "
+               "and mask secrets, in every output")
+REDACT_MAP_HELP = ("with --redact: keep the name -> pseudonym mapping in this file (read if it exists, then written "
+                   "back), so pseudonyms hold across runs; keep it private")
+
+
+def _redact(report: dict, redact_map: Optional[str]) -> dict:
+    from forensics.report.redact import dump_map, load_map, redact
+
+    if not redact_map:
+        return redact(report)
+    try:
+        known = load_map(redact_map)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"--redact-map {redact_map}: {getattr(exc, 'strerror', None) or exc}") from None
+    out = redact(report, known)
+    _write(redact_map, dump_map(known))
+    os.chmod(redact_map, 0o600)  # it undoes the redaction
+    return out
 
 
 def _where(problem: dict) -> str:
@@ -91,6 +146,7 @@ def analyze(
     json_out: Optional[str] = typer.Option(None, "--json", help="write the JSON result to this file (- for stdout)"),
     markdown: Optional[str] = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
     redact: bool = typer.Option(False, "--redact", help=REDACT_HELP),
+    redact_map: Optional[str] = typer.Option(None, "--redact-map", help=REDACT_MAP_HELP),
     fail_on: str = typer.Option("high", "--fail-on", help=f"exit 1 when a finding is at least this severe ({', '.join(SEVERITIES)})"),
     engine_version: Optional[str] = typer.Option(None, "--engine-version", help="Docker Engine version when the logs do not say"),
     rules_dir: Optional[Path] = typer.Option(None, "--rules", help="directory of YAML rules (default: the bundled catalogue)"),
@@ -114,15 +170,18 @@ def analyze(
         raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
     if input_format not in FORMATS:
         raise _fail(f"--input-format must be one of {', '.join(FORMATS)}")
+    if redact_map and not redact:
+        raise _fail("--redact-map needs --redact")
+    engine_version = _engine_version(engine_version)
+    _check_outputs(paths, html, json_out, markdown, redact_map)
     window = _window(since, until)
     result = run(paths, engine_version=engine_version, rules=_load(rules_dir), input_format=input_format,
                  max_input_bytes=max_input_bytes, every_line=every_line, window=window)
     report = to_dict(result)
     if redact:
-        from forensics.report.redact import redact as pseudonymise
-        report = pseudonymise(report)
+        report = _redact(report, redact_map)
     for p in report["problems"]:
-        err.print(f"forensics: {_where(p)}: {p['message']}", markup=False)
+        err.print(f"forensics: {_line(_where(p))}: {_line(p['message'])}", markup=False)
     _outputs(report, html, json_out, markdown, quiet)
     if result.nothing_read:
         raise typer.Exit(2)
@@ -137,6 +196,7 @@ def report_command(
     json_out: Optional[str] = typer.Option(None, "--json", help="write the JSON again (e.g. redacted) to this file"),
     markdown: Optional[str] = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
     redact: bool = typer.Option(False, "--redact", help=REDACT_HELP),
+    redact_map: Optional[str] = typer.Option(None, "--redact-map", help=REDACT_MAP_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no terminal summary"),
 ) -> None:
     """Re-render a saved JSON result (HTML, Markdown, JSON, terminal) without the inputs."""
@@ -144,11 +204,13 @@ def report_command(
 
     from forensics.report import ReportError, load
 
+    if redact_map and not redact:
+        raise _fail("--redact-map needs --redact")
+    _check_outputs([saved], html, json_out, markdown, redact_map)
     try:
         report = load(saved)
         if redact:
-            from forensics.report.redact import redact as pseudonymise
-            report = pseudonymise(report)
+            report = _redact(report, redact_map)
         _outputs(report, html, json_out, markdown, quiet)
     except ReportError as exc:
         raise _fail(str(exc)) from None
@@ -172,12 +234,28 @@ def scan(
     until: Optional[str] = typer.Option(None, "--until", help=UNTIL_HELP),
 ) -> None:
     """Analyse many hosts in parallel and write a fleet table and page."""
+    import re
+
     from forensics.fleet.run import run
 
     if fail_on not in SEVERITIES:
         raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
     _load(None)  # no catalogue is an error here, not one per host
     window = _window(since, until)
+    if jobs < 1:
+        raise _fail(f"--jobs must be at least 1 (got {jobs})")
+    if scheduler is not None and scheduler != "local" and not re.fullmatch(r"(?:tcp|tls|ws|wss|inproc|ucx)://[^\s/:]+:\d+/?", scheduler):
+        raise _fail(f"--scheduler {scheduler!r}: give 'local' or a scheduler address such as tcp://host:8786")
+    if host_from is not None:
+        try:
+            groups = re.compile(host_from).groups
+        except re.error as exc:
+            raise _fail(f"--host-from {host_from!r}: bad regex: {exc}") from None
+        if groups < 1:
+            raise _fail(f"--host-from {host_from!r}: the regex needs a group (the host name), e.g. 'hosts/([^/]+)/'")
+    if out.exists() and not out.is_dir():
+        raise _fail(f"--out {out}: exists and is not a directory")
+    engine_version = _engine_version(engine_version)
     raise typer.Exit(run(paths or [], hosts_in, out, jobs, scheduler, host_from, per_host_reports,
                          fail_on, engine_version, quiet, err, window=window))
 
@@ -281,11 +359,28 @@ def version() -> None:
 
 
 def main() -> None:
+    import errno
+
     try:
         app()
     except KeyboardInterrupt:
         err.print("forensics: interrupted")
         sys.exit(130)
+    except RecursionError:
+        err.print("forensics: input nested too deeply (directories or archives); give a shallower path", markup=False)
+        sys.exit(2)
+    except OSError as exc:  # the terminal summary or a report to stdout: a full device, a closed pipe
+        if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EDQUOT, errno.EFBIG, errno.EIO):
+            raise
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+        except (OSError, AttributeError, ValueError):
+            pass
+        try:
+            err.print(f"forensics: cannot write the output: {exc.strerror or exc}", markup=False)
+        except OSError:
+            pass
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -128,8 +128,8 @@ def report(dumps: list[Dump], ignore_args: bool = False, match: str | None = Non
                     "other_waits": other_waits(d, grouped), "buckets": [_bucket(b, waiting, tag) for b in shown],
                     "engine": _engine(release.matches[i], tag) if release else None,
                     "buckets_total": len(found), "buckets_omitted": len(found) - len(shown)})
-    data = {"dumps": out, "engine": release.to_dict() if release else None,
-            "calls": [c.to_dict() for c in join(dumps)]}
+    data = {"schema": "forensics-dump/1", "dumps": out,  # the schema id: never read back as evidence
+            "engine": release.to_dict() if release else None, "calls": [c.to_dict() for c in join(dumps)]}
     if compare:
         from forensics.goroutines.diff import diff  # imported here: most runs do not compare
 
@@ -243,11 +243,19 @@ def dump(
             re.compile(pattern)
         except re.error as exc:
             raise _exit(f"bad regex {pattern!r}: {exc}", 2) from None
+    from forensics.cli.outputs import OutputError, check
+
+    try:
+        check(paths, {"--json": json_out, "--html": html_out})
+    except OutputError as exc:
+        raise _exit(str(exc), 2) from None
     problems: list[sources.Problem] = []
     with paused_gc():  # up to millions of objects made, few of them in cycles
         dumps = load(paths, problems)
+    from forensics.report.html import visible
+
     for p in problems:
-        typer.echo(f"forensics: {p}", err=True)
+        typer.echo(f"forensics: {visible(str(p))}", err=True)
     if not dumps:
         raise _exit("no goroutine dump found", 2)
     with paused_gc():
@@ -268,14 +276,16 @@ def _exit(message: str, code: int) -> typer.Exit:
 
 
 def _write(path: str, content: str) -> None:
-    if path == "-":
-        sys.stdout.write(content + "\n")
-        return
+    from forensics.cli import outputs
+
     try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(content)
+        if path == "-":
+            sys.stdout.write(content + "\n")
+            sys.stdout.flush()
+        else:
+            outputs.write(path, content)
     except OSError as exc:
-        raise _exit(f"cannot write {path}: {exc.strerror or exc}", 2) from None
+        raise _exit(f"cannot write {'standard output' if path == '-' else path}: {exc.strerror or exc}", 2) from None
 
 
 if __name__ == "__main__":  # python -m forensics.cli.dump: the same command without the rest of the CLI

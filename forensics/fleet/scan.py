@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from forensics.findings import Severity
+from forensics.ingest.sources import SCAN_MARK
 from forensics.report import facts
 
 CACHE_VERSION = "2"  # 2: go_version as the report reads it; engine_version_source, engine_candidates, engine_match_ratio
@@ -77,7 +78,8 @@ def host_name(file_name: str) -> str:
 def _files(path: str) -> Iterator[Path]:
     p = Path(path)
     if p.is_dir():
-        yield from sorted(f for f in p.rglob("*") if f.is_file())
+        ours = [m.parent for m in p.rglob(SCAN_MARK)]  # a scan's own output directory is not the host's input
+        yield from sorted(f for f in p.rglob("*") if f.is_file() and not any(f.is_relative_to(d) for d in ours))
     elif p.exists():
         yield p
 
@@ -274,6 +276,8 @@ def scan(hosts: list[Host], out: Path, jobs: int = 1, scheduler: str | None = No
     import pandas as pd
 
     out.mkdir(parents=True, exist_ok=True)
+    (out / SCAN_MARK).write_text("written by forensics scan: this directory is never read as a host's evidence\n",
+                                 encoding="utf-8")
     (out / "cache").mkdir(exist_ok=True)
     if per_host_reports:
         (out / "hosts").mkdir(exist_ok=True)

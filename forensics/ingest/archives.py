@@ -130,8 +130,12 @@ _SOS_LOGS = ("var/log/messages", "var/log/syslog", "var/log/docker", "var/log/da
              "var/log/upstart/docker", "var/log/containerd")
 
 
+SOS_LAYOUT = {"sos_commands", "sos_reports", "sos_logs"}  # what sos writes at the top of every report
+
+
 def is_sos(parts: tuple[str, ...]) -> bool:
-    return any(p in ("sos_commands", "sos_reports", "sos_logs") or p.startswith("sosreport-") for p in parts)
+    """Inside an archive: a member path of a sosreport (its own top folder is named sosreport-*)."""
+    return any(p in SOS_LAYOUT or p.startswith("sosreport-") for p in parts[:-1])
 
 
 def wanted(path: str, sos: bool = False) -> bool:
@@ -176,6 +180,7 @@ def members(name: str, stream, problem: Callable[[str, int | None, str, bool], N
     try:
         with tarfile.open(fileobj=stream, mode="r|*") as tar:
             for info in tar:
+                tar.members.clear()  # a stream is read once: 10^5 members' headers need not stay
                 if not wanted(info.name):
                     continue
                 if not info.isfile():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -26,6 +27,18 @@ from forensics.model import (
 
 MAX_LINE = 1 << 20  # a longer physical line is cut here (and reported)
 SNIFF = 8192
+# What forensics itself writes (reports, dumps' pages, fleet tables), recognised by content: read as
+# evidence, a report would cite its own rules table and examples as if the daemon had logged them.
+_OWN_OUTPUT = re.compile(rb'\A\s*\{\s*"(?:schema"\s*:\s*"forensics-|fingerprint"\s*:)'  # JSON reports, scan cache
+                         rb'|<meta name="generator" content="forensics'  # HTML pages
+                         rb'|<title>forensics (?:report|fleet scan):'  # pages written before the generator mark
+                         rb'|\A\s*## forensics: ', re.DOTALL | re.IGNORECASE)  # Markdown for a ticket
+SCAN_MARK = ".forensics-scan"  # written in every `scan --out` directory: never read as a host's evidence
+
+
+def own_output(head: bytes) -> bool:
+    """True when these first bytes are a report, page or table that forensics wrote."""
+    return _OWN_OUTPUT.search(head[:SNIFF]) is not None
 
 
 @dataclass(slots=True)
@@ -38,17 +51,37 @@ class Input:
     layers: tuple[str, ...] = ()  # compression layers undone, outermost first
 
 
-def walk(paths: list[str], problems: list[Problem]) -> Iterator[Input]:
-    """Every input named by ``paths``, opened one at a time: read each one before asking for the next."""
+OWN = "written by forensics (a report, page or table), not evidence"
+AGAIN = "the same file as an input read before (given twice, or through another link); read once"
+
+
+def walk(paths: list[str], problems: list[Problem], skipped: list[tuple[str, str]] | None = None) -> Iterator[Input]:
+    """Every input named by ``paths``, opened one at a time: read each one before asking for the next.
+
+    What forensics wrote itself (see :func:`own_output`) is not an input, and a file is read once however
+    often it is named: these go to ``skipped`` as (name, why)."""
+    skipped = [] if skipped is None else skipped
+    seen: set[tuple[int, int]] = set()  # (device, inode) of every file read
     for raw in paths:
+        if raw == "-" and sys.stdin is None:  # started with standard input closed
+            problems.append(Problem("<stdin>", None, "standard input is closed", fatal=True))
+            continue
         if raw == "-":
-            yield from _open("<stdin>", None, sys.stdin.buffer, problems, None)
+            yield from _open("<stdin>", None, sys.stdin.buffer, problems, None, skipped=skipped)
             continue
         path = Path(raw)
         if path.is_dir():
-            yield from _walk_dir(raw, path, problems)
+            yield from _walk_dir(raw, path, problems, skipped, seen)
         elif path.is_file():
-            yield from _open_file(raw, path, problems)
+            try:
+                st = path.stat()
+            except OSError:
+                st = os.stat_result((0,) * 10)
+            if st.st_ino and (st.st_dev, st.st_ino) in seen:
+                skipped.append((raw, AGAIN))
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            yield from _open_file(raw, path, problems, skipped)
         elif path.exists():
             problems.append(Problem(raw, None, "not a regular file", fatal=True))
         elif path.is_symlink():
@@ -57,16 +90,16 @@ def walk(paths: list[str], problems: list[Problem]) -> Iterator[Input]:
             problems.append(Problem(raw, None, "no such file or directory", fatal=True))
 
 
-def _walk_dir(raw: str, root: Path, problems: list[Problem]) -> Iterator[Input]:
-    sos = (root / "sos_commands").is_dir() or archives.is_sos(root.resolve().parts)
+def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[tuple[str, str]],
+              seen_files: set[tuple[int, int]]) -> Iterator[Input]:
+    sos_roots: list[str] = []  # directories laid out as a sosreport (sos_commands/, sos_logs/...): never by name
     seen_dirs: set[tuple[int, int]] = set()
-    seen_files: set[tuple[int, int]] = set()
     found = False
 
     def unreadable(exc: OSError) -> None:
         problems.append(Problem(str(exc.filename or raw), None, f"cannot read directory: {exc.strerror or exc}"))
 
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
+    for dirpath, dirnames, filenames in _tree(str(root), unreadable):
         try:
             st = os.stat(dirpath)
         except OSError as exc:
@@ -78,10 +111,18 @@ def _walk_dir(raw: str, root: Path, problems: list[Problem]) -> Iterator[Input]:
             dirnames[:] = []
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
+        if SCAN_MARK in filenames:  # a `forensics scan --out` directory
+            skipped.append((dirpath, OWN))
+            dirnames[:] = []
+            found = True
+            continue
         dirnames.sort()
+        if archives.SOS_LAYOUT.intersection(dirnames):
+            sos_roots.append(dirpath)
+        sos = next((r for r in reversed(sos_roots) if dirpath == r or dirpath.startswith(r.rstrip(os.sep) + os.sep)), None)
         for name in sorted(filenames):
             path = Path(dirpath, name)
-            if not archives.wanted(path.relative_to(root).as_posix(), sos):
+            if sos is not None and not archives.wanted(path.relative_to(sos).as_posix(), True):
                 continue
             try:
                 st = path.stat()
@@ -93,16 +134,41 @@ def _walk_dir(raw: str, root: Path, problems: list[Problem]) -> Iterator[Input]:
             if not stat.S_ISREG(st.st_mode):
                 problems.append(Problem(str(path), None, "not a regular file; skipped"))
                 continue
-            if (st.st_dev, st.st_ino) in seen_files:  # the same file through another link
+            if (st.st_dev, st.st_ino) in seen_files:  # the same file through another link, or given twice
+                found = True
+                skipped.append((str(path), AGAIN))
                 continue
             seen_files.add((st.st_dev, st.st_ino))
             found = True
-            yield from _open_file(str(path), path, problems)
+            yield from _open_file(str(path), path, problems, skipped)
     if not found:
         problems.append(Problem(raw, None, "directory holds no files", fatal=True))
 
 
-def _open_file(name: str, path: Path, problems: list[Problem]) -> Iterator[Input]:
+def _tree(top: str, onerror) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk(top, followlinks=True)`` without recursion (os.walk recurses before Python 3.12, and a
+    tree nested a thousand deep would end in RecursionError): top-down, the caller may prune ``dirnames``."""
+    stack = [top]
+    while stack:
+        here = stack.pop()
+        try:
+            with os.scandir(here) as it:
+                entries = list(it)
+        except OSError as exc:
+            onerror(exc)
+            continue
+        dirnames, filenames = [], []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            (dirnames if is_dir else filenames).append(entry.name)
+        yield here, dirnames, filenames
+        stack.extend(os.path.join(here, d) for d in reversed(dirnames))
+
+
+def _open_file(name: str, path: Path, problems: list[Problem], skipped: list[tuple[str, str]]) -> Iterator[Input]:
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed below, after the input is read
         st = os.fstat(raw.fileno())
@@ -110,11 +176,11 @@ def _open_file(name: str, path: Path, problems: list[Problem]) -> Iterator[Input
         problems.append(Problem(name, None, f"cannot open: {exc.strerror or exc}", fatal=True))
         return
     with raw:
-        yield from _open(name, path, raw, problems, st.st_mtime, st.st_size)
+        yield from _open(name, path, raw, problems, st.st_mtime, st.st_size, skipped=skipped)
 
 
 def _open(name: str, path: Path | None, raw, problems: list[Problem], mtime: float | None,
-          size: int = 0, depth: int = 0) -> Iterator[Input]:
+          size: int = 0, depth: int = 0, skipped: list[tuple[str, str]] | None = None) -> Iterator[Input]:
     """Undo compression, descend into tar archives, refuse binary journal files."""
     stream, layers = archives.decompress(raw, capped=path is None and depth == 0)  # stdin may never end
     head = archives.peek(stream, 512)
@@ -123,11 +189,15 @@ def _open(name: str, path: Path | None, raw, problems: list[Problem], mtime: flo
             problems.append(Problem(source, line, message, fatal))
 
         for member, data, when in archives.members(name, stream, problem):
-            yield from _open(member, None, data, problems, when, depth=depth + 1)
+            yield from _open(member, None, data, problems, when, depth=depth + 1, skipped=skipped)
         return
     if head.startswith(archives.JOURNAL_FILE):
         problems.append(Problem(name, None, "binary systemd journal file: give `journalctl --file "
                                 "<file> -o export` (or -o json) output instead", fatal=True))
+        return
+    if own_output(archives.peek(stream, SNIFF)):
+        if skipped is not None:
+            skipped.append((name, OWN))
         return
     yield Input(name, path, size, stream, mtime, tuple(layers))
 

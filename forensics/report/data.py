@@ -137,6 +137,16 @@ def normalize(report: object) -> dict:
     for key in ("findings", "rules", "inputs", "problems", "warnings", "dumps", "locks"):
         if not isinstance(out.get(key), list):
             raise ReportError(f"the report has no {key!r} list")
+    from forensics.findings import CONFIDENCES, SEVERITIES
+
+    if out.get("verdict") not in ("found", "clean", "inconclusive"):
+        raise ReportError(f"verdict {out.get('verdict')!r} is not one of found, clean, inconclusive")
+    for f in out["findings"] + out["rules"]:
+        if not isinstance(f, dict):
+            raise ReportError("a finding or rule is not an object")
+        for key, vocabulary in (("severity", SEVERITIES), ("confidence", CONFIDENCES)):
+            if key in f and f[key] not in vocabulary and not (f[key] is None and f in out["rules"]):
+                raise ReportError(f"{f.get('id')!r}: {key} {f[key]!r} is not one of {', '.join(vocabulary)}")
     for f in out["findings"]:
         for key in ("first_seen", "last_seen", "restarted_after"):
             f.setdefault(key, None)

@@ -27,7 +27,7 @@ def where(item: dict) -> str:
 def _finding(con: Console, f: dict) -> None:
     style = SEVERITY_STYLE.get(f["severity"], "")
     con.print()
-    con.print(f"[{style}]{f['severity'].upper()}[/] [bold]{escape(f['id'])}[/] ({f['confidence']}): {escape(f['title'])}")
+    con.print(f"[{style or 'default'}]{escape(f['severity'].upper())}[/] [bold]{escape(f['id'])}[/] ({escape(f['confidence'])}): {escape(f['title'])}")
     con.print(f"  {escape(f['summary'])}")
     if f.get("first_seen"):
         last = f" to {f['last_seen'][:19]}" if f.get("last_seen") not in (None, f["first_seen"]) else ""
@@ -64,7 +64,7 @@ def print_text(result, console: Console | None = None) -> None:
             _finding(con, f)
     for f in report["findings"]:
         if f["confidence"] not in FOUND:
-            con.print(f"\n[dim]{escape(f['id'])} ({f['confidence']}):[/] {escape(f['summary'])}")
+            con.print(f"\n[dim]{escape(f['id'])} ({escape(f['confidence'])}):[/] {escape(f['summary'])}")
     con.print()
     for o in report["rules"]:
         if o["status"] == "inconclusive":

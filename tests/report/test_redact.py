@@ -71,7 +71,7 @@ def test_no_original_name_survives_in_any_output(redacted):
 
 def test_same_name_same_pseudonym_everywhere(plain, redacted):
     tokens = {t["token"]: t["kind"] for t in redacted["redaction"]["tokens"]}
-    assert set(tokens.values()) == {"host", "ip", "user", "container", "image"}
+    assert set(tokens.values()) == {"host", "ip", "user", "container", "image", "tag"}
     container = next(t for t in tokens if redacted["timeline"]["containers"] == [t])
     assert redacted["findings"][0]["containers"] == [f"{container} (d593da0690bf)"]
     assert container in redacted["findings"][0]["summary"]
@@ -112,12 +112,12 @@ def test_patterns_in_free_text(text, expected):
     assert set(collect(report)) == expected
 
 
-def test_image_registry_is_a_host_and_tags_are_not_names():
+def test_image_registry_is_a_host_and_tags_are_pseudonymised():
     report = {"environment": {"images": ["registry.corp.example:5000/team/app:1.2"], "containers": []},
               "warnings": ["pulled registry.corp.example:5000/team/app:1.2 and registry.corp.example:5000/team/app%3A1.2"]}
     out = redact(report)
-    assert out["warnings"] == ["pulled image-1:1.2 and image-1%3A1.2"]
-    assert {t["kind"] for t in out["redaction"]["tokens"]} == {"host", "image"}
+    assert out["warnings"] == ["pulled image-1:tag-1 and image-1%3Atag-1"]
+    assert {t["kind"] for t in out["redaction"]["tokens"]} == {"host", "image", "tag"}
 
 
 def test_cli_redacts_terminal_json_and_saved_report(inputs, tmp_path):

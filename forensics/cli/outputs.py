@@ -1,0 +1,88 @@
+"""Where the command line writes: never over an input, never through a symbolic link.
+
+:func:`check` is called before anything is read: an output that is an input (after symbolic
+links, ``..``, ``./``), or an existing file inside an input directory that is not a report of
+ours, is refused; so are two outputs to one file and two outputs to stdout. :func:`write`
+writes a temporary file beside the target and renames it over the target, so a symbolic link
+there is replaced, never followed, and a failed write leaves the old file whole.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+class OutputError(Exception):
+    """An output that would destroy evidence or another output; said in one line."""
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def _ours(path: Path) -> bool:
+    from forensics.ingest import archives, sources
+
+    try:
+        with open(path, "rb") as raw:
+            stream, _ = archives.decompress(raw)
+            return sources.own_output(archives.peek(stream, sources.SNIFF))
+    except OSError:
+        return False
+
+
+def check(inputs: list[str], outputs: dict[str, str | None]) -> None:
+    """``outputs``: option name -> path (None: not asked for). Raises OutputError."""
+    given = {option: path for option, path in outputs.items() if path}
+    if [p for p in given.values() if p == "-"][1:]:
+        raise OutputError(f"only one output can go to stdout (-): {', '.join(o for o, p in given.items() if p == '-')}")
+    files = [(option, Path(path)) for option, path in given.items() if path != "-"]
+    for i, (option, path) in enumerate(files):
+        for other, earlier in files[:i]:
+            if path.resolve() == earlier.resolve() or (path.exists() and _same(path, earlier)):
+                raise OutputError(f"{other} and {option} name the same file ({path}); give each its own")
+        if path.is_dir():
+            raise OutputError(f"{option} {path}: is a directory")
+        for raw in inputs:
+            if raw == "-":
+                continue
+            source = Path(raw)
+            if not source.exists():
+                continue
+            if source.is_dir():
+                if (path.exists() or path.is_symlink()) and _inside(path, source) and not _ours(path):
+                    raise OutputError(f"{option} {path} would overwrite an input file inside {raw}; "
+                                      "write the output elsewhere")
+            elif _same(path, source) or path.resolve() == source.resolve():
+                raise OutputError(f"{option} {path} is the input {raw}; write the output elsewhere")
+
+
+def write(path: str, text: str) -> None:
+    """``text`` into ``path`` (a new file renamed over it), or to stdout for ``-``. Raises OSError."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if str(target.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        if target.exists() and not target.is_symlink():
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
