@@ -39,7 +39,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def _engine_version(value: Optional[str]) -> Optional[str]:
     """--engine-version checked: a release number such as 27.4.1 (v27.4.1, 20.10.24+dfsg1), never a guess."""
-    from forensics.engine.versions import parse
+    from forensics.parse.versions import parse
 
     if value is None:
         return None
