@@ -15,6 +15,7 @@ from drain3.template_miner_config import TemplateMinerConfig
 LEVELS = ("warning", "error", "fatal", "panic")
 MAX_TEMPLATES = 50
 MASKS = [  # most specific first: a digest before a hex id, an address before a number
+    (r"(?<=://)[^\s/@\"'\\]+@", "USER@"),  # URL credentials (user:password@) vary, and must not outlive --redact
     (r"sha256:[0-9a-f]{12,64}", "DIGEST"),
     (r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "UUID"),
     (r"\b[0-9a-f]{12,64}\b", "ID"),
