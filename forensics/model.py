@@ -89,3 +89,6 @@ class Dump:
     panic_message: str | None = None  # "panic: ..." / "fatal error: ..." / "http: panic serving ..."
     warnings: list[str] = field(default_factory=list)  # "source:line: message"
     preamble: list[str] = field(default_factory=list)  # "SIGQUIT: quit", "PC=...", "[signal ...]", re-panic lines
+    complete: bool | None = None  # the whole process, or a few goroutines cut out of it (goroutines.completeness)
+    completeness: list[str] = field(default_factory=list)  # why, one phrase each
+    snapshot: int | None = None  # dumps of one moment (one daemon, seconds apart) share it (goroutines.snapshots)

@@ -15,12 +15,14 @@ import pandas as pd
 
 from forensics.engine import versions
 from forensics.evidence import COVERAGE, Evidence
+from forensics.goroutines.completeness import HOW_TO_TAKE
 from forensics.findings import FOUND, Citation, Finding, Outcome
 from forensics.engine.ruleset import FIELD_REF, PATTERN_TIMEOUT, Rule, Signal, Verdict
 from forensics.engine.selection import MAX_TIMEOUTS, column_mask, count, duration, follows, same_mask
 
 MAX_CITATIONS = 12  # rows cited per signal
 WHAT_IS_MISSING = {"logs": "no log among the inputs", "dumps": "no goroutine dump among the inputs",
+                   "complete_dumps": "the goroutine dump given is partial",
                    "debug_logs": "the log has no debug lines (dockerd runs without --debug)"}
 
 
@@ -88,6 +90,8 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
     if not rows.empty and sig.same and sig.same[0] in done:
         rows = rows[same_mask(rows, done[sig.same[0]].rows, sig.same[1], ctx.evidence["containers"])]
         stages.append((f"none shares {', '.join(sig.same[1])} with {rule.signals[sig.same[0]].describe}", len(rows)))
+    if "fact" in rows and rows["fact"].duplicated().any():  # views of one snapshot show a fact once
+        rows = rows[~rows["fact"].duplicated()]
     n, kept = count(rows, sig.min_rows, sig.window, sig.distinct)
     for label, times in timeouts.items():
         ctx.warnings.append(f"{rule.path}: rule {rule.id}: {label}: the pattern timed out on {times} value(s) "
@@ -95,6 +99,8 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
     if n >= sig.min_rows:
         return Match("present", kept)
     need = sig.needs or (COVERAGE[sig.table] if sig.table else None)
+    if need == "dumps" and ctx.evidence.coverage.get("dumps") and "complete_dumps" in ctx.evidence.coverage:
+        need = "complete_dumps"
     if need and not ctx.evidence.coverage.get(need):
         return Match("unknown", rows, WHAT_IS_MISSING[need])
     if timeouts:
@@ -146,12 +152,18 @@ def excerpt(table: str, row: pd.Series) -> str:
         return f"{get('message')} (at {get('site') or 'an unknown function'})"
     if table == "locks":
         sites = ", ".join(s.rsplit("/", 1)[-1] for s in str(get("sites")).split("\n") if s)
-        holder = "no goroutine holds it (holder gone)" if get("status") == "orphaned" else \
-            f"{get('status')}: {get('holders')}"
+        holder = {"orphaned": "no goroutine holds it (holder gone)",
+                  "holder-unseen": "its holder is not among the given goroutines (a partial dump)"}.get(
+            get("status"), f"{get('status')}: {get('holders')}")
         wait = f", longest wait {int(get('longest_wait'))} min" if get("longest_wait") != "" else ""
-        return (f"{get('kind')} {get('key')}: {get('waiters')} goroutines waiting "
-                f"(goroutines {get('waiter_gids')}) in {sites}{wait}; {holder}")
+        n, gids = get("waiters"), [g for g in str(get("waiter_gids")).split() if not g.startswith("-")]
+        which = f"goroutine{'s' if len(gids) > 1 else ''} {' '.join(gids)}" if gids else "a pprof debug=1 profile: no ids"
+        return (f"{get('kind')} {get('key')}: {n} goroutine{'s' if n != 1 else ''} waiting "
+                f"({which}) in {sites}{wait}; {holder}")
     if table == "goroutines":
+        if str(get("gid")).startswith("-"):  # a pprof debug=1 group: its count, no id
+            n = get("weight") or 1
+            return f"{n} goroutine{'s' if n != 1 else ''} (a pprof debug=1 group, no ids): {get('top')}"
         return f"goroutine {get('gid')} [{get('state')}]: {get('top')}"
     if table == "daemons":
         return f"Docker daemon version={get('version')} storage-driver={get('storage_driver')}"
@@ -160,6 +172,15 @@ def excerpt(table: str, row: pd.Series) -> str:
     if table == "frames":
         return f"{get('func')} {get('file')}:{get('lineno')}"
     return str(get("text") or get("msg") or "")
+
+
+def _views(row: pd.Series) -> str:
+    """"; seen in 5 dumps: a:1, b:2, ..." when views of one snapshot show this fact."""
+    views = row.get("views")
+    if not isinstance(views, str) or not views:
+        return ""
+    views = views.split("\n")
+    return f"; seen in {len(views)} dumps of one moment: {', '.join(views)}"
 
 
 def _cited(rule: Rule, matches: dict[str, Match]):
@@ -177,7 +198,7 @@ def _cite(rule: Rule, matches: dict[str, Match]) -> tuple[list[Citation], pd.Dat
         frames.append(rows)
         for _, row in rows.head(MAX_CITATIONS).iterrows():
             t = row.get("time")
-            cites.append(Citation(str(row["source"]), int(row["line"]), excerpt(row["table"], row)[:500],
+            cites.append(Citation(str(row["source"]), int(row["line"]), excerpt(row["table"], row)[:500] + _views(row),
                                   name, None if t is None or pd.isna(t) else t.to_pydatetime()))
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["table", "signal"])
     return cites, rows
@@ -268,6 +289,9 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
     for name in dict.fromkeys(s for v in stronger for s in v.all + v.any):
         if matches[name].status != "present":
             missing.append(f"{rule.signals[name].describe} ({matches[name].reason})")
+    partial = "complete" in rows and rows["complete"].eq(False).any()
+    if partial or any(WHAT_IS_MISSING["complete_dumps"] in m for m in missing):
+        missing.append(f"the whole goroutine dump, for a firm answer: {HOW_TO_TAKE}")
     containers = _containers(rows, ctx.evidence)
     values = _Safe(version=version or "unknown", containers=", ".join(containers) or "unknown",
                    fixed_in=rule.fixed_in, **{f"n_{k}": len(m.rows) for k, m in matches.items()})

@@ -65,6 +65,14 @@ def _finding(f, context: dict) -> dict:
     return out
 
 
+def _dumps(ev) -> list[dict]:
+    rows = records(ev["dumps"], ["dump", "kind", "time", "goroutines", "truncated", "panic_message",
+                                 "source", "line", "complete", "completeness", "snapshot"])
+    for row in rows:
+        row["snapshot"] = None if row["snapshot"] is None else int(row["snapshot"])
+    return rows
+
+
 def to_dict(result: Result) -> dict:
     ev = result.evidence
     context = getattr(result, "context", None) or {}
@@ -88,8 +96,7 @@ def to_dict(result: Result) -> dict:
         "warnings": list(result.warnings),
         "coverage": {k: bool(v) for k, v in ev.coverage.items()},
         "environment": {"daemons": daemons, **facts.environment(ev)},
-        "dumps": records(ev["dumps"], ["dump", "kind", "time", "goroutines", "truncated", "panic_message",
-                                       "source", "line"]),
+        "dumps": _dumps(ev),
         "locks": _locks(result),
         "goroutines": facts.buckets(ev),
         "timeline": timeline.build(ev, [f.containers for f in result.found]),

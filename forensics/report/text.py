@@ -61,6 +61,9 @@ def print_text(result, console: Console | None = None) -> None:
     for o in report["rules"]:
         if o["status"] == "inconclusive":
             con.print(f"[yellow]inconclusive[/] {escape(o['rule'])}: {escape(o['reason'])}")
+    for d in report["dumps"]:
+        if d.get("complete") is False and d["kind"] != "panic":
+            con.print(f"[yellow]partial dump[/] {escape(where(d))}: {escape(d.get('completeness') or '')}")
     for p in report["problems"]:
         con.print(f"[yellow]could not read[/] {escape(where(p))}: {escape(p['message'])}")
     for w in report["warnings"][:20]:
