@@ -8,8 +8,10 @@ SEVERITIES = ["info", "low", "medium", "high", "critical"]
 # Fixed vocabulary for automation: the first three are "found", the last two are not.
 CONFIDENCES = ["confirmed", "likely", "possible", "inconclusive", "not-affected"]
 FOUND = ("confirmed", "likely", "possible")
-# Rule outcomes, one per rule evaluated.
-OUTCOMES = ["matched", "not-matched", "not-applicable", "inconclusive"]
+# Rule outcomes, one per rule evaluated.  "inconclusive": some of its signs were seen, the evidence that
+# would decide is missing; "not-checked": none of its signs was seen and the kind of input it reads (a
+# goroutine dump, a log, debug lines) was not given.
+OUTCOMES = ["matched", "not-matched", "not-applicable", "inconclusive", "not-checked"]
 
 
 def severity_rank(severity: str) -> int:
@@ -59,3 +61,4 @@ class Outcome:
     status: str  # one of OUTCOMES
     reason: str
     confidence: str | None = None
+    needs: list[str] = field(default_factory=list)  # not-checked: the kinds of input missing (engine WHAT_IS_MISSING keys)

@@ -30,7 +30,7 @@ def test_49227_markdown_has_verdict_evidence_and_remedy(report):
     md = to_markdown(report)
     assert md.startswith("## forensics: PROBLEMS FOUND — moby/moby#49227")
     assert "**Diagnosis (critical, confirmed):** Container test (d593da0690bf) is wedged" in md
-    assert "**What to do now:** Now: restart dockerd" in md
+    assert "**What to do:** Now: restart dockerd" in md and "What to do now: Now:" not in md  # was doubled
     assert "samples/49227-repro/dockerd.log:171  [panic] http: panic serving @" in md
     assert "  > 171  2026/11/29 12:28:12 http: panic serving @:" in md  # the cited line among its neighbours
     assert "<https://github.com/moby/moby/issues/49227>" in md

@@ -31,6 +31,8 @@ class Match:
     status: str  # present | absent | unknown
     rows: pd.DataFrame
     reason: str = ""
+    need: str | None = None  # unknown for want of this kind of input (a WHAT_IS_MISSING key)
+    seen: bool = False  # rows met its own conditions; only what it is joined with is unknown
 
 
 @dataclass
@@ -58,8 +60,8 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
     timeouts: Counter = Counter()
     if sig.rule:
         outcome, finding, rows = ctx.results[sig.rule]
-        if outcome.status == "inconclusive":
-            return Match("unknown", rows, outcome.reason)
+        if outcome.status in ("inconclusive", "not-checked"):
+            return Match("unknown", rows, outcome.reason, outcome.needs[0] if outcome.needs else None)
         if finding is None or not finding.found:
             return Match("absent", rows.iloc[0:0], outcome.reason)
     else:
@@ -98,11 +100,14 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
                             f"({PATTERN_TIMEOUT} s each){'; not run on the rest' if times >= MAX_TIMEOUTS else ''}")
     if n >= sig.min_rows:
         return Match("present", kept)
+    unknown = [done[ref] for _, ref in sig.uses() if ref in done and done[ref].status == "unknown"]
+    if stages[0][1] and unknown:  # its rows were there; what decides whether they count is not
+        return Match("unknown", rows, unknown[0].reason, unknown[0].need, seen=True)
     need = sig.needs or (COVERAGE[sig.table] if sig.table else None)
     if need == "dumps" and ctx.evidence.coverage.get("dumps") and "complete_dumps" in ctx.evidence.coverage:
         need = "complete_dumps"
     if need and not ctx.evidence.coverage.get(need):
-        return Match("unknown", rows, WHAT_IS_MISSING[need])
+        return Match("unknown", rows, WHAT_IS_MISSING[need], need)
     if timeouts:
         return Match("unknown", rows, f"its pattern timed out ({', '.join(timeouts)})")
     return Match("absent", rows, _absent(sig, rule, stages, n))
@@ -265,7 +270,13 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
                    for s in dict.fromkeys(s for v in undecided for s in v.all + v.any)
                    if matches[s].status == "unknown"]
         if unknown:
-            return Outcome(rule.id, "inconclusive", "; ".join(unknown)), None, rows.iloc[0:0]
+            seen = any(matches[s].status == "present" or matches[s].seen for v in undecided for s in v.all + v.any)
+            needs = list(dict.fromkeys(matches[s].need for v in undecided for s in v.all + v.any
+                                       if matches[s].status == "unknown" and matches[s].need))
+            if "logs" in needs and "debug_logs" in needs:  # no log at all: the debug lines are not the point
+                needs.remove("debug_logs")
+            status = "inconclusive" if seen or not needs else "not-checked"
+            return Outcome(rule.id, status, "; ".join(unknown), needs=needs), None, rows.iloc[0:0]
         absent = [f"{rule.signals[s].describe} ({matches[s].reason})"
                   for s in dict.fromkeys(s for v in rule.verdicts for s in v.all + v.any)
                   if matches[s].status == "absent"]

@@ -11,7 +11,8 @@ TERMINAL_CITATIONS = 3  # per signal; the HTML and JSON reports carry all of the
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 FOUND = ("confirmed", "likely", "possible")
 VERDICT = {"found": "[bold red]PROBLEMS FOUND[/]", "clean": "[bold green]NO KNOWN PROBLEM FOUND[/]",
-           "inconclusive": "[bold yellow]INCONCLUSIVE[/] (some input could not be read or decided)"}
+           "inconclusive": "[bold yellow]INCONCLUSIVE[/] (some input could not be read, or signs were seen "
+                           "that the evidence given cannot decide)"}
 
 
 def escape(text: object) -> str:
@@ -61,6 +62,8 @@ def print_text(result, console: Console | None = None) -> None:
     for o in report["rules"]:
         if o["status"] == "inconclusive":
             con.print(f"[yellow]inconclusive[/] {escape(o['rule'])}: {escape(o['reason'])}")
+    for n in report.get("not_checked", []):
+        con.print(f"[dim]not checked:[/] {escape(n['text'])}")
     for d in report["dumps"]:
         if d.get("complete") is False and d["kind"] != "panic":
             con.print(f"[yellow]partial dump[/] {escape(where(d))}: {escape(d.get('completeness') or '')}")
