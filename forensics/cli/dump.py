@@ -180,8 +180,14 @@ def text(data: dict) -> str:
         for cycle in d["deadlocks"]:
             lines.append("  DEADLOCK " + " -> ".join(f"goroutine {c['gid']} holds {c['holds']}" for c in cycle))
         for kind, gids in d["other_waits"].items():
-            lines.append(f"  not a lock: {len(gids)} in {kind} wait (goroutines {' '.join(map(str, gids[:10]))}"
-                         + (" …" if len(gids) > 10 else "") + ")")
+            ids = [g for g in gids if g >= 0]  # pprof debug=1 groups have made-up ids: not shown
+            if not ids:
+                lines.append(f"  not a lock: {len(gids)} pprof debug=1 group{'s' if len(gids) != 1 else ''} in {kind} "
+                             f"wait (no ids)")
+                continue
+            lines.append(f"  not a lock: {len(ids)} in {kind} wait (goroutine{'s' if len(ids) != 1 else ''} "
+                         f"{' '.join(map(str, ids[:10]))}"
+                         + (" …" if len(ids) > 10 else "") + ")")
         lines.append(f"  {d['buckets_total']} bucket{'' if d['buckets_total'] == 1 else 's'}"
                      + (f" ({d['buckets_omitted']} not shown)" if d["buckets_omitted"] else ""))
         for b in d["buckets"]:

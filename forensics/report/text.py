@@ -38,7 +38,7 @@ def _finding(con: Console, f: dict) -> None:
             con.print(f"  [dim]{escape(where(c))}[/] {escape(c['excerpt'][:240])}")
     hidden = sum(max(0, n - TERMINAL_CITATIONS) for n in shown.values())
     if hidden:
-        con.print(f"  [dim]… {hidden} more evidence lines in the --html / --json report[/]")
+        con.print(f"  [dim]… {hidden} more evidence line{'' if hidden == 1 else 's'} in the --html / --json report[/]")
     for m in f["missing"]:
         con.print(f"  [yellow]missing:[/] {escape(m)}")
     if f["remedy"]:
@@ -71,7 +71,7 @@ def print_text(result, console: Console | None = None) -> None:
         con.print(f"[yellow]could not read[/] {escape(where(p))}: {escape(p['message'])}")
     for w in report["warnings"][:20]:
         con.print(f"[yellow]warning[/] {escape(w)}")
-    read = ", ".join(f"{i['name']} ({i['kind']}, {i['lines']} lines)" for i in report["inputs"])
+    read = ", ".join(f"{i['name']} ({i['kind']}, {i['lines']} line{'' if i['lines'] == 1 else 's'})" for i in report["inputs"])
     con.print(f"[dim]inputs: {escape(read) or 'none'}[/]")
     if report["redaction"]["applied"]:
         con.print(f"[dim]redacted: {len(report['redaction']['tokens'])} names replaced by pseudonyms[/]")
