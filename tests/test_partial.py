@@ -88,8 +88,8 @@ def test_forensics_dump_says_partial_and_holder_not_among_the_given_goroutines(e
     proc = run("dump", str(excerpt))
     assert proc.returncode == 0, proc.stderr  # exit 1 is for an orphaned lock or a deadlock
     [partial] = [line for line in proc.stdout.splitlines() if "PARTIAL dump: " in line]
-    assert "no goroutine 1" in partial and "1 goroutine (a running daemon has 20 or more)" in partial \
-        or "3 goroutines (a running daemon has 20 or more)" in partial
+    assert "no goroutine 1, which every Go program has" in partial
+    assert re.search(r"[13] goroutines? where a running daemon has 20 or more", partial)
     assert "HOLDER NOT AMONG THE GIVEN GOROUTINES (low confidence)" in proc.stdout
     assert "ORPHANED" not in proc.stdout and "whoever locked it is gone" not in proc.stdout
 
@@ -107,7 +107,7 @@ def test_whole_real_dumps_are_complete(path):
 
     dumps = [d for d in parse_dumps(path.read_text(encoding="utf-8"), path.name) if len(d.goroutines) > 1]
     assert dumps and all(judge(d) for d in dumps), [d.completeness for d in dumps]
-    assert "goroutine 1 (main)" in dumps[0].completeness
+    assert "goroutine 1" in dumps[0].completeness
 
 
 def test_whole_49227_dump_is_still_orphaned_and_the_reproduction_confirmed(rules):

@@ -52,9 +52,9 @@ def judge(dump: Dump) -> bool:
         partial.append("pprof groups add up to less than its total" if profile else "cut off inside a goroutine")
     main = _has(dump, ("main.main",)) if profile else any(g.id == 1 for g in dump.goroutines)
     if not main and not asleep:
-        partial.append("no goroutine 1 (every Go program has one)")
+        partial.append("no goroutine 1, which every Go program has")
     elif main:
-        seen.append("goroutine 1 (main)")
+        seen.append("goroutine 1")
     if dump.kind == "panic" and len(dump.goroutines) == 1 and not asleep:
         partial.append("a panic trace prints only the panicking goroutine")
     daemon = _has(dump, DAEMON_CODE)
@@ -63,9 +63,9 @@ def judge(dump: Dump) -> bool:
         if _has(dump, prefixes):
             seen.append(name)
         elif daemon and name != "GC workers" and header is None:
-            partial.append(f"no {name} (a running daemon has one)")
+            partial.append(f"no {name}, which a running daemon has")
     if daemon and count < DAEMON_MINIMUM and header is None:
-        partial.append(f"{_plural(count, 'goroutine')} (a running daemon has {DAEMON_MINIMUM} or more)")
+        partial.append(f"{_plural(count, 'goroutine')} where a running daemon has {DAEMON_MINIMUM} or more")
     dump.complete = not partial
     if partial:
         dump.completeness = partial
