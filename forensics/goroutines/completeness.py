@@ -29,8 +29,22 @@ HOW_TO_TAKE = ("kill -USR1 $(pidof dockerd) writes the whole dump to goroutine-s
                "curl --unix-socket /var/run/docker.sock http://./debug/pprof/goroutine?debug=2 prints it")
 
 
-def _has(dump: Dump, prefixes: tuple[str, ...]) -> bool:
-    return any(f.func.startswith(prefixes) for g in dump.goroutines for f in g.frames)
+LANDMARKS = {"main": ("main.main",), "daemon": DAEMON_CODE, "signal handler": SIGNAL_HANDLER,
+             "HTTP accept loop": ACCEPT_LOOP, "GC workers": GC_WORKER}
+
+
+def _landmarks(dump: Dump) -> set[str]:
+    """Which of :data:`LANDMARKS` the dump's frames show (one pass, stopping once all are found)."""
+    found: set[str] = set()
+    wanted = tuple(p for prefixes in LANDMARKS.values() for p in prefixes)
+    for g in dump.goroutines:
+        for f in g.frames:
+            if f.func.startswith(wanted):  # rare once found landmarks are no longer wanted
+                found.update(name for name, prefixes in LANDMARKS.items() if f.func.startswith(prefixes))
+                wanted = tuple(p for name, prefixes in LANDMARKS.items() if name not in found for p in prefixes)
+                if not wanted:
+                    return found
+    return found
 
 
 def _plural(n: int, word: str) -> str:
@@ -50,17 +64,17 @@ def judge(dump: Dump) -> bool:
     partial, seen = [], []
     if dump.truncated:
         partial.append("pprof groups add up to less than its total" if profile else "cut off inside a goroutine")
-    main = _has(dump, ("main.main",)) if profile else any(g.id == 1 for g in dump.goroutines)
+    marks = _landmarks(dump)
+    main = "main" in marks if profile else any(g.id == 1 for g in dump.goroutines)
     if not main and not asleep:
         partial.append("no goroutine 1, which every Go program has")
     elif main:
         seen.append("goroutine 1")
     if dump.kind == "panic" and len(dump.goroutines) == 1 and not asleep:
         partial.append("a panic trace prints only the panicking goroutine")
-    daemon = _has(dump, DAEMON_CODE)
-    for name, prefixes in (("signal handler", SIGNAL_HANDLER), ("HTTP accept loop", ACCEPT_LOOP),
-                           ("GC workers", GC_WORKER)):
-        if _has(dump, prefixes):
+    daemon = "daemon" in marks
+    for name in ("signal handler", "HTTP accept loop", "GC workers"):
+        if name in marks:
             seen.append(name)
         elif daemon and name != "GC workers" and header is None:
             partial.append(f"no {name}, which a running daemon has")
