@@ -22,7 +22,7 @@ def test_full_reproduction_is_confirmed(rules):
     assert sorted(c.signal for c in f.evidence) == ["orphaned", "panic", "stuck", "stuck"]
     lock = next(c for c in f.evidence if c.signal == "orphaned")
     assert "seen in 5 dumps of one moment" in lock.excerpt
-    assert f"{DUMP}:479" in lock.excerpt and "pprof-goroutine-debug1.txt:45,191" in lock.excerpt
+    assert "goroutine-stacks-2026-11-29T122857Z.log:479" in lock.excerpt and "pprof-goroutine-debug1.txt:45,191" in lock.excerpt
     assert "goroutine -" not in lock.excerpt and "goroutines -" not in lock.excerpt
     for gid in ("127", "152", "164"):
         assert gid in lock.excerpt

@@ -17,7 +17,7 @@ from forensics.analyze import analyze
 from forensics.cli import dump as dumpcli
 from forensics.report import print_text, to_dict, to_html, to_markdown
 
-REPEATED = re.compile(r"\b([A-Za-z]{2,})\b[:,]?\s+\1\b", re.I)
+REPEATED = re.compile(r"\b([A-Za-z]{2,})\b[:,]?\s+\1\b", re.IGNORECASE)
 NOUNS = "goroutine|minute|rule|bucket|dump|line|input|waiter|finding|name|group|frame|host"
 PLURAL = re.compile(rf"(?<![\d.,x:#=-])\b1 (?:{NOUNS})s\b|(?<![\d.,x:#=-])\b(?:0|[2-9]|\d{{2,}}) (?:{NOUNS})\b(?!s)")
 EMPTY = re.compile(r"(?<![\w)\]])\(\s*\)|(?<!\w)\[\s*\]")

@@ -185,7 +185,9 @@ def _views(row: pd.Series) -> str:
     if not isinstance(views, str) or not views:
         return ""
     views = views.split("\n")
-    return f"; seen in {len(views)} dumps of one moment: {', '.join(views)}"
+    folder = str(row.get("source", "")).rpartition("/")[0] + "/"  # views beside the cited one: by file name
+    shown = [v.removeprefix(folder) if folder != "/" else v for v in views]
+    return f"; seen in {len(views)} dumps of one moment: {', '.join(shown)}"
 
 
 def _cited(rule: Rule, matches: dict[str, Match]):

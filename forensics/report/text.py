@@ -35,7 +35,10 @@ def _finding(con: Console, f: dict) -> None:
     for c in f["evidence"]:
         shown[c["signal"]] = shown.get(c["signal"], 0) + 1
         if shown[c["signal"]] <= TERMINAL_CITATIONS:
-            con.print(f"  [dim]{escape(where(c))}[/] {escape(c['excerpt'][:240])}")
+            said, _, views = c["excerpt"].partition("; seen in ")  # views of one moment: on a line of their own
+            con.print(f"  [dim]{escape(where(c))}[/] {escape(said[:240])}")
+            if views:
+                con.print(f"    [dim]seen in {escape(views)}[/]")
     hidden = sum(max(0, n - TERMINAL_CITATIONS) for n in shown.values())
     if hidden:
         con.print(f"  [dim]… {hidden} more evidence line{'' if hidden == 1 else 's'} in the --html / --json report[/]")
