@@ -63,12 +63,24 @@ class Result:
 
     @property
     def verdict(self) -> str:
-        """'found', or 'inconclusive' when something could not be read or decided, else 'clean'."""
+        """'found'; else 'inconclusive' when some input could not be read, or a rule saw signs it could not
+        decide for want of evidence; else 'clean' (no known problem found), even when rules that read a
+        kind of input not given (a goroutine dump, a log) could not be checked: see :attr:`not_checked`."""
         if self.found:
             return "found"
-        if self.problems or any(o.status == "inconclusive" for o in self.outcomes) or not self.evidence.coverage["logs"]:
+        if self.problems or any(o.status == "inconclusive" for o in self.outcomes):
             return "inconclusive"
         return "clean"
+
+    @property
+    def not_checked(self) -> dict[str, list[str]]:
+        """Kind of input missing -> the rules that could not be checked without it."""
+        out: dict[str, list[str]] = {}
+        for o in self.outcomes:
+            if o.status == "not-checked":
+                for need in o.needs:
+                    out.setdefault(need, []).append(o.rule)
+        return out
 
     @property
     def nothing_read(self) -> bool:

@@ -68,8 +68,10 @@ SEVERITIES = [s.value for s in Severity]
 # Fixed vocabulary for automation: the first three are "found", the last two are not.
 CONFIDENCES = [c.value for c in reversed(Confidence)]
 FOUND = tuple(c for c in CONFIDENCES if Confidence(c).found)
-# Rule outcomes, one per rule evaluated.
-OUTCOMES = ["matched", "not-matched", "not-applicable", "inconclusive"]
+# Rule outcomes, one per rule evaluated.  "inconclusive": some of its signs were seen, the evidence that
+# would decide is missing; "not-checked": none of its signs was seen and the kind of input it reads (a
+# goroutine dump, a log, debug lines) was not given.
+OUTCOMES = ["matched", "not-matched", "not-applicable", "inconclusive", "not-checked"]
 
 @dataclass(frozen=True)
 class Container:
@@ -137,3 +139,4 @@ class Outcome:
     status: str  # one of OUTCOMES
     reason: str
     confidence: Confidence | None = None
+    needs: list[str] = field(default_factory=list)  # not-checked: the kinds of input missing (engine WHAT_IS_MISSING keys)

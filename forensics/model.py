@@ -107,3 +107,6 @@ class Dump:
     proc: str | None = None  # the envelope's process name of the lines it came in ("containerd"), if any
     pid: int | None = None
     program: str = ""  # which program wrote it: parse.programs.PROGRAMS, set by parse.programs.label
+    complete: bool | None = None  # the whole process, or a few goroutines cut out of it (goroutines.completeness)
+    completeness: list[str] = field(default_factory=list)  # why, one phrase each
+    snapshot: int | None = None  # dumps of one moment (one daemon, seconds apart) share it (goroutines.snapshots)

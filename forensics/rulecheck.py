@@ -3,7 +3,7 @@
 A case is a folder with ``case.yaml`` and, optionally, input files of its own:
 
     expect: confirmed            # a confidence (confirmed, likely, possible, not-affected)
-                                 # or an outcome (not-matched, inconclusive)
+                                 # or an outcome (not-matched, inconclusive, not-checked)
     inputs:                      # optional: real captures elsewhere in the repository
       - samples/49227-repro/goroutine-stacks-2026-11-29T122857Z.log
       - {path: samples/49227-repro/dockerd.log, lines: 1-224}   # a slice of one
@@ -72,7 +72,7 @@ def run_case(case: Path, rules: list[Rule]) -> CaseResult:
         return CaseResult(rule_id, case.name, False, "?", "bad case.yaml", "must hold one mapping")
     unknown = set(spec) - CASE_KEYS
     expected = str(spec.get("expect", ""))
-    if unknown or expected not in CONFIDENCES + ["not-matched"]:
+    if unknown or expected not in CONFIDENCES + ["not-matched", "not-checked"]:
         return CaseResult(rule_id, case.name, False, expected, "bad case.yaml",
                           f"unknown keys {sorted(unknown)}" if unknown else "expect must be a confidence or outcome")
     with tempfile.TemporaryDirectory() as scratch:

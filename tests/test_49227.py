@@ -17,8 +17,13 @@ def test_full_reproduction_is_confirmed(rules):
     assert "test (d593da0690bf)" in [c.label for c in f.containers]
     cited = {(c.source.rsplit("/", 1)[-1], c.line) for c in f.evidence}
     assert ("dockerd.log", 171) in cited  # the http: panic serving line
-    assert ("goroutine-stacks-2026-11-29T122857Z.log", 479) in cited  # first waiter of the leaked lock
-    lock = next(c for c in f.evidence if c.source == DUMP and c.signal == "orphaned")
+    # five views of one moment (SIGQUIT output, the same dump in dockerd.log, SIGUSR1, pprof debug=2 and
+    # debug=1): one line per fact (the panic, the leaked lock, the blocked remover, the ps row), naming every view
+    assert sorted(c.signal for c in f.evidence) == ["orphaned", "panic", "stuck", "stuck"]
+    lock = next(c for c in f.evidence if c.signal == "orphaned")
+    assert "seen in 5 dumps of one moment" in lock.excerpt
+    assert "goroutine-stacks-2026-11-29T122857Z.log:479" in lock.excerpt and "pprof-goroutine-debug1.txt:45,191" in lock.excerpt
+    assert "goroutine -" not in lock.excerpt and "goroutines -" not in lock.excerpt
     for gid in ("127", "152", "164"):
         assert gid in lock.excerpt
     assert "0xc00026a180" in lock.excerpt and "holder gone" in lock.excerpt

@@ -4,7 +4,8 @@ Plain dump files (SIGUSR1 files, pprof output, SIGQUIT stderr, daemon logs with 
 are read whole by the bulk parser (:mod:`.parsers.fastdump`); anything where it finds no dump
 (journal or syslog renderings, compressed or archived inputs that hold no plain dump) goes
 through the same envelope and segmenter stages as ``forensics analyze``.
-Exit status: 0 no lock trouble, 1 an orphaned lock or a deadlock, 2 nothing could be read.
+Exit status: 0 no lock trouble, 1 an orphaned lock or a deadlock, 2 nothing could be read.  A lock without
+holder in a partial dump (a pasted excerpt) is "holder-unseen", not orphaned: exit 0.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import typer
 
 from forensics.engine.dumpversion import infer, source_url
+from forensics.goroutines.completeness import judge
 from forensics.goroutines.buckets import Bucket, buckets, select
 from forensics.goroutines.calls import describe as describe_call
 from forensics.goroutines.calls import join
@@ -33,6 +35,7 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 FRAMES_SHOWN = 12  # frames per bucket in the terminal (JSON and HTML carry them all)
 READ_SIZE = 1 << 18  # bytes read (and decoded, and parsed) at a time
 SEP = fastdump.SEP.encode()
+STATUS_SHOWN = {"holder-unseen": "HOLDER NOT AMONG THE GIVEN GOROUTINES"}
 
 
 def load(paths: list[str], problems: list[sources.Problem]) -> list[Dump]:
@@ -123,6 +126,7 @@ def report(dumps: list[Dump], ignore_args: bool = False, match: str | None = Non
         out.append({"dump": i, "program": d.program, "source": d.source, "line": d.line, "end_line": d.end_line, "kind": d.kind,
                     "time": d.time.isoformat() if d.time else None, "panic": d.panic_message,
                     "goroutines": sum(b.count for b in every), "truncated": d.truncated,
+                    "complete": judge(d), "completeness": d.completeness,
                     "warnings": [str(w) for w in d.warnings], "locks": [lock.to_dict(i, d.source, lock.line or d.line) for lock in locks],
                     "deadlocks": [[{"gid": g, "holds": h, "waits_on": w} for g, h, w in c] for c in deadlock_cycles(locks)],
                     "other_waits": other_waits(d, grouped), "buckets": [_bucket(b, waiting, tag) for b in shown],
@@ -161,14 +165,18 @@ def text(data: dict) -> str:
         lines.append(_engine_line(engine))
     calling = {(c["client"]["dump"], c["client"]["gid"]): c for c in data["calls"]}
     for d in data["dumps"]:
-        lines.append(f"== {d['source']}:{d['line']}-{d['end_line']}  {d['program']} {d['kind']}, {d['goroutines']} goroutines"
+        n = d["goroutines"]
+        lines.append(f"== {d['source']}:{d['line']}-{d['end_line']}  {d['program']} {d['kind']}, {n} goroutine{'' if n == 1 else 's'}"
                      + (", TRUNCATED" if d["truncated"] else "") + (f"  ({d['panic']})" if d["panic"] else ""))
+        if "complete" in d:
+            lines.append(f"  {'complete' if d['complete'] else 'PARTIAL'} dump: {'; '.join(d['completeness'])}")
         if d.get("engine") and len(data["dumps"]) > 1:
             e = d["engine"]
             lines.append(f"  engine {e['display'] or 'unknown'} ({e['fitting']} of {e['frames']} daemon frames fit)"
                          + (f": {e['reason']}" if e["reason"] else ""))
         for lock in d["locks"]:
-            lines.append(f"  LOCK {lock['kind']} {lock['key']}: {lock['status'].upper()} ({lock['confidence']} "
+            status = STATUS_SHOWN.get(lock["status"], lock["status"].upper())
+            lines.append(f"  LOCK {lock['kind']} {lock['key']}: {status} ({lock['confidence']} "
                          f"confidence), {lock['waiters']} waiting")
             lines.extend(f"      - {e}" for e in lock["evidence"])
             lines.extend(f"      - holder in a call: {describe_call(calling[d['dump'], gid])}"
@@ -176,9 +184,16 @@ def text(data: dict) -> str:
         for cycle in d["deadlocks"]:
             lines.append("  DEADLOCK " + " -> ".join(f"goroutine {c['gid']} holds {c['holds']}" for c in cycle))
         for kind, gids in d["other_waits"].items():
-            lines.append(f"  not a lock: {len(gids)} in {kind} wait (goroutines {' '.join(map(str, gids[:10]))}"
-                         + (" …" if len(gids) > 10 else "") + ")")
-        lines.append(f"  {d['buckets_total']} buckets" + (f" ({d['buckets_omitted']} not shown)" if d["buckets_omitted"] else ""))
+            ids = [g for g in gids if g >= 0]  # pprof debug=1 groups have made-up ids: not shown
+            if not ids:
+                lines.append(f"  not a lock: {len(gids)} pprof debug=1 group{'s' if len(gids) != 1 else ''} in {kind} "
+                             f"wait (no ids)")
+                continue
+            lines.append(f"  not a lock: {len(ids)} in {kind} wait (goroutine{'s' if len(ids) != 1 else ''} "
+                         f"{' '.join(map(str, ids[:10]))}"
+                         + (" …" if len(ids) > 10 else "") + ")")
+        lines.append(f"  {d['buckets_total']} bucket{'' if d['buckets_total'] == 1 else 's'}"
+                     + (f" ({d['buckets_omitted']} not shown)" if d["buckets_omitted"] else ""))
         for b in d["buckets"]:
             lines.append(f"  {b['header']}" + (f"  waiting on {b['lock']}" if b["lock"] else ""))
             lines.append("      goroutines " + " ".join(map(str, b["ids"])) + (" …" if b["ids_total"] > len(b["ids"]) else ""))

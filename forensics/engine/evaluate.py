@@ -16,6 +16,7 @@ import regex
 
 from forensics.engine import seen
 from forensics.engine.dumpversion import DumpVersion
+from forensics.goroutines.completeness import HOW_TO_TAKE
 from forensics.engine.ruleset import FIELD_REF, PATTERN_TIMEOUT, Rule, Signal, Verdict
 from forensics.engine.selection import (
     MAX_TIMEOUTS,
@@ -33,6 +34,7 @@ from forensics.parse import versions
 MAX_CITATIONS = 12  # rows cited per signal
 CONTAINER_ID = regex.compile(r"[0-9a-f]{12,64}")  # a reference that is an id, not a name
 WHAT_IS_MISSING = {"logs": "no log among the inputs", "dumps": "no goroutine dump among the inputs",
+                   "complete_dumps": "the goroutine dump given is partial",
                    "debug_logs": "the log has no debug lines (dockerd runs without --debug)"}
 
 
@@ -41,6 +43,8 @@ class Match:
     status: str  # present | absent | unknown
     rows: pd.DataFrame
     reason: str = ""
+    need: str | None = None  # unknown for want of this kind of input (a WHAT_IS_MISSING key)
+    seen: bool = False  # rows met its own conditions; only what it is joined with is unknown
 
 
 @dataclass
@@ -69,8 +73,8 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
     timeouts: Counter = Counter()
     if sig.rule:
         outcome, finding, rows = ctx.results[sig.rule]
-        if outcome.status == "inconclusive":
-            return Match("unknown", rows, outcome.reason)
+        if outcome.status in ("inconclusive", "not-checked"):
+            return Match("unknown", rows, outcome.reason, outcome.needs[0] if outcome.needs else None)
         if finding is None or not finding.found:
             return Match("absent", rows.iloc[0:0], outcome.reason)
     else:
@@ -101,15 +105,22 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
     if not rows.empty and sig.same and sig.same[0] in done:
         rows = rows[same_mask(rows, done[sig.same[0]].rows, sig.same[1], ctx.evidence["containers"])]
         stages.append((f"none shares {', '.join(sig.same[1])} with {rule.signals[sig.same[0]].describe}", len(rows)))
+    if "fact" in rows and rows["fact"].duplicated().any():  # views of one snapshot show a fact once
+        rows = rows[~rows["fact"].duplicated()]
     n, kept = count(rows, sig.min_rows, sig.window, sig.distinct)
     for label, times in timeouts.items():
         ctx.warnings.append(f"{rule.path}: rule {rule.id}: {label}: the pattern timed out on {times} value(s) "
                             f"({PATTERN_TIMEOUT} s each){'; not run on the rest' if times >= MAX_TIMEOUTS else ''}")
     if n >= sig.min_rows:
         return Match("present", kept)
+    unknown = [done[ref] for _, ref in sig.uses() if ref in done and done[ref].status == "unknown"]
+    if stages[0][1] and unknown:  # its rows were there; what decides whether they count is not
+        return Match("unknown", rows, unknown[0].reason, unknown[0].need, seen=True)
     need = sig.needs or (COVERAGE[sig.table] if sig.table else None)
+    if need == "dumps" and ctx.evidence.coverage.get("dumps") and "complete_dumps" in ctx.evidence.coverage:
+        need = "complete_dumps"
     if need and not ctx.evidence.coverage.get(need):
-        return Match("unknown", rows, WHAT_IS_MISSING[need])
+        return Match("unknown", rows, WHAT_IS_MISSING[need], need)
     if timeouts:
         return Match("unknown", rows, f"its pattern timed out ({', '.join(timeouts)})")
     return Match("absent", rows, _absent(sig, rule, stages, n))
@@ -205,12 +216,18 @@ def excerpt(table: str, row: pd.Series) -> str:
         return f"{get('message')} (at {get('site') or 'an unknown function'})"
     if table == "locks":
         sites = ", ".join(s.rsplit("/", 1)[-1] for s in str(get("sites")).split("\n") if s)
-        holder = "no goroutine holds it (holder gone)" if get("status") == "orphaned" else \
-            f"{get('status')}: {get('holders')}"
+        holder = {"orphaned": "no goroutine holds it (holder gone)",
+                  "holder-unseen": "its holder is not among the given goroutines (a partial dump)"}.get(
+            get("status"), f"{get('status')}: {get('holders')}")
         wait = f", longest wait {int(get('longest_wait'))} min" if get("longest_wait") != "" else ""
-        return (f"{get('kind')} {get('key')}: {get('waiters')} goroutines waiting "
-                f"(goroutines {get('waiter_gids')}) in {sites}{wait}; {holder}")
+        n, gids = get("waiters"), [g for g in str(get("waiter_gids")).split() if not g.startswith("-")]
+        which = f"goroutine{'s' if len(gids) > 1 else ''} {' '.join(gids)}" if gids else "a pprof debug=1 profile: no ids"
+        return (f"{get('kind')} {get('key')}: {n} goroutine{'s' if n != 1 else ''} waiting "
+                f"({which}) in {sites}{wait}; {holder}")
     if table == "goroutines":
+        if str(get("gid")).startswith("-"):  # a pprof debug=1 group: its count, no id
+            n = get("weight") or 1
+            return f"{n} goroutine{'s' if n != 1 else ''} (a pprof debug=1 group, no ids): {get('top')}"
         return f"goroutine {get('gid')} [{get('state')}]: {get('top')}"
     if table == "daemons":
         return f"Docker daemon version={get('version')} storage-driver={get('storage_driver')}"
@@ -219,6 +236,17 @@ def excerpt(table: str, row: pd.Series) -> str:
     if table == "frames":
         return f"{get('func')} {get('file')}:{get('lineno')}"
     return str(get("text") or get("msg") or "")
+
+
+def _views(row: pd.Series) -> str:
+    """"; seen in 5 dumps: a:1, b:2, ..." when views of one snapshot show this fact."""
+    views = row.get("views")
+    if not isinstance(views, str) or not views:
+        return ""
+    views = views.split("\n")
+    folder = str(row.get("source", "")).rpartition("/")[0] + "/"  # views beside the cited one: by file name
+    shown = [v.removeprefix(folder) if folder != "/" else v for v in views]
+    return f"; seen in {len(views)} dumps of one moment: {', '.join(shown)}"
 
 
 def _cited(rule: Rule, matches: dict[str, Match]):
@@ -238,7 +266,7 @@ def _cite(rule: Rule, matches: dict[str, Match]) -> tuple[list[Citation], pd.Dat
         shown.append(rows.head(MAX_CITATIONS))
         for _, row in rows.head(MAX_CITATIONS).iterrows():
             t = row.get("time")
-            cites.append(Citation(str(row["source"]), int(row["line"]), excerpt(row["table"], row)[:500],
+            cites.append(Citation(str(row["source"]), int(row["line"]), excerpt(row["table"], row)[:500] + _views(row),
                                   name, None if t is None or pd.isna(t) else t.to_pydatetime()))
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["table", "signal"])
     cited = pd.concat(shown, ignore_index=True) if shown else rows
@@ -308,7 +336,13 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
                    for s in dict.fromkeys(s for v in undecided for s in v.all + v.any)
                    if matches[s].status == "unknown"]
         if unknown:
-            return Outcome(rule.id, "inconclusive", "; ".join(unknown)), None, rows.iloc[0:0]
+            seen = any(matches[s].status == "present" or matches[s].seen for v in undecided for s in v.all + v.any)
+            needs = list(dict.fromkeys(matches[s].need for v in undecided for s in v.all + v.any
+                                       if matches[s].status == "unknown" and matches[s].need))
+            if "logs" in needs and "debug_logs" in needs:  # no log at all: the debug lines are not the point
+                needs.remove("debug_logs")
+            status = "inconclusive" if seen or not needs else "not-checked"
+            return Outcome(rule.id, status, "; ".join(unknown), needs=needs), None, rows.iloc[0:0]
         absent = [f"{rule.signals[s].describe} ({matches[s].reason})"
                   for s in dict.fromkeys(s for v in rule.verdicts for s in v.all + v.any)
                   if matches[s].status == "absent"]
@@ -331,6 +365,9 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
     for name in dict.fromkeys(s for v in stronger for s in v.all + v.any):
         if matches[name].status != "present":
             missing.append(f"{rule.signals[name].describe} ({matches[name].reason})")
+    partial = "complete" in rows and rows["complete"].eq(False).any()
+    if partial or any(WHAT_IS_MISSING["complete_dumps"] in m for m in missing):
+        missing.append(f"the whole goroutine dump, for a firm answer: {HOW_TO_TAKE}")
     containers = _containers(rows, ctx.evidence)
     values = _Safe(version=version or "unknown", containers=", ".join(c.label for c in containers) or "unknown",
                    fixed_in=rule.fixed_in, **{f"n_{k}": len(m.rows) for k, m in matches.items()})

@@ -12,8 +12,10 @@ from datetime import timedelta
 import pandas as pd
 import regex
 
+from forensics.goroutines import snapshots
 from forensics.goroutines.buckets import first_own_frame, top_function
 from forensics.goroutines.calls import Call, join
+from forensics.goroutines.completeness import judge
 from forensics.goroutines.locks import Lock, analyze_locks
 from forensics.model import Dump
 from forensics.parse import Event, Parsed, dockerversion, versions
@@ -21,13 +23,15 @@ from forensics.parse import Event, Parsed, dockerversion, versions
 TABLES = {
     "events": "time level msg fields container host pid proc source line",
     "daemons": "time host pid version commit storage_driver snapshotter source line",
-    "dumps": "dump program kind time goroutines truncated panic_message source line end_line",
-    "goroutines": "dump program time gid state wait_minutes locked created_by created_in top stack lock_key lock_status weight source line",
+    "dumps": "dump program kind time goroutines truncated panic_message source line end_line complete completeness "
+             "snapshot",
+    "goroutines": "dump program time gid state wait_minutes locked created_by created_in top stack lock_key lock_status "
+                  "weight source line complete snapshot fact views",
     "frames": "dump gid depth func args file lineno offset inlined source line",
     "panics": "dump program time message recovered fatal gid top site stack container host frame frame_at request "
               "source line",
     "locks": "dump program key kind status waiters longest_wait sites waiter_gids holders holder_gids time source line "
-             "confidence evidence",
+             "confidence evidence complete snapshot fact views",
     "containers": "what container id name time text source line",
 }
 # Which kind of input a table's emptiness speaks for: no dump given means "unknown", not "no".
@@ -177,10 +181,13 @@ def _request_before(events: list[Event], when, host) -> str | None:
 
 def _dump_rows(dumps: list[Dump], events: list[Event]):
     dump_rows, g_rows, f_rows, p_rows, l_rows, locks = [], [], [], [], [], []
+    snapshots.group(dumps)
     for index, d in enumerate(dumps):
+        complete = judge(d)
         dump_rows.append({"dump": index, "program": d.program, "kind": d.kind, "time": d.time, "goroutines": len(d.goroutines),
                           "truncated": d.truncated, "panic_message": d.panic_message,
-                          "source": d.source, "line": d.line, "end_line": d.end_line})
+                          "source": d.source, "line": d.line, "end_line": d.end_line,
+                          "complete": complete, "completeness": "; ".join(d.completeness), "snapshot": d.snapshot})
         found = analyze_locks(d) if d.kind != "panic" else []
         waiting = {w.goroutine: lock for lock in found for w in lock.waiters}
         for g in d.goroutines:
@@ -190,7 +197,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                            "locked": g.locked_to_thread, "created_by": g.created_by, "created_in": g.created_in,
                            "top": top, "stack": stack, "lock_key": waiting[g.id].key if g.id in waiting else None,
                            "lock_status": waiting[g.id].status if g.id in waiting else None, "weight": g.weight,
-                           "source": g.source or d.source, "line": g.line})
+                           "source": g.source or d.source, "line": g.line, "complete": complete, "snapshot": d.snapshot})
             for depth, f in enumerate(g.frames):
                 f_rows.append({"dump": index, "gid": g.id, "depth": depth, "func": f.func, "args": f.args,
                                "file": f.file, "lineno": f.lineno, "offset": f.offset, "inlined": f.inlined,
@@ -219,8 +226,46 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                            "waiter_gids": " ".join(str(w.goroutine) for w in lock.waiters),
                            "holders": "; ".join(h.reason for h in lock.holders),
                            "holder_gids": " ".join(str(h.goroutine) for h in lock.holders),
-                           "time": d.time, "source": d.source, "line": lock.line or d.line})
+                           "time": d.time, "source": d.source, "line": lock.line or d.line, "complete": complete,
+                           "snapshot": d.snapshot})
+    _facts(g_rows, l_rows)
     return dump_rows, g_rows, f_rows, p_rows, l_rows, locks
+
+
+def _facts(g_rows: list[dict], l_rows: list[dict]) -> None:
+    """``fact``: rows that show the same thing in views of one snapshot (same goroutine, same lock) share
+    it; ``views``: where each view shows it ("source:line", one a line, in the dumps' order).
+    A pprof debug=1 group (no ids, no lock addresses) is the goroutine with its stack in another view, and
+    a lock known by its site is the lock with an address that the same site waits on."""
+    by_stack: dict[tuple, str] = {}
+    for r in g_rows:
+        if r["snapshot"] is not None and r["gid"] >= 0:
+            r["fact"] = f"{r['snapshot']}:goroutine {r['gid']}"
+            by_stack.setdefault((r["snapshot"], r["state"] if r["state"] != "unknown" else "", r["stack"]), r["fact"])
+            by_stack.setdefault((r["snapshot"], "", r["stack"]), r["fact"])
+    for r in g_rows:
+        if "fact" not in r:
+            r["fact"] = by_stack.get((r["snapshot"], "", r["stack"])) if r["snapshot"] is not None else None
+            r["fact"] = r["fact"] or f"dump {r['dump']}:goroutine {r['gid']}"
+    by_site: dict[tuple, str] = {}
+    for r in l_rows:
+        if r["snapshot"] is not None and not r["key"].startswith("site:"):
+            for site in r["sites"].split("\n"):
+                by_site.setdefault((r["snapshot"], site), f"{r['snapshot']}:lock {r['key']}")
+    for r in l_rows:
+        site = r["key"].removeprefix("site:") if r["key"].startswith("site:") else None
+        r["fact"] = (by_site.get((r["snapshot"], site)) if site else f"{r['snapshot']}:lock {r['key']}") \
+            if r["snapshot"] is not None else None
+        r["fact"] = r["fact"] or f"dump {r['dump']}:lock {r['key']}"
+    for rows in (g_rows, l_rows):
+        views: dict[str, dict[str, list[str]]] = {}  # fact -> source -> lines
+        for r in rows:
+            lines = views.setdefault(r["fact"], {}).setdefault(r["source"], [])
+            if str(r["line"]) not in lines:
+                lines.append(str(r["line"]))
+        for r in rows:
+            shown = views[r["fact"]]
+            r["views"] = "\n".join(f"{s}:{','.join(n)}" for s, n in shown.items()) if len(shown) > 1 else ""
 
 
 _HANDLER = regex.compile(r"/api/server/router/[\w/]+\.\(\*\w+\)\.(\w+)$")
@@ -284,5 +329,7 @@ def build(parsed: Parsed) -> Evidence:
     stack_dumps = [d for d in parsed.dumps if d.kind != "panic"]
     coverage = {"logs": bool(events) or len(stack_dumps) < len(parsed.dumps),  # a panic trace is log output
                 "debug_logs": any(e.level == "debug" for e in events),
-                "dumps": bool(stack_dumps)}
+                "dumps": bool(stack_dumps),
+                # a partial dump (a pasted excerpt) shows what is in it, never that something is not there
+                "complete_dumps": any(d.complete for d in stack_dumps)}
     return Evidence(tables, coverage, locks, parsed.dumps, join(parsed.dumps))

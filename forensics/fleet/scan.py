@@ -141,6 +141,7 @@ def host_row(name: str, result, seconds: float, size: int) -> dict:
         "host": name,
         "reported_host": seen_hosts.mode().iloc[0] if not seen_hosts.empty else None,
         "verdict": result.verdict,
+        "not_checked": " ".join(result.not_checked) or None,  # kinds of input missing (dumps, logs, ...)
         "worst_severity": str(found[0].severity) if found else None,
         "findings": " ".join(f"{f.id}:{f.confidence}" for f in found),
         "engine_version": result.engine_version,

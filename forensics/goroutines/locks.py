@@ -36,8 +36,10 @@ highest confidence found and every piece of evidence in ``reason``):
       ContainerAttach, ContainerStats). Such a goroutine prints no lock address (a directory
       walk under ContainerChanges, a containerd RPC), so it cannot be excluded: the waiters
       may be queued behind it, and the lock is not called orphaned.
-Status: "orphaned" (waiters and no candidate holder: moby#49227, the holder panicked
-and vanished), "held", or "deadlock" when following holder -> lock-it-waits-on leads
+Status: "orphaned" (waiters and no candidate holder in a complete dump: moby#49227, the
+holder panicked and vanished), "holder-unseen" (no candidate holder, but the dump is partial
+(:mod:`.completeness`): a pasted excerpt leaves the holder out, so it is not known to be gone;
+always "low"), "held", or "deadlock" when following holder -> lock-it-waits-on leads
 back to the lock.  Each lock carries a confidence and the evidence for its status
 (:attr:`Lock.confidence`, :attr:`Lock.evidence`); :func:`deadlock_cycles` lists each cycle
 once.  ``WaitGroup.Wait`` / ``Cond.Wait`` goroutines are counted apart (:func:`other_waits`).
@@ -57,6 +59,7 @@ import re
 from dataclasses import replace
 from operator import attrgetter
 
+from forensics.goroutines.completeness import HOW_TO_TAKE, judge
 from forensics.goroutines.lockwaits import (
     WORD,
     Holder,
@@ -157,9 +160,10 @@ class _Analysis:
             if lock.kind != w.kind:
                 lock.kind = "rwmutex" if lock.kind.startswith("rwmutex") and w.kind.startswith("rwmutex") else "mixed"
             lock.waiters.append(w)
+        complete = judge(self.dump)
         for lock in locks.values():
             lock.holders = self.holders(lock)
-            lock.status = "held" if lock.holders else "orphaned"
+            lock.status = "held" if lock.holders else "orphaned" if complete else "holder-unseen"
         for lock in locks.values():
             if lock.holders and self._cycles_back(lock, locks):
                 lock.status = "deadlock"
@@ -300,9 +304,10 @@ def _busy(state: str, frames: list[Frame]) -> str | None:
 def _conclusion(lock: Lock, dump: Dump, locks: dict[str, Lock], key_of: dict[int, str]) -> tuple[str, list[str]]:
     """How sure the lock's status is, and the evidence behind it, one sentence each."""
     n, longest = lock.waiter_count, lock.longest_wait
-    said = [f"{n} goroutine{'s' if n != 1 else ''} wait on {lock.kind} {lock.key} in "
+    said = [f"{n} goroutine{' waits' if n == 1 else 's wait'} on {lock.kind} {lock.key} in "
             f"{', '.join(_short(s) for s in lock.functions)}"
-            + (f" (longest wait {longest} minutes)" if longest is not None else " (waiting under a minute, or no GC since)")]
+            + (f" (longest wait {longest} minute{'' if longest == 1 else 's'})" if longest is not None
+               else " (waiting under a minute, or no GC since)")]
     if any(w.inferred for w in lock.waiters):
         said.append(f"{lock.key} is also the receiver of {_short(next(w.site for w in lock.waiters if w.inferred))}, "
                     f"whose inlined Lock/RLock prints no address: the same lock")
@@ -323,9 +328,11 @@ def _conclusion(lock: Lock, dump: Dump, locks: dict[str, Lock], key_of: dict[int
     else:
         said.append(f"no goroutine passes {lock.key} or an object the waiters' functions receive, "
                     f"none runs their function past its Lock call, none is busy in a container operation")
-    if dump.truncated:
-        confidence = "low"
-        said.append("the dump is cut short: the holder may be among the goroutines not printed")
+    if lock.status == "holder-unseen":
+        said.append(f"the dump is partial ({'; '.join(dump.completeness)}): the holder is not among the given "
+                    f"goroutines, and may be alive among those not given")
+        said.append(f"for a firm answer, give the whole dump: {HOW_TO_TAKE}")
+        return "low", said
     said.append("whoever locked it is gone: it panicked (and was recovered) or returned without Unlock")
     return confidence, said
 

@@ -49,7 +49,7 @@ class Lock:
     kind: str  # the waiters' kind; "rwmutex" when readers and writers queue, "mixed" otherwise
     waiters: list[LockWait] = field(default_factory=list)
     holders: list[Holder] = field(default_factory=list)
-    status: str = "orphaned"  # "orphaned" | "held" | "deadlock"
+    status: str = "orphaned"  # "orphaned" | "holder-unseen" (partial dump) | "held" | "deadlock"
     confidence: str = "medium"  # how sure the status is: "high" | "medium" | "low"
     evidence: list[str] = field(default_factory=list)  # why, one sentence each
 

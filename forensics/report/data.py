@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from forensics.evidence import templates
+from forensics.goroutines.completeness import HOW_TO_TAKE
 from forensics.report import facts, timeline
 
 if TYPE_CHECKING:
@@ -56,12 +57,40 @@ def _locks(result: Result) -> list[dict]:
     return rows
 
 
+# What could not be checked for want of a kind of input, and how to get it, one sentence each.
+NOT_CHECKED = {
+    "dumps": ("without a goroutine dump", f"To take one: {HOW_TO_TAKE}."),
+    "complete_dumps": ("from a partial goroutine dump", f"Give the whole dump: {HOW_TO_TAKE}."),
+    "logs": ("without a daemon log", "Give the daemon's log: journalctl -u docker.service, or /var/log/docker.log."),
+    "debug_logs": ("without debug log lines", "They need debug logging (\"debug\": true in daemon.json, or dockerd --debug)."),
+}
+
+
+def not_checked(missing: dict[str, list[str]]) -> list[dict]:
+    """One entry per kind of input missing: the rules it leaves unchecked and a sentence saying how to get it."""
+    out = []
+    for need, rules in missing.items():
+        what, how = NOT_CHECKED.get(need, (f"without {need}", ""))
+        n = len(rules)
+        text = f"{n} rule{'s' if n != 1 else ''} could not be checked {what} ({', '.join(rules)}). {how}".strip()
+        out.append({"needs": need, "rules": rules, "text": text})
+    return out
+
+
 def _finding(f, context: dict) -> dict:
     out = f.to_dict()
     for cite in out["evidence"]:
         lines = context.get((cite["source"], cite["line"]))
         cite["context"] = [{"line": n, "text": t} for n, t in lines] if lines else None
     return out
+
+
+def _dumps(ev) -> list[dict]:
+    rows = records(ev["dumps"], ["dump", "program", "kind", "time", "goroutines", "truncated", "panic_message",
+                                 "source", "line", "complete", "completeness", "snapshot"])
+    for row in rows:
+        row["snapshot"] = None if row["snapshot"] is None else int(row["snapshot"])
+    return rows
 
 
 def to_dict(result: Result) -> dict:
@@ -82,8 +111,9 @@ def to_dict(result: Result) -> dict:
         "engine_from_dumps": from_dumps.to_dict() if from_dumps is not None else None,
         "findings": [_finding(f, context) for f in result.found]
         + [_finding(f, context) for f in result.findings if not f.found],
-        "rules": [{"rule": o.rule, "status": o.status, "reason": o.reason, "confidence": o.confidence}
-                  for o in result.outcomes],
+        "rules": [{"rule": o.rule, "status": o.status, "reason": o.reason, "confidence": o.confidence,
+                   "needs": list(o.needs)} for o in result.outcomes],
+        "not_checked": not_checked(result.not_checked),
         "inputs": [{"name": i.name, "kind": i.kind, "lines": i.lines, "events": i.events, "dumps": i.dumps,
                     "goroutines": i.goroutines, "readable": i.readable} for i in result.inputs],
         "problems": [{"source": p.source, "line": p.line, "message": p.message, "fatal": p.fatal}
@@ -91,8 +121,7 @@ def to_dict(result: Result) -> dict:
         "warnings": list(result.warnings),
         "coverage": {k: bool(v) for k, v in ev.coverage.items()},
         "environment": {"daemons": daemons, **facts.environment(ev)},
-        "dumps": records(ev["dumps"], ["dump", "program", "kind", "time", "goroutines", "truncated", "panic_message",
-                                       "source", "line"]),
+        "dumps": _dumps(ev),
         "locks": _locks(result),
         "calls": [c.to_dict() for c in getattr(ev, "calls", [])],
         "goroutines": facts.buckets(ev, from_dumps.per_dump if from_dumps is not None else {}),
@@ -122,7 +151,7 @@ def to_json(report: dict) -> str:
 
 # What a revision-1 report lacks, filled so that every renderer can rely on it.
 DEFAULTS = {"revision": 1, "engine_versions": [], "engine_version_source": None, "engine_from_dumps": None,
-            "coverage": {}, "goroutines": [], "timeline": None, "log_templates": [], "calls": [],
+            "coverage": {}, "goroutines": [], "timeline": None, "log_templates": [], "calls": [], "not_checked": [],
             "redaction": {"applied": False, "tokens": []}}
 ENV_DEFAULTS = {"daemons": [], "go_versions": [], "hosts": [], "pids": [], "containers": [], "images": []}
 

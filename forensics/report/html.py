@@ -54,7 +54,13 @@ def environment(autoescape: bool = True, finalize=_finalize) -> jinja2.Environme
     env.filters["clip"] = svg.clip
     env.filters["hhmmss"] = lambda t: (t or "")[11:19] or "time unknown"
     env.filters["when"] = lambda t: f"{t[:10]} {t[11:19]} UTC" if t and len(t) >= 19 else (t or "")
+    env.filters["count"] = count
     return env
+
+
+def count(n, word: str) -> str:
+    """"1 goroutine", "3 goroutines": a number and its noun, agreeing."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def to_html(result) -> str:

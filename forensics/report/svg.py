@@ -115,7 +115,8 @@ def _graph(lock: dict, seen: list[dict]) -> dict:
     mid_y = height / 2
     lock_x, right_x = (WIDTH - 240) / 2, WIDTH - NODE_W - 4
     name = lock["key"] if not lock["key"].startswith("site:") else f"locked in {lock['key'].rsplit('.', 1)[-1]}"
-    status = {"orphaned": "orphaned: no holder", "held": "held", "deadlock": "deadlock"}.get(lock["status"], lock["status"])
+    status = {"orphaned": "orphaned: no holder", "holder-unseen": "holder not among the given goroutines",
+              "held": "held", "deadlock": "deadlock"}.get(lock["status"], lock["status"])
     nodes = [{"x": lock_x, "y": mid_y - NODE_H / 2 - 6, "w": 240, "h": NODE_H + 12, "kind": f"lock {lock['status']}",
               "label": clip(f"{lock['kind']} {name}", 34), "sub": status, "title": f"{lock['kind']} {lock['key']}"}]
     edges = []

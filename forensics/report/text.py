@@ -12,7 +12,8 @@ from forensics.report.html import visible
 TERMINAL_CITATIONS = 3  # per signal; the HTML and JSON reports carry all of them
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 VERDICT = {"found": "[bold red]PROBLEMS FOUND[/]", "clean": "[bold green]NO KNOWN PROBLEM FOUND[/]",
-           "inconclusive": "[bold yellow]INCONCLUSIVE[/] (some input could not be read or decided)"}
+           "inconclusive": "[bold yellow]INCONCLUSIVE[/] (some input could not be read, or signs were seen "
+                           "that the evidence given cannot decide)"}
 
 
 def escape(text: object) -> str:
@@ -38,10 +39,13 @@ def _finding(con: Console, f: dict) -> None:
     for c in f["evidence"]:
         shown[c["signal"]] = shown.get(c["signal"], 0) + 1
         if shown[c["signal"]] <= TERMINAL_CITATIONS:
-            con.print(f"  [dim]{escape(where(c))}[/] {escape(c['excerpt'][:240])}")
+            said, _, views = c["excerpt"].partition("; seen in ")  # views of one moment: on a line of their own
+            con.print(f"  [dim]{escape(where(c))}[/] {escape(said[:240])}")
+            if views:
+                con.print(f"    [dim]seen in {escape(views)}[/]")
     hidden = sum(max(0, n - TERMINAL_CITATIONS) for n in shown.values())
     if hidden:
-        con.print(f"  [dim]… {hidden} more evidence lines in the --html / --json report[/]")
+        con.print(f"  [dim]… {hidden} more evidence line{'' if hidden == 1 else 's'} in the --html / --json report[/]")
     for m in f["missing"]:
         con.print(f"  [yellow]missing:[/] {escape(m)}")
     if f["remedy"]:
@@ -69,16 +73,21 @@ def print_text(result, console: Console | None = None) -> None:
     for o in report["rules"]:
         if o["status"] == "inconclusive":
             con.print(f"[yellow]inconclusive[/] {escape(o['rule'])}: {escape(o['reason'])}")
+    for n in report.get("not_checked", []):
+        con.print(f"[dim]not checked:[/] {escape(n['text'])}")
+    for d in report["dumps"]:
+        if d.get("complete") is False and d["kind"] != "panic":
+            con.print(f"[yellow]partial dump[/] {escape(where(d))}: {escape(d.get('completeness') or '')}")
     for p in report["problems"]:
         con.print(f"[yellow]could not read[/] {escape(where(p))}: {escape(p['message'])}")
     for w in report["warnings"][:20]:
         con.print(f"[yellow]warning[/] {escape(w)}")
     for d in report["dumps"]:
         con.print(f"[dim]dump #{d['dump']} {escape(d.get('program') or 'unknown program')} ({escape(d['kind'])}, "
-                  f"{d['goroutines']} goroutines) {escape(where(d))}[/]")
+                  f"{d['goroutines']} goroutine{'' if d['goroutines'] == 1 else 's'}) {escape(where(d))}[/]")
     for c in report.get("calls", []):
         con.print("call: " + escape(describe_call(c)))
-    read = ", ".join(f"{i['name']} ({i['kind']}, {i['lines']} lines)" for i in report["inputs"])
+    read = ", ".join(f"{i['name']} ({i['kind']}, {i['lines']} line{'' if i['lines'] == 1 else 's'})" for i in report["inputs"])
     con.print(f"[dim]inputs: {escape(read) or 'none'}[/]")
     if report["redaction"]["applied"]:
         con.print(f"[dim]redacted: {len(report['redaction']['tokens'])} names replaced by pseudonyms[/]")

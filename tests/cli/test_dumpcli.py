@@ -23,7 +23,7 @@ def test_49227_orphaned_lock_in_terminal_exit_1():
     proc = run(SIGUSR1, "--top", "3")
     assert proc.returncode == 1
     assert "LOCK mutex 0xc00026a180: ORPHANED (high confidence), 3 waiting" in proc.stdout
-    assert "not a lock: 1 in waitgroup wait (goroutines 1)" in proc.stdout
+    assert "not a lock: 1 in waitgroup wait (goroutine 1)" in proc.stdout  # was "(goroutines 1)"
     assert "41 buckets (38 not shown)" in proc.stdout  # goroutines 83 and 85 print the same stack
     first = proc.stdout.split("41 buckets")[1].split("\n")[1]
     assert first.endswith("waiting on 0xc00026a180")  # lock waiters come first

@@ -146,7 +146,7 @@ def test_go18_rwmutex_rlock_semacquire():
             "github.com/docker/docker/daemon.(*Daemon).Containers(0xc42007e000, 0xc420b1a000, 0x0, 0x0)\n"
             "\t/go/src/github.com/docker/docker/daemon/list.go:97 +0x3a\n")
     [lock] = analyze_locks(parse_dumps(text)[0])
-    assert (lock.key, lock.kind, lock.status, lock.longest_wait) == ("0xc4201d2f10", "rwmutex-read", "orphaned", 5611)
+    assert (lock.key, lock.kind, lock.status, lock.longest_wait) == ("0xc4201d2f10", "rwmutex-read", "holder-unseen", 5611)
     assert lock.functions == ["github.com/docker/docker/daemon.(*Daemon).Containers"]
 
 

@@ -77,7 +77,7 @@ def test_environment_facts(report):
     assert env["go_versions"][0]["version"] == "go1.22.12" and env["go_versions"][0]["line"] == 14
     assert {"name": "test", "id": "d593da0690bf"} in env["containers"]
     assert env["images"] == ["debian-minbase:bookworm"]
-    assert report["coverage"] == {"logs": True, "debug_logs": True, "dumps": True}
+    assert report["coverage"] == {"logs": True, "debug_logs": True, "dumps": True, "complete_dumps": True}
 
 
 def test_journal_input_gives_hosts_and_pids(rules):

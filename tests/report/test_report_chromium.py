@@ -60,7 +60,7 @@ def test_49227_report_opens_clean_with_the_verdict_in_view(repro_html, tmp_path)
             return {text: b.innerText, top: r.top, bottom: r.bottom, width: r.width, shown: b.checkVisibility(),
                     screen: innerHeight}; })()""")
         assert "Problem found: moby/moby#49227" in banner["text"] and "Container test (d593da0690bf)" in banner["text"]
-        assert "What to do now" in banner["text"] and "restart dockerd" in banner["text"]
+        assert "What to do:" in banner["text"] and "restart dockerd" in banner["text"]
         assert banner["shown"] and 0 <= banner["top"] < banner["bottom"] <= banner["screen"] and banner["width"] > 600
         drawn = page.js("""[...document.querySelectorAll('svg')].map(s => [s.getAttribute('class'),
             Math.round(s.getBoundingClientRect().width), s.querySelectorAll('rect, path').length])""")

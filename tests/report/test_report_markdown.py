@@ -27,7 +27,7 @@ def test_49227_markdown_has_verdict_evidence_and_remedy(report):
     md = to_markdown(report)
     assert md.startswith("## forensics: PROBLEMS FOUND — moby/moby#49227")
     assert "**Diagnosis (critical, confirmed):** Container test (d593da0690bf) is wedged" in md
-    assert "**What to do now:** Now: restart dockerd" in md
+    assert "**What to do:** Now: restart dockerd" in md and "What to do now: Now:" not in md  # was doubled
     assert "samples/49227-repro/dockerd.log:171  [panic] http: panic serving @" in md
     assert "  > 171  2026/11/29 12:28:12 http: panic serving @:" in md  # the cited line among its neighbours
     assert "<https://github.com/moby/moby/issues/49227>" in md
@@ -36,7 +36,7 @@ def test_49227_markdown_has_verdict_evidence_and_remedy(report):
 
 def test_markdown_shrinks_to_the_limit_and_stays_well_formed(report):
     full = to_markdown(report)
-    for limit in (20_000, 12_000, 4_000):
+    for limit in (10_000, 7_000, 4_000):  # views of one moment are cited once: the full report is ~11k
         md = to_markdown(report, limit=limit)
         assert len(md) <= limit < len(full)
         assert md.count("\n```") % 2 == 0  # every fenced block closed
