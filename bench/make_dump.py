@@ -58,11 +58,14 @@ LOCK_FRAMES = re.compile(r"\A(goroutine \d+ )\[[^\]]*\]:\n(?:[^\n]*\n\t[^\n]*\n)
 
 
 def own_mutex_text(source_text: str, count: int) -> str:
-    """``count`` goroutines each waiting on its own mutex, every other one with its holder."""
-    waiter = next(b for b in goroutine_blocks(source_text) if b.startswith(f"goroutine {WAITER_ID} ["))
+    """``count`` goroutines each waiting on its own mutex, every other one with its holder, beside the
+    source dump's goroutines that wait on no mutex (goroutine 1, the signal handler, the accept loops:
+    a whole daemon's dump, not an excerpt)."""
+    blocks = goroutine_blocks(source_text)
+    waiter = next(b for b in blocks if b.startswith(f"goroutine {WAITER_ID} ["))
     holder = LOCK_FRAMES.sub(r"\1[chan receive]:\n", waiter)
     assert holder != waiter, "goroutine 127 no longer starts with its three lock frames"
-    out = []
+    out = [b for b in blocks if "sync.(*Mutex)" not in b and "sync.(*RWMutex)" not in b]
     def move(text: str, i: int, gid: int) -> str:
         text = POINTER.sub(lambda m: m[0] if m[0] == DAEMON else f"0xc{i + 1:05x}{m[1][2:]}", text)
         return f"goroutine {gid} " + text.split(" ", 2)[2]
