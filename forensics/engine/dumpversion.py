@@ -11,6 +11,8 @@ A weak match (too many frames fit no candidate) is reported but not used as the 
 """
 from __future__ import annotations
 
+from datetime import timezone
+
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -48,7 +50,7 @@ class DumpVersion:
     def source(self) -> str:
         """Where the version came from, as the report names it: ``goroutine dump <file>``."""
         what = "panic trace" if set(self.kinds) == {"panic"} else "goroutine dump"
-        return f"{what}{'s' if len(self.sources) > 1 else ''} {', '.join(self.sources)}"
+        return " ".join(p for p in (f"{what}{'s' if len(self.sources) > 1 else ''}", ", ".join(self.sources)) if p)
 
     @property
     def link_tag(self) -> str | None:
@@ -84,7 +86,11 @@ def infer(dumps: list[Dump]) -> DumpVersion | None:
     """The release range of the latest dump's daemon (see the module text); None without dumps."""
     if not dumps:
         return None
-    order = sorted(range(len(dumps)), key=lambda i: (dumps[i].time is not None, dumps[i].time or 0, i))
+    def when(i: int) -> float:  # a zone-less dump time (a file name's) is UTC, as parse.date_dumps reads it
+        t = dumps[i].time
+        return 0.0 if t is None else (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+
+    order = sorted(range(len(dumps)), key=lambda i: (dumps[i].time is not None, when(i), i))
     matches = {i: fingerprint.match(_frames([dumps[i]])) for i in order}
     per_dump = {i: m.tags[-1] for i, m in matches.items() if m.tags}
     matched = [i for i in order if matches[i]]

@@ -168,10 +168,13 @@ def test_healthy_log_without_dump_is_no_known_problem_found(name, rules):
 
 
 def test_a_panic_without_the_dump_that_would_decide_is_inconclusive(tmp_path, rules):
-    """The leak demo's recovered panic, before anyone dumped stacks (a prefix of the real capture)."""
+    """The leak demo's recovered panic, before anyone dumped stacks (a prefix of the real capture):
+    the panic itself is a finding (issue 16: no panic goes unreported), whether it leaked a lock is
+    inconclusive, and the finding says a goroutine dump would tell."""
     text = (FIXTURES / "captured" / "failures-20.10" / "lockdemo-leak-sigquit.txt").read_text(encoding="utf-8")
     log = tmp_path / "stderr.txt"
     log.write_text(text[: text.index("SIGQUIT: quit")], encoding="utf-8")
     result = analyze([str(log)], rules=rules)
-    assert not result.found and result.verdict == "inconclusive"
+    [panic] = result.found
+    assert panic.id == "unexplained-panic" and panic.severity == "medium" and "goroutine dump" in panic.explanation
     assert next(o for o in result.outcomes if o.rule == "orphaned-lock").status == "inconclusive"
