@@ -200,36 +200,31 @@ def _skip_long(name: str, line: int, readline, problems: list[Problem]) -> None:
 
 
 def _blocks(name: str, stream, skim: Skim, at: list[int], problems: list[Problem]) -> Iterator[str | Skipped]:
-    """Read in blocks; a routine block is held until the next one shows whether its last lines
-    are context for something notable."""
-    held = None  # a Routine block
+    """Read in blocks; give the lines the analysis needs and Skipped counts of the others."""
     while True:
         chunk = stream.read(skim.block)
-        if chunk and not chunk.endswith(b"\n"):
+        if not chunk:
+            return
+        if not chunk.endswith(b"\n"):
             rest = stream.readline(MAX_LINE + 1)
             chunk += rest
             if len(rest) > MAX_LINE and not rest.endswith(b"\n"):
                 _skip_long(name, at[0] + chunk.count(b"\n") + 1, stream.readline, problems)
                 chunk += b"\n"
-        routine = skim.routine(chunk) if chunk else None
-        if held is not None:
-            for piece in skim.pieces(held, context=routine is None):
-                if type(piece) is Skipped:
-                    piece.line = at[0] + 1
-                    at[0] += piece.count
-                    yield piece
-                else:
-                    at[0] += 1
-                    yield _text(piece)
-            held = None
-        if not chunk:
-            return
-        if routine is not None:
-            held = routine
+        pieces = skim.select(chunk)
+        if pieces is None:
+            for raw in chunk.split(b"\n")[:-1] if chunk.endswith(b"\n") else chunk.split(b"\n"):
+                at[0] += 1
+                yield _text(raw)
             continue
-        for raw in chunk.split(b"\n")[:-1] if chunk.endswith(b"\n") else chunk.split(b"\n"):
-            at[0] += 1
-            yield _text(raw)
+        for piece in pieces:
+            if type(piece) is Skipped:
+                piece.line = at[0] + 1
+                at[0] += piece.count
+                yield piece
+            else:
+                at[0] += 1
+                yield _text(piece)
 
 
 def lines_at(inp: Input, numbers: set[int], block: int = 1 << 20) -> dict[int, str]:
