@@ -15,6 +15,9 @@ from forensics.engine.ruleset import Rule, Signal
 from forensics.ingest.skim import Skim
 
 _ROUTINE = {"debug", "info"}  # the only levels a skimmed line can have
+# the lines after a create request: the one naming the new container's id comes within three in the
+# captures (27.4.1: form data, mounted container=<id>; 20.10: form data, mounted, /containers/<id>/wait)
+FOLLOW = (("/containers/create?", 4),)
 
 
 def _signal_needles(sig: Signal) -> tuple[set[str], bool] | None:
@@ -53,4 +56,4 @@ def skim_for(rules: list[Rule]) -> Skim | None:
             if found is None:
                 return None
             (caseless if found[1] else exact).update(found[0])
-    return Skim(tuple(sorted(exact)), tuple(sorted(caseless)))
+    return Skim(tuple(sorted(exact)), tuple(sorted(caseless)), follow=FOLLOW)

@@ -21,6 +21,7 @@ searched; otherwise one regular expression over the block finds the lines that a
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,6 +29,8 @@ from typing import Callable
 
 AFTER = 20_000  # lines of each input always parsed one by one
 BLOCK = 1 << 20
+CONTEXT = 200  # lines given before a panic or a dump (the requests that led up to it)
+_DUMP_STARTS = ((b"panic", b"panic"), (b"goroutine", b"goroutine "))  # (needle, token) of a panic or dump
 _MARK, _ESCAPED = b'" level=', b'\\" level='
 _DEBUG, _INFO = b'" level=debug msg=', b'" level=info msg='
 # a line at any level but debug and info is always given
@@ -52,30 +55,60 @@ class Skim:
     caseless: tuple[str, ...] = ()  # the same, matched ignoring case
     after: int = AFTER
     block: int = BLOCK
+    context: int = CONTEXT  # lines given before a panic or a dump
+    follow: tuple[tuple[str, int], ...] = ()  # (needle, n): the n lines after a line holding it are given too
 
-    def select(self, chunk: bytes) -> list[bytes | Skipped] | None:
+    def select(self, chunk: bytes, tail: int = 0) -> tuple[list[bytes | Skipped] | None, int]:
         """``chunk`` (whole lines, each ending with a newline) as the lines to give, in order, with
-        Skipped counts between them; None when every line must be given (NULs, a tiny block)."""
+        Skipped counts between them (None when every line must be given: NULs, a tiny block), and
+        how many lines of the block before it are wanted as context; ``tail``: give the last lines."""
         lines = chunk.count(b"\n")
         if lines < 3 or not chunk.endswith(b"\n") or b"\x00" in chunk:
-            return None
-        hits = _matcher(self.needles, self.caseless)(chunk)
+            return None, 0
+        hits = _matcher(self.needles + tuple(n for n, _ in self.follow), self.caseless)(chunk)
         escaped = (_ESCAPED, False) in hits
         others = sum(_count(chunk, token, escaped) for token, _ in hits if token in _OTHER_LEVELS)
         debug, info = _count(chunk, _DEBUG, escaped), _count(chunk, _INFO, escaped)
         keep = set(_line_starts(chunk, [hit for hit in hits if hit[0] != _ESCAPED]))
+        for needle, count in self.follow:
+            token = needle.encode()
+            if (token, False) in hits:
+                for at in _finds(chunk, token):
+                    begin = chunk.find(b"\n", at) + 1
+                    keep.update(_starts(chunk, begin, _ahead(chunk, begin, count)))
         keep.add(0)
         keep.add(chunk.rfind(b"\n", 0, len(chunk) - 1) + 1)
         if debug + info + others != lines:  # some lines are not logrus text lines
             odd = [m.start() for m in _ODD.finditer(chunk)]  # the newline ending the line before
             keep.update(at + 1 for at in odd)
             keep.update(chunk.rfind(b"\n", 0, at) + 1 for at in odd)
+        wanted = 0
+        kept = sorted(keep)
+        triggers = sorted({chunk.rfind(b"\n", 0, at) + 1 for needle, token in _DUMP_STARTS
+                           if (needle, False) in hits for at in _finds(chunk, token)})
+        previous = None
+        for start in triggers:  # what led up to a panic or a dump, once per stretch of given lines
+            if previous is not None and chunk.count(b"\n", previous, start) == \
+                    bisect.bisect_left(kept, start) - bisect.bisect_left(kept, previous):
+                previous = start
+                continue
+            previous = start
+            begin = _back(chunk, start, self.context)
+            keep.update(_starts(chunk, begin, start))
+            if begin == 0:
+                wanted = max(wanted, self.context - chunk.count(b"\n", 0, start))
+        if tail:
+            keep.update(_starts(chunk, _back(chunk, len(chunk), tail), len(chunk)))
         starts = sorted(keep)
         given = [chunk[a:chunk.find(b"\n", a) + 1] for a in starts]
         for line in given:
-            if _MARK in line:
+            if escaped:
                 debug -= _count(line, _DEBUG, escaped)
                 info -= _count(line, _INFO, escaped)
+            elif _DEBUG in line:
+                debug -= 1
+            elif _INFO in line:
+                info -= 1
         out: list[bytes | Skipped] = []
         end = 0
         for start, line in zip(starts, given):
@@ -84,7 +117,46 @@ class Skim:
                 debug = None
             out.append(line)
             end = start + len(line)
-        return out
+        return out, wanted
+
+
+def _finds(chunk: bytes, token: bytes) -> list[int]:
+    """Where ``token`` stands in ``chunk``, once per line."""
+    out = []
+    at = chunk.find(token)
+    while at >= 0:
+        out.append(at)
+        at = chunk.find(token, chunk.find(b"\n", at) + 1)
+    return out
+
+
+def _ahead(chunk: bytes, start: int, count: int) -> int:
+    """Where the line ``count`` lines after the one starting at ``start`` starts (the end at most)."""
+    for _ in range(count):
+        if start >= len(chunk):
+            break
+        start = chunk.find(b"\n", start) + 1
+    return start
+
+
+def _back(chunk: bytes, start: int, count: int) -> int:
+    """Where the line ``count`` lines before the one starting at ``start`` starts (0 at most)."""
+    for _ in range(count):
+        if start <= 0:
+            return 0
+        start = chunk.rfind(b"\n", 0, start - 1) + 1
+    return start
+
+
+def _starts(chunk: bytes, begin: int, end: int) -> list[int]:
+    """The starts of the lines from the one starting at ``begin`` up to ``end``."""
+    out = []
+    while begin < end:
+        out.append(begin)
+        begin = chunk.find(b"\n", begin) + 1
+        if begin == 0:
+            break
+    return out
 
 
 def _count(chunk: bytes, token: bytes, escaped: bool) -> int:

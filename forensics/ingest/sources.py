@@ -200,31 +200,47 @@ def _skip_long(name: str, line: int, readline, problems: list[Problem]) -> None:
 
 
 def _blocks(name: str, stream, skim: Skim, at: list[int], problems: list[Problem]) -> Iterator[str | Skipped]:
-    """Read in blocks; give the lines the analysis needs and Skipped counts of the others."""
+    """Read in blocks; give the lines the analysis needs and Skipped counts of the others. The last
+    blocks are held until the next one shows whether their last lines lead up to a panic or a dump."""
+    held: list[list] = []  # [chunk, pieces, lines] of the blocks not given yet, oldest first
     while True:
         chunk = stream.read(skim.block)
-        if not chunk:
-            return
-        if not chunk.endswith(b"\n"):
+        if chunk and not chunk.endswith(b"\n"):
             rest = stream.readline(MAX_LINE + 1)
             chunk += rest
             if len(rest) > MAX_LINE and not rest.endswith(b"\n"):
                 _skip_long(name, at[0] + chunk.count(b"\n") + 1, stream.readline, problems)
                 chunk += b"\n"
-        pieces = skim.select(chunk)
-        if pieces is None:
-            for raw in chunk.split(b"\n")[:-1] if chunk.endswith(b"\n") else chunk.split(b"\n"):
-                at[0] += 1
-                yield _text(raw)
-            continue
-        for piece in pieces:
-            if type(piece) is Skipped:
-                piece.line = at[0] + 1
-                at[0] += piece.count
-                yield piece
-            else:
-                at[0] += 1
-                yield _text(piece)
+        pieces, wanted = skim.select(chunk) if chunk else (None, 0)
+        for block in reversed(held):  # the context the new block wants, from the blocks before it
+            if wanted <= 0:
+                break
+            if block[1] is not None:
+                block[1] = skim.select(block[0], tail=wanted)[0]
+            wanted -= block[2]
+        if chunk:
+            held.append([chunk, pieces, chunk.count(b"\n")])
+        while held and (not chunk or sum(block[2] for block in held[1:]) >= skim.context):
+            before, given, _ = held.pop(0)
+            yield from _pieces(before, given, at)
+        if not chunk:
+            return
+
+
+def _pieces(chunk: bytes, pieces: list | None, at: list[int]) -> Iterator[str | Skipped]:
+    if pieces is None:  # every line
+        for raw in chunk.split(b"\n")[:-1] if chunk.endswith(b"\n") else chunk.split(b"\n"):
+            at[0] += 1
+            yield _text(raw)
+        return
+    for piece in pieces:
+        if type(piece) is Skipped:
+            piece.line = at[0] + 1
+            at[0] += piece.count
+            yield piece
+        else:
+            at[0] += 1
+            yield _text(piece)
 
 
 def lines_at(inp: Input, numbers: set[int], block: int = 1 << 20) -> dict[int, str]:
