@@ -29,6 +29,7 @@ from typing import Callable
 
 AFTER = 20_000  # lines of each input always parsed one by one
 BLOCK = 1 << 20
+FOLLOWS = 200  # as many as the parser keeps of one repeated message (forensics.parse.KEEP_SAME)
 CONTEXT = 200  # lines given before a panic or a dump (the requests that led up to it)
 _DUMP_STARTS = ((b"panic", b"panic"), (b"goroutine", b"goroutine "))  # (needle, token) of a panic or dump
 _MARK, _ESCAPED = b'" level=', b'\\" level='
@@ -56,12 +57,15 @@ class Skim:
     after: int = AFTER
     block: int = BLOCK
     context: int = CONTEXT  # lines given before a panic or a dump
-    follow: tuple[tuple[str, int], ...] = ()  # (needle, n): the n lines after a line holding it are given too
+    follow: tuple[tuple[str, int], ...] = ()  # (needle, n): a line holding it and the n lines after it are
+    # given, for the first FOLLOWS of an input (past them the parser counts such repeated lines anyway)
 
-    def select(self, chunk: bytes, tail: int = 0) -> tuple[list[bytes | Skipped] | None, int]:
+    def select(self, chunk: bytes, tail: int = 0, follows: list[int] | None = None,
+               ) -> tuple[list[bytes | Skipped] | None, int]:
         """``chunk`` (whole lines, each ending with a newline) as the lines to give, in order, with
         Skipped counts between them (None when every line must be given: NULs, a tiny block), and
-        how many lines of the block before it are wanted as context; ``tail``: give the last lines."""
+        how many lines of the block before it are wanted as context; ``tail``: give the last lines;
+        ``follows``: ``[n]``, how many more ``follow`` needles of this input to follow (decremented)."""
         lines = chunk.count(b"\n")
         if lines < 3 or not chunk.endswith(b"\n") or b"\x00" in chunk:
             return None, 0
@@ -69,13 +73,17 @@ class Skim:
         escaped = (_ESCAPED, False) in hits
         others = sum(_count(chunk, token, escaped) for token, _ in hits if token in _OTHER_LEVELS)
         debug, info = _count(chunk, _DEBUG, escaped), _count(chunk, _INFO, escaped)
-        keep = set(_line_starts(chunk, [hit for hit in hits if hit[0] != _ESCAPED]))
-        for needle, count in self.follow:
-            token = needle.encode()
-            if (token, False) in hits:
+        follow = {needle.encode(): count for needle, count in self.follow}
+        keep = set(_line_starts(chunk, [hit for hit in hits if hit[0] != _ESCAPED and hit[0] not in follow]))
+        for token, count in follow.items():
+            if (token, False) in hits and (follows is None or follows[0] > 0):
                 for at in _finds(chunk, token):
-                    begin = chunk.find(b"\n", at) + 1
-                    keep.update(_starts(chunk, begin, _ahead(chunk, begin, count)))
+                    if follows is not None:
+                        if follows[0] <= 0:
+                            break
+                        follows[0] -= 1
+                    begin = chunk.rfind(b"\n", 0, at) + 1
+                    keep.update(_starts(chunk, begin, _ahead(chunk, begin, count + 1)))
         keep.add(0)
         keep.add(chunk.rfind(b"\n", 0, len(chunk) - 1) + 1)
         if debug + info + others != lines:  # some lines are not logrus text lines
@@ -102,9 +110,9 @@ class Skim:
         starts = sorted(keep)
         given = [chunk[a:chunk.find(b"\n", a) + 1] for a in starts]
         for line in given:
-            if escaped:
-                debug -= _count(line, _DEBUG, escaped)
-                info -= _count(line, _INFO, escaped)
+            if escaped and _ESCAPED in line:
+                debug -= _count(line, _DEBUG, True)
+                info -= _count(line, _INFO, True)
             elif _DEBUG in line:
                 debug -= 1
             elif _INFO in line:
