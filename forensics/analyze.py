@@ -13,7 +13,7 @@ from forensics.engine.evaluate import evaluate
 from forensics.evidence import Evidence, build
 from forensics.findings import Finding, Outcome, severity_rank
 from forensics.parse import Parsed, date_dumps, parse_records
-from forensics.engine.prefilter import skim_for
+from forensics.engine.prefilter import every_line_skim, skim_for
 from forensics.engine.ruleset import Rule, load_rules
 
 
@@ -91,7 +91,7 @@ def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rul
 def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | None, input_format: str,
              every_line: bool) -> Result:
     rules = rules if rules is not None else load_rules()
-    skim = None if every_line else skim_for(rules)
+    skim = every_line_skim() if every_line else skim_for(rules)
     problems: list[sources.Problem] = []
     inputs: list[sources.Input] = []
     parsed = Parsed()

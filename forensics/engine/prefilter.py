@@ -57,3 +57,9 @@ def skim_for(rules: list[Rule]) -> Skim | None:
                 return None
             (caseless if found[1] else exact).update(found[0])
     return Skim(tuple(sorted(exact)), tuple(sorted(caseless)), follow=FOLLOW)
+
+
+def every_line_skim() -> Skim:
+    """--every-line: every line given but repeated debug and info messages, which the parser only counts
+    (the lines before a panic or a dump are given too, as the parser keeps them)."""
+    return Skim(tuple(sorted(parse.NEEDLES)), every=True)

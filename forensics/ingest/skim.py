@@ -29,7 +29,9 @@ from typing import Callable
 
 AFTER = 20_000  # lines of each input always parsed one by one
 BLOCK = 1 << 20
-FOLLOWS = 200  # as many as the parser keeps of one repeated message (forensics.parse.KEEP_SAME)
+SAME = 200  # as many lines as the parser keeps of one repeated message (forensics.parse.KEEP_SAME)
+FOLLOWS = SAME  # create requests followed per input (past them the parser counts such lines anyway)
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 CONTEXT = 200  # lines given before a panic or a dump (the requests that led up to it)
 _DUMP_STARTS = ((b"panic", b"panic"), (b"goroutine", b"goroutine "))  # (needle, token) of a panic or dump
 _MARK, _ESCAPED = b'" level=', b'\\" level='
@@ -57,15 +59,23 @@ class Skim:
     after: int = AFTER
     block: int = BLOCK
     context: int = CONTEXT  # lines given before a panic or a dump
+    every: bool = False  # --every-line: give every line but repeats (see select)
     follow: tuple[tuple[str, int], ...] = ()  # (needle, n): a line holding it and the n lines after it are
-    # given, for the first FOLLOWS of an input (past them the parser counts such repeated lines anyway)
+    # given, for the first FOLLOWS of an input
 
-    def select(self, chunk: bytes, tail: int = 0, follows: list[int] | None = None,
+    def select(self, chunk: bytes, tail: int = 0, follows: list[int] | None = None, same: dict | None = None,
                ) -> tuple[list[bytes | Skipped] | None, int]:
         """``chunk`` (whole lines, each ending with a newline) as the lines to give, in order, with
         Skipped counts between them (None when every line must be given: NULs, a tiny block), and
         how many lines of the block before it are wanted as context; ``tail``: give the last lines;
-        ``follows``: ``[n]``, how many more ``follow`` needles of this input to follow (decremented)."""
+        ``follows``: ``[n]``, how many more ``follow`` needles of this input to follow (decremented).
+
+        With ``every`` (``--every-line``) every line is given but a debug or info line whose message
+        was given ``SAME`` times before in this input (``same``: message -> times, kept by the caller):
+        what the parser would only count (forensics.parse.KEEP_SAME). The message compared here is
+        the whole line from its time on with each digit blanked, finer than the parser's (its level
+        and the first 160 characters of its message, runs of digits and hex blanked), so the parser
+        still sees every line it would keep and counts the rest itself."""
         lines = chunk.count(b"\n")
         if lines < 3 or not chunk.endswith(b"\n") or b"\x00" in chunk:
             return None, 0
@@ -107,6 +117,8 @@ class Skim:
                 wanted = max(wanted, self.context - chunk.count(b"\n", 0, start))
         if tail:
             keep.update(_starts(chunk, _back(chunk, len(chunk), tail), len(chunk)))
+        if self.every:
+            _repeats(chunk, keep, {} if same is None else same)
         starts = sorted(keep)
         given = [chunk[a:chunk.find(b"\n", a) + 1] for a in starts]
         for line in given:
@@ -165,6 +177,20 @@ def _starts(chunk: bytes, begin: int, end: int) -> list[int]:
         if begin == 0:
             break
     return out
+
+
+def _repeats(chunk: bytes, keep: set[int], same: dict) -> None:
+    """Add to ``keep`` the lines not kept whose message was not given SAME times yet (see select)."""
+    at = 0
+    for line in chunk.translate(_DIGITS).split(b"\n")[:-1]:
+        start, at = at, at + len(line) + 1
+        if start in keep:
+            continue
+        key = hash(line[line.find(b'time="'):])
+        seen = same.get(key, 0)
+        if seen < SAME:
+            same[key] = seen + 1
+            keep.add(start)
 
 
 def _count(chunk: bytes, token: bytes, escaped: bool) -> int:

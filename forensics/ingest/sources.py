@@ -203,7 +203,7 @@ def _blocks(name: str, stream, skim: Skim, at: list[int], problems: list[Problem
     """Read in blocks; give the lines the analysis needs and Skipped counts of the others. The last
     blocks are held until the next one shows whether their last lines lead up to a panic or a dump."""
     held: list[list] = []  # [chunk, pieces, lines] of the blocks not given yet, oldest first
-    follows = [FOLLOWS]
+    follows, same = [FOLLOWS], {}
     while True:
         chunk = stream.read(skim.block)
         if chunk and not chunk.endswith(b"\n"):
@@ -212,12 +212,12 @@ def _blocks(name: str, stream, skim: Skim, at: list[int], problems: list[Problem
             if len(rest) > MAX_LINE and not rest.endswith(b"\n"):
                 _skip_long(name, at[0] + chunk.count(b"\n") + 1, stream.readline, problems)
                 chunk += b"\n"
-        pieces, wanted = skim.select(chunk, follows=follows) if chunk else (None, 0)
+        pieces, wanted = skim.select(chunk, follows=follows, same=same) if chunk else (None, 0)
         for block in reversed(held):  # the context the new block wants, from the blocks before it
             if wanted <= 0:
                 break
             if block[1] is not None:
-                block[1] = skim.select(block[0], tail=wanted)[0]
+                block[1] = skim.select(block[0], tail=wanted, same={})[0]
             wanted -= block[2]
         if chunk:
             held.append([chunk, pieces, chunk.count(b"\n")])
