@@ -184,32 +184,46 @@ def tiny(rules):
     return dataclasses.replace(prefilter.skim_for(rules), after=20, block=2 << 10)
 
 
+def tiny_every():
+    return dataclasses.replace(prefilter.every_line_skim(), after=20, block=2 << 10)
+
+
 def coverage(result):
     """Each input's coverage, less the note that says how many lines were counted, not kept."""
     return [(i.name, i.lines, re.sub(r"; \d+ routine or repetitive log lines counted, not kept", "", i.kind), i.readable)
             for i in result.inputs]
 
 
-def levels(path):
+def levels(path, skimmers):
     out = []
-    for skimmer in (tiny(load_rules()), None):
+    for skimmer in skimmers:
         parsed, problems = read(path, skimmer)
         out.append(({k: dict(v.levels) for k, v in parsed.coverage.items()},
                     {k: (v.plain, v.starts, dict(v.envelopes)) for k, v in parsed.coverage.items()}, parsed.records))
     return out
 
 
+def three_ways(monkeypatch, paths):
+    """analyze: lines selected, --every-line (repeats counted in bulk), and every line parsed one by one."""
+    monkeypatch.setattr(analyze_module, "skim_for", tiny)
+    monkeypatch.setattr(analyze_module, "every_line_skim", tiny_every)
+    skimmed, every = analyze(paths), analyze(paths, every_line=True)
+    monkeypatch.setattr(analyze_module, "every_line_skim", lambda: None)
+    return skimmed, every, analyze(paths, every_line=True)
+
+
 @pytest.mark.parametrize("path", SHAPES, ids=lambda p: p.name)
 def test_every_sample_and_log_shape_gives_the_same_findings_skimmed(monkeypatch, path):
-    monkeypatch.setattr(analyze_module, "skim_for", tiny)
-    skimmed, full = analyze([str(path)]), analyze([str(path)], every_line=True)
-    assert summary(skimmed) == summary(full)
-    assert [(o.rule, o.status) for o in skimmed.outcomes] == [(o.rule, o.status) for o in full.outcomes]
-    assert [str(p) for p in skimmed.problems] == [str(p) for p in full.problems]
-    assert [i.lines for i in skimmed.inputs] == [i.lines for i in full.inputs]
+    results = three_ways(monkeypatch, [str(path)])
+    for result in results[:2]:
+        full = results[2]
+        assert summary(result) == summary(full)
+        assert [(o.rule, o.status) for o in result.outcomes] == [(o.rule, o.status) for o in full.outcomes]
+        assert [str(p) for p in result.problems] == [str(p) for p in full.problems]
+        assert [i.lines for i in result.inputs] == [i.lines for i in full.inputs]
     if path.is_file():
-        (lv_s, rest_s, n_s), (lv_f, rest_f, n_f) = levels(path)
-        assert n_s == n_f and lv_s == lv_f and rest_s == rest_f
+        (lv_s, rest_s, n_s), (lv_e, rest_e, n_e), (lv_f, rest_f, n_f) = levels(path, [tiny(load_rules()), tiny_every(), None])
+        assert n_s == n_e == n_f and lv_s == lv_e == lv_f and rest_s == rest_e == rest_f
 
 
 def dense(tmp_path: Path) -> tuple[Path, list[str]]:
@@ -234,14 +248,14 @@ def dense(tmp_path: Path) -> tuple[Path, list[str]]:
     return path, out
 
 
-def test_a_warning_dense_journal_gives_the_findings_and_counts_of_a_full_parse(tmp_path, small_blocks):
+def test_a_warning_dense_journal_gives_the_findings_and_counts_of_a_full_parse(tmp_path, monkeypatch):
     path, lines = dense(tmp_path)
-    skimmed, full = analyze([str(path)]), analyze([str(path)], every_line=True)
-    assert summary(skimmed) == summary(full)
+    skimmed, every, full = three_ways(monkeypatch, [str(path)])
+    assert summary(skimmed) == summary(every) == summary(full)
     assert skimmed.found[0].id == "moby-49227"
-    assert coverage(skimmed) == coverage(full)
-    (lv_s, rest_s, n_s), (lv_f, rest_f, n_f) = levels(path)
-    assert n_s == n_f == len(lines) and lv_s == lv_f and rest_s == rest_f
+    assert coverage(skimmed) == coverage(every) == coverage(full)
+    (lv_s, rest_s, n_s), (lv_e, rest_e, n_e), (lv_f, rest_f, n_f) = levels(path, [small(load_rules()), tiny_every(), None])
+    assert n_s == n_e == n_f == len(lines) and lv_s == lv_e == lv_f and rest_s == rest_e == rest_f
     assert lv_s[str(path)]["warning"] == sum("level=warning" in line for line in lines) == 400
     assert len(rest_s[str(path)][1]) == 2  # two lifetimes
     assert skimmed.inputs[0].events < full.inputs[0].events / 2
