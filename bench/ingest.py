@@ -146,8 +146,8 @@ def signatures() -> list[str]:
     return [escape(n) for n in skim.needles] + [f"(?i){escape(n)}" for n in skim.caseless]
 
 
-def run(argv: list[str]) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS (KiB) of that process alone, and exit status of one command."""
+def run(argv: list[str]) -> tuple[float, float, int, int]:
+    """Wall seconds, CPU seconds and peak RSS (KiB) of that process alone, and its exit status."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = proc.stderr.read()
@@ -156,7 +156,7 @@ def run(argv: list[str]) -> tuple[float, int, int]:
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         sys.stderr.write(err.decode(errors="replace")[-2000:])
-    return wall, usage.ru_maxrss, code
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, code
 
 
 def main() -> None:
@@ -196,17 +196,21 @@ def bench(case: str, args) -> None:
     if args.skip_every_line:
         tools.pop()
     results: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
     for attempt in range(args.repeat):  # the machine is shared: each command more than once
         for name, argv in tools:
-            wall, peak, code = run(argv)
+            wall, cpu, peak, code = run(argv)
             results.setdefault(name, []).append(wall)
-            print(f"{name:26} wall {wall:7.1f} s  {size_mb / wall:7.1f} MiB/s  {lines / wall / 1000:8.0f} k lines/s  "
+            cpus.setdefault(name, []).append(cpu)
+            print(f"{name:26} wall {wall:7.1f} s  cpu {cpu:6.1f} s  {size_mb / wall:7.1f} MiB/s  {lines / wall / 1000:8.0f} k lines/s  "
                   f"peak RSS {peak / 1024:6.0f} MiB  exit {code}  (load {os.getloadavg()[0]:.1f})")
     if rg:
         base = results["rg -c (rule signatures)"]
         for name in [n for n in results if n.startswith("forensics")]:
             print(f"{name} / rg wall time, run by run: "
-                  + ", ".join(f"{mine / theirs:.1f} x" for mine, theirs in zip(results[name], base)))
+                  + ", ".join(f"{mine / theirs:.1f} x" for mine, theirs in zip(results[name], base))
+                  + "; cpu time: " + ", ".join(f"{mine / theirs:.1f} x" for mine, theirs
+                                                in zip(cpus[name], cpus["rg -c (rule signatures)"])))
     if not args.keep:
         path.unlink()
 

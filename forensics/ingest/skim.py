@@ -81,10 +81,13 @@ class Skim:
             return None, 0
         hits = _matcher(self.needles + tuple(n for n, _ in self.follow), self.caseless)(chunk)
         escaped = (_ESCAPED, False) in hits
-        others = sum(_count(chunk, token, escaped) for token, _ in hits if token in _OTHER_LEVELS)
-        debug, info = _count(chunk, _DEBUG, escaped), _count(chunk, _INFO, escaped)
+        totals = {"debug": _count(chunk, _DEBUG, escaped), "info": _count(chunk, _INFO, escaped)}
+        for token, _ in hits:
+            if token in _OTHER_LEVELS:
+                totals[token[8:-1].decode()] = _count(chunk, token, escaped)
         follow = {needle.encode(): count for needle, count in self.follow}
-        keep = set(_line_starts(chunk, [hit for hit in hits if hit[0] != _ESCAPED and hit[0] not in follow]))
+        found = set(_line_starts(chunk, [hit for hit in hits if hit[0] != _ESCAPED and hit[0] not in follow]))
+        keep = {0, chunk.rfind(b"\n", 0, len(chunk) - 1) + 1}
         for token, count in follow.items():
             if (token, False) in hits and (follows is None or follows[0] > 0):
                 for at in _finds(chunk, token):
@@ -94,18 +97,17 @@ class Skim:
                         follows[0] -= 1
                     begin = chunk.rfind(b"\n", 0, at) + 1
                     keep.update(_starts(chunk, begin, _ahead(chunk, begin, count + 1)))
-        keep.add(0)
-        keep.add(chunk.rfind(b"\n", 0, len(chunk) - 1) + 1)
-        if debug + info + others != lines:  # some lines are not logrus text lines
+        if sum(totals.values()) != lines:  # some lines are not logrus text lines
             odd = [m.start() for m in _ODD.finditer(chunk)]  # the newline ending the line before
             keep.update(at + 1 for at in odd)
             keep.update(chunk.rfind(b"\n", 0, at) + 1 for at in odd)
         wanted = 0
-        kept = sorted(keep)
+        kept = sorted(keep | found)
         triggers = sorted({chunk.rfind(b"\n", 0, at) + 1 for needle, token in _DUMP_STARTS
                            if (needle, False) in hits for at in _finds(chunk, token)})
         previous = None
         for start in triggers:  # what led up to a panic or a dump, once per stretch of given lines
+            keep.add(start)
             if previous is not None and chunk.count(b"\n", previous, start) == \
                     bisect.bisect_left(kept, start) - bisect.bisect_left(kept, previous):
                 previous = start
@@ -117,24 +119,27 @@ class Skim:
                 wanted = max(wanted, self.context - chunk.count(b"\n", 0, start))
         if tail:
             keep.update(_starts(chunk, _back(chunk, len(chunk), tail), len(chunk)))
-        if self.every:
-            _repeats(chunk, keep, {} if same is None else same)
+        same = {} if same is None else same
+        if self.every:  # every line but repeats
+            _repeats(chunk, keep, same, None)
+        else:  # the lines found but repeats
+            _repeats(chunk, keep, same, found - keep)
         starts = sorted(keep)
         given = [chunk[a:chunk.find(b"\n", a) + 1] for a in starts]
         for line in given:
-            if escaped and _ESCAPED in line:
-                debug -= _count(line, _DEBUG, True)
-                info -= _count(line, _INFO, True)
-            elif _DEBUG in line:
-                debug -= 1
-            elif _INFO in line:
-                info -= 1
+            level = _level_of(line)
+            if level is not None and (escaped and _ESCAPED in line):
+                for name in totals:
+                    totals[name] -= line.count(f'" level={name} '.encode()) - line.count(f'\\" level={name} '.encode())
+            elif level in totals:
+                totals[level] -= 1
+        levels = {name: n for name, n in totals.items() if n}
         out: list[bytes | Skipped] = []
         end = 0
         for start, line in zip(starts, given):
             if start > end:  # the lines between the previous given line and this one
-                out.append(Skipped(chunk.count(b"\n", end, start), {} if debug is None else {"debug": debug, "info": info}))
-                debug = None
+                out.append(Skipped(chunk.count(b"\n", end, start), levels))
+                levels = {}
             out.append(line)
             end = start + len(line)
         return out, wanted
@@ -179,18 +184,43 @@ def _starts(chunk: bytes, begin: int, end: int) -> list[int]:
     return out
 
 
-def _repeats(chunk: bytes, keep: set[int], same: dict) -> None:
-    """Add to ``keep`` the lines not kept whose message was not given SAME times yet (see select)."""
-    at = 0
-    for line in chunk.translate(_DIGITS).split(b"\n")[:-1]:
-        start, at = at, at + len(line) + 1
-        if start in keep:
-            continue
-        key = hash(line[line.find(b'time="'):])
-        seen = same.get(key, 0)
-        if seen < SAME:
-            same[key] = seen + 1
+def _repeats(chunk: bytes, keep: set[int], same: dict, among: set[int] | None) -> None:
+    """Add to ``keep`` the lines not kept (``among`` these, or all) whose message was not given SAME
+    times yet (see select). A line that speaks of a panic or a goroutine is never a repeat."""
+    if among is None:
+        lines = chunk.translate(_DIGITS).split(b"\n")[:-1]
+        at = 0
+        for line in lines:
+            start, at = at, at + len(line) + 1
+            if start not in keep:
+                _repeat(line, start, keep, same)
+        return
+    for start in among:
+        line = chunk[start:chunk.find(b"\n", start)]
+        if b"goroutine" in line or b"panic" in line:
             keep.add(start)
+        else:
+            _repeat(line.translate(_DIGITS), start, keep, same)
+
+
+def _repeat(line: bytes, start: int, keep: set[int], same: dict) -> None:
+    at = line.find(b'time="')
+    if at < 0:  # not a logrus text line: never a repeat
+        keep.add(start)
+        return
+    key = hash(line[at:])
+    seen = same.get(key, 0)
+    if seen < SAME:
+        same[key] = seen + 1
+        keep.add(start)
+
+
+def _level_of(line: bytes) -> str | None:
+    """The level of a logrus text line: its first ``" level=`` not escaped."""
+    at = line.find(_MARK)
+    if at < 0 or line[at - 1:at] == b"\\":
+        return None
+    return line[at + 8:line.find(b" ", at + 8)].decode(errors="replace")
 
 
 def _count(chunk: bytes, token: bytes, escaped: bool) -> int:
