@@ -81,10 +81,15 @@ class Skim:
             return None, 0
         hits = _matcher(self.needles + tuple(n for n, _ in self.follow), self.caseless)(chunk)
         escaped = (_ESCAPED, False) in hits
-        totals = {"debug": _count(chunk, _DEBUG, escaped), "info": _count(chunk, _INFO, escaped)}
+        totals = {"debug": chunk.count(_DEBUG), "info": chunk.count(_INFO)}
         for token, _ in hits:
             if token in _OTHER_LEVELS:
-                totals[token[8:-1].decode()] = _count(chunk, token, escaped)
+                totals[token[8:-1].decode()] = chunk.count(token)
+        if escaped:  # less the markers inside quoted values
+            for at in _finds(chunk, _ESCAPED, every=True):
+                for name in totals:
+                    if chunk.startswith(b'\\" level=' + name.encode() + (b" msg=" if name in ("debug", "info") else b" "), at):
+                        totals[name] -= 1
         follow = {needle.encode(): count for needle, count in self.follow}
         found = set(_line_starts(chunk, [hit for hit in hits if hit[0] != _ESCAPED and hit[0] not in follow]))
         keep = {0, chunk.rfind(b"\n", 0, len(chunk) - 1) + 1}
@@ -145,13 +150,13 @@ class Skim:
         return out, wanted
 
 
-def _finds(chunk: bytes, token: bytes) -> list[int]:
-    """Where ``token`` stands in ``chunk``, once per line."""
+def _finds(chunk: bytes, token: bytes, every: bool = False) -> list[int]:
+    """Where ``token`` stands in ``chunk``, once per line (``every``: each time)."""
     out = []
     at = chunk.find(token)
     while at >= 0:
         out.append(at)
-        at = chunk.find(token, chunk.find(b"\n", at) + 1)
+        at = chunk.find(token, at + 1 if every else chunk.find(b"\n", at) + 1)
     return out
 
 
@@ -221,11 +226,6 @@ def _level_of(line: bytes) -> str | None:
     if at < 0 or line[at - 1:at] == b"\\":
         return None
     return line[at + 8:line.find(b" ", at + 8)].decode(errors="replace")
-
-
-def _count(chunk: bytes, token: bytes, escaped: bool) -> int:
-    """How many times ``token`` stands unescaped (not inside a quoted value) in ``chunk``."""
-    return chunk.count(token) - (chunk.count(b"\\" + token) if escaped else 0)
 
 
 def _line_starts(chunk: bytes, hits: list[tuple[bytes, bool]]) -> list[int]:
