@@ -79,7 +79,8 @@ class Skim:
         lines = chunk.count(b"\n")
         if lines < 3 or not chunk.endswith(b"\n") or b"\x00" in chunk:
             return None, 0
-        hits = _matcher(self.needles + tuple(n for n, _ in self.follow), self.caseless)(chunk)
+        located = _scanner(self.needles + tuple(n for n, _ in self.follow), self.caseless)(chunk)
+        hits = list(located)
         escaped = (_ESCAPED, False) in hits
         totals = {"debug": chunk.count(_DEBUG), "info": chunk.count(_INFO)}
         for token, _ in hits:
@@ -91,7 +92,10 @@ class Skim:
                     if chunk.startswith(b'\\" level=' + name.encode() + (b" msg=" if name in ("debug", "info") else b" "), at):
                         totals[name] -= 1
         follow = {needle.encode(): count for needle, count in self.follow}
-        found = set(_line_starts(chunk, [hit for hit in hits if hit[0] != _ESCAPED and hit[0] not in follow]))
+        found: set[int] = set()
+        for hit, starts in located.items():
+            if hit[0] != _ESCAPED and hit[0] not in follow:
+                found.update(_line_starts(chunk, [hit]) if starts is None else starts)
         keep = {0, chunk.rfind(b"\n", 0, len(chunk) - 1) + 1}
         for token, count in follow.items():
             if (token, False) in hits and (follows is None or follows[0] > 0):
@@ -243,10 +247,17 @@ def _line_starts(chunk: bytes, hits: list[tuple[bytes, bool]]) -> list[int]:
     return starts
 
 
-@lru_cache(maxsize=8)
 def _matcher(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[bytes], list]:
-    """The needles, level tokens and escaped level tokens a chunk holds, as (bytes, ignore case):
-    Hyperscan (one pass for all of them) when installed."""
+    """The needles, level tokens and escaped level tokens a chunk holds, as (bytes, ignore case)."""
+    scan = _scanner(needles, caseless)
+    return lambda chunk: list(scan(chunk))
+
+
+@lru_cache(maxsize=8)
+def _scanner(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[bytes], dict]:
+    """``{(bytes, ignore case): where the lines holding it start, or None (not looked for yet)}`` for
+    the needles, level tokens and escaped level tokens a chunk holds, in the order given: Hyperscan
+    (one pass for all of them, every match reported) when installed."""
     every = [(n.encode(), False) for n in needles] + [(n.encode().lower(), True) for n in caseless]
     every += [(token, False) for token in (*_OTHER_LEVELS, _ESCAPED)]
     try:
@@ -254,17 +265,20 @@ def _matcher(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[b
     except ImportError:
         hyperscan = None
     if hyperscan is None:
-        def search(chunk: bytes) -> list:
+        def search(chunk: bytes) -> dict:
             lower = chunk.lower() if caseless else b""
-            return [(n, f) for n, f in every if n in (lower if f else chunk)]
+            return {(n, f): None for n, f in every if n in (lower if f else chunk)}
         return search
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    single, nocase = hyperscan.HS_FLAG_SINGLEMATCH, hyperscan.HS_FLAG_CASELESS
+    nocase = hyperscan.HS_FLAG_CASELESS
     db.compile(expressions=[re.escape(n) for n, _ in every], ids=list(range(len(every))),
-               flags=[single | nocase if f else single for _, f in every])
+               flags=[nocase if f else 0 for _, f in every])
 
-    def scan(chunk: bytes) -> list:
-        found: list[int] = []
-        db.scan(chunk, match_event_handler=lambda i, *_: found.append(i))
-        return [every[i] for i in sorted(found)]
+    def scan(chunk: bytes) -> dict:
+        found: list[tuple[int, int]] = []
+        db.scan(chunk, match_event_handler=lambda i, start, end, *_: found.append((i, end)))
+        out: dict = {}
+        for i, end in sorted(found):
+            out.setdefault(every[i], set()).add(chunk.rfind(b"\n", 0, end) + 1)
+        return out
     return scan

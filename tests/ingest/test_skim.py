@@ -120,12 +120,12 @@ def test_matching_without_hyperscan_finds_the_same_needles(monkeypatch):
     chunk += b'x dockerd[1]: time="t" level=debug msg="Device Or Resource BUSY"\n'
     skimmer = prefilter.skim_for(load_rules())
     with_hs = skim._matcher(skimmer.needles, skimmer.caseless)(chunk)
-    skim._matcher.cache_clear()
+    skim._scanner.cache_clear()
     monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan now fails
     try:
         without = skim._matcher(skimmer.needles, skimmer.caseless)(chunk)
     finally:
-        skim._matcher.cache_clear()
+        skim._scanner.cache_clear()
     assert without == with_hs
     assert (b"device or resource busy", True) in without and (b"Starting up", False) in without
     warning = chunk + b'x dockerd[1]: time="t" level=warning msg="w"\n'
@@ -259,3 +259,26 @@ def test_a_warning_dense_journal_gives_the_findings_and_counts_of_a_full_parse(t
     assert lv_s[str(path)]["warning"] == sum("level=warning" in line for line in lines) == 400
     assert len(rest_s[str(path)][1]) == 2  # two lifetimes
     assert skimmed.inputs[0].events < full.inputs[0].events / 2
+
+
+def test_selection_is_the_same_without_hyperscan(tmp_path, monkeypatch):
+    path, _ = dense(tmp_path)
+    chunk = path.read_bytes()
+    chunk = chunk[:chunk.rindex(b"\n", 0, 600_000) + 1]
+    skimmer = prefilter.skim_for(load_rules())
+    with_hs = skimmer.select(chunk, same={})
+    skim._scanner.cache_clear()
+    monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan now fails
+    try:
+        without = skimmer.select(chunk, same={})
+    finally:
+        skim._scanner.cache_clear()
+    assert without == with_hs
+    warnings = sum(b'" level=warning ' in line for line in chunk.splitlines())
+    assert sum(b'" level=warning ' in line for line in with_hs[0] if type(line) is bytes) == warnings
+    seen = {}
+    while not seen or min(seen.values()) < skim.SAME:
+        skimmer.select(chunk, same=seen)
+    again, _ = skimmer.select(chunk, same=seen)  # each warning was given 200 times: now counted
+    assert sum(b'" level=warning ' in line for line in again if type(line) is bytes) == 0
+    assert sum(piece.levels.get("warning", 0) for piece in again if type(piece) is skim.Skipped) == warnings
