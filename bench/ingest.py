@@ -197,7 +197,7 @@ def bench(case: str, args) -> None:
         tools.pop()
     results: dict[str, list[float]] = {}
     cpus: dict[str, list[float]] = {}
-    for attempt in range(args.repeat):  # the machine is shared: each command more than once
+    for _ in range(args.repeat):  # the machine is shared: each command more than once
         for name, argv in tools:
             wall, cpu, peak, code = run(argv)
             results.setdefault(name, []).append(wall)
@@ -208,9 +208,9 @@ def bench(case: str, args) -> None:
         base = results["rg -c (rule signatures)"]
         for name in [n for n in results if n.startswith("forensics")]:
             print(f"{name} / rg wall time, run by run: "
-                  + ", ".join(f"{mine / theirs:.1f} x" for mine, theirs in zip(results[name], base))
+                  + ", ".join(f"{mine / theirs:.1f} x" for mine, theirs in zip(results[name], base, strict=True))
                   + "; cpu time: " + ", ".join(f"{mine / theirs:.1f} x" for mine, theirs
-                                                in zip(cpus[name], cpus["rg -c (rule signatures)"])))
+                                                in zip(cpus[name], cpus["rg -c (rule signatures)"], strict=True)))
     if not args.keep:
         path.unlink()
 

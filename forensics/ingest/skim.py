@@ -145,7 +145,7 @@ class Skim:
         levels = {name: n for name, n in totals.items() if n}
         out: list[bytes | Skipped] = []
         end = 0
-        for start, line in zip(starts, given):
+        for start, line in zip(starts, given, strict=True):
             if start > end:  # the lines between the previous given line and this one
                 out.append(Skipped(chunk.count(b"\n", end, start), levels))
                 levels = {}
