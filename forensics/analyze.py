@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from forensics import __version__
 from forensics.engine.dumpversion import DumpVersion, disagreement, infer
 from forensics.engine.evaluate import evaluate
-from forensics.engine.prefilter import skim_for
+from forensics.engine.prefilter import every_line_skim, skim_for
 from forensics.engine.ruleset import Rule, load_rules
 from forensics.evidence import Evidence, build, engine_versions
 from forensics.evidence import engine_version as latest_version
@@ -108,7 +108,7 @@ def analyze(paths: list[str], engine_version: str | None = None, rules: list[Rul
 def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | None, input_format: str,
              every_line: bool, window: scope.Window) -> Result:
     rules = rules if rules is not None else load_rules()
-    skim = None if every_line else skim_for(rules)
+    skim = every_line_skim() if every_line else skim_for(rules)
     problems: list[sources.Problem] = []
     inputs: list[sources.Input] = []
     parsed = Parsed()

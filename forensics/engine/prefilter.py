@@ -14,6 +14,9 @@ from forensics.engine.ruleset import Rule, Signal
 from forensics.ingest.skim import Skim
 
 _ROUTINE = {"debug", "info"}  # the only levels a skimmed line can have
+# the lines after a create request: the one naming the new container's id comes within three in the
+# captures (27.4.1: form data, mounted container=<id>; 20.10: form data, mounted, /containers/<id>/wait)
+FOLLOW = (("/containers/create?", 4),)
 
 
 def _signal_needles(sig: Signal) -> tuple[set[str], bool] | None:
@@ -52,4 +55,10 @@ def skim_for(rules: list[Rule]) -> Skim | None:
             if found is None:
                 return None
             (caseless if found[1] else exact).update(found[0])
-    return Skim(tuple(sorted(exact)), tuple(sorted(caseless)))
+    return Skim(tuple(sorted(exact)), tuple(sorted(caseless)), follow=FOLLOW)
+
+
+def every_line_skim() -> Skim:
+    """--every-line: every line given but repeated debug and info messages, which the parser only counts
+    (the lines before a panic or a dump are given too, as the parser keeps them)."""
+    return Skim(tuple(sorted(parse.NEEDLES)), every=True)

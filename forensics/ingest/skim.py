@@ -1,136 +1,284 @@
-"""Skim the routine stretches of a large log instead of parsing them line by line.
+"""Select the lines of a large log an analysis needs; count the rest without decoding them.
 
 A 1 GB journal is mostly the same few debug and info lines (API calls, health checks, events).
 Past the first ``after`` lines of an input, :func:`forensics.ingest.sources.read_lines` reads it in
-blocks of about a megabyte and asks :meth:`Skim.routine` whether a block can be skimmed. A
-block is routine when every line in it is a logrus text line (`time="…" level=…`) of the same
-host and process at level debug or info. Anything else (a warning, an error, a dump, a plain
-line, another process) sends the block through the normal per-line path, together with the
-last ``CONTEXT`` lines of the block before it. A routine block gives its first and last lines
-(so the timeline stays continuous), every line holding one of the ``needles`` (the literal text
-the rules and the evidence tables look for, see :mod:`forensics.literals`; found with
-Hyperscan where it is installed), and :class:`Skipped` counts of the lines between them.
+blocks of about a megabyte and asks :meth:`Skim.select` which lines of each block to give. A line
+is given (parsed one by one later) when it
+
+* holds one of the ``needles`` (the literal text the rules and the evidence tables look for, see
+  :mod:`forensics.engine.literals`), or a level token other than debug and info (``" level=warning``,
+  ...): one Hyperscan pass over the block finds all of them (a stdlib search where Hyperscan is
+  not installed);
+* is not a logrus text line at level debug or info (``[envelope: ]time="…" level=debug msg=…``):
+  a dump line, a plain line, a line journald cut, a continuation; and the line before each such
+  line (what a cut line continues, what a dump follows);
+* is the first or the last line of the block (the timeline stays continuous).
+
+The lines between are given as :class:`Skipped` counts, their levels counted in bulk. Each
+logrus text line carries exactly one unescaped ``" level=<level> `` (a quote inside a value is
+escaped): when the block holds as many of them as lines, every line is one and nothing more is
+searched; otherwise one regular expression over the block finds the lines that are not.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Iterator
+from typing import Callable
 
 AFTER = 20_000  # lines of each input always parsed one by one
 BLOCK = 1 << 20
-CONTEXT = 200  # lines before a notable block parsed with it (what led up to a panic)
-_TAG = re.compile(rb'(\S{1,255} [^\s\[\]:]{1,64}(?:\[\d{1,10}\])?: )time="')  # " host dockerd[4242]: "
-_DEBUG = b'" level=debug '
-# a line at any level but debug and info makes its block not routine
+SAME = 200  # as many lines as the parser keeps of one repeated message (forensics.parse.KEEP_SAME)
+FOLLOWS = SAME  # create requests followed per input (past them the parser counts such lines anyway)
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+CONTEXT = 200  # lines given before a panic or a dump (the requests that led up to it)
+_DUMP_STARTS = ((b"panic", b"panic"), (b"goroutine", b"goroutine "))  # (needle, token) of a panic or dump
+_MARK, _ESCAPED = b'" level=', b'\\" level='
+_DEBUG, _INFO = b'" level=debug msg=', b'" level=info msg='
+# a line at any level but debug and info is always given
 _OTHER_LEVELS = tuple(f'" level={name} '.encode() for name in ("trace", "warning", "error", "fatal", "panic"))
+# the newline before a line that is not a logrus text line at debug or info (after an envelope
+# ending in ": "); the first line of a block is always given
+_ODD = re.compile(rb'\n(?!(?:[^"\n]{1,300}?: )?time="[^"\n]{1,40}" level=(?:debug|info) msg=|\Z)')
 
 
 @dataclass(slots=True)
 class Skipped:
-    """Routine lines counted, not parsed: ``count`` lines starting at ``line``."""
+    """Lines counted, not parsed: ``count`` lines starting at ``line``."""
 
     count: int
     levels: dict[str, int] = field(default_factory=dict)
     line: int = 0
 
 
-@dataclass(slots=True)
-class Routine:
-    """A block every line of which is a debug or info logrus line of one process."""
-
-    chunk: bytes
-    lines: int
-    debug: int
-    hits: list[tuple[bytes, bool]]  # the needles it holds, as (bytes, ignore case)
-
-
 @dataclass(frozen=True)
 class Skim:
-    needles: tuple[str, ...]  # a line holding one of these is always parsed
+    needles: tuple[str, ...]  # a line holding one of these is always given
     caseless: tuple[str, ...] = ()  # the same, matched ignoring case
     after: int = AFTER
     block: int = BLOCK
+    context: int = CONTEXT  # lines given before a panic or a dump
+    every: bool = False  # --every-line: give every line but repeats (see select)
+    follow: tuple[tuple[str, int], ...] = ()  # (needle, n): a line holding it and the n lines after it are
+    # given, for the first FOLLOWS of an input
 
-    def routine(self, chunk: bytes) -> Routine | None:
-        """``chunk`` (whole lines) as a Routine block, or None when some line is anything else."""
+    def select(self, chunk: bytes, tail: int = 0, follows: list[int] | None = None, same: dict | None = None,
+               ) -> tuple[list[bytes | Skipped] | None, int]:
+        """``chunk`` (whole lines, each ending with a newline) as the lines to give, in order, with
+        Skipped counts between them (None when every line must be given: NULs, a tiny block), and
+        how many lines of the block before it are wanted as context; ``tail``: give the last lines;
+        ``follows``: ``[n]``, how many more ``follow`` needles of this input to follow (decremented).
+
+        With ``every`` (``--every-line``) every line is given but a debug or info line whose message
+        was given ``SAME`` times before in this input (``same``: message -> times, kept by the caller):
+        what the parser would only count (forensics.parse.KEEP_SAME). The message compared here is
+        the whole line from its time on with each digit blanked, finer than the parser's (its level
+        and the first 160 characters of its message, runs of digits and hex blanked), so the parser
+        still sees every line it would keep and counts the rest itself."""
         lines = chunk.count(b"\n")
-        if lines < CONTEXT + 2 or not chunk.endswith(b"\n") or b"\x00" in chunk:
-            return None
-        m = _TAG.search(chunk, 0, chunk.find(b"\n"))
-        if m is not None:
-            if chunk.count(m.group()) != lines:  # another host or process, or a line of another shape
-                return None
-        elif not chunk.startswith(b'time="') or chunk.count(b'\ntime="') != lines - 1:
-            return None
-        found = _matcher(self.needles, self.caseless)(chunk)
-        if found is None:  # a warning, an error, ...
-            return None
-        return Routine(chunk, lines, chunk.count(_DEBUG), found)
-
-    def pieces(self, block: Routine, context: bool) -> Iterator[bytes | Skipped]:
-        """A routine block in order: the lines to parse (the first, those holding a needle, the last
-        or the last CONTEXT lines) and Skipped counts of the lines between them."""
-        chunk = block.chunk
-        keep = {0, *_line_starts(chunk, block.hits)}
-        cut = len(chunk) - 1
-        for _ in range(CONTEXT if context else 1):
-            cut = chunk.rfind(b"\n", 0, cut)
-            keep.add(cut + 1)
+        if lines < 3 or not chunk.endswith(b"\n") or b"\x00" in chunk:
+            return None, 0
+        located = _scanner(self.needles + tuple(n for n, _ in self.follow), self.caseless)(chunk)
+        hits = list(located)
+        escaped = (_ESCAPED, False) in hits
+        totals = {"debug": chunk.count(_DEBUG), "info": chunk.count(_INFO)}
+        for token, _ in hits:
+            if token in _OTHER_LEVELS:
+                totals[token[8:-1].decode()] = chunk.count(token)
+        if escaped:  # less the markers inside quoted values
+            for at in _finds(chunk, _ESCAPED, every=True):
+                for name in totals:
+                    if chunk.startswith(b'\\" level=' + name.encode() + (b" msg=" if name in ("debug", "info") else b" "), at):
+                        totals[name] -= 1
+        follow = {needle.encode(): count for needle, count in self.follow}
+        found: set[int] = set()
+        for hit, starts in located.items():
+            if hit[0] != _ESCAPED and hit[0] not in follow:
+                found.update(_line_starts(chunk, [hit]) if starts is None else starts)
+        keep = {0, chunk.rfind(b"\n", 0, len(chunk) - 1) + 1}
+        for token, count in follow.items():
+            if (token, False) in hits and (follows is None or follows[0] > 0):
+                for at in _finds(chunk, token):
+                    if follows is not None:
+                        if follows[0] <= 0:
+                            break
+                        follows[0] -= 1
+                    begin = chunk.rfind(b"\n", 0, at) + 1
+                    keep.update(_starts(chunk, begin, _ahead(chunk, begin, count + 1)))
+        if sum(totals.values()) != lines:  # some lines are not logrus text lines
+            odd = [m.start() for m in _ODD.finditer(chunk)]  # the newline ending the line before
+            keep.update(at + 1 for at in odd)
+            keep.update(chunk.rfind(b"\n", 0, at) + 1 for at in odd)
+        wanted = 0
+        kept = sorted(keep | found)
+        triggers = sorted({chunk.rfind(b"\n", 0, at) + 1 for needle, token in _DUMP_STARTS
+                           if (needle, False) in hits for at in _finds(chunk, token)})
+        previous = None
+        for start in triggers:  # what led up to a panic or a dump, once per stretch of given lines
+            keep.add(start)
+            if previous is not None and chunk.count(b"\n", previous, start) == \
+                    bisect.bisect_left(kept, start) - bisect.bisect_left(kept, previous):
+                previous = start
+                continue
+            previous = start
+            begin = _back(chunk, start, self.context)
+            keep.update(_starts(chunk, begin, start))
+            if begin == 0:
+                wanted = max(wanted, self.context - chunk.count(b"\n", 0, start))
+        if tail:
+            keep.update(_starts(chunk, _back(chunk, len(chunk), tail), len(chunk)))
+        same = {} if same is None else same
+        if self.every:  # every line but repeats
+            _repeats(chunk, keep, same, None)
+        else:  # the lines found but repeats
+            _repeats(chunk, keep, same, found - keep)
         starts = sorted(keep)
         given = [chunk[a:chunk.find(b"\n", a) + 1] for a in starts]
-        debug = block.debug - sum(_DEBUG in line for line in given)
-        levels = {"debug": debug, "info": block.lines - len(given) - debug}
-        ends = [a + len(line) for a, line in zip(starts, given)]
-        first = True
-        for start, end, line in zip(starts, [0] + ends, given):
+        for line in given:
+            level = _level_of(line)
+            if level is not None and (escaped and _ESCAPED in line):
+                for name in totals:
+                    totals[name] -= line.count(f'" level={name} '.encode()) - line.count(f'\\" level={name} '.encode())
+            elif level in totals:
+                totals[level] -= 1
+        levels = {name: n for name, n in totals.items() if n}
+        out: list[bytes | Skipped] = []
+        end = 0
+        for start, line in zip(starts, given, strict=True):
             if start > end:  # the lines between the previous given line and this one
-                count = block.lines - len(given) if len(starts) == 2 else chunk.count(b"\n", end, start)
-                yield Skipped(count, levels if first else {})
-                first = False
-            yield line
+                out.append(Skipped(chunk.count(b"\n", end, start), levels))
+                levels = {}
+            out.append(line)
+            end = start + len(line)
+        return out, wanted
+
+
+def _finds(chunk: bytes, token: bytes, every: bool = False) -> list[int]:
+    """Where ``token`` stands in ``chunk``, once per line (``every``: each time)."""
+    out = []
+    at = chunk.find(token)
+    while at >= 0:
+        out.append(at)
+        at = chunk.find(token, at + 1 if every else chunk.find(b"\n", at) + 1)
+    return out
+
+
+def _ahead(chunk: bytes, start: int, count: int) -> int:
+    """Where the line ``count`` lines after the one starting at ``start`` starts (the end at most)."""
+    for _ in range(count):
+        if start >= len(chunk):
+            break
+        start = chunk.find(b"\n", start) + 1
+    return start
+
+
+def _back(chunk: bytes, start: int, count: int) -> int:
+    """Where the line ``count`` lines before the one starting at ``start`` starts (0 at most)."""
+    for _ in range(count):
+        if start <= 0:
+            return 0
+        start = chunk.rfind(b"\n", 0, start - 1) + 1
+    return start
+
+
+def _starts(chunk: bytes, begin: int, end: int) -> list[int]:
+    """The starts of the lines from the one starting at ``begin`` up to ``end``."""
+    out = []
+    while begin < end:
+        out.append(begin)
+        begin = chunk.find(b"\n", begin) + 1
+        if begin == 0:
+            break
+    return out
+
+
+def _repeats(chunk: bytes, keep: set[int], same: dict, among: set[int] | None) -> None:
+    """Add to ``keep`` the lines not kept (``among`` these, or all) whose message was not given SAME
+    times yet (see select). A line that speaks of a panic or a goroutine is never a repeat."""
+    if among is None:
+        lines = chunk.translate(_DIGITS).split(b"\n")[:-1]
+        at = 0
+        for line in lines:
+            start, at = at, at + len(line) + 1
+            if start not in keep:
+                _repeat(line, start, keep, same)
+        return
+    for start in among:
+        line = chunk[start:chunk.find(b"\n", start)]
+        if b"goroutine" in line or b"panic" in line:
+            keep.add(start)
+        else:
+            _repeat(line.translate(_DIGITS), start, keep, same)
+
+
+def _repeat(line: bytes, start: int, keep: set[int], same: dict) -> None:
+    at = line.find(b'time="')
+    if at < 0:  # not a logrus text line: never a repeat
+        keep.add(start)
+        return
+    key = hash(line[at:])
+    seen = same.get(key, 0)
+    if seen < SAME:
+        same[key] = seen + 1
+        keep.add(start)
+
+
+def _level_of(line: bytes) -> str | None:
+    """The level of a logrus text line: its first ``" level=`` not escaped."""
+    at = line.find(_MARK)
+    if at < 0 or line[at - 1:at] == b"\\":
+        return None
+    return line[at + 8:line.find(b" ", at + 8)].decode(errors="replace")
 
 
 def _line_starts(chunk: bytes, hits: list[tuple[bytes, bool]]) -> list[int]:
     """Where the lines holding these needles start."""
     starts = []
+    lower = None
     for needle, folded in hits:
-        hay = chunk.lower() if folded else chunk
+        if folded and lower is None:
+            lower = chunk.lower()
+        hay = lower if folded else chunk
         at = hay.find(needle)
         while at >= 0:
             starts.append(hay.rfind(b"\n", 0, at) + 1)
-            at = hay.find(needle, hay.find(b"\n", at) + 1)  # a routine chunk ends with a newline
+            at = hay.find(needle, hay.find(b"\n", at) + 1)  # the chunk ends with a newline
     return starts
 
 
+def _matcher(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[bytes], list]:
+    """The needles, level tokens and escaped level tokens a chunk holds, as (bytes, ignore case)."""
+    scan = _scanner(needles, caseless)
+    return lambda chunk: list(scan(chunk))
+
+
 @lru_cache(maxsize=8)
-def _matcher(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[bytes], list | None]:
-    """The needles a chunk holds, as (bytes, ignore case), or None when it holds a line at another
-    level than debug and info: Hyperscan (one pass for all of them) when installed."""
+def _scanner(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[bytes], dict]:
+    """``{(bytes, ignore case): where the lines holding it start, or None (not looked for yet)}`` for
+    the needles, level tokens and escaped level tokens a chunk holds, in the order given: Hyperscan
+    (one pass for all of them, every match reported) when installed."""
     every = [(n.encode(), False) for n in needles] + [(n.encode().lower(), True) for n in caseless]
-    levels = [(token, False) for token in _OTHER_LEVELS]
+    every += [(token, False) for token in (*_OTHER_LEVELS, _ESCAPED)]
     try:
         import hyperscan
     except ImportError:
         hyperscan = None
     if hyperscan is None:
-        def search(chunk: bytes) -> list | None:
-            if any(token in chunk for token, _ in levels):
-                return None
+        def search(chunk: bytes) -> dict:
             lower = chunk.lower() if caseless else b""
-            return [(n, f) for n, f in every if n in (lower if f else chunk)]
+            return {(n, f): None for n, f in every if n in (lower if f else chunk)}
         return search
-    patterns = every + levels
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    single, nocase = hyperscan.HS_FLAG_SINGLEMATCH, hyperscan.HS_FLAG_CASELESS
-    db.compile(expressions=[re.escape(n) for n, _ in patterns], ids=list(range(len(patterns))),
-               flags=[single | nocase if f else single for _, f in patterns])
+    nocase = hyperscan.HS_FLAG_CASELESS
+    db.compile(expressions=[re.escape(n) for n, _ in every], ids=list(range(len(every))),
+               flags=[nocase if f else 0 for _, f in every])
 
-    def scan(chunk: bytes) -> list | None:
-        found: list[int] = []
-        db.scan(chunk, match_event_handler=lambda i, *_: found.append(i))
-        if any(i >= len(every) for i in found):
-            return None
-        return [every[i] for i in sorted(found)]
+    def scan(chunk: bytes) -> dict:
+        found: list[tuple[int, int]] = []
+        db.scan(chunk, match_event_handler=lambda i, start, end, *_: found.append((i, end)))
+        out: dict = {}
+        for i, end in sorted(found):
+            out.setdefault(every[i], set()).add(chunk.rfind(b"\n", 0, end) + 1)
+        return out
     return scan

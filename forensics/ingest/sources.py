@@ -20,7 +20,7 @@ from typing import Iterator
 
 from forensics.ingest import archives
 from forensics.ingest.archives import READ_ERRORS
-from forensics.ingest.skim import Skim, Skipped
+from forensics.ingest.skim import FOLLOWS, Skim, Skipped
 from forensics.model import (
     Problem,  # sources.Problem: what could not be read (defined with the data types)
 )
@@ -259,9 +259,10 @@ def _skip_long(name: str, line: int, readline, problems: list[Problem]) -> None:
 
 
 def _blocks(name: str, stream, skim: Skim, at: list[int], problems: list[Problem]) -> Iterator[str | Skipped]:
-    """Read in blocks; a routine block is held until the next one shows whether its last lines
-    are context for something notable."""
-    held = None  # a Routine block
+    """Read in blocks; give the lines the analysis needs and Skipped counts of the others. The last
+    blocks are held until the next one shows whether their last lines lead up to a panic or a dump."""
+    held: list[list] = []  # [chunk, pieces, lines] of the blocks not given yet, oldest first
+    follows, same = [FOLLOWS], {}
     while True:
         chunk = stream.read(skim.block)
         if chunk and not chunk.endswith(b"\n"):
@@ -270,25 +271,36 @@ def _blocks(name: str, stream, skim: Skim, at: list[int], problems: list[Problem
             if len(rest) > MAX_LINE and not rest.endswith(b"\n"):
                 _skip_long(name, at[0] + chunk.count(b"\n") + 1, stream.readline, problems)
                 chunk += b"\n"
-        routine = skim.routine(chunk) if chunk else None
-        if held is not None:
-            for piece in skim.pieces(held, context=routine is None):
-                if type(piece) is Skipped:
-                    piece.line = at[0] + 1
-                    at[0] += piece.count
-                    yield piece
-                else:
-                    at[0] += 1
-                    yield _text(piece)
-            held = None
+        pieces, wanted = skim.select(chunk, follows=follows, same=same) if chunk else (None, 0)
+        for block in reversed(held):  # the context the new block wants, from the blocks before it
+            if wanted <= 0:
+                break
+            if block[1] is not None:
+                block[1] = skim.select(block[0], tail=wanted, same={})[0]
+            wanted -= block[2]
+        if chunk:
+            held.append([chunk, pieces, chunk.count(b"\n")])
+        while held and (not chunk or sum(block[2] for block in held[1:]) >= skim.context):
+            before, given, _ = held.pop(0)
+            yield from _pieces(before, given, at)
         if not chunk:
             return
-        if routine is not None:
-            held = routine
-            continue
+
+
+def _pieces(chunk: bytes, pieces: list | None, at: list[int]) -> Iterator[str | Skipped]:
+    if pieces is None:  # every line
         for raw in chunk.split(b"\n")[:-1] if chunk.endswith(b"\n") else chunk.split(b"\n"):
             at[0] += 1
             yield _text(raw)
+        return
+    for piece in pieces:
+        if type(piece) is Skipped:
+            piece.line = at[0] + 1
+            at[0] += piece.count
+            yield piece
+        else:
+            at[0] += 1
+            yield _text(piece)
 
 
 def lines_at(inp: Input, numbers: set[int], block: int = 1 << 20) -> dict[int, str]:
