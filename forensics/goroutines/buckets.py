@@ -108,17 +108,19 @@ def first_own_frame(frames: list[Frame]) -> Frame | None:
         next((f for f in frames if not f.func.startswith(NOT_TOP)), None)
 
 
-def stack_key(stack: Stack, ignore_args: bool = False) -> str:
-    """The text two goroutines must share to be in one bucket."""
+def stack_key(stack: Stack, ignore_args: bool = False) -> tuple[str, str] | str:
+    """What two goroutines must share to be in one bucket: the frame text without ``fp= sp=`` words
+    (as its shape's text and the argument text), or without arguments either."""
+    shape = stack.shape
     name = "loose" if ignore_args else "exact"
-    key = stack.cache.get(name)
+    key = shape.cache.get(name)
     if key is None:
-        key = stack.frame_text
+        key = shape.text
         key = FRAME_POINTERS.sub("", key) if " fp=" in key else key
         if ignore_args:
             key = ARGS.sub("\n", key)
-        stack.cache[name] = key
-    return key
+        shape.cache[name] = key
+    return key if ignore_args else (key, stack.args)
 
 
 def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Goroutine]] | None = None,

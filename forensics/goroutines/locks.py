@@ -175,14 +175,14 @@ class _Analysis:
             wanted = self.lock_addresses.union(*(_objects(w.site, w.site_args) for w in self.waits.values()))
             self._index = {}
             for key, (stack, _) in self.groups.items():
-                for w in wanted.intersection(HEAP_WORD.findall(stack.text)):
+                for w in wanted.intersection(stack.findall(HEAP_WORD)):
                     self._index.setdefault(w, []).append(key)
         return self._index.get(word, [])
 
     def _with_text(self, needle: str) -> list[int]:
         found = self._containing.get(needle)
         if found is None:
-            found = self._containing[needle] = [k for k, (s, _) in self.groups.items() if needle in s.text]
+            found = self._containing[needle] = [k for k, (s, _) in self.groups.items() if s.contains(needle)]
         return found
 
     def _past(self, func: str, line: int | None) -> list[int]:

@@ -7,10 +7,10 @@ then a blank line or the end.  The text is cut with ``str.split`` where a blank 
 before a header (:data:`SEP`), a slab of about :data:`SLAB` characters at a time (:func:`cuts`,
 :func:`parse_slabs`: a caller may decode and parse a file slab by slab); the piece after a cut
 is a goroutine when :data:`BODY` accepts its lines up to the first blank line: one compiled
-regex, run only when the goroutine's frame text or its ``created by`` pair was not seen before
-(a dump of many goroutines parked at the same place repeats them: then two dict lookups per
-goroutine, no Python step per line; no cache is keyed by a whole goroutine, so a dump whose
-goroutines share no argument text is kept once, as its stacks' text).  BODY accepts a strict subset of what
+regex, run only when the goroutine's shape (frame text without arguments) or its ``created by``
+pair was not seen before (a dump of many goroutines parked at the same place repeats them: then
+a few dict lookups per goroutine, no Python step per line; no cache is keyed by a whole
+goroutine).  BODY accepts a strict subset of what
 the line reader accepts (column-0 names starting with a letter or ``_`` that contain a ``.`` or
 are ``panic``, paths without ``:``, no trailing blanks, every frame with its file line), so the
 goroutine is complete and the reader would have read it the same way.  Everything else (log
@@ -19,10 +19,13 @@ through :class:`DumpReader` line by line, which also receives each block via
 :meth:`DumpReader.take`; ``parse_text(t)`` therefore equals ``parse_dumps(t)`` field by field.
 
 A block's goroutine is a :class:`LazyGoroutine`: four fields of its own, the rest shared
-with every goroutine printed with the same body (a :class:`Block`); its frames are parsed when
-first read, with the line reader's own functions.  Goroutines printed with the same frame text
-share one :class:`Stack`, on which analyses (lock waits, buckets) compute once per distinct
-stack; :func:`groups` gathers a dump's goroutines by block in one pass.
+with every goroutine printed with the same body (a :class:`Block`); its frames are made when
+first read.  Goroutines printed with the same frame text share one :class:`Stack`, on which
+analyses (lock waits, buckets) compute once per distinct stack; stacks that differ only in their
+argument lists share one :class:`Shape` (functions, file:line, parsed once with the line reader's
+own functions), so a stack keeps only its argument text: a dump whose goroutines share no
+argument text costs that text, not its whole text.  :func:`groups` gathers a dump's goroutines
+by block in one pass.
 """
 from __future__ import annotations
 
@@ -51,35 +54,124 @@ BODY = re.compile(  # the lines of a goroutine after its header, in canonical fo
 ELIDED_LINE = re.compile(r"^\.\.\.(?:additional|\d+) frames elided\.\.\.$", re.M)
 
 
-class Stack:
-    """The frame lines of one or more goroutines, parsed once (frame ``line`` is relative).
+SPLIT = re.compile(r"\(([^()\n]*)\)\n(?=\t)")  # a function line's argument list (its file line follows)
+RECENT = 4096  # stacks remembered by their whole text (then forgotten together): dumps that repeat stacks
 
-    ``text`` may go on past the frames (a block's ``created by`` pair): ``end`` is where they stop."""
 
-    __slots__ = ("text", "end", "_frames", "_functions", "cache")
+class Shape:
+    """What goroutines parked at the same places share: their frame lines with every argument list
+    emptied (functions, file:line, offsets), parsed once; the :class:`Stack` s of one shape differ
+    by their arguments only.  ``parts`` are the text between the argument lists (``SPLIT`` cut)."""
 
-    def __init__(self, text: str, frames: list[Frame] | None = None, end: int | None = None):
-        self.text = text  # printed frame text: the identity of the stack
-        self.end = len(text) if end is None else end
-        self._frames = frames
+    __slots__ = ("parts", "text", "slots", "_template", "_functions", "stacks", "cache")
+
+    def __init__(self, parts: tuple[str, ...]):
+        self.parts = parts
+        self.text = "()\n".join(parts)  # the frame text, argument lists emptied
+        self.slots: tuple[int, ...] | None = None  # frames (by index) whose arguments were cut out
+        self._template: list[Frame] | None = None
         self._functions: tuple[str, ...] | None = None
-        self.cache: dict = {}  # per-analysis results keyed by the analysis (locks, words...)
+        self.stacks: dict[str, Stack] = {}  # argument text -> stack
+        self.cache: dict = {}  # per-analysis results that depend on functions and lines only
 
     @property
-    def frames(self) -> list[Frame]:
-        if self._frames is None:
-            self._frames = _parse_frames(self.text[:self.end], 0)
-        return self._frames
-
-    @property
-    def frame_text(self) -> str:
-        return self.text if self.end == len(self.text) else self.text[:self.end]
+    def template(self) -> list[Frame]:
+        """The frames, arguments emptied where they were cut out (``line`` relative)."""
+        if self._template is None:
+            frames = _parse_frames(self.text, 0)
+            cut, line = set(), 0
+            for part in self.parts[:-1]:  # each cut took its line's newline
+                line += part.count("\n")
+                cut.add(line)
+                line += 1
+            self.slots = tuple(i for i, f in enumerate(frames) if f.line in cut)
+            self._template = frames
+        return self._template
 
     @property
     def functions(self) -> tuple[str, ...]:
         if self._functions is None:
-            self._functions = tuple(f.func for f in self.frames)
+            self._functions = tuple(f.func for f in self.template)
         return self._functions
+
+
+class Stack:
+    """The frame lines of one or more goroutines: a shared :class:`Shape` and the argument lists
+    (``args``: joined by newlines, one per emptied list of the shape), so that a dump whose goroutines
+    share no argument text keeps only that text beside its shapes."""
+
+    __slots__ = ("shape", "args", "_frames", "_cache")
+
+    def __init__(self, shape: Shape, args: str, frames: list[Frame] | None = None):
+        self.shape, self.args, self._frames, self._cache = shape, args, frames, None
+
+    @classmethod
+    def of_text(cls, text: str, shapes: dict[tuple, Shape] | None = None, frames: list[Frame] | None = None) -> Stack:
+        """The stack printed as ``text`` (its shape from ``shapes`` when there, else added to it)."""
+        parts = SPLIT.split(text)
+        key = tuple(parts[0::2])
+        shape = shapes.get(key) if shapes is not None else None
+        if shape is None:
+            shape = Shape(key)
+            if shapes is not None:
+                shapes[key] = shape
+        args = "\n".join(parts[1::2])
+        stack = shape.stacks.get(args)
+        if stack is None:
+            stack = shape.stacks[args] = cls(shape, args, frames)
+        return stack
+
+    @property
+    def cache(self) -> dict:
+        """Per-analysis results keyed by the analysis (locks, words...)."""
+        if self._cache is None:
+            self._cache = {}
+        return self._cache
+
+    @property
+    def text(self) -> str:
+        """The printed frame text (put back together: for reading, not for keys)."""
+        parts = self.shape.parts
+        if len(parts) == 1:
+            return parts[0]
+        out = [parts[0]]
+        for arg, part in zip(self.args.split("\n"), parts[1:]):
+            out += ("(", arg, ")\n", part)
+        return "".join(out)
+
+    frame_text = text
+
+    def frames_at(self, first: int) -> list[Frame]:
+        """New frames of this stack, its first line numbered ``first``."""
+        shape = self.shape
+        out = [Frame(f.func, f.args, f.file, f.lineno, f.offset, f.inlined, f.line + first) for f in shape.template]
+        if shape.slots:
+            for i, arg in zip(shape.slots, self.args.split("\n")):
+                out[i].args, out[i].inlined = arg, arg == "..."
+        return out
+
+    @property
+    def frames(self) -> list[Frame]:
+        if self._frames is None:
+            self._frames = self.frames_at(0)
+        return self._frames
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        shape = self.shape
+        if shape._functions is None and self._frames is not None:  # frames read line by line
+            shape._functions = tuple(f.func for f in self._frames)
+        return shape.functions
+
+    def contains(self, needle: str) -> bool:
+        """``needle in self.text`` for a needle that does not span an argument list's parentheses
+        (a function name, a hex word)."""
+        return needle in self.shape.text or needle in self.args
+
+    def findall(self, pattern: re.Pattern) -> list[str]:
+        """``pattern.findall`` over the shape and the arguments (a pattern that matches within one
+        argument list or outside them all: hex words)."""
+        return pattern.findall(self.shape.text) + pattern.findall(self.args)
 
 
 def _parse_frames(text: str, first: int) -> list[Frame]:
@@ -134,7 +226,7 @@ class LazyGoroutine(Goroutine):
         try:
             return _SLOT.__get__(self)
         except AttributeError:
-            frames = _parse_frames(self.block.stack.frame_text, self.line + 1)
+            frames = self.block.stack.frames_at(self.line + 1)
             _SLOT.__set__(self, frames)
             return frames
 
@@ -143,6 +235,10 @@ class LazyGoroutine(Goroutine):
     @property
     def stack(self) -> Stack:
         return self.block.stack
+
+    @property
+    def functions(self) -> list[str]:
+        return list(self.block.stack.functions)
 
 
 def stack_of(g: Goroutine, shared: dict[str, Stack] | None = None) -> Stack:
@@ -153,11 +249,29 @@ def stack_of(g: Goroutine, shared: dict[str, Stack] | None = None) -> Stack:
     text = "".join(f"{f.func}({f.args})\n\t{f.file}:{f.lineno}" + (f" +{f.offset}" if f.offset else "") + "\n"
                    if f.args is not None else f"{f.func}\n\t{f.file}:{f.lineno}\n" for f in g.frames)
     if shared is None:
-        return Stack(text, g.frames)
+        return Stack.of_text(text, None, g.frames)
     stack = shared.get(text)
     if stack is None:
-        stack = shared[text] = Stack(text, g.frames)
+        stack = shared[text] = Stack.of_text(text, None, g.frames)
     return stack
+
+
+def frame_sites(goroutines: Iterable[Goroutine]) -> Iterator[tuple[str, str | None, int | None]]:
+    """(function, file, line) of each frame of ``goroutines``, in order, but a goroutine read in bulk
+    whose :class:`Shape` came before is left out: the same distinct sites in the same order of first
+    appearance, without making every goroutine's frames."""
+    seen: set[int] = set()
+    for g in goroutines:
+        block = getattr(g, "block", None)
+        if block is None:
+            frames = g.frames
+        elif id(shape := block.stack.shape) in seen:
+            continue
+        else:
+            seen.add(id(shape))
+            frames = shape.template
+        for f in frames:
+            yield f.func, f.file, f.lineno
 
 
 def groups(goroutines: list[Goroutine]) -> dict[Block, list[Goroutine]]:
@@ -193,17 +307,18 @@ class _Known(dict):
     """A goroutine's text after ``goroutine N `` -> what :func:`_verify` says of it (``known[block]``).
 
     Nothing keyed by a whole goroutine is kept: on a dump whose goroutines share no argument text
-    that would keep a copy of the dump per cache.  Kept: header states by bracket text, stacks by
-    their frame text (the Stack's own text: one copy), ``created by`` pairs by their text, and the
-    blocks (stack and creator).  A goroutine whose frame text and creator pair were both read
-    before is canonical without a regex (the body grammar :data:`BODY` is frames, then one
-    optional pair); otherwise :data:`BODY` decides."""
+    that would keep a copy of the dump per cache.  Kept: header states by bracket text, shapes by
+    their parts (each stack under its shape by its argument text), the last :data:`RECENT` stacks
+    by their frame text, ``created by`` pairs by their text, and the blocks (stack and creator).
+    A goroutine whose shape and creator pair were both read before is canonical without
+    :data:`BODY` (the body grammar is frames, then one optional pair); otherwise BODY decides."""
 
     def __init__(self, source: str):
         super().__init__()
         self.source = source
         self.heads: dict[str, tuple] = {}  # bracket text -> (state, minutes, locked)
-        self.stacks: dict[str, Stack] = {}  # frame lines -> their Stack (verified as part of a body)
+        self.shapes: dict[tuple, Shape] = {}  # Shape.parts -> the shape (verified as part of a body)
+        self.recent: dict[str, Stack] = {}  # frame lines -> their Stack, the last RECENT or fewer
         self.creators: dict[str, tuple] = {}  # "created by" pair text ("" for none) -> (by, file, line, in)
         self.blocks: dict[tuple, Block] = {}
 
@@ -223,7 +338,9 @@ def _verify(block: str, seen: _Known) -> tuple | None:
     body = block[eol + 1:] + "\n"
     cut = body.rfind("\ncreated by ") + 1 or (0 if body.startswith("created by ") else len(body))
     frames, pair = (body[:cut], body[cut:]) if cut < len(body) else (body, "")
-    stack, creator = seen.stacks.get(frames), seen.creators.get(pair)
+    stack, creator = seen.recent.get(frames), seen.creators.get(pair)
+    if stack is None and creator is not None:
+        stack = _stack(frames, seen, False)
     if stack is None or creator is None or not (pair or "\t" in frames):
         found = _body(body, seen)
         return found and (head, *found)
@@ -237,13 +354,32 @@ def _body(body: str, seen: _Known) -> tuple | None:
         return None
     end = m.start(1) - 11 if m[1] is not None else len(body)  # "created by " starts the pair
     frames = body[:end]
-    stack = seen.stacks.get(frames)
-    if stack is None:
-        stack = seen.stacks[frames] = Stack(frames)
+    stack = seen.recent.get(frames) or _stack(frames, seen, True)
     creator = seen.creators.get(body[end:])
     if creator is None:
         creator = seen.creators[body[end:]] = (m[1], m[3], int(m[4]) if m[4] else None, int(m[2]) if m[2] else None)
     return _block(stack, creator, body, seen), creator[3]
+
+
+def _stack(frames: str, seen: _Known, verified: bool) -> Stack | None:
+    """The Stack of frame lines ``frames`` (remembered in ``seen.recent``); None when they are not
+    ``verified`` (:data:`BODY`) and their shape was not seen before.  A shape seen before was verified,
+    and :data:`BODY` accepts any argument list :data:`SPLIT` takes out (no parenthesis, no newline)."""
+    parts = SPLIT.split(frames)
+    key = tuple(parts[0::2])
+    shape = seen.shapes.get(key)
+    if shape is None:
+        if not verified:
+            return None
+        shape = seen.shapes[key] = Shape(key)
+    args = "\n".join(parts[1::2])
+    stack = shape.stacks.get(args)
+    if stack is None:
+        stack = shape.stacks[args] = Stack(shape, args)
+    if len(seen.recent) >= RECENT:
+        seen.recent.clear()
+    seen.recent[frames] = stack
+    return stack
 
 
 def _block(stack: Stack, creator: tuple, body: str, seen: _Known) -> Block:
@@ -251,7 +387,7 @@ def _block(stack: Stack, creator: tuple, body: str, seen: _Known) -> Block:
     key = (stack, *creator[:3])
     block = seen.blocks.get(key)
     if block is None:
-        text = stack.text
+        text = stack.shape.text
         elided = "frames elided" in text and ELIDED_LINE.search(text) is not None
         block = seen.blocks[key] = Block(*key, elided, body.count("\n"), seen.source)
     return block
