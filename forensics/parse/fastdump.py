@@ -55,6 +55,7 @@ ELIDED_LINE = re.compile(r"^\.\.\.(?:additional|\d+) frames elided\.\.\.$", re.M
 
 
 SPLIT = re.compile(r"\(([^()\n]*)\)\n(?=\t)")  # a function line's argument list (its file line follows)
+READ_SIZE = 1 << 18  # bytes read (and decoded, and parsed) at a time by :func:`texts`
 RECENT = 4096  # stacks remembered by their whole text (then forgotten together): dumps that repeat stacks
 
 
@@ -410,19 +411,46 @@ def cuts(text: str | bytes, slab: int | None = None) -> Iterator[tuple[int, int]
     yield start, end
 
 
-def parse_slabs(slabs: Iterable[str], source: str = "<text>") -> list[Dump]:
+def texts(chunk: bytes, stream, kept: list[bytes] | None = None) -> Iterator[str]:
+    """The text of ``chunk`` and of the rest of ``stream`` (NULs dropped), decoded a slab at a
+    time, cut at a blank line before a goroutine header (:func:`cuts`): never all of it in memory
+    at once.  The bytes read are added to ``kept`` when given."""
+    sep = SEP.encode()
+    pending: list[bytes | memoryview] = []
+    while chunk:
+        if kept is not None:
+            kept.append(chunk)
+        cut = chunk.rfind(sep)
+        if cut < 0:
+            pending.append(chunk)
+        else:
+            view = memoryview(chunk)
+            pending.append(view[:cut])
+            yield _text(pending)
+            pending = [view[cut + len(sep):]]
+        chunk = stream.read(READ_SIZE)
+    yield _text(pending)
+
+
+def _text(parts: list[bytes | memoryview]) -> str:
+    text = str(parts[0] if len(parts) == 1 else b"".join(parts), "utf-8", errors="replace")
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def parse_slabs(slabs: Iterable[str], source: str = "<text>", others: list[int] | None = None) -> list[Dump]:
     """:func:`parse_text` of the text whose :func:`cuts` are ``slabs``, one slab in memory at a time.
 
     The text is cut where a blank line comes before a goroutine header (:data:`SEP`); a piece
     after such a cut is one goroutine when :func:`_verify` says so, else (and before the first
-    cut) the line reader reads it."""
+    cut) the line reader reads it.  ``others``, when given, gets the number of each line that is
+    neither blank nor part of a dump."""
     reader = DumpReader(source)
     known = _Known(source)
     line, run, new = 1, None, object.__new__
     with paused_gc():  # a collection pass per 700 goroutines kept would cost a quarter of the time
         for pieces, final in _pieces(slabs):
             if pieces[0] is None:  # the text before its first cut
-                line = _feed(reader, pieces[1] if final == 1 else pieces[1] + "\n\n", line)
+                line = _feed(reader, pieces[1] if final == 1 else pieces[1] + "\n\n", line, others)
                 if final == 1:
                     break
                 pieces = pieces[2:]
@@ -447,7 +475,7 @@ def parse_slabs(slabs: Iterable[str], source: str = "<text>") -> list[Dump]:
                 else:
                     rest = "goroutine " + piece  # the line reader decides, line by line
                 run = run and reader.took(line - 2)
-                line = _feed(reader, rest if i == final else rest + "\n\n", line)
+                line = _feed(reader, rest if i == final else rest + "\n\n", line, others)
         if run is not None:
             reader.took(line - 2)
     return reader.close()
@@ -482,13 +510,15 @@ def _pieces(slabs: Iterable[str]) -> Iterator[tuple[list[str | None], int]]:
     yield pieces, len(pieces) - 1
 
 
-def _feed(reader: DumpReader, chunk: str, line: int) -> int:
+def _feed(reader: DumpReader, chunk: str, line: int, others: list[int] | None) -> int:
     """Feed the lines of ``chunk`` to the line reader (a final newline ends the last one, it
-    does not start another); returns the next line number."""
+    does not start another); returns the next line number.  Lines not blank and not taken go to
+    ``others`` when given."""
     lines = chunk.split("\n")
     if chunk.endswith("\n"):
         lines.pop()
     source = reader.source
     for number, text in enumerate(lines, line):
-        reader.feed(Record(source, number, text))
+        if not reader.feed(Record(source, number, text)) and others is not None and text.strip():
+            others.append(number)
     return line + len(lines)
