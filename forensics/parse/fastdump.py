@@ -146,9 +146,11 @@ class Stack:
         """New frames of this stack, its first line numbered ``first``."""
         shape = self.shape
         out = [Frame(f.func, f.args, f.file, f.lineno, f.offset, f.inlined, f.line + first) for f in shape.template]
-        if shape.slots:
+        if shape.slots:  # the text cut out ends the line: the line reader's args end with it
             for i, arg in zip(shape.slots, self.args.split("\n")):
-                out[i].args, out[i].inlined = arg, arg == "..."
+                f = out[i]
+                f.args = f.args + arg if f.args else arg
+                f.inlined = f.args == "..."
         return out
 
     @property
