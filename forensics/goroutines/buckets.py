@@ -25,52 +25,51 @@ NOT_TOP = ("runtime.", "sync.", "internal/", "panic", "net/http.(*conn).serve.fu
 _HEAD_WEIGHT = attrgetter("head", "weight")
 
 
-class _once:  # functools.cached_property without the lock it takes in Python 3.11
-    """A figure computed on first read, then read from the instance."""
-
-    def __init__(self, func):
-        self.func, self.name, self.__doc__ = func, func.__name__, func.__doc__
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        value = obj.__dict__[self.name] = self.func(obj)
-        return value
-
-
-@dataclass
+@dataclass(slots=True)
 class Bucket:
-    """Goroutines with one stack; read its figures once every member is in (they are cached)."""
+    """Goroutines with one stack; read its figures once every member is in (count and waits are
+    cached: a dump of goroutines that share no argument text has about one bucket per goroutine)."""
 
     stack: Stack  # the first member's stack (its arguments shown)
     created_by: str | None
     created_at: str | None  # "file:line" of the go statement
     goroutines: list[Goroutine] = field(default_factory=list)
+    _count: int | None = field(default=None, init=False, repr=False, compare=False)
+    _waits: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
-    @_once
+    @property
     def heads(self) -> Counter:
         """How many members have each ((state, wait_minutes, locked_to_thread), weight), in order of
         appearance: every figure below from one pass over the members."""
         return Counter(map(_HEAD_WEIGHT, self.goroutines))
 
-    @_once
-    def count(self) -> int:
-        return sum(weight * n for (_, weight), n in self.heads.items())
+    def _tally(self) -> None:
+        heads = self.heads
+        self._count = sum(weight * n for (_, weight), n in heads.items())
+        minutes = [m for (_, m, _), _ in heads if m is not None]
+        self._waits = (min(minutes), max(minutes)) if minutes else (None, None)
 
-    @_once
+    @property
+    def count(self) -> int:
+        if self._count is None:
+            self._tally()
+        return self._count
+
+    @property
     def states(self) -> dict[str, int]:
         found: Counter = Counter()
         for ((state, _, _), _), n in self.heads.items():
             found[state] += n
         return dict(found.most_common())
 
-    @_once
+    @property
     def waits(self) -> tuple[int | None, int | None]:
         """(shortest, longest) wait in minutes; None when no member prints one."""
-        minutes = [m for (_, m, _), _ in self.heads if m is not None]
-        return (min(minutes), max(minutes)) if minutes else (None, None)
+        if self._waits is None:
+            self._tally()
+        return self._waits
 
-    @_once
+    @property
     def locked(self) -> int:
         return sum(n for ((_, _, locked), _), n in self.heads.items() if locked)
 

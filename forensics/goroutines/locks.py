@@ -113,6 +113,14 @@ def _words(stack: Stack) -> dict[str, tuple[Frame, bool]]:
     return found
 
 
+def _carries(stack: Stack, word: str) -> bool:
+    """``word in _words(stack)``, without keeping the words of every stack that mentions an object."""
+    found = stack.cache.get("words")
+    if found is not None:
+        return word in found
+    return any(w.rstrip("?") == word for f in stack.frames for w in WORD.findall(f.args or ""))
+
+
 @functools.lru_cache(maxsize=1 << 14)  # waiters of one stack share their site's arguments
 def _objects(func: str, args: str | None) -> frozenset[str]:
     """Exact heap pointers a call receives, without the receiver of a pointer method."""
@@ -238,7 +246,7 @@ class _Analysis:
         return sorted(found.values(), key=lambda h: (-RANK[h.confidence], h.goroutine))
 
     def _mentions(self, obj: str, waiting: set[int]) -> int:
-        return sum(obj in _words(self.groups[k][0]) and sum(g.id not in waiting for g in self.groups[k][1])
+        return sum(_carries(self.groups[k][0], obj) and sum(g.id not in waiting for g in self.groups[k][1])
                    for k in self._with_word(obj))
 
     def _evidence(self, g: Goroutine, stack: Stack, lock: Lock, objects: set[str], sites: dict, container: bool):

@@ -56,7 +56,7 @@ ELIDED_LINE = re.compile(r"^\.\.\.(?:additional|\d+) frames elided\.\.\.$", re.M
 
 SPLIT = re.compile(r"\(([^()\n]*)\)\n(?=\t)")  # a function line's argument list (its file line follows)
 READ_SIZE = 1 << 18  # bytes read (and decoded, and parsed) at a time by :func:`texts`
-RECENT = 4096  # stacks remembered by their whole text (then forgotten together): dumps that repeat stacks
+RECENT = 1024  # stacks remembered by their whole text (then forgotten together): dumps that repeat stacks
 
 
 class Shape:
@@ -155,9 +155,9 @@ class Stack:
 
     @property
     def frames(self) -> list[Frame]:
-        if self._frames is None:
-            self._frames = self.frames_at(0)
-        return self._frames
+        """The frames (``line`` relative to the first); made anew on each read unless they were
+        given (a goroutine read line by line): the analyses keep what they need of them."""
+        return self._frames if self._frames is not None else self.frames_at(0)
 
     @property
     def functions(self) -> tuple[str, ...]:
@@ -312,7 +312,8 @@ class _Known(dict):
     Nothing keyed by a whole goroutine is kept: on a dump whose goroutines share no argument text
     that would keep a copy of the dump per cache.  Kept: header states by bracket text, shapes by
     their parts (each stack under its shape by its argument text), the last :data:`RECENT` stacks
-    by their frame text, ``created by`` pairs by their text, and the blocks (stack and creator).
+    by their frame text, the last RECENT ``created by`` pairs by their text, and the blocks (stack
+    and creator).
     A goroutine whose shape and creator pair were both read before is canonical without
     :data:`BODY` (the body grammar is frames, then one optional pair); otherwise BODY decides."""
 
@@ -322,7 +323,8 @@ class _Known(dict):
         self.heads: dict[str, tuple] = {}  # bracket text -> (state, minutes, locked)
         self.shapes: dict[tuple, Shape] = {}  # Shape.parts -> the shape (verified as part of a body)
         self.recent: dict[str, Stack] = {}  # frame lines -> their Stack, the last RECENT or fewer
-        self.creators: dict[str, tuple] = {}  # "created by" pair text ("" for none) -> (by, file, line, in)
+        self.creators: dict[str, tuple] = {}  # "created by" pair text ("" for none) -> (by, file, line, in), the last RECENT or fewer
+        self.names: dict[str, str] = {}  # one copy of each creator's function and file
         self.blocks: dict[tuple, Block] = {}
 
     def __missing__(self, block: str) -> tuple | None:
@@ -360,7 +362,11 @@ def _body(body: str, seen: _Known) -> tuple | None:
     stack = seen.recent.get(frames) or _stack(frames, seen, True)
     creator = seen.creators.get(body[end:])
     if creator is None:
-        creator = seen.creators[body[end:]] = (m[1], m[3], int(m[4]) if m[4] else None, int(m[2]) if m[2] else None)
+        if len(seen.creators) >= RECENT:  # pairs differ by their "in goroutine N": keep the last few
+            seen.creators.clear()
+        names = seen.names
+        by, file = m[1] and names.setdefault(m[1], m[1]), m[3] and names.setdefault(m[3], m[3])
+        creator = seen.creators[body[end:]] = (by, file, int(m[4]) if m[4] else None, int(m[2]) if m[2] else None)
     return _block(stack, creator, body, seen), creator[3]
 
 
