@@ -130,8 +130,11 @@ def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Gor
     :func:`~.parsers.fastdump.groups`, when already at hand)."""
     found: dict[tuple, Bucket] = {}
     merged: dict[int, Bucket] = {}
+    places: dict[tuple, str] = {}
     for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
-        at = f"{block.created_file}:{block.created_lineno}" if block.created_file else None
+        at = places.get((block.created_file, block.created_lineno))
+        if at is None and block.created_file:  # one string per place (a dump may have a bucket per goroutine)
+            at = places[block.created_file, block.created_lineno] = f"{block.created_file}:{block.created_lineno}"
         key = (stack_key(block.stack, ignore_args), block.created_by, at)
         bucket = found.get(key)
         if bucket is None:

@@ -101,10 +101,11 @@ class Stack:
     (``args``: joined by newlines, one per emptied list of the shape), so that a dump whose goroutines
     share no argument text keeps only that text beside its shapes."""
 
-    __slots__ = ("shape", "args", "_frames", "_cache")
+    __slots__ = ("shape", "args", "_frames", "_cache", "block")
 
     def __init__(self, shape: Shape, args: str, frames: list[Frame] | None = None):
         self.shape, self.args, self._frames, self._cache = shape, args, frames, None
+        self.block: Block | None = None  # the first Block of this stack (kept here, not in a dict)
 
     @classmethod
     def of_text(cls, text: str, shapes: dict[tuple, Shape] | None = None, frames: list[Frame] | None = None) -> Stack:
@@ -325,7 +326,7 @@ class _Known(dict):
         self.recent: dict[str, Stack] = {}  # frame lines -> their Stack, the last RECENT or fewer
         self.creators: dict[str, tuple] = {}  # "created by" pair text ("" for none) -> (by, file, line, in), the last RECENT or fewer
         self.names: dict[str, str] = {}  # one copy of each creator's function and file
-        self.blocks: dict[tuple, Block] = {}
+        self.blocks: dict[tuple, Block] = {}  # (stack, creator) -> Block, but a stack's first (Stack.block)
 
     def __missing__(self, block: str) -> tuple | None:
         return _verify(block, self)
@@ -393,12 +394,20 @@ def _stack(frames: str, seen: _Known, verified: bool) -> Stack | None:
 
 def _block(stack: Stack, creator: tuple, body: str, seen: _Known) -> Block:
     """The Block of ``stack`` created by ``creator`` (the creator's goroutine id aside)."""
+    block = stack.block
+    if block is not None and block.created_by == creator[0] and block.created_file == creator[1] \
+            and block.created_lineno == creator[2]:
+        return block
     key = (stack, *creator[:3])
-    block = seen.blocks.get(key)
+    block = seen.blocks.get(key) if stack.block is not None else None
     if block is None:
         text = stack.shape.text
         elided = "frames elided" in text and ELIDED_LINE.search(text) is not None
-        block = seen.blocks[key] = Block(*key, elided, body.count("\n"), seen.source)
+        block = Block(*key, elided, body.count("\n"), seen.source)
+        if stack.block is None:  # a stack's first creator: the usual case
+            stack.block = block
+        else:
+            seen.blocks[key] = block
     return block
 
 
