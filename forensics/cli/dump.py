@@ -12,7 +12,7 @@ import io
 import json
 import re
 import sys
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 

@@ -331,7 +331,7 @@ class _Watched:
         return chunk
 
 
-_LONG = re.compile(r"[^\n]{%d}" % (sources.MAX_LINE // 4))  # a line that may be over MAX_LINE bytes
+_LONG = re.compile(rf"[^\n]{{{sources.MAX_LINE // 4}}}")  # a line that may be over MAX_LINE bytes
 
 
 def parse_dump_file(inp: sources.Input, into: Parsed) -> bool:

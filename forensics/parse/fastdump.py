@@ -137,7 +137,7 @@ class Stack:
         if len(parts) == 1:
             return parts[0]
         out = [parts[0]]
-        for arg, part in zip(self.args.split("\n"), parts[1:]):
+        for arg, part in zip(self.args.split("\n"), parts[1:], strict=False):
             out += ("(", arg, ")\n", part)
         return "".join(out)
 
@@ -148,7 +148,7 @@ class Stack:
         shape = self.shape
         out = [Frame(f.func, f.args, f.file, f.lineno, f.offset, f.inlined, f.line + first) for f in shape.template]
         if shape.slots:  # the text cut out ends the line: the line reader's args end with it
-            for i, arg in zip(shape.slots, self.args.split("\n")):
+            for i, arg in zip(shape.slots, self.args.split("\n"), strict=False):
                 f = out[i]
                 f.args = f.args + arg if f.args else arg
                 f.inlined = f.args == "..."

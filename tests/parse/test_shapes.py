@@ -23,8 +23,8 @@ def perturbed(copies: int) -> str:
     out = []
     for k in range(copies):
         for b in blocks:
-            b = re.sub(r"^goroutine (\d+)", lambda m: f"goroutine {int(m[1]) + 1000 * k}", b)
-            out.append(POINTER.sub(lambda m: f"0xc{k + 1:03x}{m[1]}", b))
+            b = re.sub(r"^goroutine (\d+)", lambda m, k=k: f"goroutine {int(m[1]) + 1000 * k}", b)
+            out.append(POINTER.sub(lambda m, k=k: f"0xc{k + 1:03x}{m[1]}", b))
     return "\n\n".join(out) + "\n"
 
 
@@ -68,10 +68,10 @@ def test_any_arguments_read_as_the_line_reader_reads_them(args):
     in the shape), each list given to every goroutine of a copy: the bulk parser equals the line reader."""
     blocks = DUMP.strip("\n").split("\n\n")
     out = []
-    for k, lists in enumerate(args):
+    for lists in args:
         for b in blocks:
             it = iter(lists * 40)
-            out.append(SPLIT.sub(lambda m: f"({next(it)})\n", b + "\n").rstrip("\n"))
+            out.append(SPLIT.sub(lambda m, it=it: f"({next(it)})\n", b + "\n").rstrip("\n"))
     text = "\n\n".join(out) + "\n"
     assert flat(parse_text(text)) == flat(parse_dumps(text))
 
@@ -79,7 +79,7 @@ def test_any_arguments_read_as_the_line_reader_reads_them(args):
 def test_eager_goroutines_get_stacks_with_the_same_frames():
     from forensics.parse.fastdump import stack_of
 
-    text = (FIXTURES / "dumps" / "go-runtime" / "go1.22" / "pprof-debug1-2.txt").read_text(encoding="utf-8")
+    text = (FIXTURES / "dumps" / "go-runtime" / "go1.22" / "pprof-debug1-2.txt").read_text()
     [d] = parse_dumps(text)
     for g in d.goroutines:
         assert stack_of(g).frames is g.frames and stack_of(g).functions == tuple(g.functions)
