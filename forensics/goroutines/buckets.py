@@ -44,6 +44,10 @@ class Bucket:
         return Counter(map(_HEAD_WEIGHT, self.goroutines))
 
     def _tally(self) -> None:
+        if len(self.goroutines) == 1:  # the usual bucket of a dump whose goroutines share no arguments
+            g = self.goroutines[0]
+            self._count, self._waits = g.weight, (g.wait_minutes, g.wait_minutes) if g.wait_minutes is not None else (None, None)
+            return
         heads = self.heads
         self._count = sum(weight * n for (_, weight), n in heads.items())
         minutes = [m for (_, m, _), _ in heads if m is not None]
