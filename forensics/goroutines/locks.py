@@ -118,7 +118,7 @@ def _carries(stack: Stack, word: str) -> bool:
     found = stack.cache.get("words")
     if found is not None:
         return word in found
-    return any(w.rstrip("?") == word for f in stack.frames for w in WORD.findall(f.args or ""))
+    return any(w.rstrip("?") == word for w in stack.args_findall(WORD))
 
 
 @functools.lru_cache(maxsize=1 << 14)  # waiters of one stack share their site's arguments

@@ -172,6 +172,17 @@ class Stack:
         (a function name, a hex word)."""
         return needle in self.shape.text or needle in self.args
 
+    def args_findall(self, pattern: re.Pattern) -> list[str]:
+        """``pattern.findall`` over every frame's arguments (not in frame order), without making the
+        frames: for a pattern that matches within one argument list and not across ``(`` or a newline."""
+        if self._frames is not None:
+            return [w for f in self._frames for w in pattern.findall(f.args or "")]
+        shape = self.shape
+        fixed = shape.cache.get(("args", pattern))
+        if fixed is None:  # argument text that stayed in the shape (lists holding parentheses)
+            fixed = shape.cache["args", pattern] = pattern.findall("\n".join(f.args for f in shape.template if f.args))
+        return fixed + pattern.findall(self.args)
+
     def findall(self, pattern: re.Pattern) -> list[str]:
         """``pattern.findall`` over the shape and the arguments (a pattern that matches within one
         argument list or outside them all: hex words)."""

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from test_goversions import flat
 
 from forensics.goroutines.buckets import buckets, stack_key
+from forensics.goroutines.lockwaits import WORD
 from forensics.parse.fastdump import SPLIT, frame_sites, parse_text
 from forensics.parse.goroutines import parse_dumps
 
@@ -73,7 +74,12 @@ def test_any_arguments_read_as_the_line_reader_reads_them(args):
             it = iter(lists * 40)
             out.append(SPLIT.sub(lambda m, it=it: f"({next(it)})\n", b + "\n").rstrip("\n"))
     text = "\n\n".join(out) + "\n"
-    assert flat(parse_text(text)) == flat(parse_dumps(text))
+    dumps = parse_text(text)
+    assert flat(dumps) == flat(parse_dumps(text))
+    for g in dumps[0].goroutines[:60]:  # the words lock analysis looks for, read without making frames
+        stack = g.stack
+        assert sorted(stack.args_findall(WORD)) == sorted(w for f in stack.frames for w in WORD.findall(f.args or ""))
+        assert all(stack.contains(w) for w in stack.args_findall(WORD))
 
 
 def test_eager_goroutines_get_stacks_with_the_same_frames():
