@@ -13,7 +13,7 @@ from forensics.evidence import Evidence, build, engine_versions
 from forensics.evidence import engine_version as latest_version
 from forensics.findings import Confidence, Finding, Outcome, Severity
 from forensics.ingest import archives, envelopes, excerpts, sources
-from forensics.parse import Parsed, date_dumps, parse_records, scope
+from forensics.parse import Parsed, date_dumps, parse_dump_file, parse_records, scope
 
 
 @dataclass
@@ -119,7 +119,8 @@ def _analyze(paths: list[str], engine_version: str | None, rules: list[Rule] | N
         summary = InputSummary(inp.name)
         before = (len(parsed.events), parsed.records)
         known = len(problems)
-        parse_records(envelopes.read(inp, problems, input_format, skim=skim), into=parsed)
+        if input_format != "auto" or not parse_dump_file(inp, parsed):  # a plain dump file: read in bulk
+            parse_records(envelopes.read(inp, problems, input_format, skim=skim), into=parsed)
         if inp.name in parsed.coverage:
             summary.format, summary.notes = parsed.coverage[inp.name].format, parsed.coverage[inp.name].notes()
         summary.lines = parsed.records - before[1]

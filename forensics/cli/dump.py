@@ -13,7 +13,7 @@ import io
 import json
 import re
 import sys
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -26,15 +26,14 @@ from forensics.goroutines.locks import analyze_locks, deadlock_cycles, other_wai
 from forensics.ingest import sources
 from forensics.model import Dump
 from forensics.parse import dump_file_time, fastdump, parse_records, programs
-from forensics.parse.fastdump import groups, parse_slabs, paused_gc
+from forensics.parse.fastdump import groups, parse_slabs, paused_gc, texts
 
 if TYPE_CHECKING:
     from forensics.goroutines.diff import DumpDiff
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 FRAMES_SHOWN = 12  # frames per bucket in the terminal (JSON and HTML carry them all)
-READ_SIZE = 1 << 18  # bytes read (and decoded, and parsed) at a time
-SEP = fastdump.SEP.encode()
+READ_SIZE = fastdump.READ_SIZE
 STATUS_SHOWN = {"holder-unseen": "HOLDER NOT AMONG THE GIVEN GOROUTINES"}
 
 
@@ -49,7 +48,7 @@ def load(paths: list[str], problems: list[sources.Problem]) -> list[Dump]:
             if sources.looks_binary(first[:sources.SNIFF]):
                 problems.append(sources.Problem(inp.name, 1, "binary data, not a goroutine dump; skipped", fatal=True))
                 continue
-            found = parse_slabs(_texts(first, inp.stream, kept), inp.name)
+            found = parse_slabs(texts(first, inp.stream, kept), inp.name)
             if not found:  # journal / syslog / JSON renderings: the envelope stages of `analyze`
                 from forensics.ingest import envelopes  # imported here: most runs read plain dumps
 
@@ -66,31 +65,6 @@ def load(paths: list[str], problems: list[sources.Problem]) -> list[Dump]:
             problems.extend(d.warnings)
         dumps.extend(found)
     return dumps
-
-
-def _texts(chunk: bytes, stream, kept: list[bytes] | None) -> Iterator[str]:
-    """The text of ``chunk`` and of the rest of ``stream`` (NULs dropped), decoded a slab at a
-    time, cut at a blank line before a goroutine header (:func:`.parsers.fastdump.cuts`): never
-    all of it in memory at once.  The bytes read are added to ``kept``."""
-    pending: list[bytes | memoryview] = []
-    while chunk:
-        if kept is not None:
-            kept.append(chunk)
-        cut = chunk.rfind(SEP)
-        if cut < 0:
-            pending.append(chunk)
-        else:
-            view = memoryview(chunk)
-            pending.append(view[:cut])
-            yield _text(pending)
-            pending = [view[cut + len(SEP):]]
-        chunk = stream.read(READ_SIZE)
-    yield _text(pending)
-
-
-def _text(parts: list[bytes | memoryview]) -> str:
-    text = str(parts[0] if len(parts) == 1 else b"".join(parts), "utf-8", errors="replace")
-    return text.replace("\x00", "") if "\x00" in text else text
 
 
 def _bucket(b: Bucket, waiting: dict[int, str], tag: str | None = None) -> dict:

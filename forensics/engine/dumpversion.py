@@ -19,6 +19,7 @@ from urllib.parse import quote
 from forensics.goroutines import fingerprint
 from forensics.model import Dump
 from forensics.parse import versions
+from forensics.parse.fastdump import frame_sites
 
 MOBY_BLOB = "https://github.com/moby/moby/blob/"
 
@@ -79,7 +80,7 @@ class DumpVersion:
 
 
 def _frames(dumps: list[Dump]):
-    return [(f.func, f.file, f.lineno) for d in dumps for g in d.goroutines for f in g.frames if f.file and f.lineno]
+    return [site for d in dumps for site in frame_sites(d.goroutines) if site[1] and site[2]]
 
 
 def infer(dumps: list[Dump]) -> DumpVersion | None:

@@ -25,52 +25,55 @@ NOT_TOP = ("runtime.", "sync.", "internal/", "panic", "net/http.(*conn).serve.fu
 _HEAD_WEIGHT = attrgetter("head", "weight")
 
 
-class _once:  # functools.cached_property without the lock it takes in Python 3.11
-    """A figure computed on first read, then read from the instance."""
-
-    def __init__(self, func):
-        self.func, self.name, self.__doc__ = func, func.__name__, func.__doc__
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        value = obj.__dict__[self.name] = self.func(obj)
-        return value
-
-
-@dataclass
+@dataclass(slots=True)
 class Bucket:
-    """Goroutines with one stack; read its figures once every member is in (they are cached)."""
+    """Goroutines with one stack; read its figures once every member is in (count and waits are
+    cached: a dump of goroutines that share no argument text has about one bucket per goroutine)."""
 
     stack: Stack  # the first member's stack (its arguments shown)
     created_by: str | None
     created_at: str | None  # "file:line" of the go statement
     goroutines: list[Goroutine] = field(default_factory=list)
+    _count: int | None = field(default=None, init=False, repr=False, compare=False)
+    _waits: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
-    @_once
+    @property
     def heads(self) -> Counter:
         """How many members have each ((state, wait_minutes, locked_to_thread), weight), in order of
         appearance: every figure below from one pass over the members."""
         return Counter(map(_HEAD_WEIGHT, self.goroutines))
 
-    @_once
-    def count(self) -> int:
-        return sum(weight * n for (_, weight), n in self.heads.items())
+    def _tally(self) -> None:
+        if len(self.goroutines) == 1:  # the usual bucket of a dump whose goroutines share no arguments
+            g = self.goroutines[0]
+            self._count, self._waits = g.weight, (g.wait_minutes, g.wait_minutes) if g.wait_minutes is not None else (None, None)
+            return
+        heads = self.heads
+        self._count = sum(weight * n for (_, weight), n in heads.items())
+        minutes = [m for (_, m, _), _ in heads if m is not None]
+        self._waits = (min(minutes), max(minutes)) if minutes else (None, None)
 
-    @_once
+    @property
+    def count(self) -> int:
+        if self._count is None:
+            self._tally()
+        return self._count
+
+    @property
     def states(self) -> dict[str, int]:
         found: Counter = Counter()
         for ((state, _, _), _), n in self.heads.items():
             found[state] += n
         return dict(found.most_common())
 
-    @_once
+    @property
     def waits(self) -> tuple[int | None, int | None]:
         """(shortest, longest) wait in minutes; None when no member prints one."""
-        minutes = [m for (_, m, _), _ in self.heads if m is not None]
-        return (min(minutes), max(minutes)) if minutes else (None, None)
+        if self._waits is None:
+            self._tally()
+        return self._waits
 
-    @_once
+    @property
     def locked(self) -> int:
         return sum(n for ((_, _, locked), _), n in self.heads.items() if locked)
 
@@ -108,17 +111,19 @@ def first_own_frame(frames: list[Frame]) -> Frame | None:
         next((f for f in frames if not f.func.startswith(NOT_TOP)), None)
 
 
-def stack_key(stack: Stack, ignore_args: bool = False) -> str:
-    """The text two goroutines must share to be in one bucket."""
+def stack_key(stack: Stack, ignore_args: bool = False) -> tuple[str, str] | str:
+    """What two goroutines must share to be in one bucket: the frame text without ``fp= sp=`` words
+    (as its shape's text and the argument text), or without arguments either."""
+    shape = stack.shape
     name = "loose" if ignore_args else "exact"
-    key = stack.cache.get(name)
+    key = shape.cache.get(name)
     if key is None:
-        key = stack.frame_text
+        key = shape.text
         key = FRAME_POINTERS.sub("", key) if " fp=" in key else key
         if ignore_args:
             key = ARGS.sub("\n", key)
-        stack.cache[name] = key
-    return key
+        shape.cache[name] = key
+    return key if ignore_args else (key, stack.args)
 
 
 def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Goroutine]] | None = None,
@@ -129,8 +134,11 @@ def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Gor
     :func:`~.parsers.fastdump.groups`, when already at hand)."""
     found: dict[tuple, Bucket] = {}
     merged: dict[int, Bucket] = {}
+    places: dict[tuple, str] = {}
     for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
-        at = f"{block.created_file}:{block.created_lineno}" if block.created_file else None
+        at = places.get((block.created_file, block.created_lineno))
+        if at is None and block.created_file:  # one string per place (a dump may have a bucket per goroutine)
+            at = places[block.created_file, block.created_lineno] = f"{block.created_file}:{block.created_lineno}"
         key = (stack_key(block.stack, ignore_args), block.created_by, at)
         bucket = found.get(key)
         if bucket is None:

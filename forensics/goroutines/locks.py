@@ -116,6 +116,14 @@ def _words(stack: Stack) -> dict[str, tuple[Frame, bool]]:
     return found
 
 
+def _carries(stack: Stack, word: str) -> bool:
+    """``word in _words(stack)``, without keeping the words of every stack that mentions an object."""
+    found = stack.cache.get("words")
+    if found is not None:
+        return word in found
+    return any(w.rstrip("?") == word for w in stack.args_findall(WORD))
+
+
 @functools.lru_cache(maxsize=1 << 14)  # waiters of one stack share their site's arguments
 def _objects(func: str, args: str | None) -> frozenset[str]:
     """Exact heap pointers a call receives, without the receiver of a pointer method."""
@@ -179,14 +187,14 @@ class _Analysis:
             wanted = self.lock_addresses.union(*(_objects(w.site, w.site_args) for w in self.waits.values()))
             self._index = {}
             for key, (stack, _) in self.groups.items():
-                for w in wanted.intersection(HEAP_WORD.findall(stack.text)):
+                for w in wanted.intersection(stack.findall(HEAP_WORD)):
                     self._index.setdefault(w, []).append(key)
         return self._index.get(word, [])
 
     def _with_text(self, needle: str) -> list[int]:
         found = self._containing.get(needle)
         if found is None:
-            found = self._containing[needle] = [k for k, (s, _) in self.groups.items() if needle in s.text]
+            found = self._containing[needle] = [k for k, (s, _) in self.groups.items() if s.contains(needle)]
         return found
 
     def _past(self, func: str, line: int | None) -> list[int]:
@@ -242,7 +250,7 @@ class _Analysis:
         return sorted(found.values(), key=lambda h: (-RANK[h.confidence], h.goroutine))
 
     def _mentions(self, obj: str, waiting: set[int]) -> int:
-        return sum(obj in _words(self.groups[k][0]) and sum(g.id not in waiting for g in self.groups[k][1])
+        return sum(_carries(self.groups[k][0], obj) and sum(g.id not in waiting for g in self.groups[k][1])
                    for k in self._with_word(obj))
 
     def _evidence(self, g: Goroutine, stack: Stack, lock: Lock, objects: set[str], sites: dict, container: bool):

@@ -106,9 +106,11 @@ def _sema_index(frames: list[Frame]) -> int:
 
 def wait_template(stack: Stack) -> LockWait | None:
     """The lock a goroutine with this stack waits on (goroutine 0, no wait time), cached."""
+    if "Semacquire" not in stack.shape.text:
+        return None
     if "wait" in stack.cache:
         return stack.cache["wait"]
-    found = stack.cache["wait"] = _find_wait(stack.frames) if "Semacquire" in stack.text else None
+    found = stack.cache["wait"] = _find_wait(stack.frames)
     return found
 
 
@@ -152,7 +154,7 @@ def other_waits(dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None)
     found: dict[str, list[Goroutine]] = {}
     for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
         stack = block.stack
-        kind = stack.cache.get("other-wait", False)
+        kind = stack.cache.get("other-wait", False) if ".Wait" in stack.shape.text else None
         if kind is False:
             kind = stack.cache["other-wait"] = _other_wait(stack)
         if kind is not None:
@@ -162,7 +164,7 @@ def other_waits(dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None)
 
 
 def _other_wait(stack: Stack) -> str | None:
-    if ".Wait(" not in stack.text and ").Wait\n" not in stack.text:
+    if ".Wait(" not in stack.shape.text and ").Wait\n" not in stack.shape.text:
         return None
     frames = stack.frames
     i = _sema_index(frames)

@@ -26,13 +26,16 @@ from typing import Iterable
 
 import regex
 
+from forensics.ingest import sources
 from forensics.ingest.skim import Skipped
 from forensics.model import Dump, Record
 from forensics.parse import logjson, logrus, programs, timegaps
-from forensics.parse.goroutines import DumpReader
+from forensics.parse.fastdump import parse_slabs, texts
+from forensics.parse.goroutines import DumpReader, looks_like_dump
 
 KEEP_ALL, KEEP_SAME, CONTEXT = 20_000, 200, 200
 NEEDLES = ("Starting up", "goroutine", "panic")  # lifetimes and dumps logged as one message: never skimmed
+READ_SIZE = 1 << 18  # bytes read at a time by parse_dump_file
 MAX_JOIN = 1 << 22  # a logrus line cut by journald is joined up to this many characters
 _VARIABLE = re.compile(r"[0-9a-f]{8,}|\d+")
 _QUICK = re.compile(r'time="[^"]{0,40}" level=(\w{1,8}) msg="((?:[^"\\]|\\.){0,160})')
@@ -311,6 +314,59 @@ def parse_records(records: Iterable[Record | Skipped], into: Parsed | None = Non
         seg.feed(rec, cov)
     seg.close(cov or Coverage())
     return out
+
+
+class _Watched:
+    """A byte stream read through, its newlines counted, CR and NUL bytes noticed."""
+
+    def __init__(self, stream):
+        self.stream, self.newlines, self.odd, self.last = stream, 0, False, b""
+
+    def read(self, size: int) -> bytes:
+        chunk = self.stream.read(size)
+        if chunk:
+            self.newlines += chunk.count(b"\n")
+            self.odd = self.odd or b"\r" in chunk or b"\x00" in chunk
+            self.last = chunk[-1:]
+        return chunk
+
+
+_LONG = re.compile(rf"[^\n]{{{sources.MAX_LINE // 4}}}")  # a line that may be over MAX_LINE bytes
+
+
+def parse_dump_file(inp: sources.Input, into: Parsed) -> bool:
+    """Read a plain file that is a goroutine dump from its first lines (SIGUSR1 file, pprof
+    ``debug=2`` / ``debug=1``, SIGQUIT output) with the bulk parser (:mod:`.fastdump`) into
+    ``into``, as :func:`parse_records` of its records would.  False, the stream rewound and
+    nothing added, for any other input and whenever a line could read otherwise line by line
+    (a line that is not blank nor part of a dump, a CR or NUL byte, an over-long line)."""
+    if inp.path is None or inp.layers or inp.stream is None:
+        return False
+    head = sources.head(inp)
+    if not head or sources.looks_binary(head[:sources.SNIFF]):
+        return False
+    first = head.decode("utf-8", errors="replace").split("\n")
+    if not looks_like_dump(first[:-1][:8] or first):
+        return False
+    watched, others, long = _Watched(inp.stream), [], False
+    try:
+        slabs = (slab for slab in texts(watched.read(READ_SIZE), watched)
+                 if not (len(slab) > sources.MAX_LINE // 4 and _LONG.search(slab) and (long := True)))
+        dumps = parse_slabs(slabs, inp.name, others)
+    except sources.READ_ERRORS:
+        dumps = []
+    if others or watched.odd or long or not dumps:
+        inp.stream.seek(0)
+        return False
+    lines = watched.newlines + (watched.last != b"\n")
+    into.records += lines
+    into.coverage.setdefault(inp.name, Coverage()).envelopes["plain"] += lines
+    for dump in dumps:
+        dump.time = as_utc(dump.time)
+    into.dumps.extend(dumps)
+    programs.label(into.dumps)
+    into.dumps.sort(key=lambda d: (d.source, d.line))
+    return True
 
 
 def dump_file_time(path: str) -> datetime | None:
