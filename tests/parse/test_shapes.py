@@ -11,7 +11,7 @@ from test_goversions import flat
 
 from forensics.goroutines.buckets import buckets, stack_key
 from forensics.goroutines.lockwaits import WORD
-from forensics.parse.fastdump import SPLIT, frame_sites, parse_text
+from forensics.parse.fastdump import SPLIT, frame_sites, parse_text, stack_of
 from forensics.parse.goroutines import parse_dumps
 
 DUMP = (REPRO / "goroutine-stacks-2026-11-29T122857Z.log").read_text(encoding="utf-8")
@@ -77,7 +77,7 @@ def test_any_arguments_read_as_the_line_reader_reads_them(args):
     dumps = parse_text(text)
     assert flat(dumps) == flat(parse_dumps(text))
     for g in dumps[0].goroutines[:60]:  # the words lock analysis looks for, read without making frames
-        stack = g.stack
+        stack = stack_of(g)
         assert sorted(stack.args_findall(WORD)) == sorted(w for f in stack.frames for w in WORD.findall(f.args or ""))
         assert all(stack.contains(w) for w in stack.args_findall(WORD))
 
