@@ -22,6 +22,7 @@ Run by hand (never from the tests):
 
     python bench/bench.py --gostackparse ~/src/gostackparse [--sizes 50 100 200] [--own-mutex 10000,30000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from make_dump import build, own_mutex_text  # noqa: E402
 
-SOURCE = HERE.parent / "tests/fixtures/dumps/repro-49227/02-delay-build-panic-text-log/goroutine-stacks-2026-11-29T122857Z.log"
+SOURCE = (
+    HERE.parent
+    / "tests/fixtures/dumps/repro-49227/02-delay-build-panic-text-log/goroutine-stacks-2026-11-29T122857Z.log"
+)
 GO = ("/usr/lib/go-1.19/bin/go", "go")
 MAIN_GO = """package main
 
@@ -76,18 +80,31 @@ def build_gostackparse(checkout: Path | None, work: Path) -> str | None:
     """Path of a parse-only gostackparse binary built in ``work``, or None (with a note)."""
     go = next((g for g in GO if shutil.which(g)), None)
     if checkout is None or go is None or not (checkout / "gostackparse.go").is_file():
-        print("  gostackparse skipped: give --gostackparse DIR (a checkout of github.com/DataDog/gostackparse)"
-              " and install Go >= 1.18 (Debian: apt-get install golang-1.19-go)")
+        print(
+            "  gostackparse skipped: give --gostackparse DIR (a checkout of github.com/DataDog/gostackparse)"
+            " and install Go >= 1.18 (Debian: apt-get install golang-1.19-go)"
+        )
         return None
     src = work / "gsp"
     (src / "gostackparse").mkdir(parents=True)
     shutil.copy(checkout / "gostackparse.go", src / "gostackparse")
     (src / "go.mod").write_text("module bench\n\ngo 1.18\n")
     (src / "main.go").write_text(MAIN_GO)
-    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOCACHE": str(work / "gocache"),
-           "GOPATH": str(work / "gopath")}
-    done = subprocess.run([go, "build", "-o", str(work / "gostackparse-parse"), "."], cwd=src, env=env,
-                          capture_output=True, text=True, check=False)
+    env = {
+        **os.environ,
+        "GOFLAGS": "-mod=mod",
+        "GOPROXY": "off",
+        "GOCACHE": str(work / "gocache"),
+        "GOPATH": str(work / "gopath"),
+    }
+    done = subprocess.run(
+        [go, "build", "-o", str(work / "gostackparse-parse"), "."],
+        cwd=src,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode:
         print(f"  gostackparse skipped: go build failed: {done.stderr.strip()[:300]}")
         return None
@@ -102,12 +119,22 @@ def row(name: str, figures: tuple[float, float, int, int]) -> tuple[str, float, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", type=float, nargs="+", default=[50, 100, 200], help="dump sizes in MB")
+    ap.add_argument(
+        "--sizes", type=float, nargs="+", default=[50, 100, 200], help="dump sizes in MB"
+    )
     ap.add_argument("--source", type=Path, default=SOURCE)
-    ap.add_argument("--gostackparse", type=Path, help="a checkout of github.com/DataDog/gostackparse")
-    ap.add_argument("--own-mutex", default="", help="comma-separated goroutine counts, e.g. 10000,30000,100000")
-    ap.add_argument("--panicparse-max-mb", type=float, default=20,
-                    help="skip panicparse on perturbed dumps above this size (it took 96 s CPU on 50 MB)")
+    ap.add_argument(
+        "--gostackparse", type=Path, help="a checkout of github.com/DataDog/gostackparse"
+    )
+    ap.add_argument(
+        "--own-mutex", default="", help="comma-separated goroutine counts, e.g. 10000,30000,100000"
+    )
+    ap.add_argument(
+        "--panicparse-max-mb",
+        type=float,
+        default=20,
+        help="skip panicparse on perturbed dumps above this size (it took 96 s CPU on 50 MB)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the generated dumps")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="forensics-bench-"))
@@ -123,24 +150,38 @@ def main() -> None:
             path = work / f"dump-{kind}-{mb:g}.log"
             size = build(args.source, path, mb, kind == "perturbed")
             print(f"{kind} {size / 1e6:.1f} MB ({path.name})", flush=True)
-            results[kind, mb, "forensics"] = row("forensics dump --json -", measure(forensics + ["dump", "--json", "-", str(path)]))
+            results[kind, mb, "forensics"] = row(
+                "forensics dump --json -", measure(forensics + ["dump", "--json", "-", str(path)])
+            )
             if gsp:
-                results[kind, mb, "gostackparse"] = row("gostackparse (parse only)", measure([gsp, str(path)]))
+                results[kind, mb, "gostackparse"] = row(
+                    "gostackparse (parse only)", measure([gsp, str(path)])
+                )
             if panicparse and kind == "perturbed" and mb > args.panicparse_max_mb:
-                print(f"  panicparse skipped above {args.panicparse_max_mb:g} MB perturbed (--panicparse-max-mb)")
+                print(
+                    f"  panicparse skipped above {args.panicparse_max_mb:g} MB perturbed (--panicparse-max-mb)"
+                )
             elif panicparse:
-                results[kind, mb, "panicparse"] = row("panicparse -parse=false -rebase=false", measure(
-                    [panicparse, "-parse=false", "-rebase=false", "-no-color", str(path)]))
+                results[kind, mb, "panicparse"] = row(
+                    "panicparse -parse=false -rebase=false",
+                    measure([panicparse, "-parse=false", "-rebase=false", "-no-color", str(path)]),
+                )
             if not args.keep:
                 path.unlink()
     print("\nside by side, wall s (peak MB):")
-    tools = [t for t in ("forensics", "gostackparse", "panicparse") if any(k[2] == t for k in results)]
+    tools = [
+        t for t in ("forensics", "gostackparse", "panicparse") if any(k[2] == t for k in results)
+    ]
     print(f"  {'dump':22}" + "".join(f"{t:>22}" for t in tools))
     for kind in ("replicated", "perturbed"):
         for mb in args.sizes:
             cells = [results.get((kind, mb, t)) for t in tools]
-            print(f"  {kind + f' {mb:g} MB':22}" + "".join(
-                f"{c[1]:12.2f} ({c[3] / 1024:5.0f} MB)" if c else f"{'-':>22}" for c in cells))
+            print(
+                f"  {kind + f' {mb:g} MB':22}"
+                + "".join(
+                    f"{c[1]:12.2f} ({c[3] / 1024:5.0f} MB)" if c else f"{'-':>22}" for c in cells
+                )
+            )
     print("\ntargets (issue 19):")
     fx = {(k, mb): v for (k, mb, t), v in results.items() if t == "forensics"}
     if ("perturbed", 100) in fx and ("perturbed", 100, "gostackparse") in results:
@@ -148,15 +189,24 @@ def main() -> None:
         print(f"  perturbed 100 MB: {ratio:.1f}x gostackparse's wall time (target <= 3x, aim 1x)")
     for kind in ("replicated", "perturbed"):
         if (kind, 100) in fx and (kind, 200) in fx:
-            print(f"  {kind} 200 MB / 100 MB: {fx[kind, 200][1] / fx[kind, 100][1]:.2f}x wall (target <= 2.3x)")
+            print(
+                f"  {kind} 200 MB / 100 MB: {fx[kind, 200][1] / fx[kind, 100][1]:.2f}x wall (target <= 2.3x)"
+            )
         if (kind, 200) in fx:
             print(f"  {kind} 200 MB peak RSS: {fx[kind, 200][3] / 1024:.0f} MB (target < 300 MB)")
     for count in filter(None, args.own_mutex.split(",")):
         path = work / f"own-mutex-{count}.log"
-        path.write_text(own_mutex_text(args.source.read_text(encoding="utf-8"), int(count)), encoding="utf-8")
-        print(f"\n{count} goroutines each waiting on its own mutex ({path.stat().st_size / 1e6:.1f} MB)")
+        path.write_text(
+            own_mutex_text(args.source.read_text(encoding="utf-8"), int(count)), encoding="utf-8"
+        )
+        print(
+            f"\n{count} goroutines each waiting on its own mutex ({path.stat().st_size / 1e6:.1f} MB)"
+        )
         row("forensics dump --json -", measure(forensics + ["dump", "--json", "-", str(path)]))
-        row("forensics analyze --json -", measure(forensics + ["analyze", "-q", "--json", "-", str(path)]))
+        row(
+            "forensics analyze --json -",
+            measure(forensics + ["analyze", "-q", "--json", "-", str(path)]),
+        )
         if not args.keep:
             path.unlink()
     if not args.keep:

@@ -10,6 +10,7 @@ verdict, every problem one line naming its input, binary input reported as such;
 Markdown outputs render. Prints progress, then cases, analyze calls, failures and the time taken.
 Failures are written to fuzz-failures.txt with their case numbers and tracebacks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,9 @@ def run_batch(span: tuple[int, int]) -> list[tuple[int, str]]:
     except Exception:  # noqa: BLE001 - a failure is what the run is looking for
         if last - first == 1:
             return [(first, traceback.format_exc())]
-        return [f for case in range(first, last) for f in run_batch((case, case + 1))]  # which case?
+        return [
+            f for case in range(first, last) for f in run_batch((case, case + 1))
+        ]  # which case?
 
 
 def main() -> None:
@@ -60,11 +63,15 @@ def main() -> None:
                 print(f"case {case} FAILED: {tb.strip().splitlines()[-1][:300]}", flush=True)
             if done % 250 == 0 or done == len(spans):
                 rate = done * args.batch / (time.perf_counter() - start)
-                print(f"{min(done * args.batch, args.cases)} cases, {len(failures)} failures, {rate:.0f} cases/s",
-                      flush=True)
+                print(
+                    f"{min(done * args.batch, args.cases)} cases, {len(failures)} failures, {rate:.0f} cases/s",
+                    flush=True,
+                )
     took = time.perf_counter() - start
-    print(f"done: {args.cases} cases (case {args.first} to {end - 1}) in {len(spans)} analyze calls, "
-          f"{len(failures)} failures, {took:.0f} s on {args.jobs} processes")
+    print(
+        f"done: {args.cases} cases (case {args.first} to {end - 1}) in {len(spans)} analyze calls, "
+        f"{len(failures)} failures, {took:.0f} s on {args.jobs} processes"
+    )
     if failures:
         with open("fuzz-failures.txt", "w") as out:
             for case, tb in sorted(failures):

@@ -20,6 +20,7 @@ the daemon's start-up lines under a new pid (a restart). Prints wall time, throu
 counting the lines that hold any rule signature (the literal text the rules and evidence
 tables need, see forensics.prefilter) in the same file, in one run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,9 @@ sys.path.insert(0, str(ROOT))
 SOURCE = ROOT / "samples" / "captured" / "repro-49227-journal-short.log"
 SHIM_EXIT = ROOT / "bench" / "containerd-shim-exit-27.4.1.log"
 DUMP_EVERY = 50 << 20
-STAMPS = re.compile(r'(\w{3} \d\d \d\d:\d\d:\d\d)( \S+ \S+: time=")(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+Z".*\n)')
+STAMPS = re.compile(
+    r'(\w{3} \d\d \d\d:\d\d:\d\d)( \S+ \S+: time=")(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+Z".*\n)'
+)
 
 
 def _split(line: str) -> tuple[datetime, str, str]:
@@ -85,7 +88,7 @@ def _restamp(line: str, when: datetime, pid: int | None) -> str:
         rest = rest.replace("dockerd[4242]", f"dockerd[{pid}]", 1)
     head, sep, tail = rest.partition(' time="')
     if sep and tail[:2] == "20":
-        rest = f'{head}{sep}{when.strftime("%Y-%m-%dT%H:%M:%S")}{tail[19:]}'
+        rest = f"{head}{sep}{when.strftime('%Y-%m-%dT%H:%M:%S')}{tail[19:]}"
     return when.strftime("%b %d %H:%M:%S") + rest
 
 
@@ -96,10 +99,13 @@ def build_dense(path: Path, size: int) -> tuple[int, int]:
     panic = next(i for i, line in enumerate(lines) if "http: panic serving" in line)
     quit_at = next(i for i, line in enumerate(lines) if line.rstrip().endswith("SIGQUIT: quit"))
     exit_at = next(i for i in range(listen, panic) if "topic=/tasks/exit" in lines[i])
-    shim = [f"Nov 29 12:28:10 dockerhost1 containerd[4100]: {text}" for text in SHIM_EXIT.read_text().splitlines(True)]
-    steady = [_split(line) for line in lines[listen:exit_at + 1]]
+    shim = [
+        f"Nov 29 12:28:10 dockerhost1 containerd[4100]: {text}"
+        for text in SHIM_EXIT.read_text().splitlines(True)
+    ]
+    steady = [_split(line) for line in lines[listen : exit_at + 1]]
     steady += [_split(line) for line in shim]
-    steady += [_split(line) for line in lines[exit_at + 1:panic]]
+    steady += [_split(line) for line in lines[exit_at + 1 : panic]]
     startup, dump = lines[:listen], lines[quit_at:]
     period = steady[-1][0] - steady[0][0] + timedelta(seconds=1)
     tail = "".join(lines[listen:])
@@ -109,6 +115,7 @@ def build_dense(path: Path, size: int) -> tuple[int, int]:
     cache: dict = {}
     pid, dumps, written, next_dump = 4242, 0, 0, DUMP_EVERY
     with open(path, "w") as out:
+
         def put(text: str) -> None:
             nonlocal written
             out.write(text)
@@ -141,8 +148,10 @@ def signatures() -> list[str]:
     from forensics.engine.ruleset import load_rules
 
     skim = skim_for(load_rules())
+
     def escape(text: str) -> str:
         return re.sub(r"([\\.^$*+?()\[\]{}|])", r"\\\1", text)
+
     return [escape(n) for n in skim.needles] + [f"(?i){escape(n)}" for n in skim.caseless]
 
 
@@ -178,11 +187,15 @@ def bench(case: str, args) -> None:
     if not path.exists() or path.stat().st_size < args.size_mb << 20:
         if case == "routine":
             copies = build(path, args.size_mb << 20)
-            print(f"built {path}: start-up, {copies} copies of the steady-state traffic, the reproduction")
+            print(
+                f"built {path}: start-up, {copies} copies of the steady-state traffic, the reproduction"
+            )
         else:
             copies, dumps = build_dense(path, args.size_mb << 20)
-            print(f"built {path}: {copies} copies of the traffic with containerd's shim-exit warnings, "
-                  f"{dumps} SIGQUIT dumps each followed by a restart, the reproduction")
+            print(
+                f"built {path}: {copies} copies of the traffic with containerd's shim-exit warnings, "
+                f"{dumps} SIGQUIT dumps each followed by a restart, the reproduction"
+            )
     print(f"load average: {os.getloadavg()[0]:.2f}")
     size_mb = path.stat().st_size / (1 << 20)
     lines = sum(1 for _ in open(path, "rb"))
@@ -190,9 +203,26 @@ def bench(case: str, args) -> None:
     rg = shutil.which("rg")
     tools = []
     if rg:
-        tools.append(("rg -c (rule signatures)", [rg, "-c", *[a for p in signatures() for a in ("-e", p)], str(path)]))
-    forensics = [sys.executable, "-m", "forensics", "analyze", str(path), "--json", os.devnull, "-q"]
-    tools += [("forensics analyze", forensics), ("forensics --every-line", forensics + ["--every-line"])]
+        tools.append(
+            (
+                "rg -c (rule signatures)",
+                [rg, "-c", *[a for p in signatures() for a in ("-e", p)], str(path)],
+            )
+        )
+    forensics = [
+        sys.executable,
+        "-m",
+        "forensics",
+        "analyze",
+        str(path),
+        "--json",
+        os.devnull,
+        "-q",
+    ]
+    tools += [
+        ("forensics analyze", forensics),
+        ("forensics --every-line", forensics + ["--every-line"]),
+    ]
     if args.skip_every_line:
         tools.pop()
     results: dict[str, list[float]] = {}
@@ -202,15 +232,28 @@ def bench(case: str, args) -> None:
             wall, cpu, peak, code = run(argv)
             results.setdefault(name, []).append(wall)
             cpus.setdefault(name, []).append(cpu)
-            print(f"{name:26} wall {wall:7.1f} s  cpu {cpu:6.1f} s  {size_mb / wall:7.1f} MiB/s  {lines / wall / 1000:8.0f} k lines/s  "
-                  f"peak RSS {peak / 1024:6.0f} MiB  exit {code}  (load {os.getloadavg()[0]:.1f})")
+            print(
+                f"{name:26} wall {wall:7.1f} s  cpu {cpu:6.1f} s  {size_mb / wall:7.1f} MiB/s  "
+                f"{lines / wall / 1000:8.0f} k lines/s  "
+                f"peak RSS {peak / 1024:6.0f} MiB  exit {code}  (load {os.getloadavg()[0]:.1f})"
+            )
     if rg:
         base = results["rg -c (rule signatures)"]
         for name in [n for n in results if n.startswith("forensics")]:
-            print(f"{name} / rg wall time, run by run: "
-                  + ", ".join(f"{mine / theirs:.1f} x" for mine, theirs in zip(results[name], base, strict=True))
-                  + "; cpu time: " + ", ".join(f"{mine / theirs:.1f} x" for mine, theirs
-                                                in zip(cpus[name], cpus["rg -c (rule signatures)"], strict=True)))
+            print(
+                f"{name} / rg wall time, run by run: "
+                + ", ".join(
+                    f"{mine / theirs:.1f} x"
+                    for mine, theirs in zip(results[name], base, strict=True)
+                )
+                + "; cpu time: "
+                + ", ".join(
+                    f"{mine / theirs:.1f} x"
+                    for mine, theirs in zip(
+                        cpus[name], cpus["rg -c (rule signatures)"], strict=True
+                    )
+                )
+            )
     if not args.keep:
         path.unlink()
 

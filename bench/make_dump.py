@@ -2,9 +2,10 @@
 
 Each copy gets fresh goroutine ids; ``created by … in goroutine N`` keeps naming the original
 parent, as in a daemon whose HTTP server spawned every handler.  With ``--perturb`` every heap
-pointer ``0xc000xxxxxx`` of copy k becomes ``0xc<k>xxxxxx`` (k in hex, 3 digits) and the parent ids follow their copy, so that no two
-copies share argument text, lock addresses or creators: the worst case for anything that
-caches or groups identical stacks.  Usage: ``python bench/make_dump.py SOURCE OUT --mb 100 [--perturb]``.
+pointer ``0xc000xxxxxx`` of copy k becomes ``0xc<k>xxxxxx`` (k in hex, 3 digits) and the parent
+ids follow their copy, so that no two copies share argument text, lock addresses or creators:
+the worst case for anything that caches or groups identical stacks.
+Usage: ``python bench/make_dump.py SOURCE OUT --mb 100 [--perturb]``.
 
 ``--own-mutex N`` writes instead N goroutines each waiting on its own mutex: the text of the
 real waiter ``goroutine 127`` of the moby#49227 reproduction (``cleanupContainer`` blocked in
@@ -17,6 +18,7 @@ goroutine ``1001 + 2i``: the same text without its three lock frames and in stat
 "medium" holder).  ``python bench/make_dump.py SOURCE OUT --own-mutex 10000`` (SOURCE ignored
 beyond the default fixture's goroutine 127, which must be in it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,7 +54,9 @@ def build(source: Path, out: Path, megabytes: float, perturb: bool) -> int:
     return written
 
 
-WAITER_ID = 127  # in tests/fixtures/dumps/repro-49227/02-delay-build-panic-text-log/goroutine-stacks-*.log
+WAITER_ID = (
+    127  # in tests/fixtures/dumps/repro-49227/02-delay-build-panic-text-log/goroutine-stacks-*.log
+)
 DAEMON = "0xc000414508"  # the *Daemon every copy shares
 LOCK_FRAMES = re.compile(r"\A(goroutine \d+ )\[[^\]]*\]:\n(?:[^\n]*\n\t[^\n]*\n){3}")
 
@@ -66,6 +70,7 @@ def own_mutex_text(source_text: str, count: int) -> str:
     holder = LOCK_FRAMES.sub(r"\1[chan receive]:\n", waiter)
     assert holder != waiter, "goroutine 127 no longer starts with its three lock frames"
     out = [b for b in blocks if "sync.(*Mutex)" not in b and "sync.(*RWMutex)" not in b]
+
     def move(text: str, i: int, gid: int) -> str:
         text = POINTER.sub(lambda m: m[0] if m[0] == DAEMON else f"0xc{i + 1:05x}{m[1][2:]}", text)
         return f"goroutine {gid} " + text.split(" ", 2)[2]
@@ -83,7 +88,9 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--mb", type=float, default=100)
     parser.add_argument("--perturb", action="store_true")
-    parser.add_argument("--own-mutex", type=int, metavar="N", help="N goroutines each waiting on its own mutex")
+    parser.add_argument(
+        "--own-mutex", type=int, metavar="N", help="N goroutines each waiting on its own mutex"
+    )
     args = parser.parse_args()
     if args.own_mutex:
         text = own_mutex_text(args.source.read_text(encoding="utf-8"), args.own_mutex)

@@ -10,6 +10,7 @@ so the work per byte is the real work. Prints wall time, MB/s and the speed-up o
 Measured here (2 cores, 1000 hosts, 2.05 GB, quiet machine): --jobs 1 1137.6 s, --jobs 2
 579.0 s (1.96x), Dask LocalCluster with 2 workers 618.2 s (1.84x).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,11 @@ def build(fleet: Path, hosts: int, mb_per_host: float) -> int:
             continue
         host.mkdir()
         if i % 10 == 0:
-            for name in ("dockerd.log", "goroutine-stacks-2026-11-29T122857Z.log", "docker-ps-a.txt"):
+            for name in (
+                "dockerd.log",
+                "goroutine-stacks-2026-11-29T122857Z.log",
+                "docker-ps-a.txt",
+            ):
                 shutil.copy(REPRO / name, host / name)
             (host / "more.log").write_bytes(body)
         else:
@@ -51,8 +56,22 @@ def build(fleet: Path, hosts: int, mb_per_host: float) -> int:
 def timed(fleet: Path, out: Path, *extra: str) -> float:
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "forensics", "scan", "--hosts-in", str(fleet),
-                           "--out", str(out), "-q", *extra], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "forensics",
+            "scan",
+            "--hosts-in",
+            str(fleet),
+            "--out",
+            str(out),
+            "-q",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         sys.exit(f"scan {' '.join(extra)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -69,15 +88,20 @@ def main() -> None:
     size = build(fleet, args.hosts, args.mb_per_host)
     cores = os.cpu_count() or 1
     print(f"fleet: {args.hosts} hosts, {size / 1e9:.2f} GB, {cores} cores")
-    runs = [("--jobs 1", ["--jobs", "1"]), (f"--jobs {cores}", ["--jobs", str(cores)]),
-            ("Dask LocalCluster, 2 workers", ["--scheduler", "local", "--jobs", "2"])]
+    runs = [
+        ("--jobs 1", ["--jobs", "1"]),
+        (f"--jobs {cores}", ["--jobs", str(cores)]),
+        ("Dask LocalCluster, 2 workers", ["--scheduler", "local", "--jobs", "2"]),
+    ]
     base = None
     print(f"{'mode':32} {'wall s':>8} {'MB/s':>7} {'hosts/s':>8} {'speed-up':>9}")
     for label, extra in runs:
         wall = timed(fleet, args.workdir / "out", *extra)
         base = base or wall
-        print(f"{label:32} {wall:8.1f} {size / 1e6 / wall:7.1f} {args.hosts / wall:8.1f} {base / wall:8.2f}x",
-              flush=True)
+        print(
+            f"{label:32} {wall:8.1f} {size / 1e6 / wall:7.1f} {args.hosts / wall:8.1f} {base / wall:8.2f}x",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

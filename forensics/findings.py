@@ -1,4 +1,5 @@
 """What the rule engine concludes, in a shape every report format reads."""
+
 from __future__ import annotations
 
 import enum
@@ -44,6 +45,7 @@ class _Ordered(str, enum.Enum):
 
 class Severity(_Ordered):
     """Least severe first."""
+
     INFO = "info"
     LOW = "low"
     MEDIUM = "medium"
@@ -53,6 +55,7 @@ class Severity(_Ordered):
 
 class Confidence(_Ordered):
     """Weakest first: a rule's verdict is found when it is possible or stronger."""
+
     NOT_AFFECTED = "not-affected"
     INCONCLUSIVE = "inconclusive"
     POSSIBLE = "possible"
@@ -72,6 +75,7 @@ FOUND = tuple(c for c in CONFIDENCES if Confidence(c).found)
 # would decide is missing; "not-checked": none of its signs was seen and the kind of input it reads (a
 # goroutine dump, a log, debug lines) was not given.
 OUTCOMES = ["matched", "not-matched", "not-applicable", "inconclusive", "not-checked"]
+
 
 @dataclass(frozen=True)
 class Container:
@@ -115,7 +119,9 @@ class Finding:
     engine_version: str | None = None
     first_seen: datetime | None = None  # earliest and latest time of the evidence it rests on
     last_seen: datetime | None = None
-    restarted_after: datetime | None = None  # the first daemon start after last_seen: it may have cleared it
+    restarted_after: datetime | None = (
+        None  # the first daemon start after last_seen: it may have cleared it
+    )
 
     @property
     def found(self) -> bool:
@@ -139,4 +145,6 @@ class Outcome:
     status: str  # one of OUTCOMES
     reason: str
     confidence: Confidence | None = None
-    needs: list[str] = field(default_factory=list)  # not-checked: the kinds of input missing (engine WHAT_IS_MISSING keys)
+    needs: list[str] = field(
+        default_factory=list
+    )  # not-checked: the kinds of input missing (engine WHAT_IS_MISSING keys)

@@ -4,6 +4,7 @@ sources -> envelopes -> parsers -> evidence -> rules -> findings -> report.
 Every object keeps where it came from (``source`` and 1-based ``line``) so that
 each conclusion can point at file:line.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -78,7 +79,9 @@ class Goroutine:
     created_file: str | None = None  # file of the "created by" call site
     created_lineno: int | None = None
     labels: str | None = None  # pprof debug=1 "# labels: {...}" text
-    truncated: bool = False  # the input ended inside this goroutine (header or frame without file line)
+    truncated: bool = (
+        False  # the input ended inside this goroutine (header or frame without file line)
+    )
 
     @property
     def functions(self) -> list[str]:
@@ -101,12 +104,24 @@ class Dump:
     end_line: int = 0
     time: datetime | None = None
     truncated: bool = False  # ended mid-goroutine or mid-frame
-    panic_message: str | None = None  # "panic: ..." / "fatal error: ..." / "http: panic serving ..."
+    panic_message: str | None = (
+        None  # "panic: ..." / "fatal error: ..." / "http: panic serving ..."
+    )
     warnings: list[Problem] = field(default_factory=list)  # damage found while parsing (not fatal)
-    preamble: list[str] = field(default_factory=list)  # "SIGQUIT: quit", "PC=...", "[signal ...]", re-panic lines
-    proc: str | None = None  # the envelope's process name of the lines it came in ("containerd"), if any
+    preamble: list[str] = field(
+        default_factory=list
+    )  # "SIGQUIT: quit", "PC=...", "[signal ...]", re-panic lines
+    proc: str | None = (
+        None  # the envelope's process name of the lines it came in ("containerd"), if any
+    )
     pid: int | None = None
-    program: str = ""  # which program wrote it: parse.programs.PROGRAMS, set by parse.programs.label
-    complete: bool | None = None  # the whole process, or a few goroutines cut out of it (goroutines.completeness)
+    program: str = (
+        ""  # which program wrote it: parse.programs.PROGRAMS, set by parse.programs.label
+    )
+    complete: bool | None = (
+        None  # the whole process, or a few goroutines cut out of it (goroutines.completeness)
+    )
     completeness: list[str] = field(default_factory=list)  # why, one phrase each
-    snapshot: int | None = None  # dumps of one moment (one daemon, seconds apart) share it (goroutines.snapshots)
+    snapshot: int | None = (
+        None  # dumps of one moment (one daemon, seconds apart) share it (goroutines.snapshots)
+    )

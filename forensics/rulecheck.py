@@ -14,6 +14,7 @@ A case is a folder with ``case.yaml`` and, optionally, input files of its own:
 
 Positive and negative cases live side by side; a new rule brings its cases and no test code.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -56,7 +57,7 @@ def _inputs(case: Path, spec: dict, scratch: Path) -> list[str]:
             continue
         first, last = (int(n) for n in str(item["lines"]).split("-"))
         target = scratch / source.name
-        lines = source.read_text(encoding="utf-8", errors="replace").splitlines()[first - 1:last]
+        lines = source.read_text(encoding="utf-8", errors="replace").splitlines()[first - 1 : last]
         target.write_text("\n".join(lines) + "\n", encoding="utf-8")
         paths.append(str(target))
     return paths
@@ -67,16 +68,30 @@ def run_case(case: Path, rules: list[Rule]) -> CaseResult:
     try:
         spec = yaml.safe_load((case / "case.yaml").read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
-        return CaseResult(rule_id, case.name, False, "?", "bad case.yaml", str(exc).replace("\n", " "))
+        return CaseResult(
+            rule_id, case.name, False, "?", "bad case.yaml", str(exc).replace("\n", " ")
+        )
     if not isinstance(spec, dict):
         return CaseResult(rule_id, case.name, False, "?", "bad case.yaml", "must hold one mapping")
     unknown = set(spec) - CASE_KEYS
     expected = str(spec.get("expect", ""))
     if unknown or expected not in CONFIDENCES + ["not-matched", "not-checked"]:
-        return CaseResult(rule_id, case.name, False, expected, "bad case.yaml",
-                          f"unknown keys {sorted(unknown)}" if unknown else "expect must be a confidence or outcome")
+        return CaseResult(
+            rule_id,
+            case.name,
+            False,
+            expected,
+            "bad case.yaml",
+            f"unknown keys {sorted(unknown)}"
+            if unknown
+            else "expect must be a confidence or outcome",
+        )
     with tempfile.TemporaryDirectory() as scratch:
-        result = analyze(_inputs(case, spec, Path(scratch)), engine_version=spec.get("engine_version"), rules=rules)
+        result = analyze(
+            _inputs(case, spec, Path(scratch)),
+            engine_version=spec.get("engine_version"),
+            rules=rules,
+        )
     outcome = next((o for o in result.outcomes if o.rule == rule_id), None)
     finding = next((f for f in result.findings if f.id == rule_id), None)
     if outcome is None:

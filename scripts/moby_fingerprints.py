@@ -27,6 +27,7 @@ Layout (JSON, gzip):
   files         {path index: [[blob index, "tag index ranges" e.g. "0-12,15"], ...]}: which blob
                 the path has at which tags (a path absent at a tag is not in that tag's tree)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,13 +41,24 @@ import sys
 import time
 from pathlib import Path
 
-EXCLUDED_DIRS = ("integration/", "integration-cli/", "testutil/", "internal/test/", "internal/testutil/",
-                 "hack/", "contrib/", "docs/", "man/", "e2e/")
+EXCLUDED_DIRS = (
+    "integration/",
+    "integration-cli/",
+    "testutil/",
+    "internal/test/",
+    "internal/testutil/",
+    "hack/",
+    "contrib/",
+    "docs/",
+    "man/",
+    "e2e/",
+)
 RELEASE = re.compile(r"^(?:docker-)?v(\d+)\.(\d+)\.(\d+)(?:-ce)?$")
 FIRST = (17, 3, 0)
 
 # Tokens that matter to brace matching; everything else is skipped by finditer.
-TOKEN = re.compile(r"""
+TOKEN = re.compile(
+    r"""
     //[^\n]*
   | /\*.*?\*/
   | `[^`]*`
@@ -54,8 +66,12 @@ TOKEN = re.compile(r"""
   | '(?:[^'\\\n]|\\.)*'
   | ^func\b
   | [{}()\[\]]
-""", re.VERBOSE | re.DOTALL | re.MULTILINE)
-STRINGS_OR_COMMENTS = re.compile(r"""`[^`]*`|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|(//[^\n]*|/\*.*?\*/)""", re.DOTALL)
+""",
+    re.VERBOSE | re.DOTALL | re.MULTILINE,
+)
+STRINGS_OR_COMMENTS = re.compile(
+    r"""`[^`]*`|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|(//[^\n]*|/\*.*?\*/)""", re.DOTALL
+)
 BRACKETS_ONLY = re.compile(r"[\s{}()\[\],;]*")
 RECEIVER = re.compile(r"(\*?)\s*([A-Za-z_]\w*)\s*(?:\[[^\]]*\])?\s*$")
 NAME = re.compile(r"\s*([A-Za-z_]\w*)")
@@ -63,8 +79,13 @@ NAME = re.compile(r"\s*([A-Za-z_]\w*)")
 
 def release_tags(git: list[str]) -> list[tuple[str, str, str]]:
     """[(tag, version, commit)] of every release from 17.03.0 on, sorted by version."""
-    out = subprocess.run(git + ["for-each-ref", "--format=%(refname:short) %(objectname) %(*objectname)",
-                                "refs/tags"], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        git
+        + ["for-each-ref", "--format=%(refname:short) %(objectname) %(*objectname)", "refs/tags"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     tags = []
     for line in out.splitlines():
         tag, obj, peeled = (line.split() + [""])[:3]
@@ -72,8 +93,10 @@ def release_tags(git: list[str]) -> list[tuple[str, str, str]]:
         if m and tuple(map(int, m.groups())) >= FIRST:
             tags.append((tuple(map(int, m.groups())), tag, peeled or obj))
     tags.sort()
-    return [(tag, f"{v[0]}.{v[1]:02d}.{v[2]}" if v[0] < 20 else f"{v[0]}.{v[1]}.{v[2]}", commit)
-            for v, tag, commit in tags]
+    return [
+        (tag, f"{v[0]}.{v[1]:02d}.{v[2]}" if v[0] < 20 else f"{v[0]}.{v[1]}.{v[2]}", commit)
+        for v, tag, commit in tags
+    ]
 
 
 def wanted(path: str) -> bool:
@@ -85,7 +108,9 @@ def wanted(path: str) -> bool:
 
 
 def tree(git: list[str], commit: str) -> dict[str, str]:
-    out = subprocess.run(git + ["ls-tree", "-r", "-z", commit], check=True, capture_output=True).stdout
+    out = subprocess.run(
+        git + ["ls-tree", "-r", "-z", commit], check=True, capture_output=True
+    ).stdout
     files = {}
     for entry in out.split(b"\0"):
         if not entry:
@@ -100,13 +125,16 @@ def tree(git: list[str], commit: str) -> dict[str, str]:
 
 def read_blobs(git: list[str], blobs: list[str]):
     """Yield (blob, text) for each blob, through one ``git cat-file --batch``."""
-    proc = subprocess.Popen(git + ["cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        git + ["cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     import threading
 
     def feed():
         for b in blobs:
             proc.stdin.write(b.encode() + b"\n")
         proc.stdin.close()
+
     threading.Thread(target=feed, daemon=True).start()
     for b in blobs:
         header = proc.stdout.readline().split()
@@ -124,7 +152,10 @@ def spans(src: str) -> tuple[int, list[tuple[str, int, int]]]:
     (type parameters dropped).  A func without a body (assembly stub) is skipped.
     """
     newlines = [m.start() for m in re.finditer("\n", src)]
-    lineno = lambda pos: bisect.bisect_left(newlines, pos) + 1
+
+    def lineno(pos: int) -> int:
+        return bisect.bisect_left(newlines, pos) + 1
+
     out = []
     depth = 0  # {} depth outside any func header
     header = None  # [func position, paren/bracket depth, type-literal brace depth]
@@ -144,14 +175,19 @@ def spans(src: str) -> tuple[int, list[tuple[str, int, int]]]:
             elif c in ")]":
                 header[1] -= 1
             elif c == "{":
-                if header[1] == 0 and header[2] == 0 and not re.search(
-                        r"\b(?:struct|interface)\s*$", src[header[0]:m.start()]):
-                    name = func_name(src[header[0] + 4:m.start()])
+                if (
+                    header[1] == 0
+                    and header[2] == 0
+                    and not re.search(r"\b(?:struct|interface)\s*$", src[header[0] : m.start()])
+                ):
+                    name = func_name(src[header[0] + 4 : m.start()])
                     if name is None:  # not a declaration after all
                         header = None
                         depth += 1
                         continue
-                    if "\n" in _flat(src[header[0]:m.start()]):  # bodiless declaration followed by code
+                    if "\n" in _flat(
+                        src[header[0] : m.start()]
+                    ):  # bodiless declaration followed by code
                         header = None
                         depth += 1
                         continue
@@ -197,8 +233,10 @@ def idle_lines(src: str) -> list[int]:
 
     (A function's last line, its closing brace, is where deferred calls run: matching allows it.)
     """
+
     def blank(m: re.Match) -> str:
         return "\n" * m.group().count("\n") if m.group(1) else m.group()
+
     code = STRINGS_OR_COMMENTS.sub(blank, src)
     return [i for i, line in enumerate(code.split("\n"), 1) if BRACKETS_ONLY.fullmatch(line)]
 
@@ -222,7 +260,7 @@ def func_name(header: str) -> str | None:
     recv = None
     if header.startswith("("):
         depth = 0
-        for i, ch in enumerate(header):
+        for i, ch in enumerate(header):  # noqa: B007 (i is where the receiver ends, read after the loop)
             depth += ch in "(["
             depth -= ch in ")]"
             if depth == 0:
@@ -231,7 +269,7 @@ def func_name(header: str) -> str | None:
         if not m:
             return None
         recv = f"(*{m.group(2)})" if m.group(1) else m.group(2)
-        header = header[i + 1:]
+        header = header[i + 1 :]
     m = NAME.match(header)
     if not m:
         return None
@@ -251,7 +289,9 @@ def ranges(indices: list[int]) -> str:
 
 def build(clone: str) -> bytes:
     git = ["git", "--git-dir", clone] if Path(clone, "objects").is_dir() else ["git", "-C", clone]
-    head = subprocess.run(git + ["rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        git + ["rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     tags = release_tags(git)
     trees = [tree(git, commit) for _, _, commit in tags]
     all_blobs = sorted({b for t in trees for b in t.values()})
@@ -283,8 +323,10 @@ def build(clone: str) -> bytes:
         "paths": paths,
         "names": names,
         "blobs": blobs,
-        "files": {str(p): [[b, ranges(ts)] for b, ts in sorted(v.items(), key=lambda kv: kv[1][0])]
-                  for p, v in sorted(files.items())},
+        "files": {
+            str(p): [[b, ranges(ts)] for b, ts in sorted(v.items(), key=lambda kv: kv[1][0])]
+            for p, v in sorted(files.items())
+        },
     }
     text = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
     buf = io.BytesIO()
@@ -296,8 +338,16 @@ def build(clone: str) -> bytes:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("clone", help="moby/moby git clone (bare git dir or work tree)")
-    ap.add_argument("-o", "--output", default=str(Path(__file__).resolve().parent.parent
-                                                  / "forensics" / "data" / "moby_fingerprints.json.gz"))
+    ap.add_argument(
+        "-o",
+        "--output",
+        default=str(
+            Path(__file__).resolve().parent.parent
+            / "forensics"
+            / "data"
+            / "moby_fingerprints.json.gz"
+        ),
+    )
     args = ap.parse_args(argv)
     t0 = time.monotonic()
     out = build(args.clone)

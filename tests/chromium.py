@@ -4,6 +4,7 @@
 returns what happened: console messages, exceptions, network requests, dialogs, plus the live
 session to evaluate JavaScript in the page and take screenshots.
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,9 +20,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--mute-audio", "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
+    "--remote-debugging-pipe",
+]
 
 
 def chromium_path() -> str | None:
@@ -37,22 +49,33 @@ class Browser:
         self._read, from_child = os.pipe()
 
         def fds():  # the child reads commands on fd 3 and writes answers on fd 4
-            commands, answers = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_child, from_child))
+            commands, answers = (
+                fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_child, from_child)
+            )
             for fd, target in ((commands, 3), (answers, 4)):
                 os.dup2(fd, target)
                 os.set_inheritable(target, True)
 
-        self.proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-                                     preexec_fn=fds, close_fds=False,  # os.pipe() ends are not inherited
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+            preexec_fn=fds,
+            close_fds=False,  # os.pipe() ends are not inherited
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(to_child)
         os.close(from_child)
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict] = []
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30) -> dict:
+    def send(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None = None,
+        timeout: float = 30,
+    ) -> dict:
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
@@ -111,34 +134,50 @@ class Page:
 
     def js(self, expression: str):
         """The value of a JavaScript expression in the page (run by the test, not by the report)."""
-        out = self.browser.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                                self.session)
+        out = self.browser.send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, self.session
+        )
         return out["result"].get("value")
 
     def _of(self, method: str) -> list[dict]:
-        return [e["params"] for e in self.browser.events if e.get("method") == method
-                and e.get("sessionId") == self.session]
+        return [
+            e["params"]
+            for e in self.browser.events
+            if e.get("method") == method and e.get("sessionId") == self.session
+        ]
 
     @property
     def console_errors(self) -> list[str]:
-        logs = [e["entry"]["text"] for e in self._of("Log.entryAdded") if e["entry"]["level"] == "error"]
-        calls = [json.dumps(e["args"]) for e in self._of("Runtime.consoleAPICalled") if e["type"] == "error"]
+        logs = [
+            e["entry"]["text"] for e in self._of("Log.entryAdded") if e["entry"]["level"] == "error"
+        ]
+        calls = [
+            json.dumps(e["args"])
+            for e in self._of("Runtime.consoleAPICalled")
+            if e["type"] == "error"
+        ]
         thrown = [e["exceptionDetails"]["text"] for e in self._of("Runtime.exceptionThrown")]
         return logs + calls + thrown
 
     @property
     def requests(self) -> list[str]:
         """Every URL the page tried to fetch, besides the report itself."""
-        return [e["request"]["url"] for e in self._of("Network.requestWillBeSent")
-                if e["request"]["url"] != self.url]
+        return [
+            e["request"]["url"]
+            for e in self._of("Network.requestWillBeSent")
+            if e["request"]["url"] != self.url
+        ]
 
     @property
     def dialogs(self) -> list[str]:
         return [e["message"] for e in self._of("Page.javascriptDialogOpening")]
 
     def viewport(self, width: int, height: int, mobile: bool = False) -> None:
-        self.browser.send("Emulation.setDeviceMetricsOverride", {
-            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}, self.session)
+        self.browser.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+            self.session,
+        )
 
     def media(self, media: str) -> None:
         self.browser.send("Emulation.setEmulatedMedia", {"media": media}, self.session)
@@ -156,7 +195,9 @@ def open_page(html: Path, binary: str | None = None, width: int = 1280, height: 
     browser = Browser(binary or chromium_path())
     try:
         target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         page = Page(browser, session, Path(html).resolve().as_uri())
         for domain in ("Page", "Runtime", "Log", "Network"):
             browser.send(f"{domain}.enable", session=session)

@@ -56,7 +56,9 @@ def forensics(*args, stdin: str | None = None, cwd: Path | None = None) -> Ran:
     try:
         if cwd is not None:
             os.chdir(cwd)
-        result = CliRunner().invoke(app, [str(a) for a in args], input=stdin, env={"COLUMNS": "200"})
+        result = CliRunner().invoke(
+            app, [str(a) for a in args], input=stdin, env={"COLUMNS": "200"}
+        )
     finally:
         os.chdir(before)
     if result.exception is not None and not isinstance(result.exception, SystemExit):

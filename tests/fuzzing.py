@@ -1,5 +1,6 @@
 """The corpus mutator and the property every fuzz case must hold, shared by tests/test_fuzz.py
 (hypothesis draws the choices) and bench/fuzz_long.py (a seeded random.Random draws them)."""
+
 from __future__ import annotations
 
 import gzip
@@ -16,13 +17,33 @@ from forensics.report import to_dict, to_json, to_markdown
 
 RULES = load_rules()
 VERDICTS = {"found", "clean", "inconclusive"}
-SEEDS = sorted(p for p in [*REPRO.iterdir(), *(FIXTURES / "dumps").rglob("*")]
-               if p.is_file() and p.suffix in (".log", ".txt") and p.stat().st_size < 120_000)
+SEEDS = sorted(
+    p
+    for p in [*REPRO.iterdir(), *(FIXTURES / "dumps").rglob("*")]
+    if p.is_file() and p.suffix in (".log", ".txt") and p.stat().st_size < 120_000
+)
 SEED_BYTES = {p.name + str(i): p.read_bytes() for i, p in enumerate(SEEDS)}
 SEED_KEYS = sorted(SEED_BYTES)
-NASTY = [b"\x00", b"\xff", b"\xc3(", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\r", b"\r\n", b"\n\n", b"\x1b[31m",
-         b"goroutine 1 [running]:\n", b'time="2025-01-07T15:25:42Z" level=error msg="', b"\t/x.go:1 +0x1\n",
-         b"\xe2\x80\xae", b"<script>", b"}}{{", b"%s%n", b"\x7f" * 9, b"SIGQUIT: quit\n"]
+NASTY = [
+    b"\x00",
+    b"\xff",
+    b"\xc3(",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\r",
+    b"\r\n",
+    b"\n\n",
+    b"\x1b[31m",
+    b"goroutine 1 [running]:\n",
+    b'time="2025-01-07T15:25:42Z" level=error msg="',
+    b"\t/x.go:1 +0x1\n",
+    b"\xe2\x80\xae",
+    b"<script>",
+    b"}}{{",
+    b"%s%n",
+    b"\x7f" * 9,
+    b"SIGQUIT: quit\n",
+]
 
 
 class Seeded(random.Random):
@@ -52,7 +73,7 @@ def mutate(pick) -> tuple[str, bytes]:
         elif op == "splice":  # a run of lines from another fixture (another format) at a line start
             other = SEED_BYTES[pick.choice(SEED_KEYS)].split(b"\n")
             a = pick.integer(0, len(other) - 1)
-            chunk = b"\n".join(other[a:a + pick.integer(1, 40)]) + b"\n"
+            chunk = b"\n".join(other[a : a + pick.integer(1, 40)]) + b"\n"
             at = data.rfind(b"\n", 0, pos) + 1
             data[at:at] = chunk
         elif op == "crlf":
@@ -62,14 +83,14 @@ def mutate(pick) -> tuple[str, bytes]:
             end = len(data) if end < 0 else end + 1
             data[end:end] = data[pos:end] * pick.integer(1, 50)
         elif op == "delete":
-            del data[pos:pos + pick.integer(1, 2000)]
+            del data[pos : pos + pick.integer(1, 2000)]
     data = bytes(data)
     wrap = pick.choice(["plain", "plain", "plain", "gzip", "gzip-damaged"])
     if wrap == "plain":
         return "input.log", data
     packed = bytearray(gzip.compress(data))
     if wrap == "gzip-damaged":
-        packed = packed[:pick.integer(10, len(packed))]
+        packed = packed[: pick.integer(10, len(packed))]
         if packed and pick.integer(0, 1):
             packed[pick.integer(0, len(packed) - 1)] ^= 0xFF
     return "input.log.gz", bytes(packed)
@@ -89,8 +110,11 @@ def check(files: dict[str, bytes], render: bool = False):
             assert "\n" not in text and "Traceback" not in text, text
             assert p.source.startswith(d) or p.source == d, text  # names the input
         for path, data in zip(paths, files.values()):
-            if not path.endswith(".gz") and sources.looks_binary(data[:sources.SNIFF]):
-                assert any(p.source == path and p.fatal for p in result.problems), (path, result.problems)
+            if not path.endswith(".gz") and sources.looks_binary(data[: sources.SNIFF]):
+                assert any(p.source == path and p.fatal for p in result.problems), (
+                    path,
+                    result.problems,
+                )
         if render:
             doc = to_dict(result)
             to_json(doc)
@@ -108,11 +132,17 @@ def check_own_outputs(files: dict[str, bytes]) -> None:
             (Path(d) / name).write_bytes(data)
         first = analyze([d], rules=RULES)
         doc = to_dict(first)
-        for name, text in (("r.json", to_json(doc)), ("r.md", to_markdown(doc)), ("r.html", to_html(doc))):
+        for name, text in (
+            ("r.json", to_json(doc)),
+            ("r.md", to_markdown(doc)),
+            ("r.html", to_html(doc)),
+        ):
             (Path(d) / name).write_text(text, encoding="utf-8")
             (Path(d) / (name + ".gz")).write_bytes(gzip.compress(text.encode()))
         again = analyze([d], rules=RULES)
-        assert sorted((f.id, f.confidence) for f in again.found) == sorted((f.id, f.confidence) for f in first.found)
+        assert sorted((f.id, f.confidence) for f in again.found) == sorted(
+            (f.id, f.confidence) for f in first.found
+        )
         assert sum(1 for i in again.inputs if i.skipped) == 6
 
 
@@ -139,7 +169,9 @@ def check_redaction(secret_line: str, value: str) -> None:
         path = Path(d) / "dockerd.log"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         doc = to_dict(analyze([str(path)], rules=RULES))
-        assert value in to_json(doc)  # the planted line is in the report: the property means something
+        assert value in to_json(
+            doc
+        )  # the planted line is in the report: the property means something
         out = redact(doc)
         console = Console(record=True, width=200)
         print_text(out, console)

@@ -3,6 +3,7 @@
 containerd, flags that work in a sandbox (../shared/corpus/real-dockerd/README.md). Stopped
 by its pid; whatever it leaves behind (containerd, mounts) is cleaned up by pid and path.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,9 +43,16 @@ class Daemon:
     def exec_root(self) -> str:
         return f"{self.base}/exec"
 
-    def docker(self, *args: str, data: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([self.cli, "-H", self.host, *args], input=data, capture_output=True,
-                              timeout=120, check=check)
+    def docker(
+        self, *args: str, data: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [self.cli, "-H", self.host, *args],
+            input=data,
+            capture_output=True,
+            timeout=120,
+            check=check,
+        )
 
 
 def unavailable() -> str | None:
@@ -78,11 +86,25 @@ def start(timeout: float = 60) -> Daemon:
     """Start dockerd and wait for its API; raises RuntimeError with the log's end if it does not come up."""
     base = tempfile.mkdtemp(prefix="fxd-", dir="/tmp")
     log = open(f"{base}/dockerd.log", "wb")  # noqa: SIM115 - the daemon's stdout and stderr
-    argv = ["dockerd", "--debug", "--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none",
-            "--data-root", f"{base}/data", "--exec-root", f"{base}/exec", "--pidfile", f"{base}/docker.pid",
-            "-H", f"unix://{base}/docker.sock"]
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+    argv = [
+        "dockerd",
+        "--debug",
+        "--storage-driver=vfs",
+        "--iptables=false",
+        "--ip6tables=false",
+        "--bridge=none",
+        "--data-root",
+        f"{base}/data",
+        "--exec-root",
+        f"{base}/exec",
+        "--pidfile",
+        f"{base}/docker.pid",
+        "-H",
+        f"unix://{base}/docker.sock",
+    ]
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
     log.close()
     cli = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker")
     daemon = Daemon(base, proc, cli)
@@ -100,7 +122,9 @@ def populate(daemon: Daemon) -> None:
     """An image, a running container (fx-running) and a stopped one (fx-stopped, exit status 3)."""
     daemon.docker("import", "-", "fx-bb", data=_busybox_image())
     daemon.docker("run", "-d", "--name", "fx-running", "fx-bb", "/bin/sleep", "600")
-    daemon.docker("run", "--name", "fx-stopped", "fx-bb", "/bin/sh", "-c", "echo bye; exit 3", check=False)
+    daemon.docker(
+        "run", "--name", "fx-stopped", "fx-bb", "/bin/sh", "-c", "echo bye; exit 3", check=False
+    )
 
 
 def _children(pid: int) -> list[int]:

@@ -1,4 +1,5 @@
 """moby#49227 end to end on the real reproduction (dockerd 27.4.1) and its partial views."""
+
 import pytest
 from conftest import FIXTURES, REPRO, SAMPLES, finding, log_without_dump, write_lines
 
@@ -22,7 +23,10 @@ def test_full_reproduction_is_confirmed(rules):
     assert sorted(c.signal for c in f.evidence) == ["orphaned", "panic", "stuck", "stuck"]
     lock = next(c for c in f.evidence if c.signal == "orphaned")
     assert "seen in 5 dumps of one moment" in lock.excerpt
-    assert "goroutine-stacks-2026-11-29T122857Z.log:479" in lock.excerpt and "pprof-goroutine-debug1.txt:45,191" in lock.excerpt
+    assert (
+        "goroutine-stacks-2026-11-29T122857Z.log:479" in lock.excerpt
+        and "pprof-goroutine-debug1.txt:45,191" in lock.excerpt
+    )
     assert "goroutine -" not in lock.excerpt and "goroutines -" not in lock.excerpt
     for gid in ("127", "152", "164"):
         assert gid in lock.excerpt
@@ -81,15 +85,36 @@ def test_fixed_versions_are_not_affected(tmp_path, rules):
 
 
 def test_engine_version_option_overrides(rules):
-    assert finding(analyze([DUMP, PS], engine_version="27.5.0", rules=rules), "moby-49227").confidence == "not-affected"
-    assert finding(analyze([DUMP, PS], engine_version="27.4.1", rules=rules), "moby-49227").confidence == "likely"
-    assert finding(analyze([DUMP, PS], engine_version="18.03.1-ce", rules=rules), "moby-49227").confidence == "likely"
-    assert finding(analyze([DUMP, PS], engine_version="17.12.1-ce", rules=rules), "moby-49227").confidence == "not-affected"
+    assert (
+        finding(analyze([DUMP, PS], engine_version="27.5.0", rules=rules), "moby-49227").confidence
+        == "not-affected"
+    )
+    assert (
+        finding(analyze([DUMP, PS], engine_version="27.4.1", rules=rules), "moby-49227").confidence
+        == "likely"
+    )
+    assert (
+        finding(
+            analyze([DUMP, PS], engine_version="18.03.1-ce", rules=rules), "moby-49227"
+        ).confidence
+        == "likely"
+    )
+    assert (
+        finding(
+            analyze([DUMP, PS], engine_version="17.12.1-ce", rules=rules), "moby-49227"
+        ).confidence
+        == "not-affected"
+    )
 
 
 def test_containerd_image_store_is_not_affected(tmp_path, rules):
-    lines = [line.replace("containerd-snapshotter=false", "containerd-snapshotter=true") for line in log_without_dump()]
-    f = finding(analyze([write_lines(tmp_path / "dockerd.log", lines), DUMP], rules=rules), "moby-49227")
+    lines = [
+        line.replace("containerd-snapshotter=false", "containerd-snapshotter=true")
+        for line in log_without_dump()
+    ]
+    f = finding(
+        analyze([write_lines(tmp_path / "dockerd.log", lines), DUMP], rules=rules), "moby-49227"
+    )
     assert f.confidence == "not-affected" and "containerd image store" in f.summary
 
 
@@ -102,8 +127,9 @@ def test_dump_taken_before_the_panic_does_not_confirm(tmp_path, rules):
     assert f.confidence == "likely"
 
 
-JOURNAL = sorted((FIXTURES / "captured").glob("repro-49227-journal-*.log")) + \
-    [SAMPLES / "captured" / "repro-49227-journal-short.log"]
+JOURNAL = sorted((FIXTURES / "captured").glob("repro-49227-journal-*.log")) + [
+    SAMPLES / "captured" / "repro-49227-journal-short.log"
+]
 SUPPORTED = JOURNAL
 
 
@@ -118,7 +144,8 @@ def test_journalctl_renderings_of_the_reproduction(path, rules):
     panic = result.evidence["panics"].iloc[0]
     assert panic.time.isoformat() == "2026-11-29T12:28:12+00:00"  # local times brought back to UTC
     assert (path.read_text().splitlines()[panic.line - 1]).endswith(
-        "http: panic serving @: runtime error: invalid memory address or nil pointer dereference")
+        "http: panic serving @: runtime error: invalid memory address or nil pointer dereference"
+    )
     assert not result.problems
 
 

@@ -1,5 +1,6 @@
 """Issue 14 (engine side): one definition for each concept — the engine version, `docker version`
 output, the containers a finding names, severity and confidence, the rule catalogue."""
+
 import json
 import os
 import shutil
@@ -17,16 +18,23 @@ from forensics.report import to_dict, to_markdown
 from forensics.report.redact import redact
 
 NEW = str(REPRO / "dockerd.log")  # dockerd 27.4.1, started 12:27:58
-OLD = str(HEALTHY / "dockerd-20.10.24-text-debug.log")  # dockerd 20.10.24+dfsg1, 12:11-12:13 the same day
+OLD = str(
+    HEALTHY / "dockerd-20.10.24-text-debug.log"
+)  # dockerd 20.10.24+dfsg1, 12:11-12:13 the same day
 DUMP = str(REPRO / "goroutine-stacks-2026-11-29T122857Z.log")
 
 
 def test_engine_version_is_the_latest_daemon_whatever_the_argument_order(rules):
-    reports = [to_dict(analyze(paths, rules=rules)) for paths in ([NEW, OLD, DUMP], [OLD, DUMP, NEW], [DUMP, NEW, OLD])]
+    reports = [
+        to_dict(analyze(paths, rules=rules))
+        for paths in ([NEW, OLD, DUMP], [OLD, DUMP, NEW], [DUMP, NEW, OLD])
+    ]
     assert {r["engine_version"] for r in reports} == {"27.4.1"}
     assert all(r["engine_versions"] == ["20.10.24+dfsg1", "27.4.1"] for r in reports)
     f = next(f for f in reports[0]["findings"] if f["id"] == "moby-49227")
-    assert f["confidence"] == "confirmed" and f["engine_version"] == "27.4.1"  # gated on the daemon that panicked
+    assert (
+        f["confidence"] == "confirmed" and f["engine_version"] == "27.4.1"
+    )  # gated on the daemon that panicked
     md = to_markdown(reports[0])
     assert "daemons of 2 versions (20.10.24+dfsg1, 27.4.1, oldest first)" in md
 
@@ -43,7 +51,8 @@ def test_each_finding_is_gated_on_the_daemon_its_evidence_cites(tmp_path):
         "id: closed-fifo\ntitle: stream copy from a closed fifo\nseverity: low\n"
         "versions: {affected: ['>=20.10, <21']}\n"
         "signals:\n  fifo: {table: events, where: {msg: 'stream copy error: reading from a closed fifo'}}\n"
-        "verdicts:\n  - {confidence: confirmed, all: [fifo], summary: 'fifo errors (engine {version})'}\n")
+        "verdicts:\n  - {confidence: confirmed, all: [fifo], summary: 'fifo errors (engine {version})'}\n"
+    )
     rules = load_rules(tmp_path / "rules")
     for paths in ([OLD, NEW], [NEW, OLD]):
         result = analyze(paths, rules=rules)
@@ -52,23 +61,41 @@ def test_each_finding_is_gated_on_the_daemon_its_evidence_cites(tmp_path):
         assert f.confidence == "confirmed" and f.engine_version == "20.10.24+dfsg1", f.summary
         assert f.summary == "fifo errors (engine 20.10.24+dfsg1)"
     # --engine-version still decides for every finding
-    assert finding(analyze([OLD, NEW], engine_version="27.4.1", rules=rules), "closed-fifo").confidence == "not-affected"
+    assert (
+        finding(analyze([OLD, NEW], engine_version="27.4.1", rules=rules), "closed-fifo").confidence
+        == "not-affected"
+    )
 
 
 def test_docker_version_output_has_one_reader(tmp_path, rules):
     from forensics.parse.dockerversion import servers
 
-    api = {"Version": "27.5.1", "ApiVersion": "1.47", "MinAPIVersion": "1.24", "GoVersion": "go1.22.11",
-           "GitCommit": "4c9b3b0", "Os": "linux", "Arch": "amd64", "Platform": {"Name": "Docker Engine - Community"},
-           "Components": [{"Name": "Engine", "Version": "27.5.1"},
-                          {"Name": "containerd", "Version": "1.7.25", "Details": {"GitCommit": "bcc810d"}}]}
+    api = {
+        "Version": "27.5.1",
+        "ApiVersion": "1.47",
+        "MinAPIVersion": "1.24",
+        "GoVersion": "go1.22.11",
+        "GitCommit": "4c9b3b0",
+        "Os": "linux",
+        "Arch": "amd64",
+        "Platform": {"Name": "Docker Engine - Community"},
+        "Components": [
+            {"Name": "Engine", "Version": "27.5.1"},
+            {"Name": "containerd", "Version": "1.7.25", "Details": {"GitCommit": "bcc810d"}},
+        ],
+    }
     rendered = tmp_path / "docker-version.txt"
     rendered.write_text(render_version(api))
-    for path, version, go in ((REPRO / "docker-version.txt", "27.4.1", "go1.22.12"), (rendered, "27.5.1", "go1.22.11")):
+    for path, version, go in (
+        (REPRO / "docker-version.txt", "27.4.1", "go1.22.12"),
+        (rendered, "27.5.1", "go1.22.11"),
+    ):
         result = analyze([str(path)], rules=rules)
         events = result.evidence["events"]
         (server,) = servers(events[events["level"].isna()].itertuples())
-        assert server.get("Version")[0] == version and server.get("Go version")[0] == go  # not containerd's
+        assert (
+            server.get("Version")[0] == version and server.get("Go version")[0] == go
+        )  # not containerd's
         report = to_dict(result)
         assert [d["version"] for d in report["environment"]["daemons"]] == [version]
         assert [g["version"] for g in report["environment"]["go_versions"]] == [go]
@@ -95,9 +122,17 @@ def test_findings_carry_their_containers_as_name_and_id(rules):
 def test_severity_and_confidence_are_ordered_words():
     from forensics.findings import Confidence, Severity
 
-    assert sorted(Severity(s) for s in ["critical", "high", "info", "medium", "low"]) == list(Severity)
-    assert sorted(SEVERITIES) != SEVERITIES and not Severity.HIGH > Severity.CRITICAL  # by place, not alphabetically
-    assert Severity.MEDIUM >= "low" and Confidence.LIKELY < "confirmed" and not Confidence.INCONCLUSIVE.found
+    assert sorted(Severity(s) for s in ["critical", "high", "info", "medium", "low"]) == list(
+        Severity
+    )
+    assert (
+        sorted(SEVERITIES) != SEVERITIES and not Severity.HIGH > Severity.CRITICAL
+    )  # by place, not alphabetically
+    assert (
+        Severity.MEDIUM >= "low"
+        and Confidence.LIKELY < "confirmed"
+        and not Confidence.INCONCLUSIVE.found
+    )
     assert SEVERITIES == ["info", "low", "medium", "high", "critical"]
     assert CONFIDENCES == ["confirmed", "likely", "possible", "inconclusive", "not-affected"]
     assert json.dumps([Severity.HIGH, Confidence.NOT_AFFECTED]) == '["high", "not-affected"]'
@@ -113,18 +148,36 @@ def test_findings_sorted_by_severity_then_confidence(rules):
 
 
 def _cli(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "forensics", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "forensics", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+        check=False,
+    )
 
 
-@pytest.mark.parametrize("command", [["analyze", str(REPRO)], ["rules", "list"], ["rules", "show", "moby-49227"],
-                                     ["rules", "test"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["analyze", str(REPRO)],
+        ["rules", "list"],
+        ["rules", "show", "moby-49227"],
+        ["rules", "test"],
+    ],
+)
 @pytest.mark.parametrize("where", ["/no/such/dir", "empty"])
 def test_no_catalogue_is_an_error_not_a_verdict(tmp_path, command, where):
     directory = where if where.startswith("/") else str(tmp_path)
     proc = _cli(*command, "--rules", directory)
     assert proc.returncode == 2, proc.stdout
-    assert proc.stderr.count("\n") == 1 and directory in proc.stderr and "VERDICT" not in proc.stdout.upper()
+    assert (
+        proc.stderr.count("\n") == 1
+        and directory in proc.stderr
+        and "VERDICT" not in proc.stdout.upper()
+    )
 
 
 def test_scan_without_a_catalogue_is_an_error(tmp_path, monkeypatch):
@@ -141,18 +194,32 @@ def test_scan_without_a_catalogue_is_an_error(tmp_path, monkeypatch):
 def test_installed_package_finds_49227_from_another_directory(tmp_path):
     """pip install --target, then run from elsewhere: the catalogue is package data."""
     source, target, elsewhere = tmp_path / "src", tmp_path / "site", tmp_path / "cwd"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "samples", "tests", "bench", "build",
-                                                                 "*.egg-info", "__pycache__", ".venv"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", "samples", "tests", "bench", "build", "*.egg-info", "__pycache__", ".venv"
+        ),
+    )
     elsewhere.mkdir()
-    pip = [os.environ.get("FORENSICS_PIP", "/work/venv/bin/pip")] if os.path.exists(
-        os.environ.get("FORENSICS_PIP", "/work/venv/bin/pip")) else [sys.executable, "-m", "pip"]
-    subprocess.run([*pip, "install", "-q", "--no-deps", "--target", str(target), str(source)],
-                   check=True, capture_output=True, timeout=600)
+    pip = (
+        [os.environ.get("FORENSICS_PIP", "/work/venv/bin/pip")]
+        if os.path.exists(os.environ.get("FORENSICS_PIP", "/work/venv/bin/pip"))
+        else [sys.executable, "-m", "pip"]
+    )
+    subprocess.run(
+        [*pip, "install", "-q", "--no-deps", "--target", str(target), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     env = {**os.environ, "PYTHONPATH": str(target)}
     proc = _cli("analyze", str(REPRO), "-q", "--json", "-", cwd=elsewhere, env=env)
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
-    assert any(f["id"] == "moby-49227" and f["confidence"] == "confirmed" for f in report["findings"])
+    assert any(
+        f["id"] == "moby-49227" and f["confidence"] == "confirmed" for f in report["findings"]
+    )
     proc = _cli("rules", "test", cwd=elsewhere, env=env)
     assert proc.returncode == 2 and "--rules <checkout>/rules" in proc.stderr, proc.stderr
     proc = _cli("rules", "test", "moby-49227", "--rules", str(ROOT / "rules"), cwd=ROOT, env=env)

@@ -1,5 +1,6 @@
 """Issue 21: evidence is sacred. The tool never reads its own outputs as evidence, never writes
 over an input, and --redact holds for every class it promises. Real samples throughout."""
+
 import json
 import os
 import shutil
@@ -11,8 +12,15 @@ from conftest import HEALTHY, REPRO
 
 
 def run(*args, stdin=None, cwd=None):
-    proc = subprocess.run([sys.executable, "-m", "forensics", *map(str, args)], input=stdin,
-                          capture_output=True, text=True, cwd=cwd, env={**os.environ, "COLUMNS": "200"}, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "forensics", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
     assert "Traceback" not in proc.stderr + proc.stdout
     return proc
 
@@ -24,8 +32,10 @@ def case(tmp_path):
     return folder
 
 
-@pytest.mark.parametrize("option,name", [("--html", "report.html"), ("--json", "report.json"),
-                                         ("--markdown", "report.md")])
+@pytest.mark.parametrize(
+    "option,name",
+    [("--html", "report.html"), ("--json", "report.json"), ("--markdown", "report.md")],
+)
 def test_own_report_in_the_folder_is_not_evidence(case, option, name):
     assert run("analyze", case, "-q", option, case / name).returncode == 0
     proc = run("analyze", case, "--json", "-")
@@ -56,14 +66,17 @@ def inbox(tmp_path):
     return folder
 
 
-@pytest.mark.parametrize("given,output", [
-    ("in/dockerd.log", "in/dockerd.log"),
-    ("in/dockerd.log", "../{tmp}/in/./dockerd.log"),
-    ("in/dockerd.log", "link.log"),
-    ("link.log", "in/dockerd.log"),
-    ("in/control.log.gz", "in/control.log.gz"),
-    ("in", "in/dockerd.log"),  # an input inside a directory given as input
-])
+@pytest.mark.parametrize(
+    "given,output",
+    [
+        ("in/dockerd.log", "in/dockerd.log"),
+        ("in/dockerd.log", "../{tmp}/in/./dockerd.log"),
+        ("in/dockerd.log", "link.log"),
+        ("link.log", "in/dockerd.log"),
+        ("in/control.log.gz", "in/control.log.gz"),
+        ("in", "in/dockerd.log"),  # an input inside a directory given as input
+    ],
+)
 @pytest.mark.parametrize("option", ["--html", "--json", "--markdown"])
 def test_an_output_never_overwrites_an_input(inbox, given, output, option):
     tmp = inbox.parent
@@ -91,29 +104,49 @@ def test_outputs_are_renamed_into_place_never_written_through_a_symlink(tmp_path
     victim = tmp_path / "elsewhere.txt"
     victim.write_text("keep me")
     (tmp_path / "out.html").symlink_to(victim)
-    assert run("analyze", REPRO / "dockerd.log", "-q", "--html", tmp_path / "out.html").returncode == 1
+    assert (
+        run("analyze", REPRO / "dockerd.log", "-q", "--html", tmp_path / "out.html").returncode == 1
+    )
     assert victim.read_text() == "keep me"
-    assert not (tmp_path / "out.html").is_symlink() and "<html" in (tmp_path / "out.html").read_text()
+    assert (
+        not (tmp_path / "out.html").is_symlink() and "<html" in (tmp_path / "out.html").read_text()
+    )
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
 def test_one_file_or_stdout_for_two_outputs_is_refused(tmp_path):
     both = run("analyze", REPRO / "dockerd.log", "--json", "-", "--markdown", "-")
     assert both.returncode == 2 and both.stdout == ""
-    same = run("analyze", REPRO / "dockerd.log", "--json", tmp_path / "x", "--markdown", tmp_path / "./x")
+    same = run(
+        "analyze", REPRO / "dockerd.log", "--json", tmp_path / "x", "--markdown", tmp_path / "./x"
+    )
     assert same.returncode == 2 and not (tmp_path / "x").exists()
 
 
 # --- --redact: planted names and secrets, on the real journal capture of the 49227 reproduction
 PLANTED = [  # two lines inserted before the panic line 171 and before the stuck goroutine at 1029 (cited)
-    ('level=error msg="Handler for POST /v1.47/containers/x returned error: Cannot kill container: ledger-db-acme: '
-    'not running" peer=ACME-PROD-DB07 fqdn=acme-prod-db07.corp.acme.example addr=2001::1 '
-    'env="PASSWORD=hunter2 AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE"'),
-    ('level=warning msg="Error pulling image: Get \\"https://robot:S3cr3tPassw0rd@registry.acme.example:5000/v2/\\": '
-    'unauthorized" host=ACME-PROD-DB07.CORP.ACME.EXAMPLE request="POST /v1.47/containers/create?name=ledger-db-ops" '
-    'image="registry.acme.example:5000/team/ledger:v2-acme"'),
+    (
+        'level=error msg="Handler for POST /v1.47/containers/x returned error: Cannot kill container: ledger-db-acme: '
+        'not running" peer=ACME-PROD-DB07 fqdn=acme-prod-db07.corp.acme.example addr=2001::1 '
+        'env="PASSWORD=hunter2 AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE"'
+    ),
+    (
+        'level=warning msg="Error pulling image: Get \\"https://robot:S3cr3tPassw0rd@registry.acme.example:5000/v2/\\": '
+        'unauthorized" host=ACME-PROD-DB07.CORP.ACME.EXAMPLE request="POST /v1.47/containers/create?name=ledger-db-ops" '
+        'image="registry.acme.example:5000/team/ledger:v2-acme"'
+    ),
 ]
-NEVER = ["acme", "ledger-db-ops", "hunter2", "AKIAIOSFODNN7EXAMPLE", "S3cr3tPassw0rd", "robot", "2001::1", "bookworm", "debian-minbase"]
+NEVER = [
+    "acme",
+    "ledger-db-ops",
+    "hunter2",
+    "AKIAIOSFODNN7EXAMPLE",
+    "S3cr3tPassw0rd",
+    "robot",
+    "2001::1",
+    "bookworm",
+    "debian-minbase",
+]
 
 
 @pytest.fixture(scope="module")
@@ -124,11 +157,18 @@ def customer(tmp_path_factory):
 
     case = tmp_path_factory.mktemp("redact21") / "case-acme-prod-db07-1"
     case.mkdir()
-    lines = (SAMPLES / "captured" / "repro-49227-journal-short.log").read_text().replace(
-        "dockerhost1", "acme-prod-db07").splitlines()
+    lines = (
+        (SAMPLES / "captured" / "repro-49227-journal-short.log")
+        .read_text()
+        .replace("dockerhost1", "acme-prod-db07")
+        .splitlines()
+    )
     for at in (1028, 170):
         stamp = lines[at].split(" dockerd[")[0]
-        lines[at:at] = [f'{stamp} dockerd[4242]: time="2026-11-29T12:28:10.000000000Z" {text}' for text in PLANTED]
+        lines[at:at] = [
+            f'{stamp} dockerd[4242]: time="2026-11-29T12:28:10.000000000Z" {text}'
+            for text in PLANTED
+        ]
     (case / "acme-prod-db07_dockerd.log").write_text("\n".join(lines) + "\n")
     sos = "sosreport-acme-prod-db07-2026-11-29-xkqzw"
     with tarfile.open(case / f"{sos}.tar.xz", "w:xz") as tar:
@@ -143,10 +183,21 @@ def test_redact_holds_for_every_class_and_secret(customer, tmp_path):
     for planted in NEVER + ["ACME-PROD-DB07", "ledger-db-acme", "sosreport-acme-prod-db07"]:
         assert planted in text, planted  # else the test below proves nothing
     assert plain.returncode == 1
-    proc = run("analyze", customer, "--redact", "--json", out["json"], "--markdown", out["md"], "--html", out["html"])
+    proc = run(
+        "analyze",
+        customer,
+        "--redact",
+        "--json",
+        out["json"],
+        "--markdown",
+        out["md"],
+        "--html",
+        out["html"],
+    )
     again = run("report", tmp_path / "plain.json", "--redact", "--json", "-")
-    for where, got in [("stdout", proc.stdout + proc.stderr), ("report", again.stdout)] + \
-                      [(k, p.read_text()) for k, p in out.items()]:
+    for where, got in [("stdout", proc.stdout + proc.stderr), ("report", again.stdout)] + [
+        (k, p.read_text()) for k, p in out.items()
+    ]:
         for secret in NEVER:
             assert secret.lower() not in got.lower(), (where, secret)
     assert "PASSWORD=[secret]" in out["json"].read_text()
@@ -154,13 +205,32 @@ def test_redact_holds_for_every_class_and_secret(customer, tmp_path):
 
 def test_redact_map_keeps_pseudonyms_across_runs(customer, tmp_path):
     mapping = tmp_path / "map.json"
-    first = run("analyze", customer / "acme-prod-db07_dockerd.log", "-q", "--redact", "--redact-map", mapping,
-                "--json", tmp_path / "a.json")
+    first = run(
+        "analyze",
+        customer / "acme-prod-db07_dockerd.log",
+        "-q",
+        "--redact",
+        "--redact-map",
+        mapping,
+        "--json",
+        tmp_path / "a.json",
+    )
     assert first.returncode == 1 and oct(mapping.stat().st_mode & 0o777) == "0o600"
     names = json.loads(mapping.read_text())["names"]
-    assert names["acme-prod-db07"].startswith("host-") and names["ledger-db-acme"].startswith("container-")
-    run("analyze", REPRO / "docker-ps-a.txt", customer, "-q", "--redact", "--redact-map", mapping,
-        "--json", tmp_path / "b.json")
+    assert names["acme-prod-db07"].startswith("host-") and names["ledger-db-acme"].startswith(
+        "container-"
+    )
+    run(
+        "analyze",
+        REPRO / "docker-ps-a.txt",
+        customer,
+        "-q",
+        "--redact",
+        "--redact-map",
+        mapping,
+        "--json",
+        tmp_path / "b.json",
+    )
     assert json.loads(mapping.read_text())["names"]["acme-prod-db07"] == names["acme-prod-db07"]
     b = json.loads((tmp_path / "b.json").read_text())
     assert b["environment"]["hosts"] == [names["acme-prod-db07"]]
@@ -171,7 +241,9 @@ def test_a_folder_under_a_sosreport_named_parent_is_not_a_sosreport(tmp_path):
     shutil.copytree(REPRO, ticket)
     proc = run("analyze", ticket, "--json", "-")
     report = json.loads(proc.stdout)
-    assert sorted(i["name"].rsplit("/", 1)[-1] for i in report["inputs"]) == sorted(p.name for p in REPRO.iterdir())
+    assert sorted(i["name"].rsplit("/", 1)[-1] for i in report["inputs"]) == sorted(
+        p.name for p in REPRO.iterdir()
+    )
     assert proc.returncode == 1 and report["findings"][0]["id"] == "moby-49227"
 
 
@@ -184,8 +256,10 @@ def test_a_sosreport_is_recognised_by_its_layout(tmp_path):
     (sos / "etc").mkdir()
     shutil.copy(REPRO / "dockerd.log", sos / "etc" / "unrelated.conf")
     report = json.loads(run("analyze", tmp_path / "case", "--json", "-").stdout)
-    assert sorted(i["name"].split("anything/")[1] for i in report["inputs"]) == \
-        ["sos_commands/docker/docker_ps_-a", "var/log/messages"]
+    assert sorted(i["name"].split("anything/")[1] for i in report["inputs"]) == [
+        "sos_commands/docker/docker_ps_-a",
+        "var/log/messages",
+    ]
 
 
 # --- every misuse ends in one line and exit 2 (point 5), every value is checked (point 6)
@@ -201,8 +275,12 @@ def one_line_exit_2(proc, *words):
 
 @pytest.mark.parametrize("command", ["analyze", "dump"])
 def test_stdin_closed(command):
-    proc = subprocess.run(["sh", "-c", f'exec "$0" -m forensics {command} - <&-', sys.executable],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["sh", "-c", f'exec "$0" -m forensics {command} - <&-', sys.executable],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 2 and "standard input is closed" in proc.stderr
 
@@ -211,11 +289,18 @@ def test_scan_misuse(tmp_path):
     existing = tmp_path / "file"
     existing.write_text("x")
     one_line_exit_2(run("scan", DUMP, "--out", existing, "-q"), "--out")
-    one_line_exit_2(run("scan", DUMP, "--out", tmp_path / "o", "--host-from", "([", "-q"), "--host-from")
-    one_line_exit_2(run("scan", DUMP, "--out", tmp_path / "o", "--scheduler", "bogus", "-q"), "--scheduler")
+    one_line_exit_2(
+        run("scan", DUMP, "--out", tmp_path / "o", "--host-from", "([", "-q"), "--host-from"
+    )
+    one_line_exit_2(
+        run("scan", DUMP, "--out", tmp_path / "o", "--scheduler", "bogus", "-q"), "--scheduler"
+    )
     for jobs in ("0", "-5"):
         one_line_exit_2(run("scan", DUMP, "--out", tmp_path / "o", "-j", jobs, "-q"), "--jobs")
-    one_line_exit_2(run("scan", DUMP, "--out", tmp_path / "o", "--engine-version", "2741", "-q"), "--engine-version")
+    one_line_exit_2(
+        run("scan", DUMP, "--out", tmp_path / "o", "--engine-version", "2741", "-q"),
+        "--engine-version",
+    )
 
 
 @pytest.mark.parametrize("version", ["bogus", "", "27..4", "2741"])
@@ -242,9 +327,16 @@ def test_directories_nested_a_thousand_deep(tmp_path):
 def test_stdout_to_a_full_device():
     with open("/dev/full", "w") as full:
         for args in (["analyze", DUMP], ["analyze", DUMP, "--json", "-"]):
-            proc = subprocess.run([sys.executable, "-m", "forensics", *map(str, args)], stdout=full,
-                                  stderr=subprocess.PIPE, text=True, check=False)
-            assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+            proc = subprocess.run(
+                [sys.executable, "-m", "forensics", *map(str, args)],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=False,
+            )
+            assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, (
+                proc.stderr
+            )
             one_line_exit_2(proc, "No space left")
 
 
@@ -278,9 +370,14 @@ def test_markdown_keeps_every_finding_with_many_stuck_containers(tmp_path, stuck
     case = tmp_path / "case"
     shutil.copytree(REPRO, case)
     header, row = (REPRO / "docker-ps-a.txt").read_text().splitlines()[:2]
-    rows = [row.replace("d593da0690bf", f"{i:012x}").replace(" test", f" app-{i:04d}") for i in range(1, stuck + 1)]
+    rows = [
+        row.replace("d593da0690bf", f"{i:012x}").replace(" test", f" app-{i:04d}")
+        for i in range(1, stuck + 1)
+    ]
     (case / "docker-ps-a.txt").write_text("\n".join([header, row, *rows]) + "\n")
-    proc = run("analyze", case, "-q", "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md")
+    proc = run(
+        "analyze", case, "-q", "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md"
+    )
     assert proc.returncode == 1
     report, text = json.loads((tmp_path / "r.json").read_text()), (tmp_path / "r.md").read_text()
     assert len(report["findings"]) >= 3 and len(text) <= 30_000
@@ -296,7 +393,9 @@ def test_the_same_file_given_twice_counts_once(tmp_path):
 
     def findings(*paths):
         report = json.loads(run("analyze", *paths, "--json", "-").stdout)
-        return [(f["id"], f["confidence"], len(f["evidence"])) for f in report["findings"]], report["inputs"]
+        return [(f["id"], f["confidence"], len(f["evidence"])) for f in report["findings"]], report[
+            "inputs"
+        ]
 
     once, _ = findings(REPRO / "dockerd.log")
     twice, inputs = findings(REPRO / "dockerd.log", REPRO / "dockerd.log", tmp_path / "again.log")
@@ -310,15 +409,28 @@ def test_many_member_archive_memory_is_bounded(tmp_path):
     import io
     import tarfile
 
-    line = next(x for x in (REPRO / "dockerd.log").read_bytes().splitlines(keepends=True) if b"level=debug" in x)
+    line = next(
+        x
+        for x in (REPRO / "dockerd.log").read_bytes().splitlines(keepends=True)
+        if b"level=debug" in x
+    )
     with tarfile.open(tmp_path / "many.tar", "w") as tar:
         for i in range(20_000):
             info = tarfile.TarInfo(f"logs/m{i:06d}.log")
             info.size = len(line)
             tar.addfile(info, io.BytesIO(line))
-    probe = ("import resource, sys\nfrom forensics.analyze import analyze\nr = analyze([sys.argv[1]])\n"
-             "print(len(r.inputs), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
-    out = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "many.tar")], capture_output=True, text=True, check=False)
+    probe = (
+        "import resource, sys\nfrom forensics.analyze import analyze\nr = analyze([sys.argv[1]])\n"
+        "print(len(r.inputs), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "many.tar")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     inputs, mib = map(int, out.stdout.split())
     assert inputs == 20_000
-    assert mib < 260, mib  # was 362 MiB: every member's stream buffers and tar header kept to the end
+    assert mib < 260, (
+        mib
+    )  # was 362 MiB: every member's stream buffers and tar header kept to the end

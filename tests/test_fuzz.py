@@ -24,6 +24,7 @@ CI runs a short pass (well under 2 minutes). The long run is opt-in::
 tenth of it. With it set, the fixed cases also truncate at every 97th byte instead of ~25 positions.
 See bench/README.md.
 """
+
 import gzip
 import os
 
@@ -41,12 +42,21 @@ LONG = int(os.environ.get("FORENSICS_FUZZ_EXAMPLES", "0"))
 
 def fuzz_settings(examples: int, slow: bool = False):
     n = (max(LONG // 10, examples) if slow else max(LONG, examples)) if LONG else examples
-    return settings(max_examples=n, deadline=None, database=None, print_blob=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much])
+    return settings(
+        max_examples=n,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+    )
 
 
 # ---------------------------------------------------------------- hypothesis: shapeless input
+
 
 @fuzz_settings(60)
 @given(st.binary(max_size=4096))
@@ -55,13 +65,19 @@ def test_random_bytes(data):
 
 
 @fuzz_settings(60)
-@given(st.lists(st.one_of(st.text(max_size=80), st.sampled_from([n.decode("latin-1") for n in NASTY])), max_size=60),
-       st.sampled_from(["\n", "\r\n", "\r", "\x00"]))
+@given(
+    st.lists(
+        st.one_of(st.text(max_size=80), st.sampled_from([n.decode("latin-1") for n in NASTY])),
+        max_size=60,
+    ),
+    st.sampled_from(["\n", "\r\n", "\r", "\x00"]),
+)
 def test_text_with_nul_cr_and_control_chars(parts, sep):
     check({"input.log": sep.join(parts).encode("utf-8", "surrogatepass")})
 
 
 # ---------------------------------------------------------------- corpus mutation
+
 
 class Drawn:
     """mutate()'s choices drawn by hypothesis (so failures shrink)."""
@@ -108,13 +124,22 @@ def test_own_outputs_beside_the_reproduction_are_skipped():
 
 
 @fuzz_settings(10, slow=True)
-@given(st.sampled_from(SECRET_LINES),
-       st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%*+-.=^_|~", min_size=4, max_size=24))
+@given(
+    st.sampled_from(SECRET_LINES),
+    st.text(
+        alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%*+-.=^_|~",
+        min_size=4,
+        max_size=24,
+    ),
+)
 def test_no_planted_secret_survives_redaction(line, secret):
-    check_redaction(line, f"Zq{secret}Qx")  # bounded by letters no report holds: a found copy is the secret
+    check_redaction(
+        line, f"Zq{secret}Qx"
+    )  # bounded by letters no report holds: a found copy is the secret
 
 
 # ---------------------------------------------------------------- intact prefix
+
 
 def found(result):
     return sorted((f.id, f.confidence) for f in result.found)
@@ -175,17 +200,27 @@ def test_truncated_gzip_is_reported_and_the_rest_read():
         if cut < len(packed):
             assert any(p.source.endswith("dockerd.log.gz") for p in result.problems), cut
         if cut > len(packed) // 2:  # what was decompressed before the cut is still read
-            assert next(s.lines for s in result.inputs if s.name.endswith("dockerd.log.gz")) > 100, cut
+            assert (
+                next(s.lines for s in result.inputs if s.name.endswith("dockerd.log.gz")) > 100
+            ), cut
         assert any(s.goroutines for s in result.inputs if s.name.endswith("dump.log"))
 
 
 def test_one_mebibyte_line_between_valid_lines():
     line = b'time="2025-01-07T15:25:42.000000000Z" level=info msg="x"\n'
-    for size in (sources.MAX_LINE - 1, sources.MAX_LINE, sources.MAX_LINE + 1, 3 * sources.MAX_LINE):
+    for size in (
+        sources.MAX_LINE - 1,
+        sources.MAX_LINE,
+        sources.MAX_LINE + 1,
+        3 * sources.MAX_LINE,
+    ):
         result = check({"input.log": line + b"y" * size + b"\n" + line})
         assert result.inputs[0].lines == 3
         cut = [p for p in result.problems if "longer than" in p.message]
-        assert (len(cut) == 1 and cut[0].line == 2) if size > sources.MAX_LINE else not cut, (size, cut)
+        assert (len(cut) == 1 and cut[0].line == 2) if size > sources.MAX_LINE else not cut, (
+            size,
+            cut,
+        )
 
 
 def test_one_mebibyte_line_inside_a_goroutine_dump():

@@ -1,4 +1,5 @@
 """Healthy real daemons: nothing about 49227 or a lock pile-up may be reported."""
+
 import pytest
 from conftest import HEALTHY, SAMPLES, finding
 
@@ -36,8 +37,14 @@ def test_log_without_dump_is_no_known_problem_naming_the_unchecked_lock_rules(ru
     named on one line with how to take one."""
     result = analyze([str(HEALTHY / "dockerd-20.10.24-text-debug.log")], rules=rules)
     outcome = next(o for o in result.outcomes if o.rule == "container-mutex-pileup")
-    assert outcome.status == "not-checked" and outcome.needs == ["dumps"] and "no goroutine dump" in outcome.reason
+    assert (
+        outcome.status == "not-checked"
+        and outcome.needs == ["dumps"]
+        and "no goroutine dump" in outcome.reason
+    )
     assert result.verdict == "clean"
     assert not any(o.status == "inconclusive" for o in result.outcomes)
     assert set(result.not_checked) == {"dumps"}
-    assert {"container-mutex-pileup", "moby-49227", "lock-deadlock"} <= set(result.not_checked["dumps"])
+    assert {"container-mutex-pileup", "moby-49227", "lock-deadlock"} <= set(
+        result.not_checked["dumps"]
+    )

@@ -3,12 +3,12 @@
 Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it;
 2 usage error, or no input could be read at all.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -17,8 +17,12 @@ from forensics import __version__
 from forensics.cli.dump import dump as dump_command
 from forensics.findings import SEVERITIES, Severity
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="What went wrong inside a Docker daemon, from its logs and goroutine dumps.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="What went wrong inside a Docker daemon, from its logs and goroutine dumps.",
+)
 rules_app = typer.Typer(no_args_is_help=True, help="The rule catalogue.")
 app.add_typer(rules_app, name="rules")
 app.command(name="dump")(dump_command)
@@ -37,7 +41,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _engine_version(value: Optional[str]) -> Optional[str]:
+def _engine_version(value: str | None) -> str | None:
     """--engine-version checked: a release number such as 27.4.1 (v27.4.1, 20.10.24+dfsg1), never a guess."""
     from forensics.parse.versions import parse
 
@@ -45,13 +49,17 @@ def _engine_version(value: Optional[str]) -> Optional[str]:
         return None
     text = value.strip()
     number = text.lstrip("v").split("-")[0].split("+")[0].split("~")[0]
-    if parse(text) is None or "." not in number or not all(p.isdigit() for p in number.split(".")) \
-            or not 2 <= len(number.split(".")) <= 3:
+    if (
+        parse(text) is None
+        or "." not in number
+        or not all(p.isdigit() for p in number.split("."))
+        or not 2 <= len(number.split(".")) <= 3
+    ):
         raise _fail(f"--engine-version {value!r} is not a Docker Engine version (such as 27.4.1)")
     return text
 
 
-def _load(rules_dir: Optional[Path]):
+def _load(rules_dir: Path | None):
     from forensics.engine.ruleset import (  # pandas comes with it: only commands that need rules
         RuleError,
         load_rules,
@@ -73,27 +81,47 @@ def _write(path: str, text: str) -> None:
         else:
             outputs.write(path, text)
     except OSError as exc:
-        raise _fail(f"cannot write {'standard output' if path == '-' else path}: {exc.strerror or exc}") from None
+        raise _fail(
+            f"cannot write {'standard output' if path == '-' else path}: {exc.strerror or exc}"
+        ) from None
 
 
-def _check_outputs(inputs: list[str], html: Optional[str], json_out: Optional[str], markdown: Optional[str],
-                   redact_map: Optional[str] = None) -> None:
+def _check_outputs(
+    inputs: list[str],
+    html: str | None,
+    json_out: str | None,
+    markdown: str | None,
+    redact_map: str | None = None,
+) -> None:
     """Refuse, before anything is read, outputs that would overwrite an input or each other."""
     from forensics.cli.outputs import OutputError, check
 
     if redact_map == "-":
         raise _fail("--redact-map needs a file (the mapping undoes the redaction: never on stdout)")
     try:
-        check(inputs, {"--html": html, "--json": json_out, "--markdown": markdown, "--redact-map": redact_map})
+        check(
+            inputs,
+            {
+                "--html": html,
+                "--json": json_out,
+                "--markdown": markdown,
+                "--redact-map": redact_map,
+            },
+        )
     except OutputError as exc:
         raise _fail(str(exc)) from None
 
 
-SINCE_HELP = "only evidence from this time on: a duration ago (2h, 3d) or a time (2025-01-07T15:00:00Z; local without a zone)"
-UNTIL_HELP = "only evidence up to this time: a duration ago (2h, 3d) or a time (2025-01-07T15:00:00Z)"
+SINCE_HELP = (
+    "only evidence from this time on: a duration ago (2h, 3d) or a time (2025-01-07T15:00:00Z; "
+    "local without a zone)"
+)
+UNTIL_HELP = (
+    "only evidence up to this time: a duration ago (2h, 3d) or a time (2025-01-07T15:00:00Z)"
+)
 
 
-def _window(since: Optional[str], until: Optional[str]):
+def _window(since: str | None, until: str | None):
     from forensics.parse.scope import parse_window
 
     try:
@@ -103,13 +131,17 @@ def _window(since: Optional[str], until: Optional[str]):
 
 
 MARKDOWN_HELP = "write Markdown for a ticket to this file (at most 30,000 characters; - for stdout)"
-REDACT_HELP = ("replace host names, IP addresses, user names, container and image names and tags by pseudonyms, "
-               "and mask secrets, in every output")
-REDACT_MAP_HELP = ("with --redact: keep the name -> pseudonym mapping in this file (read if it exists, then written "
-                   "back), so pseudonyms hold across runs; keep it private")
+REDACT_HELP = (
+    "replace host names, IP addresses, user names, container and image names and tags by pseudonyms, "
+    "and mask secrets, in every output"
+)
+REDACT_MAP_HELP = (
+    "with --redact: keep the name -> pseudonym mapping in this file (read if it exists, then written "
+    "back), so pseudonyms hold across runs; keep it private"
+)
 
 
-def _redact(report: dict, redact_map: Optional[str]) -> dict:
+def _redact(report: dict, redact_map: str | None) -> dict:
     from forensics.report.redact import dump_map, load_map, redact
 
     if not redact_map:
@@ -128,7 +160,9 @@ def _where(problem: dict) -> str:
     return f"{problem['source']}:{problem['line']}" if problem["line"] else problem["source"]
 
 
-def _outputs(report: dict, html: Optional[str], json_out: Optional[str], markdown: Optional[str], quiet: bool) -> None:
+def _outputs(
+    report: dict, html: str | None, json_out: str | None, markdown: str | None, quiet: bool
+) -> None:
     """The terminal summary and the files asked for, all rendered from the report document."""
     from forensics.report import print_text, to_html, to_json, to_markdown
 
@@ -141,25 +175,50 @@ def _outputs(report: dict, html: Optional[str], json_out: Optional[str], markdow
 
 @app.command()
 def analyze(
-    paths: list[str] = typer.Argument(..., help="dockerd logs, goroutine dumps, directories, .gz files, or - for stdin"),
-    html: Optional[str] = typer.Option(None, "--html", help="write the HTML report to this file"),
-    json_out: Optional[str] = typer.Option(None, "--json", help="write the JSON result to this file (- for stdout)"),
-    markdown: Optional[str] = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
+    paths: list[str] = typer.Argument(
+        ..., help="dockerd logs, goroutine dumps, directories, .gz files, or - for stdin"
+    ),
+    html: str | None = typer.Option(None, "--html", help="write the HTML report to this file"),
+    json_out: str | None = typer.Option(
+        None, "--json", help="write the JSON result to this file (- for stdout)"
+    ),
+    markdown: str | None = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
     redact: bool = typer.Option(False, "--redact", help=REDACT_HELP),
-    redact_map: Optional[str] = typer.Option(None, "--redact-map", help=REDACT_MAP_HELP),
-    fail_on: str = typer.Option("high", "--fail-on", help=f"exit 1 when a finding is at least this severe ({', '.join(SEVERITIES)})"),
-    engine_version: Optional[str] = typer.Option(None, "--engine-version", help="Docker Engine version when the logs do not say"),
-    rules_dir: Optional[Path] = typer.Option(None, "--rules", help="directory of YAML rules (default: the bundled catalogue)"),
+    redact_map: str | None = typer.Option(None, "--redact-map", help=REDACT_MAP_HELP),
+    fail_on: str = typer.Option(
+        "high",
+        "--fail-on",
+        help=f"exit 1 when a finding is at least this severe ({', '.join(SEVERITIES)})",
+    ),
+    engine_version: str | None = typer.Option(
+        None, "--engine-version", help="Docker Engine version when the logs do not say"
+    ),
+    rules_dir: Path | None = typer.Option(
+        None, "--rules", help="directory of YAML rules (default: the bundled catalogue)"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no terminal summary"),
-    max_input_bytes: int = typer.Option(4 << 30, "--max-input-bytes", min=1, help="stop reading compressed "
-                                        "inputs and archives after this many decompressed bytes in all (default 4 GiB)"),
-    input_format: str = typer.Option("auto", "--input-format", help="envelope of every input, instead of "
-                                     "detecting it: auto, plain, journal-short, journal-json, journal-export, "
-                                     "journal-verbose, syslog-5424, json-file, ... (see forensics.ingest.envelopes.FORMATS)"),
-    every_line: bool = typer.Option(False, "--every-line", help="parse every line of large logs instead of "
-                                    "skimming routine debug/info stretches (slower; same findings)"),
-    since: Optional[str] = typer.Option(None, "--since", help=SINCE_HELP),
-    until: Optional[str] = typer.Option(None, "--until", help=UNTIL_HELP),
+    max_input_bytes: int = typer.Option(
+        4 << 30,
+        "--max-input-bytes",
+        min=1,
+        help="stop reading compressed "
+        "inputs and archives after this many decompressed bytes in all (default 4 GiB)",
+    ),
+    input_format: str = typer.Option(
+        "auto",
+        "--input-format",
+        help="envelope of every input, instead of "
+        "detecting it: auto, plain, journal-short, journal-json, journal-export, "
+        "journal-verbose, syslog-5424, json-file, ... (see forensics.ingest.envelopes.FORMATS)",
+    ),
+    every_line: bool = typer.Option(
+        False,
+        "--every-line",
+        help="parse every line of large logs instead of "
+        "skimming routine debug/info stretches (slower; same findings)",
+    ),
+    since: str | None = typer.Option(None, "--since", help=SINCE_HELP),
+    until: str | None = typer.Option(None, "--until", help=UNTIL_HELP),
 ) -> None:
     """Diagnose a daemon from its logs and goroutine dumps."""
     from forensics.analyze import analyze as run
@@ -175,8 +234,15 @@ def analyze(
     engine_version = _engine_version(engine_version)
     _check_outputs(paths, html, json_out, markdown, redact_map)
     window = _window(since, until)
-    result = run(paths, engine_version=engine_version, rules=_load(rules_dir), input_format=input_format,
-                 max_input_bytes=max_input_bytes, every_line=every_line, window=window)
+    result = run(
+        paths,
+        engine_version=engine_version,
+        rules=_load(rules_dir),
+        input_format=input_format,
+        max_input_bytes=max_input_bytes,
+        every_line=every_line,
+        window=window,
+    )
     report = to_dict(result)
     if redact:
         report = _redact(report, redact_map)
@@ -192,11 +258,13 @@ def analyze(
 @app.command("report")
 def report_command(
     saved: str = typer.Argument(..., help="a JSON result written by analyze --json (- for stdin)"),
-    html: Optional[str] = typer.Option(None, "--html", help="write the HTML report to this file"),
-    json_out: Optional[str] = typer.Option(None, "--json", help="write the JSON again (e.g. redacted) to this file"),
-    markdown: Optional[str] = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
+    html: str | None = typer.Option(None, "--html", help="write the HTML report to this file"),
+    json_out: str | None = typer.Option(
+        None, "--json", help="write the JSON again (e.g. redacted) to this file"
+    ),
+    markdown: str | None = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
     redact: bool = typer.Option(False, "--redact", help=REDACT_HELP),
-    redact_map: Optional[str] = typer.Option(None, "--redact-map", help=REDACT_MAP_HELP),
+    redact_map: str | None = typer.Option(None, "--redact-map", help=REDACT_MAP_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no terminal summary"),
 ) -> None:
     """Re-render a saved JSON result (HTML, Markdown, JSON, terminal) without the inputs."""
@@ -214,24 +282,49 @@ def report_command(
         _outputs(report, html, json_out, markdown, quiet)
     except ReportError as exc:
         raise _fail(str(exc)) from None
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, jinja2.TemplateError) as exc:
-        raise _fail(f"{saved}: not a complete forensics report ({type(exc).__name__}: {exc})") from None
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        IndexError,
+        jinja2.TemplateError,
+    ) as exc:
+        raise _fail(
+            f"{saved}: not a complete forensics report ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 @app.command()
 def scan(
-    paths: list[str] = typer.Argument(None, help="one host per PATH: a file, a directory, a bundle or an fsspec URL"),
-    hosts_in: list[str] = typer.Option([], "--hosts-in", help="a directory whose every entry is a host (repeatable)"),
-    out: Path = typer.Option(Path("forensics-scan"), "--out", help="output directory (tables, pages, cache)"),
+    paths: list[str] = typer.Argument(
+        None, help="one host per PATH: a file, a directory, a bundle or an fsspec URL"
+    ),
+    hosts_in: list[str] = typer.Option(
+        [], "--hosts-in", help="a directory whose every entry is a host (repeatable)"
+    ),
+    out: Path = typer.Option(
+        Path("forensics-scan"), "--out", help="output directory (tables, pages, cache)"
+    ),
     jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", help="parallel workers"),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="'local' for a Dask LocalCluster, or tcp://host:8786"),
-    host_from: Optional[str] = typer.Option(None, "--host-from", help="regex whose first group, searched in the path, names the host"),
-    per_host_reports: bool = typer.Option(False, "--per-host-reports", help="write an HTML report per host"),
-    fail_on: str = typer.Option("high", "--fail-on", help="exit 1 when a host has a finding this severe"),
-    engine_version: Optional[str] = typer.Option(None, "--engine-version", help="Docker Engine version for all hosts"),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="'local' for a Dask LocalCluster, or tcp://host:8786"
+    ),
+    host_from: str | None = typer.Option(
+        None, "--host-from", help="regex whose first group, searched in the path, names the host"
+    ),
+    per_host_reports: bool = typer.Option(
+        False, "--per-host-reports", help="write an HTML report per host"
+    ),
+    fail_on: str = typer.Option(
+        "high", "--fail-on", help="exit 1 when a host has a finding this severe"
+    ),
+    engine_version: str | None = typer.Option(
+        None, "--engine-version", help="Docker Engine version for all hosts"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar and no summary"),
-    since: Optional[str] = typer.Option(None, "--since", help=SINCE_HELP),
-    until: Optional[str] = typer.Option(None, "--until", help=UNTIL_HELP),
+    since: str | None = typer.Option(None, "--since", help=SINCE_HELP),
+    until: str | None = typer.Option(None, "--until", help=UNTIL_HELP),
 ) -> None:
     """Analyse many hosts in parallel and write a fleet table and page."""
     import re
@@ -244,32 +337,77 @@ def scan(
     window = _window(since, until)
     if jobs < 1:
         raise _fail(f"--jobs must be at least 1 (got {jobs})")
-    if scheduler is not None and scheduler != "local" and not re.fullmatch(r"(?:tcp|tls|ws|wss|inproc|ucx)://[^\s/:]+:\d+/?", scheduler):
-        raise _fail(f"--scheduler {scheduler!r}: give 'local' or a scheduler address such as tcp://host:8786")
+    if (
+        scheduler is not None
+        and scheduler != "local"
+        and not re.fullmatch(r"(?:tcp|tls|ws|wss|inproc|ucx)://[^\s/:]+:\d+/?", scheduler)
+    ):
+        raise _fail(
+            f"--scheduler {scheduler!r}: give 'local' or a scheduler address such as tcp://host:8786"
+        )
     if host_from is not None:
         try:
             groups = re.compile(host_from).groups
         except re.error as exc:
             raise _fail(f"--host-from {host_from!r}: bad regex: {exc}") from None
         if groups < 1:
-            raise _fail(f"--host-from {host_from!r}: the regex needs a group (the host name), e.g. 'hosts/([^/]+)/'")
+            raise _fail(
+                f"--host-from {host_from!r}: the regex needs a group (the host name), e.g. 'hosts/([^/]+)/'"
+            )
     if out.exists() and not out.is_dir():
         raise _fail(f"--out {out}: exists and is not a directory")
     engine_version = _engine_version(engine_version)
-    raise typer.Exit(run(paths or [], hosts_in, out, jobs, scheduler, host_from, per_host_reports,
-                         fail_on, engine_version, quiet, err, window=window))
+    raise typer.Exit(
+        run(
+            paths or [],
+            hosts_in,
+            out,
+            jobs,
+            scheduler,
+            host_from,
+            per_host_reports,
+            fail_on,
+            engine_version,
+            quiet,
+            err,
+            window=window,
+        )
+    )
 
 
 @app.command()
 def collect(
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="the bundle to write (default: forensics-<host>-<time>.tar.gz here; a directory puts it there)"),
-    since: Optional[str] = typer.Option(None, "--since", help="logs from this long ago (30m, 2h, 1d) or this time (2025-01-07T15:00:00Z)"),
-    host: Optional[str] = typer.Option(None, "--host", "-H", envvar="DOCKER_HOST", help="the daemon's API (default unix:///var/run/docker.sock)"),
+    output: str | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="the bundle to write (default: forensics-<host>-<time>.tar.gz here; a directory puts it there)",
+    ),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="logs from this long ago (30m, 2h, 1d) or this time (2025-01-07T15:00:00Z)",
+    ),
+    host: str | None = typer.Option(
+        None,
+        "--host",
+        "-H",
+        envvar="DOCKER_HOST",
+        help="the daemon's API (default unix:///var/run/docker.sock)",
+    ),
     dump: bool = typer.Option(False, "--dump", help="also take a goroutine dump"),
-    dump_via: str = typer.Option("auto", "--dump-via", help="pprof, sigusr1, both, or auto (pprof, SIGUSR1 when that fails)"),
+    dump_via: str = typer.Option(
+        "auto", "--dump-via", help="pprof, sigusr1, both, or auto (pprof, SIGUSR1 when that fails)"
+    ),
     logs: list[str] = typer.Option([], "--log", help="a daemon log file to include (repeatable)"),
-    timeout: float = typer.Option(10.0, "--timeout", help="seconds for each API call (a call that takes longer is recorded as timed out)"),
-    redact: bool = typer.Option(False, "--redact", help="pseudonymise host names and addresses, mask secrets"),
+    timeout: float = typer.Option(
+        10.0,
+        "--timeout",
+        help="seconds for each API call (a call that takes longer is recorded as timed out)",
+    ),
+    redact: bool = typer.Option(
+        False, "--redact", help="pseudonymise host names and addresses, mask secrets"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="only errors"),
 ) -> None:
     """Gather the evidence on this host (API state, goroutine dump, daemon log) into a bundle for analyze."""
@@ -283,15 +421,23 @@ def collect(
     for item in done.failed:
         err.print(f"forensics: {item.how}: {item.error}", markup=False)
     if not quiet:
-        typer.echo(f"wrote {done.path} in {done.seconds:.1f}s: {len(done.items) - len(done.failed)} items collected, "
-                   f"{len(done.failed)} failed (see manifest.json)")
+        typer.echo(
+            f"wrote {done.path} in {done.seconds:.1f}s: {len(done.items) - len(done.failed)} items collected, "
+            f"{len(done.failed)} failed (see manifest.json)"
+        )
 
 
 @rules_app.command("list")
-def rules_list(rules_dir: Optional[Path] = typer.Option(None, "--rules"),
-               output_format: str = typer.Option("text", "--format", help="text, or markdown: the catalogue table "
-                                                 "(versions and sources) of README.md and rules/README.md"),
-               markdown: bool = typer.Option(False, "--markdown", help="the same as --format markdown")) -> None:
+def rules_list(
+    rules_dir: Path | None = typer.Option(None, "--rules"),
+    output_format: str = typer.Option(
+        "text",
+        "--format",
+        help="text, or markdown: the catalogue table "
+        "(versions and sources) of README.md and rules/README.md",
+    ),
+    markdown: bool = typer.Option(False, "--markdown", help="the same as --format markdown"),
+) -> None:
     """List the rules: id, severity, title (or the catalogue table with versions and sources)."""
     from forensics.engine.ruleset import catalogue_table
 
@@ -306,7 +452,7 @@ def rules_list(rules_dir: Optional[Path] = typer.Option(None, "--rules"),
 
 
 @rules_app.command("show")
-def rules_show(rule_id: str, rules_dir: Optional[Path] = typer.Option(None, "--rules")) -> None:
+def rules_show(rule_id: str, rules_dir: Path | None = typer.Option(None, "--rules")) -> None:
     """Print one rule file."""
     rule = next((r for r in _load(rules_dir) if r.id == rule_id), None)
     if rule is None:
@@ -321,8 +467,10 @@ def rules_show(rule_id: str, rules_dir: Optional[Path] = typer.Option(None, "--r
 
 
 @rules_app.command("test")
-def rules_test(rule_id: Optional[str] = typer.Argument(None, help="only this rule's fixtures"),
-               rules_dir: Optional[Path] = typer.Option(None, "--rules")) -> None:
+def rules_test(
+    rule_id: str | None = typer.Argument(None, help="only this rule's fixtures"),
+    rules_dir: Path | None = typer.Option(None, "--rules"),
+) -> None:
     """Run every rule (or one) against its positive and negative fixtures."""
     from forensics.engine.ruleset import rules_dir as bundled
     from forensics.rulecheck import cases, run_case
@@ -330,8 +478,10 @@ def rules_test(rule_id: Optional[str] = typer.Argument(None, help="only this rul
     rules = _load(rules_dir)
     found = cases(rule_id, rules_dir)
     if not found and not cases(None, rules_dir):
-        raise _fail(f"no rule fixtures in {(rules_dir or bundled()) / 'fixtures'}: they use samples/ and tests/fixtures "
-                    "of a checkout and are not installed; pass --rules <checkout>/rules")
+        raise _fail(
+            f"no rule fixtures in {(rules_dir or bundled()) / 'fixtures'}: they use samples/ and tests/fixtures "
+            "of a checkout and are not installed; pass --rules <checkout>/rules"
+        )
     if not found:
         raise _fail(f"no fixtures for {rule_id or 'any rule'}")
     failed = 0
@@ -339,7 +489,10 @@ def rules_test(rule_id: Optional[str] = typer.Argument(None, help="only this rul
         r = run_case(case, rules)
         failed += not r.ok
         mark = "ok  " if r.ok else "FAIL"
-        typer.echo(f"{mark} {r.rule}/{r.case}: expected {r.expected}, got {r.got}" + (f" ({r.detail})" if r.detail else ""))
+        typer.echo(
+            f"{mark} {r.rule}/{r.case}: expected {r.expected}, got {r.got}"
+            + (f" ({r.detail})" if r.detail else "")
+        )
     typer.echo(f"{len(found) - failed} passed, {failed} failed")
     raise typer.Exit(1 if failed else 0)
 
@@ -367,13 +520,20 @@ def main() -> None:
         err.print("forensics: interrupted")
         sys.exit(130)
     except RecursionError:
-        err.print("forensics: input nested too deeply (directories or archives); give a shallower path", markup=False)
+        err.print(
+            "forensics: input nested too deeply (directories or archives); give a shallower path",
+            markup=False,
+        )
         sys.exit(2)
-    except OSError as exc:  # the terminal summary or a report to stdout: a full device, a closed pipe
+    except (
+        OSError
+    ) as exc:  # the terminal summary or a report to stdout: a full device, a closed pipe
         if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EDQUOT, errno.EFBIG, errno.EIO):
             raise
         try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+            os.dup2(
+                os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()
+            )  # nothing more to flush at exit
         except (OSError, AttributeError, ValueError):
             pass
         try:

@@ -6,6 +6,7 @@ ours, is refused; so are two outputs to one file and two outputs to stdout. :fun
 writes a temporary file beside the target and renames it over the target, so a symbolic link
 there is replaced, never followed, and a failed write leaves the old file whole.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,12 +44,16 @@ def check(inputs: list[str], outputs: dict[str, str | None]) -> None:
     """``outputs``: option name -> path (None: not asked for). Raises OutputError."""
     given = {option: path for option, path in outputs.items() if path}
     if [p for p in given.values() if p == "-"][1:]:
-        raise OutputError(f"only one output can go to stdout (-): {', '.join(o for o, p in given.items() if p == '-')}")
+        raise OutputError(
+            f"only one output can go to stdout (-): {', '.join(o for o, p in given.items() if p == '-')}"
+        )
     files = [(option, Path(path)) for option, path in given.items() if path != "-"]
     for i, (option, path) in enumerate(files):
         for other, earlier in files[:i]:
             if path.resolve() == earlier.resolve() or (path.exists() and _same(path, earlier)):
-                raise OutputError(f"{other} and {option} name the same file ({path}); give each its own")
+                raise OutputError(
+                    f"{other} and {option} name the same file ({path}); give each its own"
+                )
         if path.is_dir():
             raise OutputError(f"{option} {path}: is a directory")
         for raw in inputs:
@@ -58,9 +63,15 @@ def check(inputs: list[str], outputs: dict[str, str | None]) -> None:
             if not source.exists():
                 continue
             if source.is_dir():
-                if (path.exists() or path.is_symlink()) and _inside(path, source) and not _ours(path):
-                    raise OutputError(f"{option} {path} would overwrite an input file inside {raw}; "
-                                      "write the output elsewhere")
+                if (
+                    (path.exists() or path.is_symlink())
+                    and _inside(path, source)
+                    and not _ours(path)
+                ):
+                    raise OutputError(
+                        f"{option} {path} would overwrite an input file inside {raw}; "
+                        "write the output elsewhere"
+                    )
             elif _same(path, source) or path.resolve() == source.resolve():
                 raise OutputError(f"{option} {path} is the input {raw}; write the output elsewhere")
 
@@ -68,7 +79,9 @@ def check(inputs: list[str], outputs: dict[str, str | None]) -> None:
 def write(path: str, text: str) -> None:
     """``text`` into ``path`` (a new file renamed over it), or to stdout for ``-``. Raises OSError."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if str(target.parent) else ".")
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if str(target.parent) else "."
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

@@ -16,6 +16,7 @@ Order: the state (version, info, containers, the goroutine dump, at once), then 
 every container (a hanging inspect is the symptom; the dump is taken before this tool's own
 inspects can queue on a lock), then the logs (which then hold the dump's log line).
 """
+
 from __future__ import annotations
 
 import io
@@ -84,10 +85,14 @@ def _stamp(when: datetime | None = None) -> str:
     return (when or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-SECRETS = re.compile(r"(?<=://)[^/@\s:]+:[^/@\s]+(?=@)"  # user:password@ in a URL
-                     r"|(?i:\b(\w*(?:passw(?:or)?d|secret|token|api_?key|access_?key|private_?key)=))[^\s\",&]+")
-SECRETS_MASKED = ("user:password@ in URLs, values of secret-looking KEY=value pairs (password, secret, token, "
-                  "api key, access key, private key), every container environment value")
+SECRETS = re.compile(
+    r"(?<=://)[^/@\s:]+:[^/@\s]+(?=@)"  # user:password@ in a URL
+    r"|(?i:\b(\w*(?:passw(?:or)?d|secret|token|api_?key|access_?key|private_?key)=))[^\s\",&]+"
+)
+SECRETS_MASKED = (
+    "user:password@ in URLs, values of secret-looking KEY=value pairs (password, secret, token, "
+    "api key, access key, private key), every container environment value"
+)
 
 
 def _mask(text: str) -> str:
@@ -101,9 +106,11 @@ def _pseudonymise(hostname: str, members: list, state: dict) -> tuple[str, list]
     from forensics.report.redact import redact
 
     containers = state.get("containers (all states)") or []
-    environment = {"hosts": [hostname, socket.getfqdn(), (state.get("engine info") or {}).get("Name")],
-                   "images": [c.get("Image", "") for c in containers],
-                   "containers": [{"name": ",".join(c.get("Names") or [])} for c in containers]}
+    environment = {
+        "hosts": [hostname, socket.getfqdn(), (state.get("engine info") or {}).get("Name")],
+        "images": [c.get("Image", "") for c in containers],
+        "containers": [{"name": ",".join(c.get("Names") or [])} for c in containers],
+    }
     texts = [[name, _mask(data.decode("utf-8", "surrogateescape"))] for name, data, _ in members]
     out = redact({"environment": environment, "host": hostname, "members": texts})
     done = {name: text.encode("utf-8", "surrogateescape") for name, text in out["members"]}
@@ -111,8 +118,12 @@ def _pseudonymise(hostname: str, members: list, state: dict) -> tuple[str, list]
     manifest["redaction"] = {**out["redaction"], "masked": SECRETS_MASKED}
     done["manifest.json"] = json.dumps(manifest, indent=1).encode()
     if "docker-ps-a.txt" in done:  # names changed length: the columns are laid out again
-        done["docker-ps-a.txt"] = dockerapi.render_ps(json.loads(done["api/containers.json"])).encode()
-    return out["host"], [(name, done[name], mtime) for (name, _), (_, _, mtime) in zip(out["members"], members)]
+        done["docker-ps-a.txt"] = dockerapi.render_ps(
+            json.loads(done["api/containers.json"])
+        ).encode()
+    return out["host"], [
+        (name, done[name], mtime) for (name, _), (_, _, mtime) in zip(out["members"], members)
+    ]
 
 
 class _Bundle:
@@ -124,7 +135,9 @@ class _Bundle:
         if data and item.member:
             item.bytes = len(data)
             self.members.append((item.member, data, mtime or time.time()))
-        elif item.status == "ok":  # nothing to put in the bundle (an empty member would be an unreadable input)
+        elif (
+            item.status == "ok"
+        ):  # nothing to put in the bundle (an empty member would be an unreadable input)
             item.status, item.member = "empty", None
         self.items.append(item)
         return item
@@ -132,9 +145,19 @@ class _Bundle:
     def reply(self, what: str, reply: dockerapi.Reply, member: str, container: str | None = None):
         """Record an API answer; returns its JSON (or text) when it came whole."""
         status = "ok" if reply.ok else "timed out" if reply.timed_out else "failed"
-        self.add(Item(what, f"{reply.method} {reply.path}", _stamp(reply.started), reply.seconds, status,
-                      member if reply.body else None, error=reply.error, container=container),
-                 reply.body or None)
+        self.add(
+            Item(
+                what,
+                f"{reply.method} {reply.path}",
+                _stamp(reply.started),
+                reply.seconds,
+                status,
+                member if reply.body else None,
+                error=reply.error,
+                container=container,
+            ),
+            reply.body or None,
+        )
         if not reply.ok:
             return None
         try:
@@ -151,13 +174,28 @@ def _timed(bundle: _Bundle, what: str, how: str, member: str, read, mtime=None) 
     except FileNotFoundError:
         data, status, error = None, "absent", None
     except subprocess.CalledProcessError as exc:
-        data, status, error = None, "failed", (exc.stderr or b"").decode("utf-8", "replace").strip()[:300] or str(exc)
+        data, status, error = (
+            None,
+            "failed",
+            (exc.stderr or b"").decode("utf-8", "replace").strip()[:300] or str(exc),
+        )
     except subprocess.TimeoutExpired as exc:
         data, status, error = None, "timed out", f"timed out after {exc.timeout:g}s"
     except OSError as exc:
         data, status, error = None, "failed", exc.strerror or str(exc)
-    bundle.add(Item(what, how, started, round(time.monotonic() - t0, 3), status,
-                    member if data is not None else None, error=error), data, mtime)
+    bundle.add(
+        Item(
+            what,
+            how,
+            started,
+            round(time.monotonic() - t0, 3),
+            status,
+            member if data is not None else None,
+            error=error,
+        ),
+        data,
+        mtime,
+    )
 
 
 def _mask_env(doc: dict) -> dict:
@@ -169,66 +207,125 @@ def _mask_env(doc: dict) -> dict:
 
 def _state(bundle: _Bundle, ep: dockerapi.Endpoint, opts: Options) -> dict:
     """Version, info, containers and the pprof dump, at once; returns the parsed answers that came whole."""
-    calls = {"engine version": ("/version", "api/version.json"), "engine info": ("/info", "api/info.json"),
-             "containers (all states)": ("/containers/json?all=1", "api/containers.json")}
+    calls = {
+        "engine version": ("/version", "api/version.json"),
+        "engine info": ("/info", "api/info.json"),
+        "containers (all states)": ("/containers/json?all=1", "api/containers.json"),
+    }
     if opts.dump and opts.dump_via != "sigusr1":
-        calls["goroutine dump (pprof)"] = ("/debug/pprof/goroutine?debug=2", "dumps/pprof-goroutine-debug2.txt")
+        calls["goroutine dump (pprof)"] = (
+            "/debug/pprof/goroutine?debug=2",
+            "dumps/pprof-goroutine-debug2.txt",
+        )
     with ThreadPoolExecutor(WORKERS) as pool:
         replies = list(pool.map(lambda c: dockerapi.call(ep, c[0], opts.timeout), calls.values()))
-    got = {what: bundle.reply(what, r, member) for (what, (_, member)), r in zip(calls.items(), replies)}
-    for what, kind, member, render in (("engine version", dict, "docker-version.txt", dockerapi.render_version),
-                                       ("containers (all states)", list, "docker-ps-a.txt", dockerapi.render_ps)):
+    got = {
+        what: bundle.reply(what, r, member)
+        for (what, (_, member)), r in zip(calls.items(), replies)
+    }
+    for what, kind, member, render in (
+        ("engine version", dict, "docker-version.txt", dockerapi.render_version),
+        ("containers (all states)", list, "docker-ps-a.txt", dockerapi.render_ps),
+    ):
         if isinstance(got[what], kind):
             how = f"rendered from GET {calls[what][0]}"
-            bundle.add(Item(f"{what}, as the docker CLI prints it", how, _stamp(), 0, member=member),
-                       render(got[what]).encode())
+            bundle.add(
+                Item(f"{what}, as the docker CLI prints it", how, _stamp(), 0, member=member),
+                render(got[what]).encode(),
+            )
     return got
 
 
 def _inspect(bundle: _Bundle, ep: dockerapi.Endpoint, containers: list, opts: Options) -> None:
     ids = [c["Id"] for c in containers if c.get("Id")][:INSPECT_MAX]
     with ThreadPoolExecutor(WORKERS) as pool:
-        replies = list(pool.map(lambda cid: dockerapi.call(ep, f"/containers/{cid}/json", opts.timeout), ids))
+        replies = list(
+            pool.map(lambda cid: dockerapi.call(ep, f"/containers/{cid}/json", opts.timeout), ids)
+        )
     for cid, reply in zip(ids, replies):
         if reply.ok and opts.redact:
             reply.body = json.dumps(_mask_env(reply.json())).encode()
-        bundle.reply(f"inspect {cid[:12]}", reply, f"api/inspect/{cid[:12]}.json", container=cid[:12])
+        bundle.reply(
+            f"inspect {cid[:12]}", reply, f"api/inspect/{cid[:12]}.json", container=cid[:12]
+        )
 
 
 def _dump_by_signal(bundle: _Bundle, daemon: hostlogs.Daemon, sources: list, opts: Options) -> None:
     started, t0 = _stamp(), time.monotonic()
     stack = hostlogs.sigusr1_dump(daemon, sources, opts.timeout)
-    bundle.add(Item("goroutine dump (SIGUSR1)", stack.how, started,
-                    round(time.monotonic() - t0, 3), "failed" if stack.error else "ok",
-                    f"dumps/{stack.name}" if stack.name else None, error=stack.error), stack.data or None)
+    bundle.add(
+        Item(
+            "goroutine dump (SIGUSR1)",
+            stack.how,
+            started,
+            round(time.monotonic() - t0, 3),
+            "failed" if stack.error else "ok",
+            f"dumps/{stack.name}" if stack.name else None,
+            error=stack.error,
+        ),
+        stack.data or None,
+    )
 
 
-def _containerd_dumps(bundle: _Bundle, daemon: hostlogs.Daemon, sources: list, opts: Options) -> None:
+def _containerd_dumps(
+    bundle: _Bundle, daemon: hostlogs.Daemon, sources: list, opts: Options
+) -> None:
     """containerd's SIGUSR1 file, and SIGUSR1 to its shims (their stacks land in containerd's log)."""
     started, t0 = _stamp(), time.monotonic()
     ctrd = hostlogs.find_containerd(daemon)
     stack = hostlogs.containerd_dump(ctrd, sources, opts.timeout)
-    bundle.add(Item("containerd goroutine dump (SIGUSR1)", stack.how, started, round(time.monotonic() - t0, 3),
-                    "failed" if stack.error else "ok", f"dumps/{stack.name}" if stack.name else None,
-                    error=stack.error), stack.data or None)
+    bundle.add(
+        Item(
+            "containerd goroutine dump (SIGUSR1)",
+            stack.how,
+            started,
+            round(time.monotonic() - t0, 3),
+            "failed" if stack.error else "ok",
+            f"dumps/{stack.name}" if stack.name else None,
+            error=stack.error,
+        ),
+        stack.data or None,
+    )
     if ctrd.pid is None:
         return
     started = _stamp()
     shims, why = hostlogs.signal_shims(ctrd)
-    how = (f"SIGUSR1 to containerd-shim pids {' '.join(map(str, shims))}: each logs its stacks to its stderr, "
-           "which containerd copies into its log (under logs/)") if shims else "SIGUSR1 to containerd's shims"
-    bundle.items.append(Item("shim goroutine dumps (SIGUSR1)", how, started, 0, "ok" if shims else "absent", error=why))
+    how = (
+        (
+            f"SIGUSR1 to containerd-shim pids {' '.join(map(str, shims))}: each logs its stacks to its stderr, "
+            "which containerd copies into its log (under logs/)"
+        )
+        if shims
+        else "SIGUSR1 to containerd's shims"
+    )
+    bundle.items.append(
+        Item(
+            "shim goroutine dumps (SIGUSR1)",
+            how,
+            started,
+            0,
+            "ok" if shims else "absent",
+            error=why,
+        )
+    )
 
 
 def _log_line(item: Item) -> str:
     def q(v) -> str:
         v = str(v)
         return v if re.fullmatch(r"[\w\-./@^+]+", v, re.ASCII) else json.dumps(v)
+
     level = "warning" if item.status in ("failed", "timed out") else "info"
     msg = f"{item.what}: {item.status}" + (f": {item.error}" if item.error else "")
-    fields = {"container": item.container, "how": item.how, "member": item.member, "seconds": item.seconds}
+    fields = {
+        "container": item.container,
+        "how": item.how,
+        "member": item.member,
+        "seconds": item.seconds,
+    }
     return f'time="{item.started}" level={level} msg={q(msg)} ' + " ".join(
-        f"{k}={q(v)}" for k, v in sorted(fields.items()) if v is not None)
+        f"{k}={q(v)}" for k, v in sorted(fields.items()) if v is not None
+    )
 
 
 def _output(opts: Options, top: str) -> Path:
@@ -242,7 +339,9 @@ def _output(opts: Options, top: str) -> Path:
 def _write(path: Path, top: str, members: list[tuple[str, bytes, float]]) -> None:
     part = path.with_name(path.name + ".part")
     try:
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the bundle holds logs: owner only
+        fd = os.open(
+            part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600
+        )  # the bundle holds logs: owner only
         with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             for name, data, mtime in members:
                 info = tarfile.TarInfo(f"{top}/{name}")
@@ -285,7 +384,9 @@ def collect(opts: Options) -> Collected:
     state = _state(bundle, ep, opts)
     containers = state.get("containers (all states)") or []
     pprof_failed = state.get("goroutine dump (pprof)") is None
-    if opts.dump and (opts.dump_via in ("sigusr1", "both") or opts.dump_via == "auto" and pprof_failed):
+    if opts.dump and (
+        opts.dump_via in ("sigusr1", "both") or opts.dump_via == "auto" and pprof_failed
+    ):
         _dump_by_signal(bundle, daemon, sources, opts)
     if opts.dump:
         _containerd_dumps(bundle, daemon, sources, opts)
@@ -293,29 +394,64 @@ def collect(opts: Options) -> Collected:
     for s in sources:
         _timed(bundle, "daemon log", s.how, s.member, lambda s=s: s.read(since), s.mtime())
     if no_log:
-        bundle.add(Item("daemon log", "journal, dockerd's output, /var/log", _stamp(), 0, "failed", error=no_log))
+        bundle.add(
+            Item(
+                "daemon log",
+                "journal, dockerd's output, /var/log",
+                _stamp(),
+                0,
+                "failed",
+                error=no_log,
+            )
+        )
     config = daemon.option("--config-file") or "/etc/docker/daemon.json"
-    _timed(bundle, "daemon configuration", f"file {config}", "config/daemon.json",
-           lambda: Path(daemon.path(config)).read_bytes())
+    _timed(
+        bundle,
+        "daemon configuration",
+        f"file {config}",
+        "config/daemon.json",
+        lambda: Path(daemon.path(config)).read_bytes(),
+    )
 
     if not any(i.status in ("ok", "timed out") for i in bundle.items):
         reasons = dict.fromkeys(i.error for i in bundle.items if i.error)
         raise CollectError("nothing collected: " + "; ".join(reasons))
     log = "\n".join(_log_line(i) for i in bundle.items) + "\n"
-    bundle.add(Item("collection log", "this collector", _stamp(), 0, member="collect.log"), log.encode())
+    bundle.add(
+        Item("collection log", "this collector", _stamp(), 0, member="collect.log"), log.encode()
+    )
     finished = time.monotonic() - t0
     manifest = {
-        "format": "forensics-collect/1", "tool": f"forensics {__version__}", "host": hostname,
-        "started": _stamp(began), "finished": _stamp(), "seconds": round(finished, 3),
-        "options": {"host": ep.url, "since": _stamp(since) if since else None, "dump": opts.dump,
-                    "dump_via": opts.dump_via, "timeout": opts.timeout, "logs": opts.logs, "redact": opts.redact},
-        "daemon": {"pid": daemon.pid, "found_by": daemon.found_by or None, "cmdline": daemon.cmdline,
-                   "problem": daemon.problem},
+        "format": "forensics-collect/1",
+        "tool": f"forensics {__version__}",
+        "host": hostname,
+        "started": _stamp(began),
+        "finished": _stamp(),
+        "seconds": round(finished, 3),
+        "options": {
+            "host": ep.url,
+            "since": _stamp(since) if since else None,
+            "dump": opts.dump,
+            "dump_via": opts.dump_via,
+            "timeout": opts.timeout,
+            "logs": opts.logs,
+            "redact": opts.redact,
+        },
+        "daemon": {
+            "pid": daemon.pid,
+            "found_by": daemon.found_by or None,
+            "cmdline": daemon.cmdline,
+            "problem": daemon.problem,
+        },
         "redaction": None,
         "items": [asdict(i) for i in bundle.items],
-        "failed": [f"{i.how}: {i.error}" for i in bundle.items if i.status in ("failed", "timed out")],
+        "failed": [
+            f"{i.how}: {i.error}" for i in bundle.items if i.status in ("failed", "timed out")
+        ],
     }
-    members = [("manifest.json", json.dumps(manifest, indent=1).encode(), time.time())] + bundle.members
+    members = [
+        ("manifest.json", json.dumps(manifest, indent=1).encode(), time.time())
+    ] + bundle.members
     if opts.redact:
         token, members = _pseudonymise(hostname, members, state)
         top = top.replace(f"-{hostname}-", f"-{token}-", 1)

@@ -8,6 +8,7 @@ daemon this tool diagnoses) costs one timeout and leaves a :class:`Reply` saying
 Also here: the two renderings of API answers that ``forensics analyze`` reads, in the shape the
 ``docker`` CLI prints them (``docker version``'s Server part and the ``docker ps -a`` table).
 """
+
 from __future__ import annotations
 
 import http.client
@@ -47,8 +48,10 @@ def endpoint(url: str | None) -> Endpoint:
             return Endpoint(url, host=parts.hostname, port=parts.port or 2375)
         except ValueError:
             raise EndpointError(f"bad port in {url!r}") from None
-    raise EndpointError(f"cannot talk to {url!r}: use unix:///path/to/docker.sock or tcp://host:port "
-                        "(TLS and ssh:// are not supported)")
+    raise EndpointError(
+        f"cannot talk to {url!r}: use unix:///path/to/docker.sock or tcp://host:port "
+        "(TLS and ssh:// are not supported)"
+    )
 
 
 @dataclass
@@ -110,8 +113,11 @@ def call(ep: Endpoint, path: str, timeout: float, method: str = "GET") -> Reply:
     """One request; the reply holds the body (possibly cut short) or what went wrong."""
     reply = Reply(method, path, datetime.now(timezone.utc))
     t0 = time.monotonic()
-    conn = (_UnixConnection(ep.socket_path, timeout) if ep.socket_path
-            else http.client.HTTPConnection(ep.host, ep.port, timeout=timeout))
+    conn = (
+        _UnixConnection(ep.socket_path, timeout)
+        if ep.socket_path
+        else http.client.HTTPConnection(ep.host, ep.port, timeout=timeout)
+    )
     expired = threading.Event()
     timer = threading.Timer(timeout, _expire, (conn, expired))
     timer.daemon = True
@@ -141,7 +147,9 @@ def call(ep: Endpoint, path: str, timeout: float, method: str = "GET") -> Reply:
         reply.body = b"".join(chunks)
     if expired.is_set() or (reply.error is None and reply.status is None):
         reply.timed_out = True
-        reply.error = f"timed out after {timeout:g}s {phase}" + (f" ({size} bytes received)" if size else "")
+        reply.error = f"timed out after {timeout:g}s {phase}" + (
+            f" ({size} bytes received)" if size else ""
+        )
     elif reply.error is None and not reply.ok:
         reply.error = f"HTTP {reply.status}: {_message(reply.body)}"
     return reply
@@ -156,22 +164,31 @@ def _message(body: bytes) -> str:
 
 # ---- renderings `forensics analyze` reads (the docker CLI's own layout) ----
 
+
 def render_version(v: dict) -> str:
     """`docker version`'s Server part, from GET /version."""
     name = (v.get("Platform") or {}).get("Name", "")
     lines = [f"Server:{' ' + name if name else ''}", " Engine:"]
-    engine = [("Version", v.get("Version")),
-              ("API version", f"{v.get('ApiVersion')} (minimum version {v.get('MinAPIVersion')})"),
-              ("Go version", v.get("GoVersion")), ("Git commit", v.get("GitCommit")),
-              ("Built", v.get("BuildTime")), ("OS/Arch", f"{v.get('Os')}/{v.get('Arch')}"),
-              ("Experimental", str(bool(v.get("Experimental"))).lower())]
+    engine = [
+        ("Version", v.get("Version")),
+        ("API version", f"{v.get('ApiVersion')} (minimum version {v.get('MinAPIVersion')})"),
+        ("Go version", v.get("GoVersion")),
+        ("Git commit", v.get("GitCommit")),
+        ("Built", v.get("BuildTime")),
+        ("OS/Arch", f"{v.get('Os')}/{v.get('Arch')}"),
+        ("Experimental", str(bool(v.get("Experimental"))).lower()),
+    ]
     lines += [f"  {k + ':':<18}{val}" for k, val in engine if val is not None]
     for comp in v.get("Components") or []:
         if comp.get("Name") == "Engine":
             continue
         lines.append(f" {comp.get('Name')}:")
         lines.append(f"  {'Version:':<18}{comp.get('Version')}")
-        lines += [f"  {k + ':':<18}{val}" for k, val in (comp.get("Details") or {}).items() if k == "GitCommit"]
+        lines += [
+            f"  {k + ':':<18}{val}"
+            for k, val in (comp.get("Details") or {}).items()
+            if k == "GitCommit"
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -184,8 +201,12 @@ def human_duration(seconds: float) -> str:
         return "About a minute" if s // 60 == 1 else f"{s // 60} minutes"
     if hours == 1:
         return "About an hour"
-    for limit, unit, size in ((48, "hours", 1), (24 * 14, "days", 24), (24 * 60, "weeks", 24 * 7),
-                              (24 * 365 * 2, "months", 24 * 30)):
+    for limit, unit, size in (
+        (48, "hours", 1),
+        (24 * 14, "days", 24),
+        (24 * 60, "weeks", 24 * 7),
+        (24 * 365 * 2, "months", 24 * 30),
+    ):
         if hours < limit:
             return f"{hours // size} {unit}"
     return f"{s // 3600 // (24 * 365)} years"
@@ -209,8 +230,16 @@ def render_ps(containers: list[dict], now: float | None = None) -> str:
         command = c.get("Command", "")
         command = command if len(command) <= 20 else command[:19] + "…"
         names = [n[1:] for n in c.get("Names") or [] if n.count("/") == 1]
-        rows.append((c.get("Id", "")[:12], image, json.dumps(command, ensure_ascii=False),
-                     human_duration(now - c.get("Created", now)) + " ago",
-                     c.get("Status", ""), _ports(c.get("Ports")), ",".join(names)))
+        rows.append(
+            (
+                c.get("Id", "")[:12],
+                image,
+                json.dumps(command, ensure_ascii=False),
+                human_duration(now - c.get("Created", now)) + " ago",
+                c.get("Status", ""),
+                _ports(c.get("Ports")),
+                ",".join(names),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) + 3 for i in range(6)]
     return "".join("".join(v.ljust(w) for v, w in zip(r, widths)) + r[6] + "\n" for r in rows)

@@ -7,6 +7,7 @@ which do the same to dockerd's containerd (``/tmp/containerd.<pid>.stacks.log``)
 shims (their stacks go to containerd's log). A process is signalled only when it is dockerd,
 the containerd it started or whose socket it names, or a shim of that containerd.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,6 +49,7 @@ def cut_before(data: bytes, since: datetime) -> bytes:
 
 # ---- the daemon process ----
 
+
 @dataclass
 class Daemon:
     pid: int | None = None
@@ -83,8 +85,11 @@ def _socket_inodes(path: str) -> set[str]:
             next(table, None)
             for row in table:
                 cols = row.split()
-                if len(cols) >= 8 and int(cols[3], 16) & 0x10000 and (
-                        cols[7] == path or os.path.realpath(cols[7]) == target):
+                if (
+                    len(cols) >= 8
+                    and int(cols[3], 16) & 0x10000
+                    and (cols[7] == path or os.path.realpath(cols[7]) == target)
+                ):
                     inodes.add(f"socket:[{cols[6]}]")
     except OSError:
         pass
@@ -108,7 +113,9 @@ def find_daemon(ep: Endpoint) -> Daemon:
     """The dockerd serving ``ep``: the dockerd process holding its listening socket; for the
     default socket also /var/run/docker.pid. Never a guess among several daemons."""
     if not ep.socket_path:
-        return Daemon(problem=f"{ep.url} is not a local socket: dockerd's process is not looked for")
+        return Daemon(
+            problem=f"{ep.url} is not a local socket: dockerd's process is not looked for"
+        )
     pids = [p for p in _holders(_socket_inodes(ep.socket_path)) if _comm(p).startswith("dockerd")]
     how = f"holds the API socket {ep.socket_path}"
     if not pids and ep.url == DEFAULT_HOST:
@@ -121,16 +128,25 @@ def find_daemon(ep: Endpoint) -> Daemon:
                 pids, how = [pid], f"named in {pidfile}"
                 break
     if len(pids) != 1:
-        return Daemon(problem=f"no dockerd process found holding {ep.socket_path}" if not pids
-                      else f"several dockerd processes hold {ep.socket_path}: {pids}")
+        return Daemon(
+            problem=f"no dockerd process found holding {ep.socket_path}"
+            if not pids
+            else f"several dockerd processes hold {ep.socket_path}: {pids}"
+        )
     try:
-        cmdline = Path(f"/proc/{pids[0]}/cmdline").read_bytes().decode("utf-8", "replace").split("\0")[:-1]
+        cmdline = (
+            Path(f"/proc/{pids[0]}/cmdline")
+            .read_bytes()
+            .decode("utf-8", "replace")
+            .split("\0")[:-1]
+        )
     except OSError:
         cmdline = []
     return Daemon(pids[0], how, cmdline)
 
 
 # ---- the daemon's log ----
+
 
 @dataclass
 class LogSource:
@@ -155,14 +171,18 @@ class LogSource:
     def read(self, since: datetime | None = None, start: int = 0, timeout: float = 120.0) -> bytes:
         """The log (its last LOG_LIMIT bytes); raises OSError or subprocess errors."""
         if self.argv:
-            argv = self.argv + (["--since", since.astimezone().strftime("%Y-%m-%d %H:%M:%S")] if since else [])
+            argv = self.argv + (
+                ["--since", since.astimezone().strftime("%Y-%m-%d %H:%M:%S")] if since else []
+            )
             out = subprocess.run(argv, capture_output=True, timeout=timeout, check=True).stdout
             return b"" if out.strip() == b"-- No entries --" else out[-LOG_LIMIT:]
         with open(self.path, "rb") as f:
             f.seek(max(start, os.fstat(f.fileno()).st_size - LOG_LIMIT))
             data = f.read(LOG_LIMIT)
         if self.keep is not None:
-            data = b"".join(line for line in data.splitlines(keepends=True) if self.keep.search(line))
+            data = b"".join(
+                line for line in data.splitlines(keepends=True) if self.keep.search(line)
+            )
         return cut_before(data, since) if since and not start else data
 
 
@@ -184,30 +204,48 @@ def _output_files(daemon: Daemon) -> list[LogSource]:
         if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
             seen.add((st.st_dev, st.st_ino))
             name = target.removesuffix(" (deleted)").lstrip("/")
-            found.append(LogSource(f"logs/{name}", f"{'stderr' if fd == 2 else 'stdout'} of dockerd "
-                                   f"pid {daemon.pid} ({target})", path=link))
+            found.append(
+                LogSource(
+                    f"logs/{name}",
+                    f"{'stderr' if fd == 2 else 'stdout'} of dockerd pid {daemon.pid} ({target})",
+                    path=link,
+                )
+            )
     return found
 
 
 def log_sources(daemon: Daemon, named: list[str]) -> tuple[list[LogSource], str | None]:
     """The journal when systemd runs, else dockerd's output files, else the usual files; plus
     every --log. Returns the sources and, when none was found, why."""
-    found = [LogSource(f"logs/{Path(p).resolve().as_posix().lstrip('/')}", f"--log {p}", path=p) for p in named]
+    found = [
+        LogSource(f"logs/{Path(p).resolve().as_posix().lstrip('/')}", f"--log {p}", path=p)
+        for p in named
+    ]
     if os.path.isdir(SYSTEMD) and shutil.which("journalctl"):
         return found + [_journal("docker.service"), _journal("containerd.service")], None
     auto = _output_files(daemon) if daemon.pid else []
     if not auto:
         auto = [LogSource(f"logs{p}", f"file {p}", path=p) for p in USUAL_LOGS if os.path.isfile(p)]
-        auto += [LogSource(f"logs{p}", f"lines of dockerd/containerd in {p}", path=p, keep=SYSLOG_TAG)
-                 for p in SYSLOGS if os.path.isfile(p)]
+        auto += [
+            LogSource(f"logs{p}", f"lines of dockerd/containerd in {p}", path=p, keep=SYSLOG_TAG)
+            for p in SYSLOGS
+            if os.path.isfile(p)
+        ]
     known = {os.path.realpath(s.path) for s in found}
     found += [s for s in auto if os.path.realpath(s.path) not in known]
-    why = None if found else ("no daemon log found (no systemd journal, dockerd's output is not a file, none of "
-                              f"{', '.join(USUAL_LOGS + SYSLOGS)}); name it with --log")
+    why = (
+        None
+        if found
+        else (
+            "no daemon log found (no systemd journal, dockerd's output is not a file, none of "
+            f"{', '.join(USUAL_LOGS + SYSLOGS)}); name it with --log"
+        )
+    )
     return found, why
 
 
 # ---- SIGUSR1 ----
+
 
 @dataclass
 class StackFile:
@@ -233,7 +271,9 @@ def sigusr1_dump(daemon: Daemon, sources: list[LogSource], timeout: float) -> St
     while True:
         for s in sources:
             try:
-                text = s.read(sent - timedelta(seconds=2), marks[id(s)], max(deadline - time.monotonic(), 1))
+                text = s.read(
+                    sent - timedelta(seconds=2), marks[id(s)], max(deadline - time.monotonic(), 1)
+                )
             except (OSError, subprocess.SubprocessError):
                 continue
             m = WRITTEN.search(text.decode("utf-8", "replace"))
@@ -241,18 +281,25 @@ def sigusr1_dump(daemon: Daemon, sources: list[LogSource], timeout: float) -> St
                 return _read_stack(daemon, m[1], f"{how}; file named in {s.member}")
         newest = _newest_stack_file(daemon.path(exec_root), sent.timestamp() - 1)
         if newest and (not sources or time.monotonic() >= deadline):
-            return _read_stack(daemon, os.path.join(exec_root, newest),
-                               f"{how}; newest file in {exec_root}")
+            return _read_stack(
+                daemon, os.path.join(exec_root, newest), f"{how}; newest file in {exec_root}"
+            )
         if time.monotonic() >= deadline:
-            return StackFile(how=how, error="SIGUSR1 sent, but no goroutine-stacks file "
-                             f"appeared in dockerd's log or in {exec_root} within {timeout:g}s")
+            return StackFile(
+                how=how,
+                error="SIGUSR1 sent, but no goroutine-stacks file "
+                f"appeared in dockerd's log or in {exec_root} within {timeout:g}s",
+            )
         time.sleep(0.2)
 
 
 def _newest_stack_file(folder: str, after: float) -> str | None:
     try:
-        files = [(e.stat().st_mtime, e.name) for e in os.scandir(folder)
-                 if e.name.startswith("goroutine-stacks-") and e.name.endswith(".log")]
+        files = [
+            (e.stat().st_mtime, e.name)
+            for e in os.scandir(folder)
+            if e.name.startswith("goroutine-stacks-") and e.name.endswith(".log")
+        ]
     except OSError:
         return None
     files = [f for f in files if f[0] >= after]
@@ -294,9 +341,18 @@ def find_containerd(daemon: Daemon) -> Daemon:
         pids = [p for p in _holders(_socket_inodes(daemon.path(sock))) if _comm(p) == "containerd"]
         how = f"holds {sock}"
     if len(pids) != 1:
-        return Daemon(problem="no containerd process found for dockerd" if not pids else f"several containerd processes: {pids}")
+        return Daemon(
+            problem="no containerd process found for dockerd"
+            if not pids
+            else f"several containerd processes: {pids}"
+        )
     try:
-        cmdline = Path(f"/proc/{pids[0]}/cmdline").read_bytes().decode("utf-8", "replace").split("\0")[:-1]
+        cmdline = (
+            Path(f"/proc/{pids[0]}/cmdline")
+            .read_bytes()
+            .decode("utf-8", "replace")
+            .split("\0")[:-1]
+        )
     except OSError:
         cmdline = []
     return Daemon(pids[0], how, cmdline)
@@ -319,7 +375,11 @@ def containerd_dump(ctrd: Daemon, sources: list[LogSource], timeout: float) -> S
     while True:
         for s in sources:
             try:
-                text = s.read(None, marks[id(s)], max(deadline - time.monotonic(), 1)) if s.path else b""
+                text = (
+                    s.read(None, marks[id(s)], max(deadline - time.monotonic(), 1))
+                    if s.path
+                    else b""
+                )
             except (OSError, subprocess.SubprocessError):
                 continue
             m = CONTAINERD_WRITTEN.search(text.decode("utf-8", "replace"))
@@ -333,8 +393,11 @@ def containerd_dump(ctrd: Daemon, sources: list[LogSource], timeout: float) -> S
             time.sleep(0.3)  # written in one go right after the log line; let it finish
             return _read_stack(ctrd, expected, f"{how}; its file")
         if time.monotonic() >= deadline:
-            return StackFile(how=how, error=f"SIGUSR1 sent, but no {expected} appeared within {timeout:g}s "
-                             "(containerd before 1.6 only logs its stacks: see its log)")
+            return StackFile(
+                how=how,
+                error=f"SIGUSR1 sent, but no {expected} appeared within {timeout:g}s "
+                "(containerd before 1.6 only logs its stacks: see its log)",
+            )
         time.sleep(0.2)
 
 
@@ -349,7 +412,12 @@ def signal_shims(ctrd: Daemon) -> tuple[list[int], str | None]:
         if not entry.name.isdigit() or not _comm(int(entry.name)).startswith("containerd-shim"):
             continue
         try:
-            argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+            argv = (
+                Path(f"/proc/{entry.name}/cmdline")
+                .read_bytes()
+                .decode("utf-8", "replace")
+                .split("\0")
+            )
         except OSError:
             continue
         address = argv[argv.index("-address") + 1] if "-address" in argv[:-1] else None

@@ -6,6 +6,7 @@ read and it is not there, and *unknown* when that input is missing (no dump give
 The first verdict whose signals are present decides the confidence; the engine
 version gates it. Usable without the CLI: ``evaluate(load_rules(), evidence)``.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -16,7 +17,6 @@ import regex
 
 from forensics.engine import seen
 from forensics.engine.dumpversion import DumpVersion
-from forensics.goroutines.completeness import HOW_TO_TAKE
 from forensics.engine.ruleset import FIELD_REF, PATTERN_TIMEOUT, Rule, Signal, Verdict
 from forensics.engine.selection import (
     MAX_TIMEOUTS,
@@ -29,13 +29,17 @@ from forensics.engine.selection import (
 from forensics.engine.unexplained import explained_rows, unexplained_panics
 from forensics.evidence import COVERAGE, Evidence, daemons_by_time, engine_version
 from forensics.findings import Citation, Confidence, Container, Finding, Outcome
+from forensics.goroutines.completeness import HOW_TO_TAKE
 from forensics.parse import versions
 
 MAX_CITATIONS = 12  # rows cited per signal
 CONTAINER_ID = regex.compile(r"[0-9a-f]{12,64}")  # a reference that is an id, not a name
-WHAT_IS_MISSING = {"logs": "no log among the inputs", "dumps": "no goroutine dump among the inputs",
-                   "complete_dumps": "the goroutine dump given is partial",
-                   "debug_logs": "the log has no debug lines (dockerd runs without --debug)"}
+WHAT_IS_MISSING = {
+    "logs": "no log among the inputs",
+    "dumps": "no goroutine dump among the inputs",
+    "complete_dumps": "the goroutine dump given is partial",
+    "debug_logs": "the log has no debug lines (dockerd runs without --debug)",
+}
 
 
 @dataclass
@@ -53,8 +57,12 @@ class Context:
     engine_version: str | None = None
     results: dict[str, tuple[Outcome, Finding | None, pd.DataFrame]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    masks: dict[tuple, tuple[pd.Series, int]] = field(default_factory=dict)  # condition -> (rows meeting it, timeouts)
-    dump_version: DumpVersion | None = None  # the release range the dumps fit: the gate when nothing else says
+    masks: dict[tuple, tuple[pd.Series, int]] = field(
+        default_factory=dict
+    )  # condition -> (rows meeting it, timeouts)
+    dump_version: DumpVersion | None = (
+        None  # the release range the dumps fit: the gate when nothing else says
+    )
 
 
 def _absent(sig: Signal, rule: Rule, stages: list[tuple[str, int]], n: int) -> str:
@@ -74,50 +82,90 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
     if sig.rule:
         outcome, finding, rows = ctx.results[sig.rule]
         if outcome.status in ("inconclusive", "not-checked"):
-            return Match("unknown", rows, outcome.reason, outcome.needs[0] if outcome.needs else None)
+            return Match(
+                "unknown", rows, outcome.reason, outcome.needs[0] if outcome.needs else None
+            )
         if finding is None or not finding.found:
             return Match("absent", rows.iloc[0:0], outcome.reason)
     else:
         rows = ctx.evidence[sig.table]
         mask = pd.Series(True, index=rows.index)
         for cond in sig.where if not rows.empty else ():
-            label, key = f"signals.{sig.name}.where.{cond.column}", (sig.table, cond.column, cond.op, repr(cond.value))
+            label, key = (
+                f"signals.{sig.name}.where.{cond.column}",
+                (sig.table, cond.column, cond.op, repr(cond.value)),
+            )
             if key not in ctx.masks:  # rules often share a condition: evaluate it once per run
                 ctx.masks[key] = column_mask(rows, cond, timeouts, label), timeouts[label]
             elif ctx.masks[key][1]:
-                timeouts[label] = ctx.masks[key][1]  # a shared pattern that timed out is unknown here too
+                timeouts[label] = ctx.masks[key][
+                    1
+                ]  # a shared pattern that timed out is unknown here too
             mask &= ctx.masks[key][0]
         rows = rows[mask]
     stages = [("", len(rows))]  # below, no rows: nothing to order or join (spares pandas the work)
     if not rows.empty and sig.after and sig.after[0] in done:
-        keep = follows(rows, done[sig.after[0]].rows, sig.after[1], False, sig.after[2], ctx.evidence["containers"])
+        keep = follows(
+            rows,
+            done[sig.after[0]].rows,
+            sig.after[1],
+            False,
+            sig.after[2],
+            ctx.evidence["containers"],
+        )
         rows = rows[keep.map(lambda k: k is not False).astype(bool)]
         stages.append((f"none after {rule.signals[sig.after[0]].describe}", len(rows)))
     if not rows.empty and sig.before and sig.before[0] in done:
-        keep = follows(rows, done[sig.before[0]].rows, sig.before[1], True, sig.before[2], ctx.evidence["containers"])
+        keep = follows(
+            rows,
+            done[sig.before[0]].rows,
+            sig.before[1],
+            True,
+            sig.before[2],
+            ctx.evidence["containers"],
+        )
         rows = rows[keep.map(lambda k: k is not False).astype(bool)]
         stages.append((f"none before {rule.signals[sig.before[0]].describe}", len(rows)))
     if not rows.empty and sig.not_after and sig.not_after[0] in done:
-        drop = follows(rows, done[sig.not_after[0]].rows, sig.not_after[1], False, sig.not_after[2],
-                       ctx.evidence["containers"])
+        drop = follows(
+            rows,
+            done[sig.not_after[0]].rows,
+            sig.not_after[1],
+            False,
+            sig.not_after[2],
+            ctx.evidence["containers"],
+        )
         rows = rows[drop.map(lambda k: k is not True).astype(bool)]
         stages.append((f"all follow {rule.signals[sig.not_after[0]].describe}", len(rows)))
     if not rows.empty and sig.same and sig.same[0] in done:
-        rows = rows[same_mask(rows, done[sig.same[0]].rows, sig.same[1], ctx.evidence["containers"])]
-        stages.append((f"none shares {', '.join(sig.same[1])} with {rule.signals[sig.same[0]].describe}", len(rows)))
+        rows = rows[
+            same_mask(rows, done[sig.same[0]].rows, sig.same[1], ctx.evidence["containers"])
+        ]
+        stages.append(
+            (
+                f"none shares {', '.join(sig.same[1])} with {rule.signals[sig.same[0]].describe}",
+                len(rows),
+            )
+        )
     if "fact" in rows and rows["fact"].duplicated().any():  # views of one snapshot show a fact once
         rows = rows[~rows["fact"].duplicated()]
     n, kept = count(rows, sig.min_rows, sig.window, sig.distinct)
     for label, times in timeouts.items():
-        ctx.warnings.append(f"{rule.path}: rule {rule.id}: {label}: the pattern timed out on {times} value(s) "
-                            f"({PATTERN_TIMEOUT} s each){'; not run on the rest' if times >= MAX_TIMEOUTS else ''}")
+        ctx.warnings.append(
+            f"{rule.path}: rule {rule.id}: {label}: the pattern timed out on {times} value(s) "
+            f"({PATTERN_TIMEOUT} s each){'; not run on the rest' if times >= MAX_TIMEOUTS else ''}"
+        )
     if n >= sig.min_rows:
         return Match("present", kept)
     unknown = [done[ref] for _, ref in sig.uses() if ref in done and done[ref].status == "unknown"]
     if stages[0][1] and unknown:  # its rows were there; what decides whether they count is not
         return Match("unknown", rows, unknown[0].reason, unknown[0].need, seen=True)
     need = sig.needs or (COVERAGE[sig.table] if sig.table else None)
-    if need == "dumps" and ctx.evidence.coverage.get("dumps") and "complete_dumps" in ctx.evidence.coverage:
+    if (
+        need == "dumps"
+        and ctx.evidence.coverage.get("dumps")
+        and "complete_dumps" in ctx.evidence.coverage
+    ):
         need = "complete_dumps"
     if need and not ctx.evidence.coverage.get(need):
         return Match("unknown", rows, WHAT_IS_MISSING[need], need)
@@ -139,11 +187,13 @@ def _signals(rule: Rule, ctx: Context) -> dict[str, Match]:
 def _state(verdict: Verdict, matches: dict[str, Match]) -> str:
     """present, absent (cannot hold whatever the missing inputs say) or unknown."""
     status = {s: matches[s].status for s in verdict.all + verdict.any}
-    if any(status[s] == "absent" for s in verdict.all) or \
-            (verdict.any and all(status[s] == "absent" for s in verdict.any)):
+    if any(status[s] == "absent" for s in verdict.all) or (
+        verdict.any and all(status[s] == "absent" for s in verdict.any)
+    ):
         return "absent"
-    if all(status[s] == "present" for s in verdict.all) and \
-            (not verdict.any or any(status[s] == "present" for s in verdict.any)):
+    if all(status[s] == "present" for s in verdict.all) and (
+        not verdict.any or any(status[s] == "present" for s in verdict.any)
+    ):
         return "present"
     return "unknown"
 
@@ -156,7 +206,11 @@ def _daemon_of(row, daemons: pd.DataFrame):
     """The daemon (a row of ``daemons``, oldest first) that wrote ``row``: the same host and pid;
     else the last one started before it in the same file; else the last one started before it
     (on the same host when both say). None when nothing tells."""
-    host, pid, time = getattr(row, "host", None), getattr(row, "pid", None), getattr(row, "time", None)
+    host, pid, time = (
+        getattr(row, "host", None),
+        getattr(row, "pid", None),
+        getattr(row, "time", None),
+    )
     if _known(host) and _known(pid):
         same = daemons[(daemons["host"] == host) & (daemons["pid"] == pid)]
         if not same.empty:
@@ -186,7 +240,9 @@ def _engine_version(ctx: Context, cited: pd.DataFrame) -> str | None:
     return engine_version(daemons)
 
 
-def _dump_gate(ctx: Context, rule: Rule, version: str | None) -> tuple[str | None, bool | None, list[str]]:
+def _dump_gate(
+    ctx: Context, rule: Rule, version: str | None
+) -> tuple[str | None, bool | None, list[str]]:
     """(version, affected, notes) from the dumps' release range when no option or log gives the
     version: a range wholly inside or wholly outside the affected ranges decides, one that
     straddles them leaves the version unknown."""
@@ -198,8 +254,14 @@ def _dump_gate(ctx: Context, rule: Rule, version: str | None) -> tuple[str | Non
         return dv.display, True, []
     affected = versions.range_in_any(dv.candidates, rule.affected)
     if affected is None:
-        return dv.display, None, [f"the {dv.source} fits releases {dv.display}, which straddle the affected range "
-                                  f"({'; '.join(rule.affected)}): the engine version is not known closely enough"]
+        return (
+            dv.display,
+            None,
+            [
+                f"the {dv.source} fits releases {dv.display}, which straddle the affected range "
+                f"({'; '.join(rule.affected)}): the engine version is not known closely enough"
+            ],
+        )
     return dv.display, affected, [said]
 
 
@@ -216,14 +278,24 @@ def excerpt(table: str, row: pd.Series) -> str:
         return f"{get('message')} (at {get('site') or 'an unknown function'})"
     if table == "locks":
         sites = ", ".join(s.rsplit("/", 1)[-1] for s in str(get("sites")).split("\n") if s)
-        holder = {"orphaned": "no goroutine holds it (holder gone)",
-                  "holder-unseen": "its holder is not among the given goroutines (a partial dump)"}.get(
-            get("status"), f"{get('status')}: {get('holders')}")
+        holder = {
+            "orphaned": "no goroutine holds it (holder gone)",
+            "holder-unseen": "its holder is not among the given goroutines (a partial dump)",
+        }.get(get("status"), f"{get('status')}: {get('holders')}")
         wait = f", longest wait {int(get('longest_wait'))} min" if get("longest_wait") != "" else ""
-        n, gids = get("waiters"), [g for g in str(get("waiter_gids")).split() if not g.startswith("-")]
-        which = f"goroutine{'s' if len(gids) > 1 else ''} {' '.join(gids)}" if gids else "a pprof debug=1 profile: no ids"
-        return (f"{get('kind')} {get('key')}: {n} goroutine{'s' if n != 1 else ''} waiting "
-                f"({which}) in {sites}{wait}; {holder}")
+        n, gids = (
+            get("waiters"),
+            [g for g in str(get("waiter_gids")).split() if not g.startswith("-")],
+        )
+        which = (
+            f"goroutine{'s' if len(gids) > 1 else ''} {' '.join(gids)}"
+            if gids
+            else "a pprof debug=1 profile: no ids"
+        )
+        return (
+            f"{get('kind')} {get('key')}: {n} goroutine{'s' if n != 1 else ''} waiting "
+            f"({which}) in {sites}{wait}; {holder}"
+        )
     if table == "goroutines":
         if str(get("gid")).startswith("-"):  # a pprof debug=1 group: its count, no id
             n = get("weight") or 1
@@ -239,23 +311,30 @@ def excerpt(table: str, row: pd.Series) -> str:
 
 
 def _views(row: pd.Series) -> str:
-    """"; seen in 5 dumps: a:1, b:2, ..." when views of one snapshot show this fact."""
+    """ "; seen in 5 dumps: a:1, b:2, ..." when views of one snapshot show this fact."""
     views = row.get("views")
     if not isinstance(views, str) or not views:
         return ""
     views = views.split("\n")
-    folder = str(row.get("source", "")).rpartition("/")[0] + "/"  # views beside the cited one: by file name
+    folder = (
+        str(row.get("source", "")).rpartition("/")[0] + "/"
+    )  # views beside the cited one: by file name
     shown = [v.removeprefix(folder) if folder != "/" else v for v in views]
     return f"; seen in {len(views)} dumps of one moment: {', '.join(shown)}"
 
 
 def _cited(rule: Rule, matches: dict[str, Match]):
     """(name, signal, match) of each present signal the rule cites."""
-    return [(name, rule.signals[name], m) for name, m in matches.items()
-            if m.status == "present" and rule.signals[name].cite]
+    return [
+        (name, rule.signals[name], m)
+        for name, m in matches.items()
+        if m.status == "present" and rule.signals[name].cite
+    ]
 
 
-def _cite(rule: Rule, matches: dict[str, Match]) -> tuple[list[Citation], pd.DataFrame, pd.DataFrame]:
+def _cite(
+    rule: Rule, matches: dict[str, Match]
+) -> tuple[list[Citation], pd.DataFrame, pd.DataFrame]:
     """The citations, every row of the cited signals, and the rows cited."""
     cites, frames, shown = [], [], []
     for name, sig, m in _cited(rule, matches):
@@ -266,9 +345,20 @@ def _cite(rule: Rule, matches: dict[str, Match]) -> tuple[list[Citation], pd.Dat
         shown.append(rows.head(MAX_CITATIONS))
         for _, row in rows.head(MAX_CITATIONS).iterrows():
             t = row.get("time")
-            cites.append(Citation(str(row["source"]), int(row["line"]), excerpt(row["table"], row)[:500] + _views(row),
-                                  name, None if t is None or pd.isna(t) else t.to_pydatetime()))
-    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["table", "signal"])
+            cites.append(
+                Citation(
+                    str(row["source"]),
+                    int(row["line"]),
+                    excerpt(row["table"], row)[:500] + _views(row),
+                    name,
+                    None if t is None or pd.isna(t) else t.to_pydatetime(),
+                )
+            )
+    rows = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["table", "signal"])
+    )
     cited = pd.concat(shown, ignore_index=True) if shown else rows
     return cites, rows, cited
 
@@ -332,35 +422,66 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
     if verdict is None:
         rows = _no_rows(rule, matches)
         undecided = [v for v, st in zip(rule.verdicts, states) if st == "unknown"]
-        unknown = [f"{rule.signals[s].describe}: {matches[s].reason}"
-                   for s in dict.fromkeys(s for v in undecided for s in v.all + v.any)
-                   if matches[s].status == "unknown"]
+        unknown = [
+            f"{rule.signals[s].describe}: {matches[s].reason}"
+            for s in dict.fromkeys(s for v in undecided for s in v.all + v.any)
+            if matches[s].status == "unknown"
+        ]
         if unknown:
-            seen = any(matches[s].status == "present" or matches[s].seen for v in undecided for s in v.all + v.any)
-            needs = list(dict.fromkeys(matches[s].need for v in undecided for s in v.all + v.any
-                                       if matches[s].status == "unknown" and matches[s].need))
-            if "logs" in needs and "debug_logs" in needs:  # no log at all: the debug lines are not the point
+            seen = any(
+                matches[s].status == "present" or matches[s].seen
+                for v in undecided
+                for s in v.all + v.any
+            )
+            needs = list(
+                dict.fromkeys(
+                    matches[s].need
+                    for v in undecided
+                    for s in v.all + v.any
+                    if matches[s].status == "unknown" and matches[s].need
+                )
+            )
+            if (
+                "logs" in needs and "debug_logs" in needs
+            ):  # no log at all: the debug lines are not the point
                 needs.remove("debug_logs")
             status = "inconclusive" if seen or not needs else "not-checked"
             return Outcome(rule.id, status, "; ".join(unknown), needs=needs), None, rows.iloc[0:0]
-        absent = [f"{rule.signals[s].describe} ({matches[s].reason})"
-                  for s in dict.fromkeys(s for v in rule.verdicts for s in v.all + v.any)
-                  if matches[s].status == "absent"]
-        return Outcome(rule.id, "not-matched", "not found: " + "; ".join(absent)), None, rows.iloc[0:0]
+        absent = [
+            f"{rule.signals[s].describe} ({matches[s].reason})"
+            for s in dict.fromkeys(s for v in rule.verdicts for s in v.all + v.any)
+            if matches[s].status == "absent"
+        ]
+        return (
+            Outcome(rule.id, "not-matched", "not found: " + "; ".join(absent)),
+            None,
+            rows.iloc[0:0],
+        )
     cites, rows, cited = _cite(rule, matches)
     version = _engine_version(ctx, cited)
     confidence, notes = verdict.confidence, []
-    excluded = [reason for sig, reason in rule.not_affected_if
-                if _signal(sig, rule, ctx, matches).status == "present"]
+    excluded = [
+        reason
+        for sig, reason in rule.not_affected_if
+        if _signal(sig, rule, ctx, matches).status == "present"
+    ]
     version, affected, dump_notes = _dump_gate(ctx, rule, version)
     if affected is False or excluded:
         confidence = Confidence.NOT_AFFECTED
-        notes = excluded or [f"engine {version} is outside the affected range "
-                             f"({'; '.join(rule.affected)}){'; fixed in ' + rule.fixed_in if rule.fixed_in else ''}"]
+        notes = excluded or [
+            f"engine {version} is outside the affected range "
+            f"({'; '.join(rule.affected)}){'; fixed in ' + rule.fixed_in if rule.fixed_in else ''}"
+        ]
     elif affected is None:
-        notes = dump_notes or ["the engine version is unknown (no 'Docker daemon' start line; pass --engine-version)"]
+        notes = dump_notes or [
+            "the engine version is unknown (no 'Docker daemon' start line; pass --engine-version)"
+        ]
         confidence = min(confidence, rule.unknown_version)
-    stronger = [v for v in rule.verdicts[:rule.verdicts.index(verdict)] if v.confidence > verdict.confidence]
+    stronger = [
+        v
+        for v in rule.verdicts[: rule.verdicts.index(verdict)]
+        if v.confidence > verdict.confidence
+    ]
     missing = []
     for name in dict.fromkeys(s for v in stronger for s in v.all + v.any):
         if matches[name].status != "present":
@@ -369,20 +490,44 @@ def _evaluate(rule: Rule, ctx: Context) -> tuple[Outcome, Finding | None, pd.Dat
     if partial or any(WHAT_IS_MISSING["complete_dumps"] in m for m in missing):
         missing.append(f"the whole goroutine dump, for a firm answer: {HOW_TO_TAKE}")
     containers = _containers(rows, ctx.evidence)
-    values = _Safe(version=version or "unknown", containers=", ".join(c.label for c in containers) or "unknown",
-                   fixed_in=rule.fixed_in, **{f"n_{k}": len(m.rows) for k, m in matches.items()})
-    summary = FIELD_REF.sub(lambda m: _first(matches, *m.groups()), verdict.summary).format_map(values)
+    values = _Safe(
+        version=version or "unknown",
+        containers=", ".join(c.label for c in containers) or "unknown",
+        fixed_in=rule.fixed_in,
+        **{f"n_{k}": len(m.rows) for k, m in matches.items()},
+    )
+    summary = FIELD_REF.sub(lambda m: _first(matches, *m.groups()), verdict.summary).format_map(
+        values
+    )
     if confidence is Confidence.NOT_AFFECTED:
         summary = f"Signs of {rule.title} were seen, but this daemon is not affected: {notes[0]}."
-    explanation = "\n\n".join(p for p in [rule.description, *notes, *(dump_notes if affected is not None else [])] if p)
-    finding = Finding(rule.id, rule.title, verdict.severity or rule.severity, confidence, summary, explanation, rule.remedy,
-                      rule.references, containers, cites, missing, version)
+    explanation = "\n\n".join(
+        p for p in [rule.description, *notes, *(dump_notes if affected is not None else [])] if p
+    )
+    finding = Finding(
+        rule.id,
+        rule.title,
+        verdict.severity or rule.severity,
+        confidence,
+        summary,
+        explanation,
+        rule.remedy,
+        rule.references,
+        containers,
+        cites,
+        missing,
+        version,
+    )
     status = "not-applicable" if confidence is Confidence.NOT_AFFECTED else "matched"
     return Outcome(rule.id, status, summary, confidence), finding, rows
 
 
-def evaluate(rules: list[Rule], evidence: Evidence, engine_version: str | None = None,
-             dump_version: DumpVersion | None = None) -> tuple[list[Finding], list[Outcome], list[str]]:
+def evaluate(
+    rules: list[Rule],
+    evidence: Evidence,
+    engine_version: str | None = None,
+    dump_version: DumpVersion | None = None,
+) -> tuple[list[Finding], list[Outcome], list[str]]:
     """Run ``rules`` (ordered by load_rules) and return findings, outcomes and warnings.
     ``dump_version`` (:func:`forensics.engine.dumpversion.infer`) gates the rules when neither
     ``engine_version`` nor a log says the version."""

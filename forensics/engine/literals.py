@@ -7,6 +7,7 @@ ignored; ``None`` when no such set could be found (``\\d+``, a construct not und
 The strings are cut at characters a log line may carry escaped (quotes, backslashes, control
 characters), so they appear verbatim in the raw line as well as in the parsed message.
 """
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ pattern cannot match without; the evidence tables and the parsers add the text t
 patterns give no such text, and is not limited to warnings and errors (which are never
 skimmed), turns skimming off for the run: correctness before speed.
 """
+
 from __future__ import annotations
 
 from forensics import evidence, parse

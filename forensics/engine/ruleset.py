@@ -3,6 +3,7 @@
 A wrong key, a bad regex, an unknown table or column is a ``RuleError`` naming the
 rule file and the field, raised before any input is read.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,16 +22,43 @@ PATTERN_TIMEOUT = 0.5  # seconds a rule pattern may run on one value
 _DURATION = re.compile(r"(\d+)\s*(s|m|h|d)")
 FIELD_REF = re.compile(r"\{(\w+)\.(\w+)\}")  # {signal.column} in a verdict summary
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-RULE_KEYS = {"id", "title", "severity", "description", "references", "versions", "not_affected_if",
-             "signals", "verdicts", "remedy", "summary", "tags"}
-SIGNAL_KEYS = {"table", "rule", "where", "min_rows", "window", "distinct", "after", "before", "not_after", "same",
-               "needs", "describe", "cite"}
+RULE_KEYS = {
+    "id",
+    "title",
+    "severity",
+    "description",
+    "references",
+    "versions",
+    "not_affected_if",
+    "signals",
+    "verdicts",
+    "remedy",
+    "summary",
+    "tags",
+}
+SIGNAL_KEYS = {
+    "table",
+    "rule",
+    "where",
+    "min_rows",
+    "window",
+    "distinct",
+    "after",
+    "before",
+    "not_after",
+    "same",
+    "needs",
+    "describe",
+    "cite",
+}
 NEEDS = ("logs", "debug_logs", "dumps")
 VERDICT_KEYS = {"confidence", "all", "any", "summary", "severity"}
 OPS = {"regex", "not", "eq", "in", "min", "max"}
 
 
-Follow = tuple[str, float | None, tuple[str, ...]]  # (signal, seconds or None, columns that must be equal)
+Follow = tuple[
+    str, float | None, tuple[str, ...]
+]  # (signal, seconds or None, columns that must be equal)
 
 
 class RuleError(ValueError):
@@ -58,14 +86,24 @@ class Signal:
     window: float | None = None  # min_rows must fall within this many seconds of each other
     distinct: str | None = None  # count distinct values of this column instead of rows
     not_after: Follow | None = None  # drop rows that follow that signal
-    same: tuple[str, dict[str, str]] | None = None  # (signal, {my column: its column}) rows must share
+    same: tuple[str, dict[str, str]] | None = (
+        None  # (signal, {my column: its column}) rows must share
+    )
     needs: str | None = None  # the input whose absence makes the signal unknown (default: by table)
     before: Follow | None = None  # rows must precede a row of that signal
 
     def uses(self) -> list[tuple[str, str]]:
         """(key, signal) pairs naming the signals this one is evaluated after."""
-        return [(k, ref[0]) for k, ref in (("after", self.after), ("before", self.before),
-                                           ("not_after", self.not_after), ("same", self.same)) if ref]
+        return [
+            (k, ref[0])
+            for k, ref in (
+                ("after", self.after),
+                ("before", self.before),
+                ("not_after", self.not_after),
+                ("same", self.same),
+            )
+            if ref
+        ]
 
 
 @dataclass
@@ -117,19 +155,26 @@ def _conditions(path: str, where: str, table: str | None, spec) -> list[Conditio
     out = []
     for column, cond in spec.items():
         if columns is not None and column not in columns:
-            raise _fail(path, f"{where}.{column}", f"unknown column of table {table!r} "
-                        f"(columns: {', '.join(sorted(columns))})")
+            raise _fail(
+                path,
+                f"{where}.{column}",
+                f"unknown column of table {table!r} (columns: {', '.join(sorted(columns))})",
+            )
         if not isinstance(cond, dict):
             cond = {"regex": cond} if isinstance(cond, str) else {"eq": cond}
         for op, value in cond.items():
             if op not in OPS:
-                raise _fail(path, f"{where}.{column}.{op}", f"unknown operator (use one of {sorted(OPS)})")
+                raise _fail(
+                    path, f"{where}.{column}.{op}", f"unknown operator (use one of {sorted(OPS)})"
+                )
             pattern = None
             if op in ("regex", "not"):
                 try:
                     pattern = regex.compile(str(value))
                 except regex.error as exc:
-                    raise _fail(path, f"{where}.{column}.{op}", f"bad regular expression: {exc}") from None
+                    raise _fail(
+                        path, f"{where}.{column}.{op}", f"bad regular expression: {exc}"
+                    ) from None
             out.append(Condition(column, op, value, pattern))
     return out
 
@@ -140,12 +185,20 @@ def _signal(path: str, name: str, spec) -> Signal:
         raise _fail(path, where, "must be a mapping")
     unknown = set(spec) - SIGNAL_KEYS
     if unknown:
-        raise _fail(path, f"{where}.{sorted(unknown)[0]}", f"unknown key (allowed: {', '.join(sorted(SIGNAL_KEYS))})")
+        raise _fail(
+            path,
+            f"{where}.{sorted(unknown)[0]}",
+            f"unknown key (allowed: {', '.join(sorted(SIGNAL_KEYS))})",
+        )
     table, rule = spec.get("table"), spec.get("rule")
     if bool(table) == bool(rule):
         raise _fail(path, where, "needs exactly one of 'table' or 'rule'")
     if table and table not in TABLES:
-        raise _fail(path, f"{where}.table", f"unknown evidence table {table!r} (tables: {', '.join(TABLES)})")
+        raise _fail(
+            path,
+            f"{where}.table",
+            f"unknown evidence table {table!r} (tables: {', '.join(TABLES)})",
+        )
     where_ = _conditions(path, f"{where}.where", table, spec.get("where"))
     columns = set(TABLES[table].split()) if table else None
     distinct = spec.get("distinct")
@@ -158,11 +211,22 @@ def _signal(path: str, name: str, spec) -> Signal:
         min_rows = int(spec.get("min_rows", 1))
     except (TypeError, ValueError):
         raise _fail(path, f"{where}.min_rows", "must be a whole number") from None
-    return Signal(name, table, rule, where_, min_rows, _follow(path, where, spec, "after", columns),
-                  str(spec.get("describe", name)), bool(spec.get("cite", True)),
-                  _duration(path, f"{where}.window", spec.get("window")), distinct,
-                  _follow(path, where, spec, "not_after", columns), _same(path, where, spec.get("same"), columns), needs,
-                  _follow(path, where, spec, "before", columns))
+    return Signal(
+        name,
+        table,
+        rule,
+        where_,
+        min_rows,
+        _follow(path, where, spec, "after", columns),
+        str(spec.get("describe", name)),
+        bool(spec.get("cite", True)),
+        _duration(path, f"{where}.window", spec.get("window")),
+        distinct,
+        _follow(path, where, spec, "not_after", columns),
+        _same(path, where, spec.get("same"), columns),
+        needs,
+        _follow(path, where, spec, "before", columns),
+    )
 
 
 def _duration(path: str, where: str, value) -> float | None:
@@ -180,7 +244,9 @@ def _follow(path: str, where: str, spec: dict, key: str, columns: set[str] | Non
         return None
     a = spec[key]
     if not isinstance(a, dict) or "signal" not in a or set(a) - {"signal", "within", "columns"}:
-        raise _fail(path, f"{where}.{key}", "needs {signal: NAME, within: DURATION, columns: [COLUMN, ...]}")
+        raise _fail(
+            path, f"{where}.{key}", "needs {signal: NAME, within: DURATION, columns: [COLUMN, ...]}"
+        )
     same = a.get("columns") or []
     if not isinstance(same, list):
         raise _fail(path, f"{where}.{key}.columns", "must be a list of columns")
@@ -190,19 +256,32 @@ def _follow(path: str, where: str, spec: dict, key: str, columns: set[str] | Non
     return a["signal"], _duration(path, f"{where}.{key}.within", a.get("within")), tuple(same)
 
 
-def _same(path: str, where: str, spec, columns: set[str] | None) -> tuple[str, dict[str, str]] | None:
+def _same(
+    path: str, where: str, spec, columns: set[str] | None
+) -> tuple[str, dict[str, str]] | None:
     """``same: {signal: NAME, columns: [container]}`` or ``columns: {my_column: its_column}``."""
     if spec is None:
         return None
-    if not isinstance(spec, dict) or "signal" not in spec or "columns" not in spec or set(spec) - {"signal", "columns"}:
-        raise _fail(path, f"{where}.same", "needs {signal: NAME, columns: [COLUMN, ...] or {COLUMN: ITS_COLUMN}}")
+    if (
+        not isinstance(spec, dict)
+        or "signal" not in spec
+        or "columns" not in spec
+        or set(spec) - {"signal", "columns"}
+    ):
+        raise _fail(
+            path,
+            f"{where}.same",
+            "needs {signal: NAME, columns: [COLUMN, ...] or {COLUMN: ITS_COLUMN}}",
+        )
     on = spec["columns"]
     on = {c: c for c in on} if isinstance(on, list) else on
     if not isinstance(on, dict) or not on:
         raise _fail(path, f"{where}.same.columns", "must list columns or map them")
     for mine in on:
         if columns is not None and mine not in columns:
-            raise _fail(path, f"{where}.same.columns.{mine}", "unknown column of this signal's table")
+            raise _fail(
+                path, f"{where}.same.columns.{mine}", "unknown column of this signal's table"
+            )
     return spec["signal"], {str(k): str(v) for k, v in on.items()}
 
 
@@ -217,14 +296,20 @@ def _check_references(path: str, signals: dict[str, Signal]) -> None:
                 theirs = set(TABLES[signals[ref[0]].table].split())
                 for c in ref[2]:
                     if c not in theirs:
-                        raise _fail(path, f"signals.{s.name}.{key}.columns.{c}",
-                                    f"unknown column of signal {ref[0]!r}'s table")
+                        raise _fail(
+                            path,
+                            f"signals.{s.name}.{key}.columns.{c}",
+                            f"unknown column of signal {ref[0]!r}'s table",
+                        )
         if s.same and s.same[0] in signals and signals[s.same[0]].table:
             theirs = set(TABLES[signals[s.same[0]].table].split())
             for mine, its in s.same[1].items():
                 if its not in theirs:
-                    raise _fail(path, f"signals.{s.name}.same.columns.{mine}",
-                                f"unknown column {its!r} of signal {s.same[0]!r}'s table")
+                    raise _fail(
+                        path,
+                        f"signals.{s.name}.same.columns.{mine}",
+                        f"unknown column {its!r} of signal {s.same[0]!r}'s table",
+                    )
     for start in signals:
         seen, todo = set(), [start]
         while todo:
@@ -245,12 +330,16 @@ def load_rule(path: Path) -> Rule:
     except yaml.YAMLError as exc:  # one line: where and what, not PyYAML's multi-line report
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "yaml"
-        raise RuleError(f"{name}: {where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        raise RuleError(
+            f"{name}: {where}: not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        ) from None
     if not isinstance(data, dict):
         raise RuleError(f"{name}: a rule file must hold one mapping")
     unknown = set(data) - RULE_KEYS
     if unknown:
-        raise _fail(name, sorted(unknown)[0], f"unknown key (allowed: {', '.join(sorted(RULE_KEYS))})")
+        raise _fail(
+            name, sorted(unknown)[0], f"unknown key (allowed: {', '.join(sorted(RULE_KEYS))})"
+        )
     for key in ("id", "title", "severity", "signals", "verdicts"):
         if key not in data:
             raise _fail(name, key, "missing")
@@ -265,8 +354,11 @@ def load_rule(path: Path) -> Rule:
         if not isinstance(v, dict):
             raise _fail(name, where, f"must be a mapping with keys {sorted(VERDICT_KEYS)}")
         if set(v) - VERDICT_KEYS:
-            raise _fail(name, f"{where}.{sorted(set(v) - VERDICT_KEYS)[0]}",
-                        f"unknown key (allowed: {', '.join(sorted(VERDICT_KEYS))})")
+            raise _fail(
+                name,
+                f"{where}.{sorted(set(v) - VERDICT_KEYS)[0]}",
+                f"unknown key (allowed: {', '.join(sorted(VERDICT_KEYS))})",
+            )
         if v.get("confidence") not in FOUND:
             raise _fail(name, f"{where}.confidence", f"must be one of {list(FOUND)}")
         for ref in list(v.get("all", [])) + list(v.get("any", [])):
@@ -280,9 +372,15 @@ def load_rule(path: Path) -> Rule:
             table = signals[ref].table if ref in signals else None
             if ref not in signals or (table and column not in TABLES[table].split()):
                 raise _fail(name, f"{where}.summary", f"{{{ref}.{column}}} names no signal column")
-        verdicts.append(Verdict(Confidence(v["confidence"]), list(v.get("all", [])), list(v.get("any", [])),
-                                str(v.get("summary", data["title"])),
-                                Severity(v["severity"]) if v.get("severity") else None))
+        verdicts.append(
+            Verdict(
+                Confidence(v["confidence"]),
+                list(v.get("all", [])),
+                list(v.get("any", [])),
+                str(v.get("summary", data["title"])),
+                Severity(v["severity"]) if v.get("severity") else None,
+            )
+        )
     _check_references(name, signals)
     ver = data.get("versions") or {}
     if not isinstance(ver, dict) or set(ver) - {"affected", "fixed_in", "unknown"}:
@@ -308,11 +406,21 @@ def load_rule(path: Path) -> Rule:
             if ref not in signals:
                 raise _fail(name, f"not_affected_if[{i}].{key}.signal", f"unknown signal {ref!r}")
         not_aff.append((sig, reason))
-    return Rule(id=data["id"], title=data["title"], severity=Severity(data["severity"]),
-                description=str(data.get("description", "")).strip(), remedy=str(data.get("remedy", "")).strip(),
-                path=name, references=list(data.get("references") or []), affected=affected,
-                fixed_in=str(ver.get("fixed_in", "")), unknown_version=Confidence(unknown_cap),
-                not_affected_if=not_aff, signals=signals, verdicts=verdicts)
+    return Rule(
+        id=data["id"],
+        title=data["title"],
+        severity=Severity(data["severity"]),
+        description=str(data.get("description", "")).strip(),
+        remedy=str(data.get("remedy", "")).strip(),
+        path=name,
+        references=list(data.get("references") or []),
+        affected=affected,
+        fixed_in=str(ver.get("fixed_in", "")),
+        unknown_version=Confidence(unknown_cap),
+        not_affected_if=not_aff,
+        signals=signals,
+        verdicts=verdicts,
+    )
 
 
 def rules_dir() -> Path:
@@ -353,10 +461,14 @@ def load_rules(directory: Path | None = None) -> list[Rule]:
 
 def catalogue_table(rules: list[Rule]) -> str:
     """The catalogue as Markdown: id, severity, affected versions, fixed in, upstream references."""
+
     def short(ref: dict) -> str:
         return str(ref.get("title", ref.get("url", ""))).split(":", 1)[0]
+
     lines = ["| id | severity | affected | fixed in | upstream |", "|---|---|---|---|---|"]
     for r in sorted(rules, key=lambda r: r.id):
-        lines.append(f"| {r.id} | {r.severity} | {'; '.join(r.affected) or 'all'} | {r.fixed_in or '-'} | "
-                     f"{', '.join(short(ref) for ref in r.references)} |")
+        lines.append(
+            f"| {r.id} | {r.severity} | {'; '.join(r.affected) or 'all'} | {r.fixed_in or '-'} | "
+            f"{', '.join(short(ref) for ref in r.references)} |"
+        )
     return "\n".join(lines)

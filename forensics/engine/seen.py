@@ -2,9 +2,11 @@
 
 ``first_seen`` and ``last_seen`` are the earliest and latest times among the rows a finding
 rests on (all of them, not only the cited ones). A daemon start ("Starting up") after
-``last_seen`` on the same host (in the same files, when no host is known) means the daemon the evidence is about is gone: a leaked lock
-or a wedged container may have been cleared by that restart, and an old crash is not today's.
+``last_seen`` on the same host (in the same files, when no host is known) means the daemon the
+evidence is about is gone: a leaked lock or a wedged container may have been cleared by that
+restart, and an old crash is not today's.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -31,12 +33,16 @@ def annotate(finding: Finding, rows: pd.DataFrame, ev: Evidence) -> None:
     if hosts:
         starts = starts[starts["host"].isin(hosts) | starts["host"].isna()]
     else:  # no host to tell daemons apart: only a restart in the same files counts
-        files = {c.source for c in finding.evidence} | (set(rows["source"].dropna()) if "source" in rows else set())
+        files = {c.source for c in finding.evidence} | (
+            set(rows["source"].dropna()) if "source" in rows else set()
+        )
         starts = starts[starts["source"].isin(files)]
     later = starts[starts["time"] > pd.Timestamp(finding.last_seen)]
     if later.empty:
         return
     finding.restarted_after = _stamp(later["time"].min())
     when = finding.restarted_after.strftime("%Y-%m-%d %H:%M:%S UTC")
-    finding.summary += (f" The daemon restarted after the last evidence of this (at {when}): "
-                        "the restart may have cleared it.")
+    finding.summary += (
+        f" The daemon restarted after the last evidence of this (at {when}): "
+        "the restart may have cleared it."
+    )

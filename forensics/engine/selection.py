@@ -4,6 +4,7 @@ Patterns run with a timeout; rows are kept or dropped by time order (``after``,
 ``not_after``), by sharing a value with another signal's rows (``same``) and counted,
 optionally as distinct values, within a sliding time window (``min_rows`` + ``window``).
 """
+
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
@@ -40,6 +41,7 @@ def column_mask(df: pd.DataFrame, cond: Condition, timeouts: Counter, label: str
     ``timeouts[label]``; after MAX_TIMEOUTS overruns the pattern is not run again."""
     col = df[cond.column]
     if cond.op in ("regex", "not"):
+
         def test(text: str) -> bool:
             if timeouts[label] >= MAX_TIMEOUTS:
                 return False
@@ -48,6 +50,7 @@ def column_mask(df: pd.DataFrame, cond: Condition, timeouts: Counter, label: str
             except TimeoutError:
                 timeouts[label] += 1
                 return False
+
         return _each(df, col, lambda v: test(_text(v)) != (cond.op == "not"))
     if cond.op in ("eq", "in"):
         wanted = {_text(v).lower() for v in (cond.value if cond.op == "in" else [cond.value])}
@@ -56,18 +59,27 @@ def column_mask(df: pd.DataFrame, cond: Condition, timeouts: Counter, label: str
     return (numbers >= cond.value) if cond.op == "min" else (numbers <= cond.value)
 
 
-def follows(rows: pd.DataFrame, other: pd.DataFrame, within: float | None, before: bool = False,
-            columns: tuple[str, ...] = (), containers: pd.DataFrame | None = None) -> pd.Series:
+def follows(
+    rows: pd.DataFrame,
+    other: pd.DataFrame,
+    within: float | None,
+    before: bool = False,
+    columns: tuple[str, ...] = (),
+    containers: pd.DataFrame | None = None,
+) -> pd.Series:
     """True where a row comes at or after a row of ``other`` (with ``before``: at or before
     one), within ``within`` seconds of the nearest; None where that cannot be told (no time).
     With ``columns`` only rows of ``other`` with the same values there count (empty equals
     empty; containers match across names and ids)."""
     if "time" not in rows or "time" not in other:
         return pd.Series([None] * len(rows), index=rows.index, dtype=object)
-    aliases = _container_aliases(containers) if "container" in columns and containers is not None else {}
+    aliases = (
+        _container_aliases(containers) if "container" in columns and containers is not None else {}
+    )
 
     def key(row) -> tuple:
         return tuple(_canonical(row.get(c), c == "container", aliases) for c in columns)
+
     marks: dict[tuple, list] = {}
     for _, r in other[other["time"].notna()].iterrows():
         marks.setdefault(key(r), []).append(r["time"])
@@ -86,6 +98,7 @@ def follows(rows: pd.DataFrame, other: pd.DataFrame, within: float | None, befor
             i = bisect_right(times, t)
             gap = (t - times[i - 1]) if i else None
         return gap is not None and (within is None or gap.total_seconds() <= within)
+
     if rows.empty:
         return pd.Series([], index=rows.index, dtype=object)
     return rows.apply(test, axis=1).astype(object)
@@ -115,17 +128,26 @@ def _keys(value, container: bool, aliases: dict[str, set[str]]) -> set[str]:
         return set()
     if not container:
         return set(text.split())
-    key = text[:12] if len(text) >= 12 and all(c in "0123456789abcdef" for c in text) else text.lstrip("/")
+    key = (
+        text[:12]
+        if len(text) >= 12 and all(c in "0123456789abcdef" for c in text)
+        else text.lstrip("/")
+    )
     return aliases.get(key, {key})
 
 
-def same_mask(rows: pd.DataFrame, other: pd.DataFrame, on: dict[str, str],
-              containers: pd.DataFrame) -> pd.Series:
+def same_mask(
+    rows: pd.DataFrame, other: pd.DataFrame, on: dict[str, str], containers: pd.DataFrame
+) -> pd.Series:
     """True where a row shares, for every (mine, its) column pair, a value with one row of
     ``other``. Several values in one cell (whitespace separated) match if any does;
     container columns match across names, short and full ids."""
-    aliases = _container_aliases(containers) if any("container" in (a, b) for a, b in on.items()) else {}
-    index: dict[str, dict[str, set[int]]] = {c: {} for c in on}  # column -> value -> rows of other holding it
+    aliases = (
+        _container_aliases(containers) if any("container" in (a, b) for a, b in on.items()) else {}
+    )
+    index: dict[str, dict[str, set[int]]] = {
+        c: {} for c in on
+    }  # column -> value -> rows of other holding it
     n_other = 0
     for n_other, (_, r) in enumerate(other.iterrows(), 1):
         for mine, its in on.items():
@@ -136,24 +158,30 @@ def same_mask(rows: pd.DataFrame, other: pd.DataFrame, on: dict[str, str],
         found: set[int] | None = None
         for c, its in on.items():
             rows_of = index[c]
-            hits = set().union(*(rows_of.get(k, ()) for k in _keys(row.get(c), "container" in (c, its), aliases)))
+            hits = set().union(
+                *(rows_of.get(k, ()) for k in _keys(row.get(c), "container" in (c, its), aliases))
+            )
             found = hits if found is None else found & hits
             if not found:
                 return False
         return n_other > 0 if found is None else True
+
     if rows.empty:
         return pd.Series([], index=rows.index, dtype=bool)
     return rows.apply(ok, axis=1).astype(bool)
 
 
-def count(rows: pd.DataFrame, min_rows: int, window: float | None, distinct: str | None
-          ) -> tuple[int, pd.DataFrame]:
+def count(
+    rows: pd.DataFrame, min_rows: int, window: float | None, distinct: str | None
+) -> tuple[int, pd.DataFrame]:
     """How many rows (or distinct values) there are, at most within one ``window``; and the
     rows to cite: those of every window that reaches ``min_rows``, else of the fullest one.
     Rows without a time cannot be placed in a window and are not counted."""
+
     def unit(row) -> str | int:
         v = _text(row[distinct]) if distinct else ""
         return v if v else row.name  # an empty value is its own unit
+
     if not window or rows.empty:
         n = len({unit(r) for _, r in rows.iterrows()}) if distinct else len(rows)
         return n, rows
@@ -179,7 +207,7 @@ def count(rows: pd.DataFrame, min_rows: int, window: float | None, distinct: str
     for k in range(len(timed)):
         running += keep[k]
         marks.append(running > 0)
-    chosen = timed[marks] if any(marks) else timed.iloc[best_at[0]:best_at[1]]
+    chosen = timed[marks] if any(marks) else timed.iloc[best_at[0] : best_at[1]]
     return best, chosen
 
 

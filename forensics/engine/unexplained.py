@@ -8,6 +8,7 @@ rule produced a finding: that panic is the rule's. A signal that takes every fat
 grouped by program, message (numbers, addresses masked) and first frame of the program's
 own code, and reported with its count, first and last time and daemon lifetimes.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,12 @@ from forensics.evidence import Evidence
 from forensics.findings import Citation, Finding
 
 RULE_ID = "unexplained-panic"
-EXPLAINING = {"message", "stack", "top", "site"}  # panics columns that recognise a panic by what it says
+EXPLAINING = {
+    "message",
+    "stack",
+    "top",
+    "site",
+}  # panics columns that recognise a panic by what it says
 _MASK = re.compile(r"0x[0-9a-fA-F]+|\d+(?:\.\d+)*(?::\d+)?|@")
 _SERVING = re.compile(r"^http2?: panic serving [^:]*(?::\d+)?: ")
 MAX_CITATIONS = 12
@@ -29,9 +35,12 @@ RECOVERED_NOTE = (
     "panicked stays held: a container or daemon lock taken before the panic is never released, and later "
     "calls on the same object hang. A goroutine dump (`kill -USR1 <dockerd pid>`, or "
     "`curl --unix-socket /var/run/docker.sock http://./debug/pprof/goroutine?debug=2` with debug enabled) "
-    "would tell: goroutines waiting on a lock no goroutine holds.")
-FATAL_NOTE = ("The process died with it: a daemon restarted by its service manager stops the containers "
-              "that do not survive restarts (without live-restore).")
+    "would tell: goroutines waiting on a lock no goroutine holds."
+)
+FATAL_NOTE = (
+    "The process died with it: a daemon restarted by its service manager stops the containers "
+    "that do not survive restarts (without live-restore)."
+)
 
 
 def explained_rows(results: dict, rules) -> set[tuple[str, int]]:
@@ -74,7 +83,9 @@ def search_query(frame: str, message: str) -> str:
     names = [n for n in names if n and not re.fullmatch(r"func\d+|\d+|gowrap\d+|dwrap.*", n)]
     short = ".".join(names[-2:])  # receiver type and method, or the function
     words = _MASK.sub(" ", core_message(message)).replace("panic:", "").replace("fatal error:", "")
-    words = " ".join(w for w in words.replace("[", " ").replace("]", " ").split() if w not in ("with", "length"))
+    words = " ".join(
+        w for w in words.replace("[", " ").replace("]", " ").split() if w not in ("with", "length")
+    )
     return " ".join(p for p in (short, f'"{words}"' if words else "") if p)
 
 
@@ -84,29 +95,44 @@ def _lifetimes(ev: Evidence) -> pd.DataFrame:
 
 
 def _when(t) -> str:
-    return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t is not None and not pd.isna(t) else "time unknown"
+    return (
+        t.strftime("%Y-%m-%d %H:%M:%S UTC") if t is not None and not pd.isna(t) else "time unknown"
+    )
 
 
-def unexplained_panics(ev: Evidence, explained: set[tuple[str, int]], engine_version: str | None) -> list[Finding]:
+def unexplained_panics(
+    ev: Evidence, explained: set[tuple[str, int]], engine_version: str | None
+) -> list[Finding]:
     panics = ev["panics"]
     if panics.empty:
         return []
-    rows = panics[[(str(s), int(n)) not in explained for s, n in zip(panics["source"], panics["line"])]]
+    rows = panics[
+        [(str(s), int(n)) not in explained for s, n in zip(panics["source"], panics["line"])]
+    ]
     if rows.empty:
         return []
-    rows = rows.assign(program=rows["program"].replace({"other": "a Go program", "": "a Go program"}),
-                       recovered_only=rows["message"].str.contains("panic serving", regex=False),
-                       key=[_MASK.sub("#", core_message(m)) for m in rows["message"]])
+    rows = rows.assign(
+        program=rows["program"].replace({"other": "a Go program", "": "a Go program"}),
+        recovered_only=rows["message"].str.contains("panic serving", regex=False),
+        key=[_MASK.sub("#", core_message(m)) for m in rows["message"]],
+    )
     starts = _lifetimes(ev)
     findings = []
-    for (program, key, frame, served), group in rows.groupby(["program", "key", "frame", "recovered_only"],
-                                                              sort=False, dropna=False):
+    for (program, _key, frame, served), group in rows.groupby(
+        ["program", "key", "frame", "recovered_only"], sort=False, dropna=False
+    ):
         findings.append(_finding(group, program, frame, bool(served), starts, engine_version))
     return findings
 
 
-def _finding(group: pd.DataFrame, program: str, frame: str, recovered: bool, starts: pd.DataFrame,
-             engine_version: str | None) -> Finding:
+def _finding(
+    group: pd.DataFrame,
+    program: str,
+    frame: str,
+    recovered: bool,
+    starts: pd.DataFrame,
+    engine_version: str | None,
+) -> Finding:
     first = group.iloc[0]
     message = core_message(str(first["message"]))
     times = group["time"].dropna()
@@ -115,38 +141,74 @@ def _finding(group: pd.DataFrame, program: str, frame: str, recovered: bool, sta
     what = f"{program} recovered a panic" if recovered else f"{program} crashed"
     what = what[:1].upper() + what[1:] if program == "a Go program" else what
     count = f"{n} times" if n > 1 else "once"
-    span = f"first {_when(times.min())}, last {_when(times.max())}" if n > 1 and len(times) else \
-        (f"at {_when(times.min())}" if len(times) else "time not in the log")
+    span = (
+        f"first {_when(times.min())}, last {_when(times.max())}"
+        if n > 1 and len(times)
+        else (f"at {_when(times.min())}" if len(times) else "time not in the log")
+    )
     requests = [r for r in dict.fromkeys(group["request"].fillna("")) if r]
     serving = f"; serving {', '.join(requests[:3])}" if requests else ""
-    summary = f"{what}: {message} in {where}, {count} ({span}){serving}. No catalogue rule explains it."
+    summary = (
+        f"{what}: {message} in {where}, {count} ({span}){serving}. No catalogue rule explains it."
+    )
     lives = []
     if not starts.empty and len(times):
         for t0, t1, pid in zip(starts["time"], list(starts["time"][1:]) + [None], starts["pid"]):
             k = int(((times >= t0) & ((times < t1) if t1 is not None else True)).sum())
             if k:
-                lives.append(f"daemon started {_when(t0)}{f' (pid {int(pid)})' if not pd.isna(pid) else ''}: {k}")
+                lives.append(
+                    f"daemon started {_when(t0)}{f' (pid {int(pid)})' if not pd.isna(pid) else ''}: {k}"
+                )
         before = int((times < starts["time"].iloc[0]).sum())
         if before:
             lives.insert(0, f"before the first daemon start in the log: {before}")
     query = search_query(frame, message)
-    explanation = "\n\n".join(p for p in [
-        (f"The log shows {'a recovered panic' if recovered else 'a fatal crash'} of {program} "
-         f"that no rule of the catalogue recognises: \"{message}\", raised in {where}."),
-        RECOVERED_NOTE if recovered else FATAL_NOTE,
-        ("Per daemon lifetime: " + "; ".join(lives) + ".") if lives else "",
-        f"Search upstream reports for: {query}"] if p)
+    explanation = "\n\n".join(
+        p
+        for p in [
+            (
+                f"The log shows {'a recovered panic' if recovered else 'a fatal crash'} of {program} "
+                f'that no rule of the catalogue recognises: "{message}", raised in {where}.'
+            ),
+            RECOVERED_NOTE if recovered else FATAL_NOTE,
+            ("Per daemon lifetime: " + "; ".join(lives) + ".") if lives else "",
+            f"Search upstream reports for: {query}",
+        ]
+        if p
+    )
     cites = []
     for _, row in group.head(MAX_CITATIONS).iterrows():
         t = row["time"]
-        cites.append(Citation(str(row["source"]), int(row["line"]),
-                              f"{row['message']} (at {row['site'] or row['frame'] or 'an unknown function'})"[:500],
-                              "panic", None if pd.isna(t) else t.to_pydatetime()))
-    references = [{"title": f"Search moby/moby issues: {query}",
-                   "url": "https://github.com/moby/moby/issues?q=" + quote_plus(query)}]
+        cites.append(
+            Citation(
+                str(row["source"]),
+                int(row["line"]),
+                f"{row['message']} (at {row['site'] or row['frame'] or 'an unknown function'})"[
+                    :500
+                ],
+                "panic",
+                None if pd.isna(t) else t.to_pydatetime(),
+            )
+        )
+    references = [
+        {
+            "title": f"Search moby/moby issues: {query}",
+            "url": "https://github.com/moby/moby/issues?q=" + quote_plus(query),
+        }
+    ]
     containers = [c for c in dict.fromkeys(group["container"].dropna().astype(str)) if c]
-    return Finding(RULE_ID, f"Unexplained {'recovered panic' if recovered else 'crash'} in {program}: {message}"[:200],
-                   "medium" if recovered else "high", "confirmed", summary, explanation,
-                   "Keep the full trace. Search the upstream tracker with the query below (function and message); "
-                   "upgrade to a release that fixes it, or report it with the trace and `docker version`.",
-                   references, containers, cites, [], engine_version)
+    return Finding(
+        RULE_ID,
+        f"Unexplained {'recovered panic' if recovered else 'crash'} in {program}: {message}"[:200],
+        "medium" if recovered else "high",
+        "confirmed",
+        summary,
+        explanation,
+        "Keep the full trace. Search the upstream tracker with the query below (function and message); "
+        "upgrade to a release that fixes it, or report it with the trace and `docker version`.",
+        references,
+        containers,
+        cites,
+        [],
+        engine_version,
+    )

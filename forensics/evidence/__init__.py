@@ -3,6 +3,7 @@
 Rules only ever see these tables. Columns are documented in ``TABLES``; every row
 keeps ``source`` and ``line`` so a finding can cite it.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,19 +25,27 @@ TABLES = {
     "events": "time level msg fields container host pid proc source line",
     "daemons": "time host pid version commit storage_driver snapshotter source line",
     "dumps": "dump program kind time goroutines truncated panic_message source line end_line complete completeness "
-             "snapshot",
-    "goroutines": "dump program time gid state wait_minutes locked created_by created_in top stack lock_key lock_status "
-                  "weight source line complete snapshot fact views",
+    "snapshot",
+    "goroutines": "dump program time gid state wait_minutes locked created_by created_in top stack lock_key "
+    "lock_status weight source line complete snapshot fact views",
     "frames": "dump gid depth func args file lineno offset inlined source line",
     "panics": "dump program time message recovered fatal gid top site stack container host frame frame_at request "
-              "source line",
+    "source line",
     "locks": "dump program key kind status waiters longest_wait sites waiter_gids holders holder_gids time source line "
-             "confidence evidence complete snapshot fact views",
+    "confidence evidence complete snapshot fact views",
     "containers": "what container id name time text source line",
 }
 # Which kind of input a table's emptiness speaks for: no dump given means "unknown", not "no".
-COVERAGE = {"events": "logs", "daemons": "logs", "panics": "logs", "containers": "logs",
-            "dumps": "dumps", "goroutines": "dumps", "frames": "dumps", "locks": "dumps"}
+COVERAGE = {
+    "events": "logs",
+    "daemons": "logs",
+    "panics": "logs",
+    "containers": "logs",
+    "dumps": "dumps",
+    "goroutines": "dumps",
+    "frames": "dumps",
+    "locks": "dumps",
+}
 
 # Text of the debug and info lines the tables below are built from (a skimmed log keeps them).
 # Not container creation: on a busy host it is everywhere, and the creates that name a container
@@ -47,8 +56,12 @@ _NOT_A_CONTAINER = {"json", "create", "prune"}
 REQUEST = regex.compile(r"^Calling (?P<method>[A-Z]+) (?P<path>\S+)")
 ALREADY = regex.compile(r"removal of container (?P<ref>\S+?) is already in progress")
 HANDLER = regex.compile(r"^Handler for (?P<method>[A-Z]+) (?P<path>\S+) returned error")
-CONTAINER_DIR = regex.compile(r"/containers/(?P<ref>[0-9a-f]{64})/")  # a file of the container's directory
-CONTAINER_WORD = regex.compile(r"\b[Cc]ontainer[: ]+(?P<ref>[0-9a-f]{12,64})\b")  # "container <id>: driver ..."
+CONTAINER_DIR = regex.compile(
+    r"/containers/(?P<ref>[0-9a-f]{64})/"
+)  # a file of the container's directory
+CONTAINER_WORD = regex.compile(
+    r"\b[Cc]ontainer[: ]+(?P<ref>[0-9a-f]{12,64})\b"
+)  # "container <id>: driver ..."
 _HEX64 = regex.compile(r"\b[0-9a-f]{64}\b")
 
 
@@ -58,7 +71,9 @@ class Evidence:
     coverage: dict[str, bool]
     locks: list[tuple[int, Lock]] = field(default_factory=list)  # (dump index, lock) for the report
     dumps: list[Dump] = field(default_factory=list)
-    calls: list[Call] = field(default_factory=list)  # dockerd -> containerd -> shim calls joined across dumps
+    calls: list[Call] = field(
+        default_factory=list
+    )  # dockerd -> containerd -> shim calls joined across dumps
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -88,10 +103,21 @@ def _container_of(event: Event) -> str | None:
 
 
 def _event_rows(events: list[Event]) -> list[dict]:
-    return [{"time": e.time, "level": e.level, "msg": e.msg,
-             "fields": json.dumps(e.fields, sort_keys=True) if e.fields else "",
-             "container": _container_of(e), "host": e.host, "pid": e.pid, "proc": e.proc,
-             "source": e.source, "line": e.line} for e in events]
+    return [
+        {
+            "time": e.time,
+            "level": e.level,
+            "msg": e.msg,
+            "fields": json.dumps(e.fields, sort_keys=True) if e.fields else "",
+            "container": _container_of(e),
+            "host": e.host,
+            "pid": e.pid,
+            "proc": e.proc,
+            "source": e.source,
+            "line": e.line,
+        }
+        for e in events
+    ]
 
 
 def _daemon_rows(events: list[Event]) -> list[dict]:
@@ -103,16 +129,35 @@ def _daemon_rows(events: list[Event]) -> list[dict]:
             said[(e.source, e.line)] = version.split()[0]
     for e in events:
         if e.level is None and (e.source, e.line) in said:
-            rows.append({"time": e.time, "host": e.host, "pid": e.pid, "version": said[(e.source, e.line)],
-                         "commit": None, "storage_driver": None, "snapshotter": None,
-                         "source": e.source, "line": e.line})
+            rows.append(
+                {
+                    "time": e.time,
+                    "host": e.host,
+                    "pid": e.pid,
+                    "version": said[(e.source, e.line)],
+                    "commit": None,
+                    "storage_driver": None,
+                    "snapshotter": None,
+                    "source": e.source,
+                    "line": e.line,
+                }
+            )
         if e.msg == "Docker daemon" and "version" in e.fields:
             f = e.fields
             driver = f.get("storage-driver") or f.get("graphdriver") or f.get("graphdriver(s)")
-            rows.append({"time": e.time, "host": e.host, "pid": e.pid, "version": f["version"],
-                         "commit": f.get("commit"), "storage_driver": driver,
-                         "snapshotter": f.get("containerd-snapshotter", "false" if driver else None),
-                         "source": e.source, "line": e.line})
+            rows.append(
+                {
+                    "time": e.time,
+                    "host": e.host,
+                    "pid": e.pid,
+                    "version": f["version"],
+                    "commit": f.get("commit"),
+                    "storage_driver": driver,
+                    "snapshotter": f.get("containerd-snapshotter", "false" if driver else None),
+                    "source": e.source,
+                    "line": e.line,
+                }
+            )
     return rows
 
 
@@ -121,19 +166,38 @@ def _ps_rows(events: list[Event]) -> list[dict]:
     rows, header = [], None
     for e in events:
         text = e.msg
-        if e.level is None and text.startswith("CONTAINER ID") and "STATUS" in text and "NAMES" in text:
-            header = (e.source, text.index("STATUS"), text.index("PORTS") if "PORTS" in text else None,
-                      text.index("NAMES"))
+        if (
+            e.level is None
+            and text.startswith("CONTAINER ID")
+            and "STATUS" in text
+            and "NAMES" in text
+        ):
+            header = (
+                e.source,
+                text.index("STATUS"),
+                text.index("PORTS") if "PORTS" in text else None,
+                text.index("NAMES"),
+            )
             continue
         if header is None or e.source != header[0] or not regex.match(r"[0-9a-f]{12}\s", text):
             header = None if header and e.source != header[0] else header
             continue
         status_at, ports_at, names_at = header[1:]
-        status = text[status_at:ports_at or names_at].strip()
+        status = text[status_at : ports_at or names_at].strip()
         name = text[names_at:].strip()
         what = "ps-removal-in-progress" if "Removal In Progress" in status else "ps-row"
-        rows.append({"what": what, "container": name or text[:12], "id": text[:12], "name": name,
-                     "time": e.time, "text": text, "source": e.source, "line": e.line})
+        rows.append(
+            {
+                "what": what,
+                "container": name or text[:12],
+                "id": text[:12],
+                "name": name,
+                "time": e.time,
+                "text": text,
+                "source": e.source,
+                "line": e.line,
+            }
+        )
     return rows
 
 
@@ -148,18 +212,48 @@ def _container_rows(events: list[Event]) -> list[dict]:
         elif pending_name and (e.fields.get("container") or _HEX64.search(e.msg)):
             cid = e.fields.get("container") or _HEX64.search(e.msg).group()
             names.setdefault(cid, pending_name)
-            rows.append({"what": "created", "container": pending_name, "id": cid, "name": pending_name,
-                         "time": e.time, "text": e.msg, "source": e.source, "line": e.line})
+            rows.append(
+                {
+                    "what": "created",
+                    "container": pending_name,
+                    "id": cid,
+                    "name": pending_name,
+                    "time": e.time,
+                    "text": e.msg,
+                    "source": e.source,
+                    "line": e.line,
+                }
+            )
             pending_name = None
         if m and m["method"] == "DELETE":
             ref = _container_of(e)
             if ref:
-                rows.append({"what": "delete-called", "container": ref, "id": None, "name": None,
-                             "time": e.time, "text": e.msg, "source": e.source, "line": e.line})
+                rows.append(
+                    {
+                        "what": "delete-called",
+                        "container": ref,
+                        "id": None,
+                        "name": None,
+                        "time": e.time,
+                        "text": e.msg,
+                        "source": e.source,
+                        "line": e.line,
+                    }
+                )
         a = ALREADY.search(e.msg)
         if a:
-            rows.append({"what": "removal-already-in-progress", "container": a["ref"], "id": None,
-                         "name": None, "time": e.time, "text": e.msg, "source": e.source, "line": e.line})
+            rows.append(
+                {
+                    "what": "removal-already-in-progress",
+                    "container": a["ref"],
+                    "id": None,
+                    "name": None,
+                    "time": e.time,
+                    "text": e.msg,
+                    "source": e.source,
+                    "line": e.line,
+                }
+            )
     return rows
 
 
@@ -169,7 +263,12 @@ def _request_before(events: list[Event], when, host) -> str | None:
         return None
     best = None
     for e in events:
-        if e.time is None or e.host != host or e.time > when or when - e.time > timedelta(minutes=2):
+        if (
+            e.time is None
+            or e.host != host
+            or e.time > when
+            or when - e.time > timedelta(minutes=2)
+        ):
             continue
         m = REQUEST.match(e.msg)
         if m and m["method"] == "GET" and m["path"].split("?", 1)[0].endswith("/json"):
@@ -184,50 +283,119 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
     snapshots.group(dumps)
     for index, d in enumerate(dumps):
         complete = judge(d)
-        dump_rows.append({"dump": index, "program": d.program, "kind": d.kind, "time": d.time, "goroutines": len(d.goroutines),
-                          "truncated": d.truncated, "panic_message": d.panic_message,
-                          "source": d.source, "line": d.line, "end_line": d.end_line,
-                          "complete": complete, "completeness": "; ".join(d.completeness), "snapshot": d.snapshot})
+        dump_rows.append(
+            {
+                "dump": index,
+                "program": d.program,
+                "kind": d.kind,
+                "time": d.time,
+                "goroutines": len(d.goroutines),
+                "truncated": d.truncated,
+                "panic_message": d.panic_message,
+                "source": d.source,
+                "line": d.line,
+                "end_line": d.end_line,
+                "complete": complete,
+                "completeness": "; ".join(d.completeness),
+                "snapshot": d.snapshot,
+            }
+        )
         found = analyze_locks(d) if d.kind != "panic" else []
         waiting = {w.goroutine: lock for lock in found for w in lock.waiters}
         for g in d.goroutines:
             stack = "\n".join(g.functions)
             top = top_function(g.functions)
-            g_rows.append({"dump": index, "program": d.program, "time": d.time, "gid": g.id, "state": g.state, "wait_minutes": g.wait_minutes,
-                           "locked": g.locked_to_thread, "created_by": g.created_by, "created_in": g.created_in,
-                           "top": top, "stack": stack, "lock_key": waiting[g.id].key if g.id in waiting else None,
-                           "lock_status": waiting[g.id].status if g.id in waiting else None, "weight": g.weight,
-                           "source": g.source or d.source, "line": g.line, "complete": complete, "snapshot": d.snapshot})
+            g_rows.append(
+                {
+                    "dump": index,
+                    "program": d.program,
+                    "time": d.time,
+                    "gid": g.id,
+                    "state": g.state,
+                    "wait_minutes": g.wait_minutes,
+                    "locked": g.locked_to_thread,
+                    "created_by": g.created_by,
+                    "created_in": g.created_in,
+                    "top": top,
+                    "stack": stack,
+                    "lock_key": waiting[g.id].key if g.id in waiting else None,
+                    "lock_status": waiting[g.id].status if g.id in waiting else None,
+                    "weight": g.weight,
+                    "source": g.source or d.source,
+                    "line": g.line,
+                    "complete": complete,
+                    "snapshot": d.snapshot,
+                }
+            )
             for depth, f in enumerate(g.frames):
-                f_rows.append({"dump": index, "gid": g.id, "depth": depth, "func": f.func, "args": f.args,
-                               "file": f.file, "lineno": f.lineno, "offset": f.offset, "inlined": f.inlined,
-                               "source": d.source, "line": f.line})
+                f_rows.append(
+                    {
+                        "dump": index,
+                        "gid": g.id,
+                        "depth": depth,
+                        "func": f.func,
+                        "args": f.args,
+                        "file": f.file,
+                        "lineno": f.lineno,
+                        "offset": f.offset,
+                        "inlined": f.inlined,
+                        "source": d.source,
+                        "line": f.line,
+                    }
+                )
         if d.panic_message:
-            g = next((g for g in d.goroutines if g.state == "running"), d.goroutines[0] if d.goroutines else None)
+            g = next(
+                (g for g in d.goroutines if g.state == "running"),
+                d.goroutines[0] if d.goroutines else None,
+            )
             host = next((e.host for e in events if e.source == d.source), None)
             own = first_own_frame(g.frames) if g else None
-            p_rows.append({"dump": index, "program": d.program, "time": d.time, "message": d.panic_message,
-                           "recovered": "http: panic serving" in d.panic_message or "[recovered" in d.panic_message,
-                           "fatal": d.panic_message.startswith(("panic:", "fatal error:")),
-                           "gid": g.id if g else None, "top": top_function(g.functions) if g else "",
-                           "site": _site(g) if g else "",
-                           "stack": "\n".join(g.functions) if g else "",
-                           "container": _request_before(events, d.time, host), "host": host,
-                           "frame": own.func if own else "",
-                           "frame_at": f"{own.file or '?'}:{own.lineno}" if own else "",
-                           "request": _request_served(events, d, host, g),
-                           "source": d.source, "line": d.line})
+            p_rows.append(
+                {
+                    "dump": index,
+                    "program": d.program,
+                    "time": d.time,
+                    "message": d.panic_message,
+                    "recovered": "http: panic serving" in d.panic_message
+                    or "[recovered" in d.panic_message,
+                    "fatal": d.panic_message.startswith(("panic:", "fatal error:")),
+                    "gid": g.id if g else None,
+                    "top": top_function(g.functions) if g else "",
+                    "site": _site(g) if g else "",
+                    "stack": "\n".join(g.functions) if g else "",
+                    "container": _request_before(events, d.time, host),
+                    "host": host,
+                    "frame": own.func if own else "",
+                    "frame_at": f"{own.file or '?'}:{own.lineno}" if own else "",
+                    "request": _request_served(events, d, host, g),
+                    "source": d.source,
+                    "line": d.line,
+                }
+            )
         for lock in found:  # the text columns rules match on (rules/README.md): derived here only
             locks.append((index, lock))
-            l_rows.append({"dump": index, "program": d.program, "key": lock.key, "kind": lock.kind, "status": lock.status,
-                           "waiters": lock.waiter_count, "confidence": lock.confidence,
-                           "evidence": "\n".join(lock.evidence),
-                           "longest_wait": lock.longest_wait, "sites": "\n".join(lock.functions),
-                           "waiter_gids": " ".join(str(w.goroutine) for w in lock.waiters),
-                           "holders": "; ".join(h.reason for h in lock.holders),
-                           "holder_gids": " ".join(str(h.goroutine) for h in lock.holders),
-                           "time": d.time, "source": d.source, "line": lock.line or d.line, "complete": complete,
-                           "snapshot": d.snapshot})
+            l_rows.append(
+                {
+                    "dump": index,
+                    "program": d.program,
+                    "key": lock.key,
+                    "kind": lock.kind,
+                    "status": lock.status,
+                    "waiters": lock.waiter_count,
+                    "confidence": lock.confidence,
+                    "evidence": "\n".join(lock.evidence),
+                    "longest_wait": lock.longest_wait,
+                    "sites": "\n".join(lock.functions),
+                    "waiter_gids": " ".join(str(w.goroutine) for w in lock.waiters),
+                    "holders": "; ".join(h.reason for h in lock.holders),
+                    "holder_gids": " ".join(str(h.goroutine) for h in lock.holders),
+                    "time": d.time,
+                    "source": d.source,
+                    "line": lock.line or d.line,
+                    "complete": complete,
+                    "snapshot": d.snapshot,
+                }
+            )
     _facts(g_rows, l_rows)
     return dump_rows, g_rows, f_rows, p_rows, l_rows, locks
 
@@ -241,11 +409,16 @@ def _facts(g_rows: list[dict], l_rows: list[dict]) -> None:
     for r in g_rows:
         if r["snapshot"] is not None and r["gid"] >= 0:
             r["fact"] = f"{r['snapshot']}:goroutine {r['gid']}"
-            by_stack.setdefault((r["snapshot"], r["state"] if r["state"] != "unknown" else "", r["stack"]), r["fact"])
+            by_stack.setdefault(
+                (r["snapshot"], r["state"] if r["state"] != "unknown" else "", r["stack"]),
+                r["fact"],
+            )
             by_stack.setdefault((r["snapshot"], "", r["stack"]), r["fact"])
     for r in g_rows:
         if "fact" not in r:
-            r["fact"] = by_stack.get((r["snapshot"], "", r["stack"])) if r["snapshot"] is not None else None
+            r["fact"] = (
+                by_stack.get((r["snapshot"], "", r["stack"])) if r["snapshot"] is not None else None
+            )
             r["fact"] = r["fact"] or f"dump {r['dump']}:goroutine {r['gid']}"
     by_site: dict[tuple, str] = {}
     for r in l_rows:
@@ -254,8 +427,11 @@ def _facts(g_rows: list[dict], l_rows: list[dict]) -> None:
                 by_site.setdefault((r["snapshot"], site), f"{r['snapshot']}:lock {r['key']}")
     for r in l_rows:
         site = r["key"].removeprefix("site:") if r["key"].startswith("site:") else None
-        r["fact"] = (by_site.get((r["snapshot"], site)) if site else f"{r['snapshot']}:lock {r['key']}") \
-            if r["snapshot"] is not None else None
+        r["fact"] = (
+            (by_site.get((r["snapshot"], site)) if site else f"{r['snapshot']}:lock {r['key']}")
+            if r["snapshot"] is not None
+            else None
+        )
         r["fact"] = r["fact"] or f"dump {r['dump']}:lock {r['key']}"
     for rows in (g_rows, l_rows):
         views: dict[str, dict[str, list[str]]] = {}  # fact -> source -> lines
@@ -265,7 +441,9 @@ def _facts(g_rows: list[dict], l_rows: list[dict]) -> None:
                 lines.append(str(r["line"]))
         for r in rows:
             shown = views[r["fact"]]
-            r["views"] = "\n".join(f"{s}:{','.join(n)}" for s, n in shown.items()) if len(shown) > 1 else ""
+            r["views"] = (
+                "\n".join(f"{s}:{','.join(n)}" for s, n in shown.items()) if len(shown) > 1 else ""
+            )
 
 
 _HANDLER = regex.compile(r"/api/server/router/[\w/]+\.\(\*\w+\)\.(\w+)$")
@@ -279,23 +457,33 @@ def _request_served(events: list[Event], d: Dump, host, g) -> str:
     logged = None
     if d.time is not None and "panic serving" in (d.panic_message or ""):
         for e in events:
-            if e.time is not None and e.host == host and e.source == d.source and \
-                    -timedelta(seconds=1) < d.time - e.time <= timedelta(seconds=10) and (m := REQUEST.match(e.msg)):
+            if (
+                e.time is not None
+                and e.host == host
+                and e.source == d.source
+                and -timedelta(seconds=1) < d.time - e.time <= timedelta(seconds=10)
+                and (m := REQUEST.match(e.msg))
+            ):
                 logged = f"{m['method']} {m['path']}"
     return "; ".join(p for p in (logged, handler and f"handler {handler}") if p)
 
 
 def _site(g) -> str:
     """Where a panic happened: its first two frames past the panic machinery, with file:line."""
-    frames = [f for f in g.frames if not f.func.startswith(("runtime.", "panic", "net/http.(*conn)"))][:2]
-    return " <- ".join(f"{f.func.rsplit('/', 1)[-1]} ({(f.file or '?').rsplit('/', 1)[-1]}:{f.lineno})"
-                       for f in frames)
+    frames = [
+        f for f in g.frames if not f.func.startswith(("runtime.", "panic", "net/http.(*conn)"))
+    ][:2]
+    return " <- ".join(
+        f"{f.func.rsplit('/', 1)[-1]} ({(f.file or '?').rsplit('/', 1)[-1]}:{f.lineno})"
+        for f in frames
+    )
 
 
 def daemons_by_time(daemons: pd.DataFrame) -> pd.DataFrame:
     """The daemons table oldest first: the one order "the latest daemon" is read from (the run's
     engine version, each finding's fallback, the fleet table). Rows without a time (``docker
     version`` output) come first; ties go by version, so the order of the inputs never decides."""
+
     def key(i: int):
         t, v = daemons["time"].iloc[i], daemons["version"].iloc[i]
         return (not pd.isna(t), t if not pd.isna(t) else 0, versions.parse(v) or (), str(v))
@@ -327,9 +515,11 @@ def build(parsed: Parsed) -> Evidence:
         "containers": _frame("containers", _container_rows(events)),
     }
     stack_dumps = [d for d in parsed.dumps if d.kind != "panic"]
-    coverage = {"logs": bool(events) or len(stack_dumps) < len(parsed.dumps),  # a panic trace is log output
-                "debug_logs": any(e.level == "debug" for e in events),
-                "dumps": bool(stack_dumps),
-                # a partial dump (a pasted excerpt) shows what is in it, never that something is not there
-                "complete_dumps": any(d.complete for d in stack_dumps)}
+    coverage = {
+        "logs": bool(events) or len(stack_dumps) < len(parsed.dumps),  # a panic trace is log output
+        "debug_logs": any(e.level == "debug" for e in events),
+        "dumps": bool(stack_dumps),
+        # a partial dump (a pasted excerpt) shows what is in it, never that something is not there
+        "complete_dumps": any(d.complete for d in stack_dumps),
+    }
     return Evidence(tables, coverage, locks, parsed.dumps, join(parsed.dumps))

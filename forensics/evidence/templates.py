@@ -5,6 +5,7 @@ its masking instructions, then clusters the rest: tokens that differ between lin
 template become ``<*>``. Each template keeps its level, count, first and last time and one
 example line. A logrus ``error=`` field is part of the text: it is what tells failures apart.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -15,7 +16,10 @@ from drain3.template_miner_config import TemplateMinerConfig
 LEVELS = ("warning", "error", "fatal", "panic")
 MAX_TEMPLATES = 50
 MASKS = [  # most specific first: a digest before a hex id, an address before a number
-    (r"(?<=://)[^\s/@\"'\\]+@", "USER@"),  # URL credentials (user:password@) vary, and must not outlive --redact
+    (
+        r"(?<=://)[^\s/@\"'\\]+@",
+        "USER@",
+    ),  # URL credentials (user:password@) vary, and must not outlive --redact
     (r"sha256:[0-9a-f]{12,64}", "DIGEST"),
     (r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "UUID"),
     (r"\b[0-9a-f]{12,64}\b", "ID"),
@@ -58,8 +62,9 @@ def log_templates(events: pd.DataFrame, limit: int = MAX_TEMPLATES) -> list[dict
     masked: dict[str, str] = {}
     cluster_of: dict[str, int] = {}
     found: dict[int, dict] = {}
-    for level, msg, fields, time, source, line in zip(rows["level"], rows["msg"], rows["fields"], rows["time"],
-                                                      rows["source"], rows["line"]):
+    for level, msg, fields, time, source, line in zip(
+        rows["level"], rows["msg"], rows["fields"], rows["time"], rows["source"], rows["line"]
+    ):
         text = _text(str(msg), fields or "")
         if text not in masked:
             masked[text] = miner.masker.mask(text)
@@ -70,8 +75,14 @@ def log_templates(events: pd.DataFrame, limit: int = MAX_TEMPLATES) -> list[dict
         t = None if pd.isna(time) else time
         entry = found.get(key)
         if entry is None:
-            found[key] = {"level": level, "count": 1, "first": t, "last": t, "example": f"{source}:{int(line)}",
-                          "levels": {level}}
+            found[key] = {
+                "level": level,
+                "count": 1,
+                "first": t,
+                "last": t,
+                "example": f"{source}:{int(line)}",
+                "levels": {level},
+            }
             continue
         entry["count"] += 1
         entry["levels"].add(level)
@@ -83,11 +94,19 @@ def log_templates(events: pd.DataFrame, limit: int = MAX_TEMPLATES) -> list[dict
         entry = found.get(cluster.cluster_id)
         if entry is None:
             continue
-        level = max(entry.pop("levels"), key=LEVELS.index)  # a template logged at two levels: the worse
-        out.append({"template": cluster.get_template(), "level": level, "count": entry["count"],
-                    "first": entry["first"].isoformat() if entry["first"] is not None else None,
-                    "last": entry["last"].isoformat() if entry["last"] is not None else None,
-                    "example": entry["example"]})
+        level = max(
+            entry.pop("levels"), key=LEVELS.index
+        )  # a template logged at two levels: the worse
+        out.append(
+            {
+                "template": cluster.get_template(),
+                "level": level,
+                "count": entry["count"],
+                "first": entry["first"].isoformat() if entry["first"] is not None else None,
+                "last": entry["last"].isoformat() if entry["last"] is not None else None,
+                "example": entry["example"],
+            }
+        )
     out.sort(key=lambda t: (-t["count"], _neg(t["last"])))
     return out[:limit]
 

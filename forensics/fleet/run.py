@@ -1,4 +1,5 @@
 """`forensics scan` as a plain function: hosts -> scan (with a progress bar) -> fleet outputs."""
+
 from __future__ import annotations
 
 import time
@@ -13,9 +14,20 @@ from forensics.fleet import table as fleet
 from forensics.fleet.scan import ScanError, all_unreadable, hosts_from, scan, worst
 
 
-def run(paths: list[str], hosts_in: list[str], out: Path, jobs: int, scheduler: str | None,
-        host_from: str | None, per_host_reports: bool, fail_on: str, engine_version: str | None,
-        quiet: bool, err: Console, window=None) -> int:
+def run(
+    paths: list[str],
+    hosts_in: list[str],
+    out: Path,
+    jobs: int,
+    scheduler: str | None,
+    host_from: str | None,
+    per_host_reports: bool,
+    fail_on: str,
+    engine_version: str | None,
+    quiet: bool,
+    err: Console,
+    window=None,
+) -> int:
     """Returns the exit code: 0 clean, 1 a finding at/above ``fail_on``, 2 usage or nothing readable."""
     try:
         rules = load_rules()
@@ -27,22 +39,42 @@ def run(paths: list[str], hosts_in: list[str], out: Path, jobs: int, scheduler: 
         err.print("forensics: no hosts given (PATH… or --hosts-in DIR)", markup=False)
         return 2
     started, stats = time.perf_counter(), {"bytes": 0, "findings": 0}
-    progress = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                        TimeElapsedColumn(), console=err, disable=quiet, transient=False)
+    progress = Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+        transient=False,
+    )
 
     def on_host(row: dict, cached: bool) -> None:
         stats["bytes"] += row.get("input_bytes") or 0
         stats["findings"] += bool(row.get("findings"))
         rate = stats["bytes"] / max(time.perf_counter() - started, 1e-6) / 1e6
-        progress.update(task, advance=1, info=f"{stats['findings']} hosts with findings · {rate:.1f} MB/s")
+        progress.update(
+            task, advance=1, info=f"{stats['findings']} hosts with findings · {rate:.1f} MB/s"
+        )
         if row.get("error") and not quiet:
-            progress.console.print(f"forensics: {row['host']}: unreadable: {row['error']}", markup=False)
+            progress.console.print(
+                f"forensics: {row['host']}: unreadable: {row['error']}", markup=False
+            )
 
     with progress:
         task = progress.add_task("scan", total=len(hosts), info="")
         try:
-            table = scan(hosts, out, jobs=jobs, scheduler=scheduler, per_host_reports=per_host_reports,
-                         engine_version=engine_version, on_host=on_host, window=window)
+            table = scan(
+                hosts,
+                out,
+                jobs=jobs,
+                scheduler=scheduler,
+                per_host_reports=per_host_reports,
+                engine_version=engine_version,
+                on_host=on_host,
+                window=window,
+            )
         except ScanError as exc:
             err.print(f"forensics: {exc}", markup=False)
             return 2
@@ -50,12 +82,18 @@ def run(paths: list[str], hosts_in: list[str], out: Path, jobs: int, scheduler: 
         err.print(f"forensics: {note}", markup=False)
     if not quiet:
         info = fleet.summary(table, rules)
-        err.print(f"{info['hosts']} hosts in {time.perf_counter() - started:.1f} s; "
-                  f"verdicts {info['verdicts']}; written to {out}/fleet.{{csv,parquet,json,html}}", markup=False)
+        err.print(
+            f"{info['hosts']} hosts in {time.perf_counter() - started:.1f} s; "
+            f"verdicts {info['verdicts']}; written to {out}/fleet.{{csv,parquet,json,html}}",
+            markup=False,
+        )
         for p in info["upgrade_plan"]:
             if p["with_evidence"]:
-                err.print(f"upgrade first: {p['with_evidence']} hosts on an affected engine with {p['rule']} "
-                          f"evidence (fixed in {p['fixed_in']})", markup=False)
+                err.print(
+                    f"upgrade first: {p['with_evidence']} hosts on an affected engine with {p['rule']} "
+                    f"evidence (fixed in {p['fixed_in']})",
+                    markup=False,
+                )
     if all_unreadable(table):
         return 2
     found = worst(table)

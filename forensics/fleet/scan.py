@@ -5,6 +5,7 @@ of a directory as a host). Hosts run in local processes, or on Dask (a LocalClus
 an existing scheduler). Each finished host is cached in the output directory under the
 hash of its inputs' content, so a re-run (or a run after a kill) redoes only what changed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,16 +14,17 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
 
 from forensics.findings import Severity
 from forensics.ingest.sources import SCAN_MARK
 from forensics.report import facts
 
-CACHE_VERSION = "2"  # 2: go_version as the report reads it; engine_version_source, engine_candidates, engine_match_ratio
+# 2: go_version as the report reads it; engine_version_source, engine_candidates, engine_match_ratio
+CACHE_VERSION = "2"
 
 
 class ScanError(Exception):
@@ -39,7 +41,9 @@ def is_url(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
-def hosts_from(paths: list[str], hosts_in: list[str] = (), host_from: str | None = None) -> list[Host]:
+def hosts_from(
+    paths: list[str], hosts_in: list[str] = (), host_from: str | None = None
+) -> list[Host]:
     """One host per PATH and per entry of each ``hosts_in`` directory; names from the path
     (``host_from``: a regex whose first group, searched in the path, names the host)."""
     found = [Path(p) for p in paths]
@@ -60,8 +64,21 @@ def hosts_from(paths: list[str], hosts_in: list[str] = (), host_from: str | None
     return hosts
 
 
-SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst", ".tgz", ".tar", ".gz", ".bz2", ".xz", ".zst",
-            ".log", ".txt", ".json")
+SUFFIXES = (
+    ".tar.gz",
+    ".tar.bz2",
+    ".tar.xz",
+    ".tar.zst",
+    ".tgz",
+    ".tar",
+    ".gz",
+    ".bz2",
+    ".xz",
+    ".zst",
+    ".log",
+    ".txt",
+    ".json",
+)
 
 
 def host_name(file_name: str) -> str:
@@ -71,15 +88,19 @@ def host_name(file_name: str) -> str:
         changed = False
         for suffix in SUFFIXES:
             if file_name.endswith(suffix) and len(file_name) > len(suffix):
-                file_name, changed = file_name[:-len(suffix)], True
+                file_name, changed = file_name[: -len(suffix)], True
     return file_name
 
 
 def _files(path: str) -> Iterator[Path]:
     p = Path(path)
     if p.is_dir():
-        ours = [m.parent for m in p.rglob(SCAN_MARK)]  # a scan's own output directory is not the host's input
-        yield from sorted(f for f in p.rglob("*") if f.is_file() and not any(f.is_relative_to(d) for d in ours))
+        ours = [
+            m.parent for m in p.rglob(SCAN_MARK)
+        ]  # a scan's own output directory is not the host's input
+        yield from sorted(
+            f for f in p.rglob("*") if f.is_file() and not any(f.is_relative_to(d) for d in ours)
+        )
     elif p.exists():
         yield p
 
@@ -141,7 +162,8 @@ def host_row(name: str, result, seconds: float, size: int) -> dict:
         "host": name,
         "reported_host": seen_hosts.mode().iloc[0] if not seen_hosts.empty else None,
         "verdict": result.verdict,
-        "not_checked": " ".join(result.not_checked) or None,  # kinds of input missing (dumps, logs, ...)
+        "not_checked": " ".join(result.not_checked)
+        or None,  # kinds of input missing (dumps, logs, ...)
         "worst_severity": str(found[0].severity) if found else None,
         "findings": " ".join(f"{f.id}:{f.confidence}" for f in found),
         "engine_version": result.engine_version,
@@ -149,7 +171,9 @@ def host_row(name: str, result, seconds: float, size: int) -> dict:
         **_from_dumps(result),
         "go_version": next((g["version"] for g in facts.go_versions(ev)), None),
         "storage_driver": next(iter(daemons["storage_driver"].dropna().tolist()[-1:]), None),
-        "daemon_starts": int(len(daemons[daemons["commit"].notna() | daemons["storage_driver"].notna()])),
+        "daemon_starts": int(
+            len(daemons[daemons["commit"].notna() | daemons["storage_driver"].notna()])
+        ),
         "problems": len(result.problems),
         "error": None,
         "input_bytes": size,
@@ -159,10 +183,17 @@ def host_row(name: str, result, seconds: float, size: int) -> dict:
     for outcome in result.outcomes:
         f = findings.get(outcome.rule)
         row[f"rule:{outcome.rule}"] = str(f.confidence) if f else outcome.status
-    row["rule:unexplained-panic"] = "confirmed" if "unexplained-panic" in findings else "not-matched"
+    row["rule:unexplained-panic"] = (
+        "confirmed" if "unexplained-panic" in findings else "not-matched"
+    )
     from forensics.evidence import templates
-    row["log_templates"] = json.dumps([{"template": t["template"], "level": t["level"], "count": t["count"]}
-                                       for t in templates.cached(ev)[:HOST_TEMPLATES]])
+
+    row["log_templates"] = json.dumps(
+        [
+            {"template": t["template"], "level": t["level"], "count": t["count"]}
+            for t in templates.cached(ev)[:HOST_TEMPLATES]
+        ]
+    )
     return row
 
 
@@ -174,8 +205,9 @@ def _rules():
     return load_rules()
 
 
-def scan_one(name: str, paths: list[str], engine_version: str | None = None, html: bool = False,
-             window=None) -> dict:
+def scan_one(
+    name: str, paths: list[str], engine_version: str | None = None, html: bool = False, window=None
+) -> dict:
     """Analyse one host; never raises (a failure is the row's ``error``). Runs in workers."""
     from forensics.analyze import analyze
 
@@ -189,14 +221,23 @@ def scan_one(name: str, paths: list[str], engine_version: str | None = None, htm
             page = None
             if html:
                 from forensics.report import to_html
+
                 page = to_html(result)
         if result.nothing_read:
             row["verdict"] = "unreadable"
             row["error"] = "; ".join(str(p) for p in result.problems) or "nothing could be read"
         return {"row": row, "html": page}
     except Exception as exc:  # one bad host never stops the scan
-        return {"row": {"host": name, "verdict": "unreadable", "error": f"{type(exc).__name__}: {exc}",
-                        "input_bytes": size, "seconds": round(time.perf_counter() - start, 3)}, "html": None}
+        return {
+            "row": {
+                "host": name,
+                "verdict": "unreadable",
+                "error": f"{type(exc).__name__}: {exc}",
+                "input_bytes": size,
+                "seconds": round(time.perf_counter() - start, 3),
+            },
+            "html": None,
+        }
 
 
 def safe_name(name: str) -> str:
@@ -214,7 +255,9 @@ def _cache_path(out: Path, name: str) -> Path:
 # tick wake every 10-20 ms and take the GIL from the task, and MALLOC_TRIM_THRESHOLD_=65536
 # makes glibc give memory back after nearly every large free (the rest of Dask's worker
 # environment, numeric libraries on one thread, is kept).
-CONNECT_TIMEOUT = "10s"  # how long to wait for a remote --scheduler before saying it cannot be reached
+CONNECT_TIMEOUT = (
+    "10s"  # how long to wait for a remote --scheduler before saying it cannot be reached
+)
 
 LEAN_WORKERS = {
     "distributed.worker.profile.enabled": False,
@@ -244,8 +287,9 @@ def _submitter(jobs: int, scheduler: str | None):
                 import dask
 
                 with dask.config.set(_lean_workers()):
-                    cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
+                    cluster = LocalCluster(
+                        n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None
+                    )
                 client = Client(cluster)
             else:
                 cluster, client = None, Client(scheduler, timeout=CONNECT_TIMEOUT)
@@ -256,37 +300,54 @@ def _submitter(jobs: int, scheduler: str | None):
             client.close()
             if cluster is not None:
                 cluster.close()
+
         return client.submit, lambda futures: as_completed(futures), close
     if jobs <= 1:
+
         class Done:
             def __init__(self, fn, *args):
                 self.value = fn(*args)
 
             def result(self):
                 return self.value
+
         return Done, lambda futures: iter(futures), lambda: None
     from concurrent.futures import ProcessPoolExecutor, as_completed
+
     pool = ProcessPoolExecutor(max_workers=jobs)
     return pool.submit, as_completed, lambda: pool.shutdown(cancel_futures=True)
 
 
-def scan(hosts: list[Host], out: Path, jobs: int = 1, scheduler: str | None = None,
-         per_host_reports: bool = False, engine_version: str | None = None,
-         on_host: Callable[[dict, bool], None] | None = None, window=None):
+def scan(
+    hosts: list[Host],
+    out: Path,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    per_host_reports: bool = False,
+    engine_version: str | None = None,
+    on_host: Callable[[dict, bool], None] | None = None,
+    window=None,
+):
     """Scan ``hosts``; returns the fleet table (pandas). ``on_host(row, cached)`` reports progress."""
     import pandas as pd
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / SCAN_MARK).write_text("written by forensics scan: this directory is never read as a host's evidence\n",
-                                 encoding="utf-8")
+    (out / SCAN_MARK).write_text(
+        "written by forensics scan: this directory is never read as a host's evidence\n",
+        encoding="utf-8",
+    )
     (out / "cache").mkdir(exist_ok=True)
     if per_host_reports:
         (out / "hosts").mkdir(exist_ok=True)
     rows, todo = [], []
     for host in hosts:
-        key = fingerprint(host) + ("" if not window else f" {window.key()}")  # another window: another result
+        key = fingerprint(host) + (
+            "" if not window else f" {window.key()}"
+        )  # another window: another result
         cached = _load_cache(_cache_path(out, host.name), key)
-        if cached is not None and (not per_host_reports or (out / "hosts" / f"{safe_name(host.name)}.html").exists()):
+        if cached is not None and (
+            not per_host_reports or (out / "hosts" / f"{safe_name(host.name)}.html").exists()
+        ):
             rows.append(cached)
             if on_host:
                 on_host(cached, True)
@@ -295,8 +356,13 @@ def scan(hosts: list[Host], out: Path, jobs: int = 1, scheduler: str | None = No
     if todo:
         submit, completed, close = _submitter(jobs, scheduler)
         try:
-            futures = {submit(scan_one, h.name, h.paths, engine_version, per_host_reports, window): (h, key)
-                       for h, key in todo}
+            futures = {
+                submit(scan_one, h.name, h.paths, engine_version, per_host_reports, window): (
+                    h,
+                    key,
+                )
+                for h, key in todo
+            }
             for future in completed(list(futures)):
                 host, key = futures[future]
                 done = future.result()
@@ -312,7 +378,11 @@ def scan(hosts: list[Host], out: Path, jobs: int = 1, scheduler: str | None = No
         finally:
             close()
     table = pd.DataFrame(rows)
-    return table.sort_values("host", kind="stable").reset_index(drop=True) if not table.empty else table
+    return (
+        table.sort_values("host", kind="stable").reset_index(drop=True)
+        if not table.empty
+        else table
+    )
 
 
 def _load_cache(path: Path, key: str) -> dict | None:
@@ -337,5 +407,6 @@ def worst(table) -> Severity | None:
 
 
 def all_unreadable(table) -> bool:
-    return table.empty or bool((table["verdict"] == "unreadable").all() or table["error"].notna().all())
-
+    return table.empty or bool(
+        (table["verdict"] == "unreadable").all() or table["error"].notna().all()
+    )

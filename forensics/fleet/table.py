@@ -1,4 +1,5 @@
 """Fleet outputs from the scan table: CSV, Parquet, JSON and a summary HTML page."""
+
 from __future__ import annotations
 
 import json
@@ -32,30 +33,51 @@ def summary(table: pd.DataFrame, rules: list[Rule]) -> dict:
         if hits.empty:
             continue
         rule = next((r for r in rules if r.id == col[5:]), None)
-        by_rule.append({
-            "rule": col[5:], "title": rule.title if rule else col[5:], "hosts": len(hits),
-            "severity": str(rule.severity) if rule else "",
-            "confidence": hits[col].value_counts().to_dict(),
-            "names": hits["host"].tolist(),
-            "versions": hits["engine_version"].fillna("unknown").value_counts().to_dict(),
-        })
+        by_rule.append(
+            {
+                "rule": col[5:],
+                "title": rule.title if rule else col[5:],
+                "hosts": len(hits),
+                "severity": str(rule.severity) if rule else "",
+                "confidence": hits[col].value_counts().to_dict(),
+                "names": hits["host"].tolist(),
+                "versions": hits["engine_version"].fillna("unknown").value_counts().to_dict(),
+            }
+        )
     plan = []
     for rule in rules:
         col = f"rule:{rule.id}"
         if not rule.affected or col not in table:
             continue
-        affected = table[[_affected(v, c, rule.affected) for v, c in
-                          zip(table["engine_version"], table.get("engine_candidates", [None] * len(table)))]]
+        affected = table[
+            [
+                _affected(v, c, rule.affected)
+                for v, c in zip(
+                    table["engine_version"], table.get("engine_candidates", [None] * len(table))
+                )
+            ]
+        ]
         hit = affected[affected[col].map(_found).notna()]
         if len(affected):
-            plan.append({"rule": rule.id, "fixed_in": rule.fixed_in, "affected_hosts": len(affected),
-                         "with_evidence": len(hit), "hosts_with_evidence": hit["host"].tolist(),
-                         "ranges": rule.affected})
+            plan.append(
+                {
+                    "rule": rule.id,
+                    "fixed_in": rule.fixed_in,
+                    "affected_hosts": len(affected),
+                    "with_evidence": len(hit),
+                    "hosts_with_evidence": hit["host"].tolist(),
+                    "ranges": rule.affected,
+                }
+            )
     plan.sort(key=lambda p: -p["with_evidence"])
     templates: dict[tuple, dict] = {}  # the same masked template on many hosts
-    for host, cell in zip(table["host"], table.get("log_templates", pd.Series([None] * len(table)))):
+    for host, cell in zip(
+        table["host"], table.get("log_templates", pd.Series([None] * len(table)))
+    ):
         for t in json.loads(cell) if isinstance(cell, str) and cell else []:
-            entry = templates.setdefault((t["template"], t["level"]), {**t, "count": 0, "hosts": 0, "names": []})
+            entry = templates.setdefault(
+                (t["template"], t["level"]), {**t, "count": 0, "hosts": 0, "names": []}
+            )
             entry["count"] += t["count"]
             entry["hosts"] += 1
             entry["names"].append(host)
@@ -63,7 +85,10 @@ def summary(table: pd.DataFrame, rules: list[Rule]) -> dict:
         "hosts": len(table),
         "unreadable": int(table["error"].notna().sum()) if "error" in table else 0,
         "verdicts": table["verdict"].value_counts().to_dict() if "verdict" in table else {},
-        "engine_versions": table.get("engine_version", pd.Series(dtype=str)).fillna("unknown").value_counts().to_dict(),
+        "engine_versions": table.get("engine_version", pd.Series(dtype=str))
+        .fillna("unknown")
+        .value_counts()
+        .to_dict(),
         "findings": sorted(by_rule, key=lambda r: -r["hosts"]),
         "upgrade_plan": plan,
         "log_templates": sorted(templates.values(), key=lambda t: (-t["hosts"], -t["count"]))[:30],
@@ -76,16 +101,31 @@ def write(table: pd.DataFrame, out: Path, rules: list[Rule], per_host_reports: b
     table.to_csv(out / "fleet.csv", index=False)
     try:
         table.astype({c: "string" for c in table.columns if table[c].dtype == object}).to_parquet(
-            out / "fleet.parquet", index=False)
+            out / "fleet.parquet", index=False
+        )
     except ImportError:
         notes.append("fleet.parquet not written: install pyarrow (pip install pyarrow)")
     info = summary(table, rules)
     records = json.loads(table.to_json(orient="records"))
-    (out / "fleet.json").write_text(json.dumps({"schema": "forensics-fleet/1", "tool": __version__,
-                                                "summary": info, "hosts": records}, indent=2), encoding="utf-8")
+    (out / "fleet.json").write_text(
+        json.dumps(
+            {"schema": "forensics-fleet/1", "tool": __version__, "summary": info, "hosts": records},
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     from forensics.report.html import environment
-    page = environment().get_template("fleet.html.j2").render(summary=info, hosts=records, per_host=per_host_reports,
-                                                    rule_columns=[c for c in table.columns if c.startswith("rule:")],
-                                                    version=__version__)
+
+    page = (
+        environment()
+        .get_template("fleet.html.j2")
+        .render(
+            summary=info,
+            hosts=records,
+            per_host=per_host_reports,
+            rule_columns=[c for c in table.columns if c.startswith("rule:")],
+            version=__version__,
+        )
+    )
     (out / "fleet.html").write_text(page, encoding="utf-8")
     return notes

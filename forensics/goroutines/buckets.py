@@ -6,6 +6,7 @@ and were created by the same ``go`` statement; the creating goroutine's id and t
 arguments, so handlers of different requests parked at the same line share a bucket.  A pprof
 ``debug=1`` group counts for its ``weight`` goroutines.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,7 +19,9 @@ from forensics.model import Dump, Frame, Goroutine
 from forensics.parse.fastdump import Block, Stack, groups, in_order
 
 FRAME_POINTERS = re.compile(r" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+(?: pc=0x[0-9a-f]+)?")
-ARGS = re.compile(r"\([^\n]*\)\n(?=\t)")  # the argument list of a function line (a file line follows)
+ARGS = re.compile(
+    r"\([^\n]*\)\n(?=\t)"
+)  # the argument list of a function line (a file line follows)
 # Frames that say how a goroutine waits or panics, not where it is: the runtime, sync, the standard
 # library's internal/ packages, panic(), and net/http's recover around a handler (serve.func1).
 NOT_TOP = ("runtime.", "sync.", "internal/", "panic", "net/http.(*conn).serve.func")
@@ -44,9 +47,14 @@ class Bucket:
         return Counter(map(_HEAD_WEIGHT, self.goroutines))
 
     def _tally(self) -> None:
-        if len(self.goroutines) == 1:  # the usual bucket of a dump whose goroutines share no arguments
+        if (
+            len(self.goroutines) == 1
+        ):  # the usual bucket of a dump whose goroutines share no arguments
             g = self.goroutines[0]
-            self._count, self._waits = g.weight, (g.wait_minutes, g.wait_minutes) if g.wait_minutes is not None else (None, None)
+            self._count, self._waits = (
+                g.weight,
+                (g.wait_minutes, g.wait_minutes) if g.wait_minutes is not None else (None, None),
+            )
             return
         heads = self.heads
         self._count = sum(weight * n for (_, weight), n in heads.items())
@@ -96,7 +104,9 @@ class Bucket:
 def top_function(functions) -> str:
     """Where a goroutine is: its first function outside :data:`NOT_TOP` (the first function when
     every one is; "" for no frame).  The one definition for buckets, dump diffs and the evidence."""
-    return next((f for f in functions if not f.startswith(NOT_TOP)), functions[0] if functions else "")
+    return next(
+        (f for f in functions if not f.startswith(NOT_TOP)), functions[0] if functions else ""
+    )
 
 
 def first_own_frame(frames: list[Frame]) -> Frame | None:
@@ -107,8 +117,9 @@ def first_own_frame(frames: list[Frame]) -> Frame | None:
     for i, f in enumerate(frames):
         if f.func in ("panic", "runtime.gopanic"):
             start = i + 1
-    return next((f for f in frames[start:] if not f.func.startswith(NOT_TOP)), None) or \
-        next((f for f in frames if not f.func.startswith(NOT_TOP)), None)
+    return next((f for f in frames[start:] if not f.func.startswith(NOT_TOP)), None) or next(
+        (f for f in frames if not f.func.startswith(NOT_TOP)), None
+    )
 
 
 def stack_key(stack: Stack, ignore_args: bool = False) -> tuple[str, str] | str:
@@ -126,8 +137,12 @@ def stack_key(stack: Stack, ignore_args: bool = False) -> tuple[str, str] | str:
     return key if ignore_args else (key, stack.args)
 
 
-def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Goroutine]] | None = None,
-            waiting: Container[int] = ()) -> list[Bucket]:
+def buckets(
+    dump: Dump,
+    ignore_args: bool = False,
+    grouped: dict[Block, list[Goroutine]] | None = None,
+    waiting: Container[int] = (),
+) -> list[Bucket]:
     """The dump's goroutines by stack, longest wait first, then largest, then first seen; buckets
     whose first goroutine is in ``waiting`` (lock waiters' ids) before the others.  The one grouping
     of ``forensics dump``, the report and ``analyze --json`` (``grouped``: the dump's
@@ -137,8 +152,12 @@ def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Gor
     places: dict[tuple, str] = {}
     for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
         at = places.get((block.created_file, block.created_lineno))
-        if at is None and block.created_file:  # one string per place (a dump may have a bucket per goroutine)
-            at = places[block.created_file, block.created_lineno] = f"{block.created_file}:{block.created_lineno}"
+        if (
+            at is None and block.created_file
+        ):  # one string per place (a dump may have a bucket per goroutine)
+            at = places[block.created_file, block.created_lineno] = (
+                f"{block.created_file}:{block.created_lineno}"
+            )
         key = (stack_key(block.stack, ignore_args), block.created_by, at)
         bucket = found.get(key)
         if bucket is None:
@@ -149,13 +168,22 @@ def buckets(dump: Dump, ignore_args: bool = False, grouped: dict[Block, list[Gor
     for bucket in merged.values():  # gathered from several blocks: back in the dump's order
         bucket.goroutines = in_order(bucket.goroutines)
     order = list(found.values())
-    order.sort(key=lambda b: (b.goroutines[0].id not in waiting, -(b.waits[1] if b.waits[1] is not None else -1),
-                              -b.count))
+    order.sort(
+        key=lambda b: (
+            b.goroutines[0].id not in waiting,
+            -(b.waits[1] if b.waits[1] is not None else -1),
+            -b.count,
+        )
+    )
     return order
 
 
-def select(found: list[Bucket], match: str | None = None, exclude: str | None = None,
-           min_wait: int | None = None) -> list[Bucket]:
+def select(
+    found: list[Bucket],
+    match: str | None = None,
+    exclude: str | None = None,
+    min_wait: int | None = None,
+) -> list[Bucket]:
     """panicparse's ``-m`` / ``-f`` (regexes searched in the header and the function names)
     and a minimum wait in minutes."""
     keep = re.compile(match) if match else None

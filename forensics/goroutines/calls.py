@@ -15,6 +15,7 @@ same goroutine seen in two copies of one dump (a stacks file and its log line) c
 Dumps taken more than :data:`APART` apart are not joined; without a dump of the program called,
 a call is not listed.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,13 +26,20 @@ from forensics.model import Dump, Frame, Goroutine
 
 CALLEE = {"dockerd": "containerd", "containerd": "containerd-shim"}
 APART = timedelta(minutes=10)
-_TRANSPORT = re.compile(r"^(?:google\.golang\.org/grpc\.\(\*ClientConn\)\.Invoke|github\.com/containerd/ttrpc\.\(\*Client\)\.Call)$")
-_STUB = re.compile(r"\.\(\*(?:ttrpc)?(\w+?)Client\)\.(\w+)$")  # (*tasksClient).Kill, (*ttrpctaskClient).Kill
+_TRANSPORT = re.compile(
+    r"^(?:google\.golang\.org/grpc\.\(\*ClientConn\)\.Invoke|github\.com/containerd/ttrpc\.\(\*Client\)\.Call)$"
+)
+_STUB = re.compile(
+    r"\.\(\*(?:ttrpc)?(\w+?)Client\)\.(\w+)$"
+)  # (*tasksClient).Kill, (*ttrpctaskClient).Kill
 _HANDLER = re.compile(r"\._(\w+)_(\w+)_Handler(?:\.func\d+)?$")  # grpc: _Tasks_Kill_Handler
-_TTRPC_SERVER = re.compile(r"^github\.com/containerd/ttrpc\.\(\*serverConn\)|^github\.com/containerd/ttrpc\.\(\*Server\)")
+_TTRPC_SERVER = re.compile(
+    r"^github\.com/containerd/ttrpc\.\(\*serverConn\)|^github\.com/containerd/ttrpc\.\(\*Server\)"
+)
 _SERVICE_METHOD = re.compile(
     r"^github\.com/containerd/containerd(?:/v2)?/(?:services|plugins/services|runtime/v2/runc|pkg/shim|runtime/v2/shim|"
-    r"cmd/containerd-shim[\w.-]*|pkg/process)/\S*\.\(\*?\w+\)\.(\w+)$")
+    r"cmd/containerd-shim[\w.-]*|pkg/process)/\S*\.\(\*?\w+\)\.(\w+)$"
+)
 
 
 @dataclass
@@ -48,9 +56,18 @@ class Side:
     line: int
 
     def to_dict(self) -> dict:
-        return {"dump": self.dump, "program": self.program, "gid": self.gid, "state": self.state,
-                "wait_minutes": self.wait_minutes, "func": self.func, "file": self.file, "lineno": self.lineno,
-                "source": self.source, "line": self.line}
+        return {
+            "dump": self.dump,
+            "program": self.program,
+            "gid": self.gid,
+            "state": self.state,
+            "wait_minutes": self.wait_minutes,
+            "func": self.func,
+            "file": self.file,
+            "lineno": self.lineno,
+            "source": self.source,
+            "line": self.line,
+        }
 
     @property
     def where(self) -> str:
@@ -69,8 +86,13 @@ class Call:
         return len({s.gid for s in self.servers}) > 1
 
     def to_dict(self) -> dict:
-        return {"method": self.method, "service": self.service, "client": self.client.to_dict(),
-                "servers": [s.to_dict() for s in self.servers], "probably": self.probably}
+        return {
+            "method": self.method,
+            "service": self.service,
+            "client": self.client.to_dict(),
+            "servers": [s.to_dict() for s in self.servers],
+            "probably": self.probably,
+        }
 
     def describe(self) -> str:
         return describe(self.to_dict())
@@ -78,14 +100,23 @@ class Call:
 
 def describe(call: dict) -> str:
     """One line for a call (:meth:`Call.to_dict`, the report's ``calls``), with file:line of both sides."""
+
     def at(side: dict) -> str:
-        return f"{_short(side['func'])} ({(side['file'] or '?').rsplit('/', 1)[-1]}:{side['lineno']})"
+        return (
+            f"{_short(side['func'])} ({(side['file'] or '?').rsplit('/', 1)[-1]}:{side['lineno']})"
+        )
+
     c = call["client"]
-    head = (f"{c['program']} goroutine {c['gid']} [{c['state']}] calls {CALLEE.get(c['program'], '?')} "
-            f"{call['service']}.{call['method']} at {at(c)}")
+    head = (
+        f"{c['program']} goroutine {c['gid']} [{c['state']}] calls {CALLEE.get(c['program'], '?')} "
+        f"{call['service']}.{call['method']} at {at(c)}"
+    )
     if not call["servers"]:
         return head + ": no goroutine serving it in the dumps given"
-    served = ", ".join(f"{s['program']} goroutine {s['gid']} [{s['state']}] in {at(s)}" for s in _distinct(call["servers"]))
+    served = ", ".join(
+        f"{s['program']} goroutine {s['gid']} [{s['state']}] in {at(s)}"
+        for s in _distinct(call["servers"])
+    )
     return head + (": probably served by one of " if call["probably"] else ": served by ") + served
 
 
@@ -103,8 +134,18 @@ def _distinct(servers: list[dict]) -> list[dict]:
 
 
 def _side(index: int, d: Dump, g: Goroutine, f: Frame) -> Side:
-    return Side(index, d.program, g.id, g.state, g.wait_minutes, f.func, f.file, f.lineno, g.source or d.source,
-                f.line or g.line)
+    return Side(
+        index,
+        d.program,
+        g.id,
+        g.state,
+        g.wait_minutes,
+        f.func,
+        f.file,
+        f.lineno,
+        g.source or d.source,
+        f.line or g.line,
+    )
 
 
 def client_call(g: Goroutine) -> tuple[str, str, Frame] | None:
@@ -151,19 +192,30 @@ def join(dumps: list[Dump]) -> list[Call]:
     calls, seen = [], set()
     for index, d in enumerate(dumps):
         callee = CALLEE.get(d.program)
-        if callee is None or d.kind == "panic" or not any(
-                o.program == callee and o.kind != "panic" and _near(d, o) for o in dumps):
+        if (
+            callee is None
+            or d.kind == "panic"
+            or not any(o.program == callee and o.kind != "panic" and _near(d, o) for o in dumps)
+        ):
             continue  # no dump of the program called, taken then: nothing to say
         for g in d.goroutines:
             found = client_call(g)
             if not found:
                 continue
             service, method, frame = found
-            key = (d.program, g.id, method, frame.func, frame.lineno)  # one goroutine in two copies of a dump
+            key = (
+                d.program,
+                g.id,
+                method,
+                frame.func,
+                frame.lineno,
+            )  # one goroutine in two copies of a dump
             if key in seen:
                 continue
             seen.add(key)
-            servers = [s for m, s in serving.get(callee, ()) if m == method and _near(d, dumps[s.dump])]
+            servers = [
+                s for m, s in serving.get(callee, ()) if m == method and _near(d, dumps[s.dump])
+            ]
             calls.append(Call(method, service, _side(index, d, g, frame), servers))
     return calls
 

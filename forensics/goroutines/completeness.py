@@ -15,6 +15,7 @@ Judged from the dump's own shape, never from what the analysis would like it to 
     dockerd's ``=== BEGIN goroutine stack dump ===``.  GC workers (``runtime.gcBgMarkWorker``)
     are named when present: only ``GOTRACEBACK=system`` prints them, so their absence says nothing.
 """
+
 from __future__ import annotations
 
 from forensics.model import Dump
@@ -24,13 +25,20 @@ DAEMON_CODE = ("github.com/docker/", "github.com/moby/", "github.com/containerd/
 SIGNAL_HANDLER = ("os/signal.signal_recv", "os/signal.loop")
 ACCEPT_LOOP = ("net/http.(*Server).Serve",)
 GC_WORKER = ("runtime.gcBgMarkWorker",)
-HOW_TO_TAKE = ("kill -USR1 $(pidof dockerd) writes the whole dump to goroutine-stacks-<time>.log in the daemon's "
-               "exec root (/var/run/docker) or data root (/var/lib/docker); with debug enabled, "
-               "curl --unix-socket /var/run/docker.sock http://./debug/pprof/goroutine?debug=2 prints it")
+HOW_TO_TAKE = (
+    "kill -USR1 $(pidof dockerd) writes the whole dump to goroutine-stacks-<time>.log in the daemon's "
+    "exec root (/var/run/docker) or data root (/var/lib/docker); with debug enabled, "
+    "curl --unix-socket /var/run/docker.sock http://./debug/pprof/goroutine?debug=2 prints it"
+)
 
 
-LANDMARKS = {"main": ("main.main",), "daemon": DAEMON_CODE, "signal handler": SIGNAL_HANDLER,
-             "HTTP accept loop": ACCEPT_LOOP, "GC workers": GC_WORKER}
+LANDMARKS = {
+    "main": ("main.main",),
+    "daemon": DAEMON_CODE,
+    "signal handler": SIGNAL_HANDLER,
+    "HTTP accept loop": ACCEPT_LOOP,
+    "GC workers": GC_WORKER,
+}
 
 
 def _landmarks(dump: Dump) -> set[str]:
@@ -40,8 +48,12 @@ def _landmarks(dump: Dump) -> set[str]:
     for g in dump.goroutines:
         for f in g.frames:
             if f.func.startswith(wanted):  # rare once found landmarks are no longer wanted
-                found.update(name for name, prefixes in LANDMARKS.items() if f.func.startswith(prefixes))
-                wanted = tuple(p for name, prefixes in LANDMARKS.items() if name not in found for p in prefixes)
+                found.update(
+                    name for name, prefixes in LANDMARKS.items() if f.func.startswith(prefixes)
+                )
+                wanted = tuple(
+                    p for name, prefixes in LANDMARKS.items() if name not in found for p in prefixes
+                )
                 if not wanted:
                     return found
     return found
@@ -58,12 +70,22 @@ def judge(dump: Dump) -> bool:
     count = sum(g.weight for g in dump.goroutines)
     profile = dump.kind == "pprof-debug1"
     asleep = bool(dump.panic_message and "all goroutines are asleep" in dump.panic_message)
-    header = ("SIGQUIT output" if dump.kind == "sigquit" and any(p.startswith("SIGQUIT") for p in dump.preamble)
-              else "the runtime's deadlock report" if asleep else "pprof total" if profile and not dump.truncated
-              else None)
+    header = (
+        "SIGQUIT output"
+        if dump.kind == "sigquit" and any(p.startswith("SIGQUIT") for p in dump.preamble)
+        else "the runtime's deadlock report"
+        if asleep
+        else "pprof total"
+        if profile and not dump.truncated
+        else None
+    )
     partial, seen = [], []
     if dump.truncated:
-        partial.append("pprof groups add up to less than its total" if profile else "cut off inside a goroutine")
+        partial.append(
+            "pprof groups add up to less than its total"
+            if profile
+            else "cut off inside a goroutine"
+        )
     marks = _landmarks(dump)
     main = "main" in marks if profile else any(g.id == 1 for g in dump.goroutines)
     if not main and not asleep:
@@ -79,7 +101,9 @@ def judge(dump: Dump) -> bool:
         elif daemon and name != "GC workers" and header is None:
             partial.append(f"no {name}, which a running daemon has")
     if daemon and count < DAEMON_MINIMUM and header is None:
-        partial.append(f"{_plural(count, 'goroutine')} where a running daemon has {DAEMON_MINIMUM} or more")
+        partial.append(
+            f"{_plural(count, 'goroutine')} where a running daemon has {DAEMON_MINIMUM} or more"
+        )
     dump.complete = not partial
     if partial:
         dump.completeness = partial
@@ -89,6 +113,6 @@ def judge(dump: Dump) -> bool:
 
 
 def describe(dump: Dump) -> str:
-    """"complete: ..." or "partial: ...": which it is and why, for people."""
+    """ "complete: ..." or "partial: ...": which it is and why, for people."""
     judge(dump)
     return f"{'complete' if dump.complete else 'partial'}: {'; '.join(dump.completeness)}"

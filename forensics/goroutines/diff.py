@@ -8,6 +8,7 @@ same without a lock is *parked*.  A goroutine whose stack changed made progress 
 walking a directory does).  Buckets (arguments ignored) whose size changed are listed as grown or
 shrunk.  pprof ``debug=1`` profiles have no goroutine ids: only their buckets are compared.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -71,13 +72,19 @@ def diff(dumps: list[Dump]) -> DumpDiff:
     ids = [_by_id(d) for d in dumps]
     if not ids[0] or not ids[-1]:
         out.notes.append("a pprof debug=1 profile has no goroutine ids: only buckets are compared")
-    waits = [{w.goroutine: lock.key for lock in analyze_locks(d) for w in lock.waiters} for d in dumps]
+    waits = [
+        {w.goroutine: lock.key for lock in analyze_locks(d) for w in lock.waiters} for d in dumps
+    ]
     common = set(ids[0]).intersection(*ids[1:]) if ids[0] else set()
     out.matched = len(common)
     for gid in sorted(common):
         seen = [i[gid] for i in ids]
-        track = Track(gid, [g.state for g in seen], [g.wait_minutes for g in seen],
-                      top_function(stack_of(seen[-1]).functions))
+        track = Track(
+            gid,
+            [g.state for g in seen],
+            [g.wait_minutes for g in seen],
+            top_function(stack_of(seen[-1]).functions),
+        )
         if len({stack_key(stack_of(g)) for g in seen}) > 1:
             out.moved.append(track)
             continue

@@ -16,6 +16,7 @@ Only daemon frames count: functions under ``github.com/docker/docker/``,
 ``github.com/moby/moby/v2/`` (or ``github.com/moby/moby/``) whose file is not vendored, and
 ``main.*`` frames of files under ``cmd/dockerd/``.  Stdlib only; never raises on bad input.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -35,7 +36,11 @@ _GENERIC = re.compile(r"\[[^\[\]]*\]")
 _CLOSURE = re.compile(r"(?:\.(?:func|gowrap|deferwrap)?\d+|-range\d+|-fm)$")
 _PC_OFFSET = re.compile(r"\+0x[0-9a-fA-F]+$")
 _FOREIGN = re.compile(r"(?:^|/)[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|io|in|net|dev)/")
-_WEAK = ("init", "glob.", "glob")  # package-level closures (init.func1, glob..func1): anywhere in the file
+_WEAK = (
+    "init",
+    "glob.",
+    "glob",
+)  # package-level closures (init.func1, glob..func1): anywhere in the file
 
 Frame = tuple[str, str, int]
 
@@ -149,7 +154,7 @@ def _split_function(func: str) -> tuple[str, str, bool] | None:
     else:
         for mod in MODULES:
             if func.startswith(mod):
-                rest = func[len(mod):]
+                rest = func[len(mod) :]
                 break
         else:
             return None
@@ -159,7 +164,7 @@ def _split_function(func: str) -> tuple[str, str, bool] | None:
         dot = rest.find(".", slash + 1)
         if dot < 0:
             return None
-        pkg, local = rest[:dot], rest[dot + 1:]
+        pkg, local = rest[:dot], rest[dot + 1 :]
     closure = False
     while True:
         shorter = _CLOSURE.sub("", local)
@@ -201,7 +206,7 @@ def _repo_path(table: _Table, file: str, pkg: str) -> tuple[str | None, str]:
         i, mod = best
         if "/vendor/" in file[:i]:
             return None, "vendored copy"
-        rest = file[i + len(mod):]
+        rest = file[i + len(mod) :]
         if rest.startswith("vendor/"):
             return None, "vendored"
         return (rest, "") if rest in table else (None, "unknown file")
@@ -309,7 +314,8 @@ def match(frames: Iterable[Any]) -> Match:
                 # a blank, comment or bracket line holds no code, except a function's closing
                 # brace (deferred calls) and, for closures, their own closing brackets
                 ok = any(s <= line <= e for s, e in spans) and (
-                    line not in idle or closure or any(line == e for _, e in spans))
+                    line not in idle or closure or any(line == e for _, e in spans)
+                )
             if ok:
                 fit |= tags
         used.append((frame, frozenset(fit)))
@@ -324,28 +330,43 @@ def match(frames: Iterable[Any]) -> Match:
             score[t] += 1
     best = max(score)
     if best == 0:
-        return Match(frames=len(used), unfit=tuple(f for f, _ in used), unknown=tuple(unknown),
-                     ignored=ignored, reason="no release fits any daemon frame", table=where)
+        return Match(
+            frames=len(used),
+            unfit=tuple(f for f, _ in used),
+            unknown=tuple(unknown),
+            ignored=ignored,
+            reason="no release fits any daemon frame",
+            table=where,
+        )
     chosen = [t for t in range(ntags) if score[t] == best]
     unfit = tuple(f for f, fit in used if not all(t in fit for t in chosen))
     fitting = len(used) - len(unfit)
     ratio = fitting / len(used)
     reasons = []
     if unfit:
-        reasons.append(f"{len(unfit)} of {len(used)} daemon frames fit no candidate (locally patched "
-                       f"or unreleased sources?)")
+        reasons.append(
+            f"{len(unfit)} of {len(used)} daemon frames fit no candidate (locally patched "
+            f"or unreleased sources?)"
+        )
     if ratio < NEARLY_ALL:
         reasons.append("weak match: too many frames disagree for the candidates to be trusted")
     if chosen[-1] == ntags - 1:
-        reasons.append(f"the newest release in the table ({table.newest}) is a candidate: "
-                       f"later releases are not known to it")
+        reasons.append(
+            f"the newest release in the table ({table.newest}) is a candidate: "
+            f"later releases are not known to it"
+        )
     return Match(
         candidates=tuple(table.tags[t][1] for t in chosen),
         tags=tuple(table.tags[t][0] for t in chosen),
         display=_display(table, chosen),
-        frames=len(used), fitting=fitting, ratio=round(ratio, 4),
-        unfit=unfit, unknown=tuple(unknown), ignored=ignored,
-        reason="; ".join(reasons), table=where,
+        frames=len(used),
+        fitting=fitting,
+        ratio=round(ratio, 4),
+        unfit=unfit,
+        unknown=tuple(unknown),
+        ignored=ignored,
+        reason="; ".join(reasons),
+        table=where,
     )
 
 
@@ -368,5 +389,11 @@ def table_info() -> dict[str, Any]:
     table = _load()
     if table is None:
         return {}
-    return {"moby_head": table.head, "newest_tag": table.newest, "releases": len(table.tags),
-            "first": table.tags[0][0], "files": len(table.paths), "blobs": len(table.blobs)}
+    return {
+        "moby_head": table.head,
+        "newest_tag": table.newest,
+        "releases": len(table.tags),
+        "first": table.tags[0][0],
+        "files": len(table.paths),
+        "blobs": len(table.blobs),
+    }

@@ -51,6 +51,7 @@ stack (waiters listed in the dump's order, by line), and holders are
 looked up through an index (word -> stacks, function -> stacks) instead of scanning every
 goroutine for every lock, so a 100 MB dump with thousands of locks stays linear.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -77,18 +78,49 @@ from forensics.model import Dump, Frame, Goroutine
 from forensics.parse.fastdump import Block, Stack, groups
 
 CONTAINER_SITES = ("github.com/docker/docker/daemon.", "github.com/docker/docker/container.")
-CONTAINER_LOCK_HOLDERS = {f"github.com/docker/docker/daemon.(*Daemon).{name}"
-                          for name in ("containerStart", "containerPause", "containerUnpause", "killWithSignal")}
-REQUEST_ENTRIES = ("github.com/docker/docker/api/server/router/", "github.com/docker/docker/daemon.(*Daemon).ProcessEvent",
-                   "github.com/docker/docker/daemon.(*Daemon).restore")
+CONTAINER_LOCK_HOLDERS = {
+    f"github.com/docker/docker/daemon.(*Daemon).{name}"
+    for name in ("containerStart", "containerPause", "containerUnpause", "killWithSignal")
+}
+REQUEST_ENTRIES = (
+    "github.com/docker/docker/api/server/router/",
+    "github.com/docker/docker/daemon.(*Daemon).ProcessEvent",
+    "github.com/docker/docker/daemon.(*Daemon).restore",
+)
 BUSY_STATES = {"running", "runnable", "syscall", "IO wait"}
-PARKED = ("runtime.gopark", "runtime.goparkunlock", "runtime.selectgo", "runtime.chanrecv", "runtime.block")
-RPC_FRAMES = ("github.com/containerd/containerd", "google.golang.org/grpc", "github.com/docker/docker/vendor/")
-LOCK_FREE_WAITS = ("(*State).Wait", "(*Daemon).ContainerWait", "(*Daemon).ContainerLogs", "(*Daemon).ContainerAttach",
-                   "(*Daemon).ContainerStats", "(*Daemon).containerAttach")
-HEAP_WORD = re.compile(r"0xc[0-9a-f]{9}(?![0-9a-f])")  # heap words of a stack's text (an index, checked after)
+PARKED = (
+    "runtime.gopark",
+    "runtime.goparkunlock",
+    "runtime.selectgo",
+    "runtime.chanrecv",
+    "runtime.block",
+)
+RPC_FRAMES = (
+    "github.com/containerd/containerd",
+    "google.golang.org/grpc",
+    "github.com/docker/docker/vendor/",
+)
+LOCK_FREE_WAITS = (
+    "(*State).Wait",
+    "(*Daemon).ContainerWait",
+    "(*Daemon).ContainerLogs",
+    "(*Daemon).ContainerAttach",
+    "(*Daemon).ContainerStats",
+    "(*Daemon).containerAttach",
+)
+HEAP_WORD = re.compile(
+    r"0xc[0-9a-f]{9}(?![0-9a-f])"
+)  # heap words of a stack's text (an index, checked after)
 HEAP = re.compile(r"0xc[0-9a-f]{9}")
-__all__ = ["Holder", "Lock", "LockWait", "analyze_locks", "deadlock_cycles", "lock_wait", "other_waits"]
+__all__ = [
+    "Holder",
+    "Lock",
+    "LockWait",
+    "analyze_locks",
+    "deadlock_cycles",
+    "lock_wait",
+    "other_waits",
+]
 SHARED_OBJECT = 3  # an object passed around by more non-waiting goroutines is not evidence
 RANK = {"low": 0, "medium": 1, "high": 2}
 _LINE = attrgetter("line")
@@ -150,7 +182,12 @@ class _Analysis:
         waits.sort(key=_LINE)  # the dump's order
         self.waits: dict[int, LockWait] = {w.goroutine: w for w in waits}
         self.lock_addresses = {w.address for w in self.waits.values() if w.address}
-        for gid, w in self.waits.items():  # RLock(...) inlined: the receiver is the lock another waiter names
+        for (
+            gid,
+            w,
+        ) in (
+            self.waits.items()
+        ):  # RLock(...) inlined: the receiver is the lock another waiter names
             if w.address is not None or ".(*" not in w.site:
                 continue
             receiver = (w.site_args or "").split(",", 1)[0].strip().rstrip("?")
@@ -166,7 +203,11 @@ class _Analysis:
         for gid, w in self.waits.items():
             lock = locks.setdefault(self.key_of[gid], Lock(key=self.key_of[gid], kind=w.kind))
             if lock.kind != w.kind:
-                lock.kind = "rwmutex" if lock.kind.startswith("rwmutex") and w.kind.startswith("rwmutex") else "mixed"
+                lock.kind = (
+                    "rwmutex"
+                    if lock.kind.startswith("rwmutex") and w.kind.startswith("rwmutex")
+                    else "mixed"
+                )
             lock.waiters.append(w)
         complete = judge(self.dump)
         for lock in locks.values():
@@ -183,8 +224,12 @@ class _Analysis:
     def _with_word(self, word: str) -> list[int]:
         if not HEAP.fullmatch(word):  # a global (static) lock: look through the stacks
             return self._with_text(word)
-        if self._index is None:  # only the words holders are looked up by: lock addresses, waiters' objects
-            wanted = self.lock_addresses.union(*(_objects(w.site, w.site_args) for w in self.waits.values()))
+        if (
+            self._index is None
+        ):  # only the words holders are looked up by: lock addresses, waiters' objects
+            wanted = self.lock_addresses.union(
+                *(_objects(w.site, w.site_args) for w in self.waits.values())
+            )
             self._index = {}
             for key, (stack, _) in self.groups.items():
                 for w in wanted.intersection(stack.findall(HEAP_WORD)):
@@ -194,7 +239,9 @@ class _Analysis:
     def _with_text(self, needle: str) -> list[int]:
         found = self._containing.get(needle)
         if found is None:
-            found = self._containing[needle] = [k for k, (s, _) in self.groups.items() if s.contains(needle)]
+            found = self._containing[needle] = [
+                k for k, (s, _) in self.groups.items() if s.contains(needle)
+            ]
         return found
 
     def _past(self, func: str, line: int | None) -> list[int]:
@@ -204,21 +251,34 @@ class _Analysis:
         runs = self._containing.get("past:" + func)
         if runs is None:  # (deepest line of func in the stack, stack key), sorted
             runs = self._containing["past:" + func] = sorted(
-                (max((f.lineno or 0 for f in self.groups[k][0].frames if f.func == func), default=0), k)
-                for k in self._with_text(func))
-        return [k for _, k in runs[bisect.bisect_right(runs, (line, float("inf"))):]]
+                (
+                    max(
+                        (f.lineno or 0 for f in self.groups[k][0].frames if f.func == func),
+                        default=0,
+                    ),
+                    k,
+                )
+                for k in self._with_text(func)
+            )
+        return [k for _, k in runs[bisect.bisect_right(runs, (line, float("inf"))) :]]
 
     def _busy_keys(self) -> list[int]:
         """Stacks with a goroutine busy in a container operation (heuristic (d))."""
         if "busy:" not in self._containing:
             entries = {k for entry in REQUEST_ENTRIES for k in self._with_text(entry)}
-            self._containing["busy:"] = [k for k in entries if any(
-                self._busy_container_op(g, self.groups[k][0]) for g in self.groups[k][1])]
+            self._containing["busy:"] = [
+                k
+                for k in entries
+                if any(self._busy_container_op(g, self.groups[k][0]) for g in self.groups[k][1])
+            ]
         return self._containing["busy:"]
 
     def holders(self, lock: Lock) -> list[Holder]:
         waiting = {w.goroutine for w in lock.waiters}
-        objects = set().union(*(_objects(w.site, w.site_args) for w in lock.waiters)) - self.lock_addresses
+        objects = (
+            set().union(*(_objects(w.site, w.site_args) for w in lock.waiters))
+            - self.lock_addresses
+        )
         objects = {o for o in objects if self._mentions(o, waiting) <= SHARED_OBJECT}
         container = any(w.site.startswith(CONTAINER_SITES) for w in lock.waiters)
         sites: dict[str, list[int]] = {}
@@ -226,7 +286,11 @@ class _Analysis:
             lines = sites.setdefault(w.site, [])
             if w.site_line not in lines:
                 lines.append(w.site_line)
-        keys = {k for site, lines in sites.items() for k in self._past(site, min(filter(None, lines), default=None))}
+        keys = {
+            k
+            for site, lines in sites.items()
+            for k in self._past(site, min(filter(None, lines), default=None))
+        }
         if container:
             keys.update(k for name in CONTAINER_LOCK_HOLDERS for k in self._with_text(name))
             keys.update(self._busy_keys())
@@ -239,7 +303,9 @@ class _Analysis:
                 if g.id in waiting:
                     continue
                 for confidence, reason in self._evidence(g, stack, lock, objects, sites, container):
-                    held = found.setdefault(g.id, Holder(g.id, f"goroutine {g.id} [{g.state}] {reason}", confidence))
+                    held = found.setdefault(
+                        g.id, Holder(g.id, f"goroutine {g.id} [{g.state}] {reason}", confidence)
+                    )
                     if reason not in held.reason:
                         held.reason += f"; {reason}"
                     if RANK[confidence] > RANK[held.confidence]:
@@ -250,33 +316,57 @@ class _Analysis:
         return sorted(found.values(), key=lambda h: (-RANK[h.confidence], h.goroutine))
 
     def _mentions(self, obj: str, waiting: set[int]) -> int:
-        return sum(_carries(self.groups[k][0], obj) and sum(g.id not in waiting for g in self.groups[k][1])
-                   for k in self._with_word(obj))
+        return sum(
+            _carries(self.groups[k][0], obj) and sum(g.id not in waiting for g in self.groups[k][1])
+            for k in self._with_word(obj)
+        )
 
-    def _evidence(self, g: Goroutine, stack: Stack, lock: Lock, objects: set[str], sites: dict, container: bool):
+    def _evidence(
+        self,
+        g: Goroutine,
+        stack: Stack,
+        lock: Lock,
+        objects: set[str],
+        sites: dict,
+        container: bool,
+    ):
         words = _words(stack)
         if not lock.key.startswith("site:") and lock.key in words:
             frame, exact = words[lock.key]
-            yield ("high" if exact else "medium"), \
-                f"passes the lock address {lock.key} to {_short(frame.func)} ({_where(frame)})"
+            yield (
+                ("high" if exact else "medium"),
+                f"passes the lock address {lock.key} to {_short(frame.func)} ({_where(frame)})",
+            )
         for obj in sorted(objects & words.keys()):
             frame, exact = words[obj]
             if exact:
-                yield "medium", f"passes {obj} (an object the waiters' {_short(self._site_taking(lock, obj))} " \
-                                f"receives) to {_short(frame.func)} ({_where(frame)})"
+                yield (
+                    "medium",
+                    f"passes {obj} (an object the waiters' {_short(self._site_taking(lock, obj))} "
+                    f"receives) to {_short(frame.func)} ({_where(frame)})",
+                )
         for f in stack.frames:
             for line in sites.get(f.func, ()):
                 if f.lineno and line and f.lineno > line:
-                    yield "medium", f"runs {_short(f.func)} past its Lock call ({_where(f)} > waiters' :{line})"
+                    yield (
+                        "medium",
+                        f"runs {_short(f.func)} past its Lock call ({_where(f)} > waiters' :{line})",
+                    )
                     break
         if container:
             own = self.waits.get(g.id)
             for f in stack.frames:
                 passed = _objects(f.func, f.args)
-                if f.func in CONTAINER_LOCK_HOLDERS and not (own and own.site == f.func) \
-                        and not (objects and passed and not passed & objects):
-                    yield "low", f"is inside {_short(f.func)} ({_where(f)}), which holds its container's " \
-                                 f"lock for its whole body"
+                if (
+                    f.func in CONTAINER_LOCK_HOLDERS
+                    and not (own and own.site == f.func)
+                    and not (objects and passed and not passed & objects)
+                ):
+                    yield (
+                        "low",
+                        f"is inside {_short(f.func)} ({_where(f)}), which holds its container's "
+                        f"lock for its whole body",
+                    )
                     break
             busy = self._busy_container_op(g, stack)
             if busy:
@@ -301,29 +391,46 @@ def _busy(state: str, frames: list[Frame]) -> str | None:
     if not any(f.func.startswith(REQUEST_ENTRIES) for f in frames):
         return None
     parked = bool(frames) and frames[0].func.startswith(PARKED)  # pprof debug=1 prints no state
-    busy = state in BUSY_STATES or (state == "unknown" and not parked) or any(f.func.startswith(RPC_FRAMES) for f in frames)
+    busy = (
+        state in BUSY_STATES
+        or (state == "unknown" and not parked)
+        or any(f.func.startswith(RPC_FRAMES) for f in frames)
+    )
     ops = [f for f in frames if f.func.startswith("github.com/docker/docker/daemon.(*Daemon).")]
     if not busy or not ops or any(f.func.endswith(LOCK_FREE_WAITS) for f in frames):
         return None
-    return f"is busy ({state}) in {_short(ops[0].func)} ({_where(ops[0])}), a container operation " \
-           f"that prints no lock address: it may be holding the lock"
+    return (
+        f"is busy ({state}) in {_short(ops[0].func)} ({_where(ops[0])}), a container operation "
+        f"that prints no lock address: it may be holding the lock"
+    )
 
 
-def _conclusion(lock: Lock, dump: Dump, locks: dict[str, Lock], key_of: dict[int, str]) -> tuple[str, list[str]]:
+def _conclusion(
+    lock: Lock, dump: Dump, locks: dict[str, Lock], key_of: dict[int, str]
+) -> tuple[str, list[str]]:
     """How sure the lock's status is, and the evidence behind it, one sentence each."""
     n, longest = lock.waiter_count, lock.longest_wait
-    said = [f"{n} goroutine{' waits' if n == 1 else 's wait'} on {lock.kind} {lock.key} in "
-            f"{', '.join(_short(s) for s in lock.functions)}"
-            + (f" (longest wait {longest} minute{'' if longest == 1 else 's'})" if longest is not None
-               else " (waiting under a minute, or no GC since)")]
+    said = [
+        f"{n} goroutine{' waits' if n == 1 else 's wait'} on {lock.kind} {lock.key} in "
+        f"{', '.join(_short(s) for s in lock.functions)}"
+        + (
+            f" (longest wait {longest} minute{'' if longest == 1 else 's'})"
+            if longest is not None
+            else " (waiting under a minute, or no GC since)"
+        )
+    ]
     if any(w.inferred for w in lock.waiters):
-        said.append(f"{lock.key} is also the receiver of {_short(next(w.site for w in lock.waiters if w.inferred))}, "
-                    f"whose inlined Lock/RLock prints no address: the same lock")
+        said.append(
+            f"{lock.key} is also the receiver of {_short(next(w.site for w in lock.waiters if w.inferred))}, "
+            f"whose inlined Lock/RLock prints no address: the same lock"
+        )
     if lock.status == "deadlock":
         path = cycle_from(lock, locks, key_of)
         said += [f"goroutine {gid} holds {held} and waits on {wants}" for gid, held, wants in path]
-        ranks = [max((RANK[h.confidence] for h in locks[held].holders if h.goroutine == gid), default=0)
-                 for gid, held, _ in path]
+        ranks = [
+            max((RANK[h.confidence] for h in locks[held].holders if h.goroutine == gid), default=0)
+            for gid, held, _ in path
+        ]
         return [k for k, v in RANK.items() if v == min(ranks)][0], said
     if lock.status == "held":
         said += [h.reason for h in lock.holders[:5]]
@@ -331,17 +438,25 @@ def _conclusion(lock: Lock, dump: Dump, locks: dict[str, Lock], key_of: dict[int
     confidence = "high"
     if lock.key.startswith("site:"):
         confidence = "medium"
-        said.append("the dump prints no lock address (pprof debug=1 or inlined frames): the lock is known "
-                    "by the function that takes it, and a holder passing the object could not be checked")
+        said.append(
+            "the dump prints no lock address (pprof debug=1 or inlined frames): the lock is known "
+            "by the function that takes it, and a holder passing the object could not be checked"
+        )
     else:
-        said.append(f"no goroutine passes {lock.key} or an object the waiters' functions receive, "
-                    f"none runs their function past its Lock call, none is busy in a container operation")
+        said.append(
+            f"no goroutine passes {lock.key} or an object the waiters' functions receive, "
+            f"none runs their function past its Lock call, none is busy in a container operation"
+        )
     if lock.status == "holder-unseen":
-        said.append(f"the dump is partial ({'; '.join(dump.completeness)}): the holder is not among the given "
-                    f"goroutines, and may be alive among those not given")
+        said.append(
+            f"the dump is partial ({'; '.join(dump.completeness)}): the holder is not among the given "
+            f"goroutines, and may be alive among those not given"
+        )
         said.append(f"for a firm answer, give the whole dump: {HOW_TO_TAKE}")
         return "low", said
-    said.append("whoever locked it is gone: it panicked (and was recovered) or returned without Unlock")
+    said.append(
+        "whoever locked it is gone: it panicked (and was recovered) or returned without Unlock"
+    )
     return confidence, said
 
 

@@ -6,6 +6,7 @@ semaphore entry ``sync.runtime_Semacquire{,Mutex,RWMutex,RWMutexR}`` directly fo
 Go 1.24's ``internal/sync.``); see :mod:`.locks` for the whole analysis.  ``WaitGroup.Wait`` and
 ``Cond.Wait`` are semaphore waits too, but not on a lock: :func:`other_waits` counts them apart.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,12 +15,21 @@ from dataclasses import dataclass, field
 from forensics.model import Dump, Frame, Goroutine
 from forensics.parse.fastdump import Block, Stack, groups, in_order, stack_of
 
-SEMA_ENTRIES = {"runtime_Semacquire", "runtime_SemacquireMutex", "runtime_SemacquireRWMutex",
-                "runtime_SemacquireRWMutexR"}
-LOCK_KINDS = {"(*Mutex).lockSlow": "mutex", "(*Mutex).Lock": "mutex",
-              "(*RWMutex).Lock": "rwmutex-write", "(*RWMutex).RLock": "rwmutex-read"}
+SEMA_ENTRIES = {
+    "runtime_Semacquire",
+    "runtime_SemacquireMutex",
+    "runtime_SemacquireRWMutex",
+    "runtime_SemacquireRWMutexR",
+}
+LOCK_KINDS = {
+    "(*Mutex).lockSlow": "mutex",
+    "(*Mutex).Lock": "mutex",
+    "(*RWMutex).Lock": "rwmutex-write",
+    "(*RWMutex).RLock": "rwmutex-read",
+}
 OTHER_WAITS = {"(*WaitGroup).Wait": "waitgroup", "(*Cond).Wait": "cond"}
 WORD = re.compile(r"0x[0-9a-f]+\??")
+
 
 @dataclass
 class LockWait:
@@ -32,7 +42,9 @@ class LockWait:
     wait_minutes: int | None
     weight: int = 1  # goroutines this wait stands for (pprof debug=1 groups)
     site_args: str | None = None  # raw arguments of the site frame
-    inferred: bool = False  # address taken from the site's receiver (Lock/RLock inlined, no lockSlow)
+    inferred: bool = (
+        False  # address taken from the site's receiver (Lock/RLock inlined, no lockSlow)
+    )
     line: int = 0  # the goroutine's header line
 
 
@@ -55,7 +67,9 @@ class Lock:
 
     @property
     def longest_wait(self) -> int | None:
-        return max((w.wait_minutes for w in self.waiters if w.wait_minutes is not None), default=None)
+        return max(
+            (w.wait_minutes for w in self.waiters if w.wait_minutes is not None), default=None
+        )
 
     @property
     def functions(self) -> list[str]:
@@ -72,21 +86,41 @@ class Lock:
 
     def to_dict(self, dump: int, source: str, line: int) -> dict:
         """The lock as JSON data: ``forensics dump --json`` and the report's ``locks``."""
-        return {"dump": dump, "key": self.key, "kind": self.kind, "status": self.status,
-                "confidence": self.confidence, "evidence": self.evidence, "waiters": self.waiter_count,
-                "longest_wait": self.longest_wait, "sites": self.functions,
-                "waiter_gids": [w.goroutine for w in self.waiters], "holder_gids": [h.goroutine for h in self.holders],
-                "holders": "; ".join(h.reason for h in self.holders) or None,
-                "waiting": [{"gid": w.goroutine, "site": w.site, "wait_minutes": w.wait_minutes, "weight": w.weight}
-                            for w in self.waiters],
-                "holding": [{"gid": h.goroutine, "reason": h.reason, "confidence": h.confidence} for h in self.holders],
-                "source": source, "line": line}
+        return {
+            "dump": dump,
+            "key": self.key,
+            "kind": self.kind,
+            "status": self.status,
+            "confidence": self.confidence,
+            "evidence": self.evidence,
+            "waiters": self.waiter_count,
+            "longest_wait": self.longest_wait,
+            "sites": self.functions,
+            "waiter_gids": [w.goroutine for w in self.waiters],
+            "holder_gids": [h.goroutine for h in self.holders],
+            "holders": "; ".join(h.reason for h in self.holders) or None,
+            "waiting": [
+                {
+                    "gid": w.goroutine,
+                    "site": w.site,
+                    "wait_minutes": w.wait_minutes,
+                    "weight": w.weight,
+                }
+                for w in self.waiters
+            ],
+            "holding": [
+                {"gid": h.goroutine, "reason": h.reason, "confidence": h.confidence}
+                for h in self.holders
+            ],
+            "source": source,
+            "line": line,
+        }
 
 
 def _sync_name(func: str) -> str | None:
     for prefix in ("sync.", "internal/sync."):
         if func.startswith(prefix):
-            return func[len(prefix):]
+            return func[len(prefix) :]
     return None
 
 
@@ -116,11 +150,14 @@ def wait_template(stack: Stack) -> LockWait | None:
 
 def _find_wait(frames: list[Frame]) -> LockWait | None:
     i = _sema_index(frames)
-    if i + 1 >= len(frames) or _sync_name(frames[i].func) not in SEMA_ENTRIES \
-            or _sync_name(frames[i + 1].func) not in LOCK_KINDS:
+    if (
+        i + 1 >= len(frames)
+        or _sync_name(frames[i].func) not in SEMA_ENTRIES
+        or _sync_name(frames[i + 1].func) not in LOCK_KINDS
+    ):
         return None
     kind, address = "mutex", None
-    for i in range(i + 1, len(frames)):
+    for i in range(i + 1, len(frames)):  # noqa: B020 (walks on from where the entry frames ended)
         name = _sync_name(frames[i].func)
         if name is None:
             break
@@ -129,11 +166,26 @@ def _find_wait(frames: list[Frame]) -> LockWait | None:
             address = address or first_exact(frames[i].args)
     else:
         return None
-    site = next((f for f in frames[i:] if not f.func.startswith("runtime.") and f.file != "<autogenerated>"), None)
+    site = next(
+        (
+            f
+            for f in frames[i:]
+            if not f.func.startswith("runtime.") and f.file != "<autogenerated>"
+        ),
+        None,
+    )
     if site is None:
         return None
-    return LockWait(goroutine=0, kind=kind, address=address, site=site.func, site_file=site.file,
-                    site_line=site.lineno, wait_minutes=None, site_args=site.args)
+    return LockWait(
+        goroutine=0,
+        kind=kind,
+        address=address,
+        site=site.func,
+        site_file=site.file,
+        site_line=site.lineno,
+        wait_minutes=None,
+        site_args=site.args,
+    )
 
 
 def lock_wait(g: Goroutine, stack: Stack | None = None) -> LockWait | None:
@@ -144,11 +196,24 @@ def lock_wait(g: Goroutine, stack: Stack | None = None) -> LockWait | None:
 
 def wait_of(t: LockWait, g: Goroutine) -> LockWait:
     """The wait ``t`` of a stack, for goroutine ``g`` (what dataclasses.replace does, faster)."""
-    return LockWait(g.id, t.kind, t.address, t.site, t.site_file, t.site_line, g.wait_minutes, g.weight,
-                    t.site_args, t.inferred, g.line)
+    return LockWait(
+        g.id,
+        t.kind,
+        t.address,
+        t.site,
+        t.site_file,
+        t.site_line,
+        g.wait_minutes,
+        g.weight,
+        t.site_args,
+        t.inferred,
+        g.line,
+    )
 
 
-def other_waits(dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None) -> dict[str, list[int]]:
+def other_waits(
+    dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None
+) -> dict[str, list[int]]:
     """Goroutines parked in ``WaitGroup.Wait`` or ``Cond.Wait``: semaphore waits that are not locks
     (``grouped``: the dump's :func:`~.parsers.fastdump.groups`, when already at hand)."""
     found: dict[str, list[Goroutine]] = {}
@@ -159,8 +224,13 @@ def other_waits(dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None)
             kind = stack.cache["other-wait"] = _other_wait(stack)
         if kind is not None:
             found.setdefault(kind, []).append(members)
-    return {kind: [g.id for g in (in_order([g for gs in lists for g in gs]) if len(lists) > 1 else lists[0])]
-            for kind, lists in found.items()}
+    return {
+        kind: [
+            g.id
+            for g in (in_order([g for gs in lists for g in gs]) if len(lists) > 1 else lists[0])
+        ]
+        for kind, lists in found.items()
+    }
 
 
 def _other_wait(stack: Stack) -> str | None:
@@ -168,10 +238,19 @@ def _other_wait(stack: Stack) -> str | None:
         return None
     frames = stack.frames
     i = _sema_index(frames)
-    return next((OTHER_WAITS[name] for f in frames[i:i + 2] if (name := _sync_name(f.func)) in OTHER_WAITS), None)
+    return next(
+        (
+            OTHER_WAITS[name]
+            for f in frames[i : i + 2]
+            if (name := _sync_name(f.func)) in OTHER_WAITS
+        ),
+        None,
+    )
 
 
-def cycle_from(start: Lock, locks: dict[str, Lock], key_of: dict[int, str]) -> list[tuple[int, str, str]]:
+def cycle_from(
+    start: Lock, locks: dict[str, Lock], key_of: dict[int, str]
+) -> list[tuple[int, str, str]]:
     """A shortest holder cycle back to ``start``: [(goroutine, lock it holds, lock it waits on)]."""
     todo, came = [start.key], {start.key: None}
     while todo:
@@ -192,13 +271,21 @@ def cycle_from(start: Lock, locks: dict[str, Lock], key_of: dict[int, str]) -> l
     return []
 
 
-def deadlock_cycles(locks: list[Lock], key_of: dict[int, str] | None = None) -> list[list[tuple[int, str, str]]]:
+def deadlock_cycles(
+    locks: list[Lock], key_of: dict[int, str] | None = None
+) -> list[list[tuple[int, str, str]]]:
     """Each cycle once: [(goroutine, lock it holds, lock it waits on), ...], smallest key first."""
     by_key = {lock.key: lock for lock in locks}
-    key_of = key_of if key_of is not None else {w.goroutine: lock.key for lock in locks for w in lock.waiters}
+    key_of = (
+        key_of
+        if key_of is not None
+        else {w.goroutine: lock.key for lock in locks for w in lock.waiters}
+    )
     cycles = {}
     for lock in locks:
         if lock.status == "deadlock" and (path := cycle_from(lock, by_key, key_of)):
             first = min(range(len(path)), key=lambda i: path[i][1])
-            cycles.setdefault(tuple(p[1] for p in path[first:] + path[:first]), path[first:] + path[:first])
+            cycles.setdefault(
+                tuple(p[1] for p in path[first:] + path[:first]), path[first:] + path[:first]
+            )
     return list(cycles.values())

@@ -12,6 +12,7 @@ Two dumps are views of one snapshot when
     dump.  A profile never bridges two dumps with ids.
 Panic traces are not snapshots.  Each dump joins the first snapshot one of whose dumps it matches.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -32,13 +33,21 @@ def _stacks(d: Dump) -> Counter:
     and Go's ``gowrap`` shims (SIGQUIT output, pprof debug=2 and debug=1 print those differently)."""
     out: Counter = Counter()
     for g in d.goroutines:
-        own = [f for f in g.functions if not f.startswith(("runtime.", "internal/", "sync.")) and ".gowrap" not in f]
+        own = [
+            f
+            for f in g.functions
+            if not f.startswith(("runtime.", "internal/", "sync.")) and ".gowrap" not in f
+        ]
         out[(own[0], own[-1]) if own else ()] += g.weight
     return out
 
 
 def _apart(a: Dump, b: Dump) -> bool:
-    return a.time is not None and b.time is not None and abs((a.time - b.time).total_seconds()) > SECONDS_APART
+    return (
+        a.time is not None
+        and b.time is not None
+        and abs((a.time - b.time).total_seconds()) > SECONDS_APART
+    )
 
 
 def _waits_agree(x: int | None, y: int | None) -> bool:
@@ -62,8 +71,12 @@ def likeness(a: Dump, b: Dump) -> float:
     shared = ha.keys() & hb.keys()
     if not shared or len(shared) < SHARED * min(len(ha), len(hb)):
         return 0.0
-    agree = sum(ha[g][0] == hb[g][0] and _waits_agree(ha[g][1], hb[g][1]) for g in shared) / len(shared)
-    exact = sum(ha[g] == hb[g] for g in shared) / len(shared)  # prefers the view with the same wait stamps
+    agree = sum(ha[g][0] == hb[g][0] and _waits_agree(ha[g][1], hb[g][1]) for g in shared) / len(
+        shared
+    )
+    exact = sum(ha[g] == hb[g] for g in shared) / len(
+        shared
+    )  # prefers the view with the same wait stamps
     return 0.0 if agree < SAME else (agree + exact) / 2
 
 
@@ -89,9 +102,14 @@ def group(dumps: list[Dump]) -> list[list[int]]:
     for i, d in enumerate(dumps):
         if d.kind == "panic" and len(d.goroutines) < 2:
             continue
-        scores = [(max(likeness(dumps[j], d) for j in _compared(s, dumps, d)), n)
-                  for n, s in enumerate(snapshots) if not any(_apart(dumps[j], d) for j in s)]
-        best = max(scores, key=lambda s: (s[0], -s[1]), default=(0.0, None))  # a tie: the earlier snapshot
+        scores = [
+            (max(likeness(dumps[j], d) for j in _compared(s, dumps, d)), n)
+            for n, s in enumerate(snapshots)
+            if not any(_apart(dumps[j], d) for j in s)
+        ]
+        best = max(
+            scores, key=lambda s: (s[0], -s[1]), default=(0.0, None)
+        )  # a tie: the earlier snapshot
         if best[0] > 0:
             snapshots[best[1]].append(i)
         else:

@@ -8,6 +8,7 @@ names are harmless; they are still reported, naming the member.
 sosreport trees and tarballs hold thousands of files unrelated to Docker; inside them only
 the files a dockerd diagnosis can use are read (see :func:`wanted`).
 """
+
 from __future__ import annotations
 
 import bz2
@@ -16,9 +17,9 @@ import io
 import lzma
 import tarfile
 import zlib
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import PurePosixPath
-from typing import Callable, Iterator
 
 import zstandard
 
@@ -39,7 +40,15 @@ OPENERS: list[tuple[bytes, str, Callable]] = [
     (ZSTD, "zstd", _zstd),
 ]
 # Errors a damaged compressed stream or archive raises while it is read.
-READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, tarfile.TarError, ValueError)
+READ_ERRORS = (
+    OSError,
+    EOFError,
+    lzma.LZMAError,
+    zlib.error,
+    zstandard.ZstdError,
+    tarfile.TarError,
+    ValueError,
+)
 
 
 def peek(stream, size: int = 512) -> bytes:
@@ -77,13 +86,17 @@ class _Capped(io.RawIOBase):
 
     def readinto(self, buf) -> int:
         if self.budget.used >= self.budget.limit:
-            raise InputTooLarge(f"more than --max-input-bytes ({self.budget.limit} bytes) decompressed or read "
-                                f"from standard input in this run (a decompression bomb? an endless stream?); "
-                                f"the rest is not read")
+            raise InputTooLarge(
+                f"more than --max-input-bytes ({self.budget.limit} bytes) decompressed or read "
+                f"from standard input in this run (a decompression bomb? an endless stream?); "
+                f"the rest is not read"
+            )
         want = min(len(buf), self.budget.limit - self.budget.used)
-        data = self.inner.read1(want) if hasattr(self.inner, "read1") else self.inner.read(want)  # read1: what
+        data = (
+            self.inner.read1(want) if hasattr(self.inner, "read1") else self.inner.read(want)
+        )  # read1: what
         # was decompressed before a damaged or cut-short stream fails is still returned
-        buf[:len(data)] = data
+        buf[: len(data)] = data
         self.budget.used += len(data)
         return len(data)
 
@@ -124,13 +137,28 @@ def unsafe(name: str) -> bool:
 
 
 # sosreport: the files a dockerd diagnosis can use, by path inside the report
-_SOS_DIRS = ("sos_commands/docker", "sos_commands/containerd", "sos_commands/docker_distribution",
-             "sos_commands/logs", "sos_commands/podman")
-_SOS_LOGS = ("var/log/messages", "var/log/syslog", "var/log/docker", "var/log/daemon.log",
-             "var/log/upstart/docker", "var/log/containerd")
+_SOS_DIRS = (
+    "sos_commands/docker",
+    "sos_commands/containerd",
+    "sos_commands/docker_distribution",
+    "sos_commands/logs",
+    "sos_commands/podman",
+)
+_SOS_LOGS = (
+    "var/log/messages",
+    "var/log/syslog",
+    "var/log/docker",
+    "var/log/daemon.log",
+    "var/log/upstart/docker",
+    "var/log/containerd",
+)
 
 
-SOS_LAYOUT = {"sos_commands", "sos_reports", "sos_logs"}  # what sos writes at the top of every report
+SOS_LAYOUT = {
+    "sos_commands",
+    "sos_reports",
+    "sos_logs",
+}  # what sos writes at the top of every report
 
 
 def is_sos(parts: tuple[str, ...]) -> bool:
@@ -147,8 +175,9 @@ def wanted(path: str, sos: bool = False) -> bool:
     if name.startswith("goroutine-stacks-") or name.endswith(".stacks.log"):
         return True
     rel = "/".join(parts)
-    return any(f"{d}/" in f"/{rel}" or rel.startswith(f"{d}/") for d in _SOS_DIRS) \
-        or any(f"/{d}" in f"/{rel}" for d in _SOS_LOGS)
+    return any(f"{d}/" in f"/{rel}" or rel.startswith(f"{d}/") for d in _SOS_DIRS) or any(
+        f"/{d}" in f"/{rel}" for d in _SOS_LOGS
+    )
 
 
 def _member_name(name: str) -> str:
@@ -165,12 +194,21 @@ def _kind(info: tarfile.TarInfo) -> str | None:
     if info.issym() or info.islnk():
         link = "symbolic link" if info.issym() else "hard link"
         return f"{link} to {info.linkname!r}; not followed (a target inside the archive is read as its own member)"
-    kind = "character device" if info.ischr() else "block device" if info.isblk() else \
-        "FIFO" if info.isfifo() else "special member"
+    kind = (
+        "character device"
+        if info.ischr()
+        else "block device"
+        if info.isblk()
+        else "FIFO"
+        if info.isfifo()
+        else "special member"
+    )
     return f"{kind}; skipped"
 
 
-def members(name: str, stream, problem: Callable[[str, int | None, str, bool], None]) -> Iterator[tuple[str, io.BufferedIOBase, float]]:
+def members(
+    name: str, stream, problem: Callable[[str, int | None, str, bool], None]
+) -> Iterator[tuple[str, io.BufferedIOBase, float]]:
     """Stream the regular files of a tar archive: (display name, stream, mtime).
 
     Links, devices and FIFOs are reported, never followed or created; a name met again (``tar -r``
@@ -189,13 +227,23 @@ def members(name: str, stream, problem: Callable[[str, int | None, str, bool], N
                         problem(f"{name}!{info.name}", None, kind, False)
                     continue
                 if unsafe(info.name):
-                    problem(f"{name}!{info.name}", None, "member path is absolute or climbs out with '..'; "
-                            "read in memory only, nothing is extracted", False)
+                    problem(
+                        f"{name}!{info.name}",
+                        None,
+                        "member path is absolute or climbs out with '..'; "
+                        "read in memory only, nothing is extracted",
+                        False,
+                    )
                 shown = _member_name(info.name)
                 seen[shown] = seen.get(shown, 0) + 1
                 if seen[shown] > 1:
-                    problem(f"{name}!{shown}", None, f"the archive holds this name again; that copy is read as "
-                            f"'{shown} ({seen[shown]})'", False)
+                    problem(
+                        f"{name}!{shown}",
+                        None,
+                        f"the archive holds this name again; that copy is read as "
+                        f"'{shown} ({seen[shown]})'",
+                        False,
+                    )
                     shown = f"{shown} ({seen[shown]})"
                 member = tar.extractfile(info)
                 if member is not None:
@@ -203,4 +251,9 @@ def members(name: str, stream, problem: Callable[[str, int | None, str, bool], N
     except InputTooLarge as exc:
         problem(name, None, f"stopped reading the archive: {exc}", False)
     except READ_ERRORS as exc:
-        problem(name, None, f"archive damaged or cut short: {exc}; members after this point not read", False)
+        problem(
+            name,
+            None,
+            f"archive damaged or cut short: {exc}; members after this point not read",
+            False,
+        )

@@ -21,45 +21,95 @@ recognised per line, so files that mix shapes work:
 Times without a year take it from a logrus/std-log stamp in the message, else from the file's
 modification time, and roll over at New Year.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from typing import Iterable, Iterator
 
 from forensics.ingest import journal, sources
 from forensics.ingest.skim import Skim, Skipped
 from forensics.model import Record
 
-MONTHS = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+    )
+}
 # glibc's abbreviated month names in the locales support tickets come in (fr, de, es, it, nl, pt)
-MONTHS.update({name: i for i, names in enumerate([
-    "janv ene gen jan", "févr fév fevr mär mrz ene feb fev", "mars mär mrz mar maa", "avr avril abr apr",
-    "mai mei mag", "juin jun giu", "juil jul lug", "août aout ago ags", "sept set sep",
-    "okt ott out oct", "nov", "déc dez dic dec"], 1) for name in names.split()})
+MONTHS.update(
+    {
+        name: i
+        for i, names in enumerate(
+            [
+                "janv ene gen jan",
+                "févr fév fevr mär mrz ene feb fev",
+                "mars mär mrz mar maa",
+                "avr avril abr apr",
+                "mai mei mag",
+                "juin jun giu",
+                "juil jul lug",
+                "août aout ago ags",
+                "sept set sep",
+                "okt ott out oct",
+                "nov",
+                "déc dez dic dec",
+            ],
+            1,
+        )
+        for name in names.split()
+    }
+)
 
-_IDENT = (r"(?P<host>\S{1,255}) (?:[a-z0-9]{2,8}\.[a-z]{3,7} )?"  # busybox syslogd: "host user.notice ident[pid]:"
-          r"(?P<ident>[^\s\[\]:]{1,64})(?:\[(?P<pid>\d{1,10})\])?: ?")
+_IDENT = (
+    r"(?P<host>\S{1,255}) (?:[a-z0-9]{2,8}\.[a-z]{3,7} )?"  # busybox syslogd: "host user.notice ident[pid]:"
+    r"(?P<ident>[^\s\[\]:]{1,64})(?:\[(?P<pid>\d{1,10})\])?: ?"
+)
 SHORT = re.compile(  # short, short-precise, RFC 3164 syslog; localized month names
     r"(?:<\d{1,3}>)?(?P<mon>[^\W\d_]{3,5}\.?|\d{1,2}月) {1,2}(?P<day>\d{1,2}) "
-    r"(?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d{1,9})? " + _IDENT)
+    r"(?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d{1,9})? " + _IDENT
+)
 ISO = re.compile(  # short-iso, short-iso-precise, RFC 3339 syslog, macOS log show
-    r"(?:<\d{1,3}>)?(?P<ts>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d))  ?" + _IDENT)
+    r"(?:<\d{1,3}>)?(?P<ts>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d))  ?"
+    + _IDENT
+)
 RFC5424 = re.compile(
     r"<\d{1,3}>\d{1,2} (?P<ts>\S{1,40}) (?P<host>\S{1,255}) (?P<ident>\S{1,48}) (?P<pid>\d{1,10}|-) \S{1,32} "
-    r"(?:-|(?:\[(?:[^\]\\]|\\.)*\])+) {0,2}")  # rsyslog keeps the 3164 message's leading space
+    r"(?:-|(?:\[(?:[^\]\\]|\\.)*\])+) {0,2}"
+)  # rsyslog keeps the 3164 message's leading space
 FULL = re.compile(  # short-full, with-unit: "Sun 2026-11-29 12:27:58 UTC host ident[pid]:"
-    r"[^\W\d_]{2,4}\.? (?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,9})?) (?P<zone>[A-Za-z+\-0-9]{1,6}) " + _IDENT)
+    r"[^\W\d_]{2,4}\.? (?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,9})?) (?P<zone>[A-Za-z+\-0-9]{1,6}) "
+    + _IDENT
+)
 UNIX = re.compile(r"(?P<epoch>\d{9,11})(?:\.(?P<usec>\d{1,9}))? " + _IDENT)  # short-unix
 MONOTONIC = re.compile(r"\[ *(?P<mono>\d+\.\d+)\] " + _IDENT)  # short-monotonic: no wall time
-WINDOWS = re.compile(r"(?P<host>)(?P<pid>)\[(?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d{1,9})?\]\[(?P<ident>[^\]]{1,64}?) *\]\[[A-Za-z]{1,16} *\] ?")
-SUPERVISOR = re.compile(r"[^\n]{0,300}?\(pid: (?P<pid>\d{1,10})\): (?:stderr|stdout): ")  # Docker Desktop (macOS)
+WINDOWS = re.compile(
+    r"(?P<host>)(?P<pid>)\[(?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d{1,9})?\]"
+    r"\[(?P<ident>[^\]]{1,64}?) *\]\[[A-Za-z]{1,16} *\] ?"
+)
+SUPERVISOR = re.compile(
+    r"[^\n]{0,300}?\(pid: (?P<pid>\d{1,10})\): (?:stderr|stdout): "
+)  # Docker Desktop (macOS)
 # --input-format choices: "auto", the structured renderings, or one line shape (or "plain")
-FORMATS = ["auto", "plain", "journal-short", "journal-iso", "journal-full", "journal-unix", "journal-monotonic",
-           "syslog-5424", "journal-json", "journal-json-pretty", "journal-export", "journal-verbose",
-           "json-file", "desktop-windows"]
+FORMATS = [
+    "auto",
+    "plain",
+    "journal-short",
+    "journal-iso",
+    "journal-full",
+    "journal-unix",
+    "journal-monotonic",
+    "syslog-5424",
+    "journal-json",
+    "journal-json-pretty",
+    "journal-export",
+    "journal-verbose",
+    "json-file",
+    "desktop-windows",
+]
 
 
 def _month(text: str) -> int | None:
@@ -72,13 +122,16 @@ def _month(text: str) -> int | None:
 def _year_in(text: str) -> int | None:
     """A logrus or std-log timestamp inside the message tells the year a short envelope omits."""
     at = 6 if text.startswith('time="') else 0
-    head = text[at:at + 5]
+    head = text[at : at + 5]
     if len(head) == 5 and head[4] in "-/" and head[:4].isdigit() and head[:2] in ("19", "20"):
         return int(head[:4])
     return None
 
 
-_LAST: list = [None, None]  # the last (stamp text, year) read and its time: most lines share their second
+_LAST: list = [
+    None,
+    None,
+]  # the last (stamp text, year) read and its time: most lines share their second
 
 
 def _short_time(m: re.Match, year: int) -> datetime | None:
@@ -88,8 +141,15 @@ def _short_time(m: re.Match, year: int) -> datetime | None:
     month = _month(m["mon"])
     hms, frac = m["hms"], m["frac"]
     try:
-        stamp = datetime(year, month, int(m["day"]), int(hms[:2]), int(hms[3:5]), int(hms[6:8]),
-                         int((frac[1:] + "000000")[:6]) if frac else 0)
+        stamp = datetime(
+            year,
+            month,
+            int(m["day"]),
+            int(hms[:2]),
+            int(hms[3:5]),
+            int(hms[6:8]),
+            int((frac[1:] + "000000")[:6]) if frac else 0,
+        )
     except (TypeError, ValueError):  # unknown month name, 30 February
         stamp = None
     _LAST[:] = [key, stamp]
@@ -101,7 +161,7 @@ def _iso_time(text: str) -> datetime | None:
     if "." in text:  # Python keeps microseconds only
         head, _, rest = text.partition(".")
         digits = len(rest) - len(rest.lstrip("0123456789"))
-        text = f"{head}.{rest[:min(digits, 6)].ljust(6, '0')}{rest[digits:]}"
+        text = f"{head}.{rest[: min(digits, 6)].ljust(6, '0')}{rest[digits:]}"
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -110,12 +170,16 @@ def _iso_time(text: str) -> datetime | None:
 
 def _full_time(m: re.Match, year: int) -> datetime | None:
     stamp = _iso_time(m["ts"])
-    return stamp.replace(tzinfo=timezone.utc) if stamp and m["zone"] in ("UTC", "GMT", "Z") else stamp
+    return (
+        stamp.replace(tzinfo=timezone.utc) if stamp and m["zone"] in ("UTC", "GMT", "Z") else stamp
+    )
 
 
 def _unix_time(m: re.Match, year: int) -> datetime | None:
     try:
-        return datetime.fromtimestamp(int(m["epoch"]) + int((m["usec"] or "0")[:6].ljust(6, "0")) / 1e6, timezone.utc)
+        return datetime.fromtimestamp(
+            int(m["epoch"]) + int((m["usec"] or "0")[:6].ljust(6, "0")) / 1e6, timezone.utc
+        )
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -149,21 +213,32 @@ def _match(head: str, shapes: list) -> tuple[str, re.Match, object] | None:
 def _skip(line: str) -> bool:
     """Lines that cannot carry an envelope: logrus, dump lines, indented continuations."""
     first = line[:1]
-    return first in ("", " ", "\t") or (first == "t" and line.startswith('time="')) \
-        or (first == "g" and line.startswith("goroutine ")) or (first == "l" and line.startswith("level="))
+    return (
+        first in ("", " ", "\t")
+        or (first == "t" and line.startswith('time="'))
+        or (first == "g" and line.startswith("goroutine "))
+        or (first == "l" and line.startswith("level="))
+    )
 
 
 def _unescape(text: str) -> str:
     """rsyslog writes control characters as #ooo (TAB: #011); busybox syslogd as ^I."""
     if "#0" in text:
-        text = re.sub(r"#0([0-3][0-7])", lambda m: chr(int(m[1], 8)) if m[1] in ("11", "12") else m[0], text)
+        text = re.sub(
+            r"#0([0-3][0-7])", lambda m: chr(int(m[1], 8)) if m[1] in ("11", "12") else m[0], text
+        )
     while text.startswith("^I"):
         text = "\t" + text[2:]
     return text
 
 
-def read(inp: sources.Input, problems: list[sources.Problem], fmt: str = "auto",
-           year: int | None = None, skim: Skim | None = None) -> Iterator[Record | Skipped]:
+def read(
+    inp: sources.Input,
+    problems: list[sources.Problem],
+    fmt: str = "auto",
+    year: int | None = None,
+    skim: Skim | None = None,
+) -> Iterator[Record | Skipped]:
     """The Records of one open input, in the envelope detected (or forced with ``fmt``); with
     ``skim``, routine stretches of a line-shaped log come as :class:`Skipped` counts."""
     if year is None and inp.mtime:
@@ -188,8 +263,13 @@ def read(inp: sources.Input, problems: list[sources.Problem], fmt: str = "auto",
         yield from records(inp.name, sources.read_lines(inp, problems, skim), year, fmt, problem)
 
 
-def records(source: str, lines: Iterable[str | Skipped], year: int | None = None, fmt: str = "auto",
-            problem: journal.Problem | None = None) -> Iterator[Record | Skipped]:
+def records(
+    source: str,
+    lines: Iterable[str | Skipped],
+    year: int | None = None,
+    fmt: str = "auto",
+    problem: journal.Problem | None = None,
+) -> Iterator[Record | Skipped]:
     """One Record per physical line (continuations of a journal entry included); Skipped counts pass through."""
     year = year or datetime.now(timezone.utc).year
     shapes = SHAPES if fmt == "auto" else [s for s in SHAPES if s[0] == fmt]
@@ -204,8 +284,13 @@ def records(source: str, lines: Iterable[str | Skipped], year: int | None = None
             yield line
             continue
         if line[:1] == "{" and fmt in ("auto", "journal-json", "json-file"):
-            out = json_file.feed(line, lineno) if line.startswith('{"log":') and fmt != "journal-json" else \
-                journal.json_records(line, lineno, entries) if journal.is_json_entry(line) else None
+            out = (
+                json_file.feed(line, lineno)
+                if line.startswith('{"log":') and fmt != "journal-json"
+                else journal.json_records(line, lineno, entries)
+                if journal.is_json_entry(line)
+                else None
+            )
             if out is not None:
                 yield from out
                 previous, column = None, 0
@@ -213,26 +298,49 @@ def records(source: str, lines: Iterable[str | Skipped], year: int | None = None
         found = _match(line[:400], shapes) if shapes and not _skip(line) else None
         if found is not None:
             name, m, reader = found
-            text = line[m.end():]
+            text = line[m.end() :]
             pid = m["pid"]
             if name == "journal-short":
                 hint = _year_in(text)
                 month = _month(m["mon"]) or 0
-                year = hint or (year + 1 if month < last_month - 6 else year)  # New Year between two lines
+                year = hint or (
+                    year + 1 if month < last_month - 6 else year
+                )  # New Year between two lines
                 last_month = month
                 text = _unescape(text)
             elif name in ("journal-iso", "syslog-5424"):
                 text = _unescape(text)
                 if sup := SUPERVISOR.match(text):
-                    text, pid = text[sup.end():], sup["pid"]
-            rec = Record(source, lineno, text, reader(m, year), m["host"] or None, m["ident"],
-                         int(pid) if pid and pid.isdigit() else None, name)
+                    text, pid = text[sup.end() :], sup["pid"]
+            rec = Record(
+                source,
+                lineno,
+                text,
+                reader(m, year),
+                m["host"] or None,
+                m["ident"],
+                int(pid) if pid and pid.isdigit() else None,
+                name,
+            )
             column = m.end()
-        elif previous is not None and previous.envelope != "plain" and column > 20 \
-                and line[:column].isspace() and len(line) > column:
+        elif (
+            previous is not None
+            and previous.envelope != "plain"
+            and column > 20
+            and line[:column].isspace()
+            and len(line) > column
+        ):
             # journalctl prints a multi-line MESSAGE once, indented to the message column
-            rec = Record(source, lineno, line[column:], previous.time, previous.host,
-                         previous.proc, previous.pid, previous.envelope)
+            rec = Record(
+                source,
+                lineno,
+                line[column:],
+                previous.time,
+                previous.host,
+                previous.proc,
+                previous.pid,
+                previous.envelope,
+            )
         else:
             rec = Record(source, lineno, "" if journal.MARKER.fullmatch(line) else line)
             column = 0
@@ -264,10 +372,23 @@ class JsonFile:
             self._partial[stream] = (text, first)
             return []
         when = _iso_time(obj["time"]) if isinstance(obj.get("time"), str) else None
-        return [Record(self.source, first, text[:-1].rstrip("\r"), when, None, stream or None, None, "json-file")]
+        return [
+            Record(
+                self.source,
+                first,
+                text[:-1].rstrip("\r"),
+                when,
+                None,
+                stream or None,
+                None,
+                "json-file",
+            )
+        ]
 
     def rest(self) -> list[Record]:
-        out = [Record(self.source, first, text, None, None, stream or None, None, "json-file")
-               for stream, (text, first) in self._partial.items()]
+        out = [
+            Record(self.source, first, text, None, None, stream or None, None, "json-file")
+            for stream, (text, first) in self._partial.items()
+        ]
         self._partial.clear()
         return out

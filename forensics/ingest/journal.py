@@ -9,23 +9,39 @@ Entries that journald cut at its line limit (``_LINE_BREAK=line-max``) are joine
 ``-o export`` is read as bytes: its binary fields (``KEY\\n<u64 length><data>\\n``) may
 hold newlines and NULs.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Iterator
 
 from forensics.model import Record
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_FIELD = 64 << 20  # a binary export field larger than this is skipped (and reported)
 MAX_OBJECT_LINES = 100_000  # json-pretty: an object longer than this is not a journal entry
-KEEP = {"MESSAGE", "__REALTIME_TIMESTAMP", "_SOURCE_REALTIME_TIMESTAMP", "_HOSTNAME", "SYSLOG_IDENTIFIER",
-        "_COMM", "_PID", "SYSLOG_PID", "_LINE_BREAK", "_STREAM_ID", "__CURSOR"}
-VERBOSE_HEADER = re.compile(r"[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})? \S{1,8} \[(?P<cursor>[^\]]*)\]")
+KEEP = {
+    "MESSAGE",
+    "__REALTIME_TIMESTAMP",
+    "_SOURCE_REALTIME_TIMESTAMP",
+    "_HOSTNAME",
+    "SYSLOG_IDENTIFIER",
+    "_COMM",
+    "_PID",
+    "SYSLOG_PID",
+    "_LINE_BREAK",
+    "_STREAM_ID",
+    "__CURSOR",
+}
+VERBOSE_HEADER = re.compile(
+    r"[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})? \S{1,8} \[(?P<cursor>[^\]]*)\]"
+)
 VERBOSE_FIELD = re.compile(r"    (?P<key>[A-Za-z0-9_]{1,64})=(?P<value>.*)", re.S)
-MARKER = re.compile(r"-- (?:Boot [0-9a-f]{32}|Reboot|No entries|Logs begin at .*|Journal begins at .*) --")
+MARKER = re.compile(
+    r"-- (?:Boot [0-9a-f]{32}|Reboot|No entries|Logs begin at .*|Journal begins at .*) --"
+)
 BLOB = re.compile(r"\[[0-9.,]+[KMGT]?B? blob data\]")
 Problem = Callable[[int, str], None]  # (line, message)
 
@@ -35,7 +51,9 @@ def detect(head: bytes) -> str | None:
     first, _, rest = head.lstrip(b"\n").partition(b"\n")
     while first.startswith(b"-- ") and rest:  # "-- Logs begin at ... --", "-- Boot ... --"
         first, _, rest = rest.partition(b"\n")
-    if first.startswith(b"__CURSOR=") or (re.match(rb"[A-Z_][A-Z0-9_]*=", first) and b"\n__REALTIME_TIMESTAMP=" in head):
+    if first.startswith(b"__CURSOR=") or (
+        re.match(rb"[A-Z_][A-Z0-9_]*=", first) and b"\n__REALTIME_TIMESTAMP=" in head
+    ):
         return "journal-export"
     if first.rstrip() == b"{" and re.match(rb'\s*"[A-Z_][A-Z0-9_]*" : ', rest):
         return "journal-json-pretty"
@@ -76,15 +94,22 @@ class Entries:
         self.source, self.envelope, self.problem = source, envelope, problem
         self._pending: dict[tuple, tuple[str, int]] = {}  # stream -> (text so far, its line)
 
-    def records(self, fields: dict, line: int, step: int, when: datetime | None = None) -> list[Record]:
+    def records(
+        self, fields: dict, line: int, step: int, when: datetime | None = None
+    ) -> list[Record]:
         message = _text(fields.get("MESSAGE"))
         pid_text = _text(fields.get("_PID") or fields.get("SYSLOG_PID")) or ""
         pid = int(pid_text) if pid_text.isdigit() else None
         stream = (_text(fields.get("_STREAM_ID")), pid)
         if message is None:
-            if "MESSAGE" in fields and self.problem is not None:  # json: null above 4096 bytes without --all
+            if (
+                "MESSAGE" in fields and self.problem is not None
+            ):  # json: null above 4096 bytes without --all
                 self._pending.pop(stream, None)
-                self.problem(line, "journalctl left out this MESSAGE (over 4096 bytes); render with --all to read it")
+                self.problem(
+                    line,
+                    "journalctl left out this MESSAGE (over 4096 bytes); render with --all to read it",
+                )
             return []
         if stream in self._pending:
             before, line = self._pending.pop(stream)
@@ -95,13 +120,17 @@ class Entries:
         when = when or _time(fields)
         host = _text(fields.get("_HOSTNAME"))
         proc = _text(fields.get("SYSLOG_IDENTIFIER") or fields.get("_COMM"))
-        return [Record(self.source, line + i * step, piece, when, host, proc, pid, self.envelope)
-                for i, piece in enumerate(message.split("\n"))]
+        return [
+            Record(self.source, line + i * step, piece, when, host, proc, pid, self.envelope)
+            for i, piece in enumerate(message.split("\n"))
+        ]
 
     def rest(self) -> list[Record]:
         """Entries still waiting for their continuation when the input ended."""
-        out = [Record(self.source, line, text, None, None, None, pid, self.envelope)
-               for (_, pid), (text, line) in self._pending.items()]
+        out = [
+            Record(self.source, line, text, None, None, None, pid, self.envelope)
+            for (_, pid), (text, line) in self._pending.items()
+        ]
         self._pending.clear()
         return out
 

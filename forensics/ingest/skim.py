@@ -19,13 +19,14 @@ logrus text line carries exactly one unescaped ``" level=<level> `` (a quote ins
 escaped): when the block holds as many of them as lines, every line is one and nothing more is
 searched; otherwise one regular expression over the block finds the lines that are not.
 """
+
 from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable
 
 AFTER = 20_000  # lines of each input always parsed one by one
 BLOCK = 1 << 20
@@ -33,11 +34,16 @@ SAME = 200  # as many lines as the parser keeps of one repeated message (forensi
 FOLLOWS = SAME  # create requests followed per input (past them the parser counts such lines anyway)
 _DIGITS = bytes.maketrans(b"123456789", b"000000000")
 CONTEXT = 200  # lines given before a panic or a dump (the requests that led up to it)
-_DUMP_STARTS = ((b"panic", b"panic"), (b"goroutine", b"goroutine "))  # (needle, token) of a panic or dump
+_DUMP_STARTS = (
+    (b"panic", b"panic"),
+    (b"goroutine", b"goroutine "),
+)  # (needle, token) of a panic or dump
 _MARK, _ESCAPED = b'" level=', b'\\" level='
 _DEBUG, _INFO = b'" level=debug msg=', b'" level=info msg='
 # a line at any level but debug and info is always given
-_OTHER_LEVELS = tuple(f'" level={name} '.encode() for name in ("trace", "warning", "error", "fatal", "panic"))
+_OTHER_LEVELS = tuple(
+    f'" level={name} '.encode() for name in ("trace", "warning", "error", "fatal", "panic")
+)
 # the newline before a line that is not a logrus text line at debug or info (after an envelope
 # ending in ": "); the first line of a block is always given
 _ODD = re.compile(rb'\n(?!(?:[^"\n]{1,300}?: )?time="[^"\n]{1,40}" level=(?:debug|info) msg=|\Z)')
@@ -60,11 +66,18 @@ class Skim:
     block: int = BLOCK
     context: int = CONTEXT  # lines given before a panic or a dump
     every: bool = False  # --every-line: give every line but repeats (see select)
-    follow: tuple[tuple[str, int], ...] = ()  # (needle, n): a line holding it and the n lines after it are
+    follow: tuple[
+        tuple[str, int], ...
+    ] = ()  # (needle, n): a line holding it and the n lines after it are
     # given, for the first FOLLOWS of an input
 
-    def select(self, chunk: bytes, tail: int = 0, follows: list[int] | None = None, same: dict | None = None,
-               ) -> tuple[list[bytes | Skipped] | None, int]:
+    def select(
+        self,
+        chunk: bytes,
+        tail: int = 0,
+        follows: list[int] | None = None,
+        same: dict | None = None,
+    ) -> tuple[list[bytes | Skipped] | None, int]:
         """``chunk`` (whole lines, each ending with a newline) as the lines to give, in order, with
         Skipped counts between them (None when every line must be given: NULs, a tiny block), and
         how many lines of the block before it are wanted as context; ``tail``: give the last lines;
@@ -89,7 +102,12 @@ class Skim:
         if escaped:  # less the markers inside quoted values
             for at in _finds(chunk, _ESCAPED, every=True):
                 for name in totals:
-                    if chunk.startswith(b'\\" level=' + name.encode() + (b" msg=" if name in ("debug", "info") else b" "), at):
+                    if chunk.startswith(
+                        b'\\" level='
+                        + name.encode()
+                        + (b" msg=" if name in ("debug", "info") else b" "),
+                        at,
+                    ):
                         totals[name] -= 1
         follow = {needle.encode(): count for needle, count in self.follow}
         found: set[int] = set()
@@ -112,13 +130,20 @@ class Skim:
             keep.update(chunk.rfind(b"\n", 0, at) + 1 for at in odd)
         wanted = 0
         kept = sorted(keep | found)
-        triggers = sorted({chunk.rfind(b"\n", 0, at) + 1 for needle, token in _DUMP_STARTS
-                           if (needle, False) in hits for at in _finds(chunk, token)})
+        triggers = sorted(
+            {
+                chunk.rfind(b"\n", 0, at) + 1
+                for needle, token in _DUMP_STARTS
+                if (needle, False) in hits
+                for at in _finds(chunk, token)
+            }
+        )
         previous = None
         for start in triggers:  # what led up to a panic or a dump, once per stretch of given lines
             keep.add(start)
-            if previous is not None and chunk.count(b"\n", previous, start) == \
-                    bisect.bisect_left(kept, start) - bisect.bisect_left(kept, previous):
+            if previous is not None and chunk.count(b"\n", previous, start) == bisect.bisect_left(
+                kept, start
+            ) - bisect.bisect_left(kept, previous):
                 previous = start
                 continue
             previous = start
@@ -134,12 +159,14 @@ class Skim:
         else:  # the lines found but repeats
             _repeats(chunk, keep, same, found - keep)
         starts = sorted(keep)
-        given = [chunk[a:chunk.find(b"\n", a) + 1] for a in starts]
+        given = [chunk[a : chunk.find(b"\n", a) + 1] for a in starts]
         for line in given:
             level = _level_of(line)
             if level is not None and (escaped and _ESCAPED in line):
                 for name in totals:
-                    totals[name] -= line.count(f'" level={name} '.encode()) - line.count(f'\\" level={name} '.encode())
+                    totals[name] -= line.count(f'" level={name} '.encode()) - line.count(
+                        f'\\" level={name} '.encode()
+                    )
             elif level in totals:
                 totals[level] -= 1
         levels = {name: n for name, n in totals.items() if n}
@@ -205,7 +232,7 @@ def _repeats(chunk: bytes, keep: set[int], same: dict, among: set[int] | None) -
                 _repeat(line, start, keep, same)
         return
     for start in among:
-        line = chunk[start:chunk.find(b"\n", start)]
+        line = chunk[start : chunk.find(b"\n", start)]
         if b"goroutine" in line or b"panic" in line:
             keep.add(start)
         else:
@@ -227,9 +254,9 @@ def _repeat(line: bytes, start: int, keep: set[int], same: dict) -> None:
 def _level_of(line: bytes) -> str | None:
     """The level of a logrus text line: its first ``" level=`` not escaped."""
     at = line.find(_MARK)
-    if at < 0 or line[at - 1:at] == b"\\":
+    if at < 0 or line[at - 1 : at] == b"\\":
         return None
-    return line[at + 8:line.find(b" ", at + 8)].decode(errors="replace")
+    return line[at + 8 : line.find(b" ", at + 8)].decode(errors="replace")
 
 
 def _line_starts(chunk: bytes, hits: list[tuple[bytes, bool]]) -> list[int]:
@@ -265,14 +292,19 @@ def _scanner(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[b
     except ImportError:
         hyperscan = None
     if hyperscan is None:
+
         def search(chunk: bytes) -> dict:
             lower = chunk.lower() if caseless else b""
             return {(n, f): None for n, f in every if n in (lower if f else chunk)}
+
         return search
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     nocase = hyperscan.HS_FLAG_CASELESS
-    db.compile(expressions=[re.escape(n) for n, _ in every], ids=list(range(len(every))),
-               flags=[nocase if f else 0 for _, f in every])
+    db.compile(
+        expressions=[re.escape(n) for n, _ in every],
+        ids=list(range(len(every))),
+        flags=[nocase if f else 0 for _, f in every],
+    )
 
     def scan(chunk: bytes) -> dict:
         found: list[tuple[int, int]] = []
@@ -281,4 +313,5 @@ def _scanner(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[b
         for i, end in sorted(found):
             out.setdefault(every[i], set()).add(chunk.rfind(b"\n", 0, end) + 1)
         return out
+
     return scan

@@ -7,6 +7,7 @@ wherever they appear (``bundle.tgz!var/log/docker.log.gz`` is read through both)
 cannot be opened becomes a ``Problem`` instead of an exception, so that the rest of the
 inputs are still analysed. Inputs are only ever opened for reading; nothing is extracted.
 """
+
 from __future__ import annotations
 
 import io
@@ -14,9 +15,9 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from forensics.ingest import archives
 from forensics.ingest.archives import READ_ERRORS
@@ -29,11 +30,16 @@ MAX_LINE = 1 << 20  # a longer physical line is cut here (and reported)
 SNIFF = 8192
 # What forensics itself writes (reports, dumps' pages, fleet tables), recognised by content: read as
 # evidence, a report would cite its own rules table and examples as if the daemon had logged them.
-_OWN_OUTPUT = re.compile(rb'\A\s*\{\s*"(?:schema"\s*:\s*"forensics-|fingerprint"\s*:)'  # JSON reports, scan cache
-                         rb'|<meta name="generator" content="forensics'  # HTML pages
-                         rb'|<title>forensics (?:report|fleet scan):'  # pages written before the generator mark
-                         rb'|\A\s*## forensics: ', re.DOTALL | re.IGNORECASE)  # Markdown for a ticket
-SCAN_MARK = ".forensics-scan"  # written in every `scan --out` directory: never read as a host's evidence
+_OWN_OUTPUT = re.compile(
+    rb'\A\s*\{\s*"(?:schema"\s*:\s*"forensics-|fingerprint"\s*:)'  # JSON reports, scan cache
+    rb'|<meta name="generator" content="forensics'  # HTML pages
+    rb"|<title>forensics (?:report|fleet scan):"  # pages written before the generator mark
+    rb"|\A\s*## forensics: ",
+    re.DOTALL | re.IGNORECASE,
+)  # Markdown for a ticket
+SCAN_MARK = (
+    ".forensics-scan"  # written in every `scan --out` directory: never read as a host's evidence
+)
 
 
 def own_output(head: bytes) -> bool:
@@ -46,8 +52,12 @@ class Input:
     name: str  # display name used in file:line provenance ("bundle.tgz!var/log/docker.log")
     path: Path | None  # the file on disk; None for stdin and archive members
     size: int = 0
-    stream: io.BufferedIOBase | None = field(default=None, repr=False)  # open, decompressed, while it is read
-    mtime: float | None = None  # modification time (file or archive member), for a year an envelope omits
+    stream: io.BufferedIOBase | None = field(
+        default=None, repr=False
+    )  # open, decompressed, while it is read
+    mtime: float | None = (
+        None  # modification time (file or archive member), for a year an envelope omits
+    )
     layers: tuple[str, ...] = ()  # compression layers undone, outermost first
 
 
@@ -55,7 +65,9 @@ OWN = "written by forensics (a report, page or table), not evidence"
 AGAIN = "the same file as an input read before (given twice, or through another link); read once"
 
 
-def walk(paths: list[str], problems: list[Problem], skipped: list[tuple[str, str]] | None = None) -> Iterator[Input]:
+def walk(
+    paths: list[str], problems: list[Problem], skipped: list[tuple[str, str]] | None = None
+) -> Iterator[Input]:
     """Every input named by ``paths``, opened one at a time: read each one before asking for the next.
 
     What forensics wrote itself (see :func:`own_output`) is not an input, and a file is read once however
@@ -90,14 +102,23 @@ def walk(paths: list[str], problems: list[Problem], skipped: list[tuple[str, str
             problems.append(Problem(raw, None, "no such file or directory", fatal=True))
 
 
-def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[tuple[str, str]],
-              seen_files: set[tuple[int, int]]) -> Iterator[Input]:
-    sos_roots: list[str] = []  # directories laid out as a sosreport (sos_commands/, sos_logs/...): never by name
+def _walk_dir(
+    raw: str,
+    root: Path,
+    problems: list[Problem],
+    skipped: list[tuple[str, str]],
+    seen_files: set[tuple[int, int]],
+) -> Iterator[Input]:
+    sos_roots: list[
+        str
+    ] = []  # directories laid out as a sosreport (sos_commands/, sos_logs/...): never by name
     seen_dirs: set[tuple[int, int]] = set()
     found = False
 
     def unreadable(exc: OSError) -> None:
-        problems.append(Problem(str(exc.filename or raw), None, f"cannot read directory: {exc.strerror or exc}"))
+        problems.append(
+            Problem(str(exc.filename or raw), None, f"cannot read directory: {exc.strerror or exc}")
+        )
 
     for dirpath, dirnames, filenames in _tree(str(root), unreadable):
         try:
@@ -107,7 +128,11 @@ def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[tuple
             dirnames[:] = []
             continue
         if (st.st_dev, st.st_ino) in seen_dirs:
-            problems.append(Problem(dirpath, None, "symbolic link to a directory already read (a loop?); skipped"))
+            problems.append(
+                Problem(
+                    dirpath, None, "symbolic link to a directory already read (a loop?); skipped"
+                )
+            )
             dirnames[:] = []
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
@@ -119,7 +144,14 @@ def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[tuple
         dirnames.sort()
         if archives.SOS_LAYOUT.intersection(dirnames):
             sos_roots.append(dirpath)
-        sos = next((r for r in reversed(sos_roots) if dirpath == r or dirpath.startswith(r.rstrip(os.sep) + os.sep)), None)
+        sos = next(
+            (
+                r
+                for r in reversed(sos_roots)
+                if dirpath == r or dirpath.startswith(r.rstrip(os.sep) + os.sep)
+            ),
+            None,
+        )
         for name in sorted(filenames):
             path = Path(dirpath, name)
             if sos is not None and not archives.wanted(path.relative_to(sos).as_posix(), True):
@@ -128,13 +160,22 @@ def _walk_dir(raw: str, root: Path, problems: list[Problem], skipped: list[tuple
                 st = path.stat()
             except OSError as exc:
                 broken = path.is_symlink() and not path.exists()
-                problems.append(Problem(str(path), None, "broken symbolic link" if broken else
-                                        f"cannot open: {exc.strerror or exc}", fatal=True))
+                problems.append(
+                    Problem(
+                        str(path),
+                        None,
+                        "broken symbolic link" if broken else f"cannot open: {exc.strerror or exc}",
+                        fatal=True,
+                    )
+                )
                 continue
             if not stat.S_ISREG(st.st_mode):
                 problems.append(Problem(str(path), None, "not a regular file; skipped"))
                 continue
-            if (st.st_dev, st.st_ino) in seen_files:  # the same file through another link, or given twice
+            if (
+                st.st_dev,
+                st.st_ino,
+            ) in seen_files:  # the same file through another link, or given twice
                 found = True
                 skipped.append((str(path), AGAIN))
                 continue
@@ -168,7 +209,9 @@ def _tree(top: str, onerror) -> Iterator[tuple[str, list[str], list[str]]]:
         stack.extend(os.path.join(here, d) for d in reversed(dirnames))
 
 
-def _open_file(name: str, path: Path, problems: list[Problem], skipped: list[tuple[str, str]]) -> Iterator[Input]:
+def _open_file(
+    name: str, path: Path, problems: list[Problem], skipped: list[tuple[str, str]]
+) -> Iterator[Input]:
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed below, after the input is read
         st = os.fstat(raw.fileno())
@@ -179,12 +222,23 @@ def _open_file(name: str, path: Path, problems: list[Problem], skipped: list[tup
         yield from _open(name, path, raw, problems, st.st_mtime, st.st_size, skipped=skipped)
 
 
-def _open(name: str, path: Path | None, raw, problems: list[Problem], mtime: float | None,
-          size: int = 0, depth: int = 0, skipped: list[tuple[str, str]] | None = None) -> Iterator[Input]:
+def _open(
+    name: str,
+    path: Path | None,
+    raw,
+    problems: list[Problem],
+    mtime: float | None,
+    size: int = 0,
+    depth: int = 0,
+    skipped: list[tuple[str, str]] | None = None,
+) -> Iterator[Input]:
     """Undo compression, descend into tar archives, refuse binary journal files."""
-    stream, layers = archives.decompress(raw, capped=path is None and depth == 0)  # stdin may never end
+    stream, layers = archives.decompress(
+        raw, capped=path is None and depth == 0
+    )  # stdin may never end
     head = archives.peek(stream, 512)
     if archives.is_tar(head) and depth < 8:
+
         def problem(source: str, line: int | None, message: str, fatal: bool) -> None:
             problems.append(Problem(source, line, message, fatal))
 
@@ -192,8 +246,15 @@ def _open(name: str, path: Path | None, raw, problems: list[Problem], mtime: flo
             yield from _open(member, None, data, problems, when, depth=depth + 1, skipped=skipped)
         return
     if head.startswith(archives.JOURNAL_FILE):
-        problems.append(Problem(name, None, "binary systemd journal file: give `journalctl --file "
-                                "<file> -o export` (or -o json) output instead", fatal=True))
+        problems.append(
+            Problem(
+                name,
+                None,
+                "binary systemd journal file: give `journalctl --file "
+                "<file> -o export` (or -o json) output instead",
+                fatal=True,
+            )
+        )
         return
     if own_output(archives.peek(stream, SNIFF)):
         if skipped is not None:
@@ -215,7 +276,9 @@ def head(inp: Input, size: int = SNIFF) -> bytes:
     return archives.peek(inp.stream, size) if inp.stream is not None else b""
 
 
-def read_lines(inp: Input, problems: list[Problem], skim: Skim | None = None) -> Iterator[str | Skipped]:
+def read_lines(
+    inp: Input, problems: list[Problem], skim: Skim | None = None
+) -> Iterator[str | Skipped]:
     """Yield the decoded lines of one open input (without line ends).
 
     Undecodable bytes become U+FFFD; a binary input or a read error stops this input
@@ -226,7 +289,11 @@ def read_lines(inp: Input, problems: list[Problem], skim: Skim | None = None) ->
     stream = inp.stream
     try:
         if looks_binary(head(inp)):
-            problems.append(Problem(inp.name, 1, "binary data, not a log or a goroutine dump; skipped", fatal=True))
+            problems.append(
+                Problem(
+                    inp.name, 1, "binary data, not a log or a goroutine dump; skipped", fatal=True
+                )
+            )
             return
         readline = stream.readline
         while skim is None or at[0] < skim.after:
@@ -258,7 +325,9 @@ def _skip_long(name: str, line: int, readline, problems: list[Problem]) -> None:
             break
 
 
-def _blocks(name: str, stream, skim: Skim, at: list[int], problems: list[Problem]) -> Iterator[str | Skipped]:
+def _blocks(
+    name: str, stream, skim: Skim, at: list[int], problems: list[Problem]
+) -> Iterator[str | Skipped]:
     """Read in blocks; give the lines the analysis needs and Skipped counts of the others. The last
     blocks are held until the next one shows whether their last lines lead up to a panic or a dump."""
     held: list[list] = []  # [chunk, pieces, lines] of the blocks not given yet, oldest first

@@ -15,14 +15,15 @@ Memory stays bounded on large inputs: past ``KEEP_ALL`` events per input, an eve
 message (numbers and ids blanked) was already seen ``KEEP_SAME`` times is only counted,
 except the ``CONTEXT`` events just before a dump or panic, which are kept.
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import PurePath
-from typing import Iterable
 
 import regex
 
@@ -34,15 +35,25 @@ from forensics.parse.fastdump import parse_slabs, texts
 from forensics.parse.goroutines import DumpReader, looks_like_dump
 
 KEEP_ALL, KEEP_SAME, CONTEXT = 20_000, 200, 200
-NEEDLES = ("Starting up", "goroutine", "panic")  # lifetimes and dumps logged as one message: never skimmed
+NEEDLES = (
+    "Starting up",
+    "goroutine",
+    "panic",
+)  # lifetimes and dumps logged as one message: never skimmed
 READ_SIZE = 1 << 18  # bytes read at a time by parse_dump_file
 MAX_JOIN = 1 << 22  # a logrus line cut by journald is joined up to this many characters
 _VARIABLE = re.compile(r"[0-9a-f]{8,}|\d+")
 _QUICK = re.compile(r'time="[^"]{0,40}" level=(\w{1,8}) msg="((?:[^"\\]|\\.){0,160})')
-_OPEN_QUOTE = regex.compile(r'(?:^|\s)msg="(?:[^"\\]|\\.)*+$')  # msg value without its closing quote
+_OPEN_QUOTE = regex.compile(
+    r'(?:^|\s)msg="(?:[^"\\]|\\.)*+$'
+)  # msg value without its closing quote
 _NEVER_DUMP = ('time="', "level=", '{"')
-_NEXT_GROUP = re.compile(r"\s*(?:goroutine \d|\d+ @ 0x|$)")  # what a real blank line in a dump precedes
-_DUMP_IN_MSG = re.compile(r"=== BEGIN goroutine stack dump ===|goroutine \d+ \[[^\]\n]*\]:(?:\n|\\n)")
+_NEXT_GROUP = re.compile(
+    r"\s*(?:goroutine \d|\d+ @ 0x|$)"
+)  # what a real blank line in a dump precedes
+_DUMP_IN_MSG = re.compile(
+    r"=== BEGIN goroutine stack dump ===|goroutine \d+ \[[^\]\n]*\]:(?:\n|\\n)"
+)
 
 
 @dataclass(slots=True)
@@ -69,7 +80,9 @@ class Coverage:
     plain_lines: list[int] = field(default_factory=list)  # the first few of them
     aggregated: int = 0  # repetitive events counted, not kept
     offset: str | None = None  # how zone-less envelope times were aligned with logrus UTC
-    starts: list[tuple] = field(default_factory=list)  # (line, pid) of each daemon start: its lifetimes
+    starts: list[tuple] = field(
+        default_factory=list
+    )  # (line, pid) of each daemon start: its lifetimes
     gaps: str | None = None  # the stretches with no line, said once the times are in UTC
 
     @property
@@ -80,18 +93,24 @@ class Coverage:
     def notes(self) -> list[str]:
         out = []
         if self.plain and self.levels:
-            lines = ", ".join(map(str, self.plain_lines)) + (", ..." if self.plain > len(self.plain_lines) else "")
+            lines = ", ".join(map(str, self.plain_lines)) + (
+                ", ..." if self.plain > len(self.plain_lines) else ""
+            )
             out.append(f"{self.plain} lines not logrus nor part of a dump (lines {lines})")
         if self.aggregated:
             out.append(f"{self.aggregated} routine or repetitive log lines counted, not kept")
         if self.levels and not self.levels["debug"]:
-            out.append("no debug lines: the daemon's log level hides API calls (`Calling DELETE ...`)")
+            out.append(
+                "no debug lines: the daemon's log level hides API calls (`Calling DELETE ...`)"
+            )
         if self.offset:
             out.append(self.offset)
         if self.gaps:
             out.append(self.gaps)
         if len(self.starts) > 1:
-            lives = ", ".join(f"line {line}" + (f" pid {pid}" if pid else "") for line, pid in self.starts)
+            lives = ", ".join(
+                f"line {line}" + (f" pid {pid}" if pid else "") for line, pid in self.starts
+            )
             out.append(f"{len(self.starts)} daemon lifetimes (restarts), starting at {lives}")
         return out
 
@@ -132,7 +151,9 @@ def _dump_in_message(rec: Record, msg: str, when: datetime | None) -> list[Dump]
         msg = logrus.unquote('"' + msg + '"')
     reader = DumpReader(rec.source)
     for piece in msg.split("\n"):
-        reader.feed(Record(rec.source, rec.line, piece, when, rec.host, rec.proc, rec.pid, rec.envelope))
+        reader.feed(
+            Record(rec.source, rec.line, piece, when, rec.host, rec.proc, rec.pid, rec.envelope)
+        )
     dumps = reader.close()
     for dump in dumps:
         dump.time = dump.time or when
@@ -148,7 +169,9 @@ class _Segmenter:
         self.in_dump: dict[tuple, bool] = {}
         self.blank: dict[tuple, Record] = {}  # a blank line inside a dump, held until the next line
         self.cut: dict[tuple, Record] = {}  # a logrus line waiting for the rest journald cut off
-        self.seen_at: dict[tuple[str, int], tuple] = {}  # (envelope time, previous event time) of dump lines
+        self.seen_at: dict[
+            tuple[str, int], tuple
+        ] = {}  # (envelope time, previous event time) of dump lines
         self.events: list[Event] = []
         self.inner: list[Dump] = []
         self.offsets: Counter = Counter()  # local - UTC, from lines that carry both
@@ -165,7 +188,11 @@ class _Segmenter:
             self.procs[key] = rec.proc
         held = self.cut.get(key)
         if held is not None:
-            if len(held.text) < MAX_JOIN and parse_line(rec.text) is None and not rec.text.startswith("goroutine "):
+            if (
+                len(held.text) < MAX_JOIN
+                and parse_line(rec.text) is None
+                and not rec.text.startswith("goroutine ")
+            ):
                 held.text += rec.text  # journald split one long line into several entries
                 if not held.text.endswith("\\") and not _OPEN_QUOTE.search(held.text):
                     del self.cut[key]
@@ -201,7 +228,9 @@ class _Segmenter:
     def _log_line(self, key: tuple, rec: Record, cov: Coverage) -> None:
         text = rec.text
         if text[-1:] != '"' and text.startswith(("time=", "level=")) and _OPEN_QUOTE.search(text):
-            self.cut[key] = Record(rec.source, rec.line, rec.text, rec.time, rec.host, rec.proc, rec.pid, rec.envelope)
+            self.cut[key] = Record(
+                rec.source, rec.line, rec.text, rec.time, rec.host, rec.proc, rec.pid, rec.envelope
+            )
             return
         self._event(rec, cov)
 
@@ -211,7 +240,11 @@ class _Segmenter:
         quick = _QUICK.match(text)
         if "goroutine" in text:  # a dump logged in one message is never aggregated
             return False
-        same = (quick[1], _VARIABLE.sub("#", quick[2])) if quick else (None, _VARIABLE.sub("#", text[:160]))
+        same = (
+            (quick[1], _VARIABLE.sub("#", quick[2]))
+            if quick
+            else (None, _VARIABLE.sub("#", text[:160]))
+        )
         self.same[same] += 1
         if self.same[same] <= KEEP_SAME:
             return False
@@ -226,7 +259,9 @@ class _Segmenter:
             return
         parsed = parse_line(rec.text)
         if parsed is None:
-            event = Event(rec.source, rec.line, rec.time, None, rec.text, {}, rec.host, rec.pid, rec.proc)
+            event = Event(
+                rec.source, rec.line, rec.time, None, rec.text, {}, rec.host, rec.pid, rec.proc
+            )
             cov.plain += 1
             if len(cov.plain_lines) < 5:
                 cov.plain_lines.append(rec.line)
@@ -235,8 +270,17 @@ class _Segmenter:
                 found = _local_offset(rec.time, parsed.time)
                 if found is not None:
                     self.offsets[found] += 1
-            event = Event(rec.source, rec.line, parsed.time or rec.time, parsed.level, parsed.msg,
-                          parsed.fields, rec.host, rec.pid, rec.proc)
+            event = Event(
+                rec.source,
+                rec.line,
+                parsed.time or rec.time,
+                parsed.level,
+                parsed.msg,
+                parsed.fields,
+                rec.host,
+                rec.pid,
+                rec.proc,
+            )
             cov.levels[parsed.level] += 1
             if parsed.msg == "Starting up" and len(cov.starts) < 20:
                 cov.starts.append((rec.line, rec.pid))
@@ -258,14 +302,16 @@ class _Segmenter:
                 self._event(rec, cov, context=True)
 
     def close(self, cov: Coverage) -> None:
-        for key, held in list(self.cut.items()):
+        for held in list(self.cut.values()):
             self._event(held, cov)
         self.cut.clear()
         offset = timedelta(0)
         if self.offsets:
             offset, votes = self.offsets.most_common(1)[0]
-            cov.offset = f"local times read as UTC{_hours(offset)}: {votes} of {self.offsets.total()} " \
-                         "lines with a logrus time agree"
+            cov.offset = (
+                f"local times read as UTC{_hours(offset)}: {votes} of {self.offsets.total()} "
+                "lines with a logrus time agree"
+            )
         cov.gaps = timegaps.describe(self.gaps.found, lambda t: as_utc(t, offset))
         events = sorted(self.events, key=lambda e: e.line) if self.resort else self.events
         for event in events:
@@ -343,15 +389,18 @@ def parse_dump_file(inp: sources.Input, into: Parsed) -> bool:
     if inp.path is None or inp.layers or inp.stream is None:
         return False
     head = sources.head(inp)
-    if not head or sources.looks_binary(head[:sources.SNIFF]):
+    if not head or sources.looks_binary(head[: sources.SNIFF]):
         return False
     first = head.decode("utf-8", errors="replace").split("\n")
     if not looks_like_dump(first[:-1][:8] or first):
         return False
     watched, others, long = _Watched(inp.stream), [], False
     try:
-        slabs = (slab for slab in texts(watched.read(READ_SIZE), watched)
-                 if not (len(slab) > sources.MAX_LINE // 4 and _LONG.search(slab) and (long := True)))
+        slabs = (
+            slab
+            for slab in texts(watched.read(READ_SIZE), watched)
+            if not (len(slab) > sources.MAX_LINE // 4 and _LONG.search(slab) and (long := True))
+        )
         dumps = parse_slabs(slabs, inp.name, others)
     except sources.READ_ERRORS:
         dumps = []
@@ -374,7 +423,7 @@ def dump_file_time(path: str) -> datetime | None:
     name = PurePath(path).name
     if not name.startswith("goroutine-stacks-"):
         return None
-    stamp = name[len("goroutine-stacks-"):].split(".log", 1)[0]
+    stamp = name[len("goroutine-stacks-") :].split(".log", 1)[0]
     for fmt in ("%Y-%m-%dT%H%M%SZ", "%Y-%m-%dT%H%M%S%z"):
         try:
             return as_utc(datetime.strptime(stamp, fmt))

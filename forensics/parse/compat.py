@@ -4,6 +4,7 @@ Possessive quantifiers (``*+``, ``++``, ``?+``, ``{m,n}+``) came to :mod:`re` in
 dump grammar uses them only to spare backtracking (what they match is the same either way), so
 on 3.10 they are compiled as plain greedy quantifiers. ``from forensics.parse.compat import re``
 is the :mod:`re` module with that ``compile``."""
+
 from __future__ import annotations
 
 import re as _re

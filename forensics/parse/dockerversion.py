@@ -13,6 +13,7 @@ As the CLI prints it (and as ``forensics collect`` renders it, see
 The one reader of that text: the daemons table takes ``Version``, the report's environment
 ``Go version``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -4,6 +4,7 @@
 keys sorted, field values keep their JSON types (``"containerd-snapshotter":false``); they are
 turned into the strings the text form would show (``false``), so rules see one shape.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,13 @@ def _text(value) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    return (
+        ""
+        if value is None
+        else json.dumps(value)
+        if isinstance(value, (dict, list))
+        else str(value)
+    )
 
 
 def parse(text: str) -> LogLine | None:

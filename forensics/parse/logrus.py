@@ -7,6 +7,7 @@ Values are bare when every character is in ``[a-zA-Z0-9-._/@^+]`` and otherwise
 quoted with Go's ``%q`` (``\\n``, ``\\t``, ``\\"``, ``\\xNN``, ``\\uNNNN``); the
 unquoting here undoes exactly that.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,15 +16,33 @@ from datetime import datetime
 
 import regex
 
-LEVELS = {"trac": "trace", "debu": "debug", "info": "info", "warn": "warning", "erro": "error",
-          "fata": "fatal", "pani": "panic"}
+LEVELS = {
+    "trac": "trace",
+    "debu": "debug",
+    "info": "info",
+    "warn": "warning",
+    "erro": "error",
+    "fata": "fatal",
+    "pani": "panic",
+}
 _PAIR = re.compile(r'\s*(?P<key>[^\s="]{1,128})=(?P<val>"(?:[^"\\]|\\.)*"|"[^\n]*|[^\s]*)')
 _TTY = regex.compile(
     r"(?:\x1b\[\d+(?:;\d+)*m)?(?P<lvl>TRAC|DEBU|INFO|WARN|ERRO|FATA|PANI)(?:\x1b\[0m)?"
-    r"\[(?P<ts>[^\]]{1,40})\] (?P<msg>.*?)(?P<rest>(?: {2,}|\t)[^\s=]+=.*)?$")
-_ESCAPES = re.compile(r'\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)')
-_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "a": "\a", "b": "\b",
-           "f": "\f", "v": "\v", "'": "'"}
+    r"\[(?P<ts>[^\]]{1,40})\] (?P<msg>.*?)(?P<rest>(?: {2,}|\t)[^\s=]+=.*)?$"
+)
+_ESCAPES = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)")
+_SIMPLE = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    '"': '"',
+    "\\": "\\",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "'": "'",
+}
 
 
 @dataclass(slots=True)
@@ -84,13 +103,13 @@ def parse_time(text: str) -> datetime | None:
 def parse(text: str) -> LogLine | None:
     """A logrus line, or None when the text is not one."""
     if text.startswith("time=") or text.startswith("level="):
-        fields = {key: unquote(value) for key, value in _PAIR.findall(text[:1 << 16])}
+        fields = {key: unquote(value) for key, value in _PAIR.findall(text[: 1 << 16])}
         if "level" not in fields and "msg" not in fields:
             return None
         msg = fields.pop("msg", "")
         return LogLine(parse_time(fields.pop("time", "")), fields.pop("level", None), msg, fields)
     if text[:1] in "TDIWEFP\x1b":
-        m = _TTY.match(text[:1 << 16])
+        m = _TTY.match(text[: 1 << 16])
         if m:
             fields = {key: unquote(value) for key, value in _PAIR.findall(m["rest"] or "")}
             return LogLine(parse_time(m["ts"]), LEVELS[m["lvl"].lower()], m["msg"].rstrip(), fields)

@@ -6,6 +6,7 @@ that program has; when no frame says, from the envelope's process name (journal,
 dockerd vendors containerd's client packages, so those say nothing: only the commands, the
 shim library and containerd's server side do.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,9 +20,21 @@ _CONTAINERD = r"^github\.com/containerd/containerd(?:/v2)?/"
 # Packages only one program runs, most telling first (containerd itself may run shim-library code).
 _PACKAGES = (
     ("dockerd", re.compile(_DOCKER + r"(?:cmd/dockerd|daemon|api/server|libcontainerd)\b")),
-    ("containerd", re.compile(_CONTAINERD + r"(?:cmd/containerd/|services/server\.|plugins/services/|services/tasks\.)")),
-    ("containerd-shim", re.compile(_CONTAINERD + r"(?:cmd/containerd-shim|runtime/v2/shim\.|pkg/shim\.|runtime/v2/runc/v2\.|"
-                                   r"cmd/containerd-shim-runc-v2/)")),
+    (
+        "containerd",
+        re.compile(
+            _CONTAINERD
+            + r"(?:cmd/containerd/|services/server\.|plugins/services/|services/tasks\.)"
+        ),
+    ),
+    (
+        "containerd-shim",
+        re.compile(
+            _CONTAINERD
+            + r"(?:cmd/containerd-shim|runtime/v2/shim\.|pkg/shim\.|runtime/v2/runc/v2\.|"
+            r"cmd/containerd-shim-runc-v2/)"
+        ),
+    ),
 )
 _CHECKED = 2000  # goroutines looked at (the program shows in the first few)
 

@@ -5,6 +5,7 @@ Each timed line is compared with the timed line before it in the same input; a j
 is local, a logrus time UTC), and the count restarts after lines skimmed unparsed (whose times
 are not known).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -16,7 +17,9 @@ SHOWN = 3  # gaps listed in an input's coverage
 class Gaps:
     def __init__(self) -> None:
         self.last: dict[bool, datetime] = {}  # zone-less? -> the latest time seen
-        self.found: list[tuple[datetime, datetime, int]] = []  # (from, to, line of the first line after)
+        self.found: list[
+            tuple[datetime, datetime, int]
+        ] = []  # (from, to, line of the first line after)
         self._text: tuple[str, datetime | None] = ("", None)
 
     def see(self, when: datetime | None, text: str, line: int) -> None:
@@ -47,8 +50,10 @@ def describe(gaps: list[tuple[datetime, datetime, int]], utc) -> str | None:
     if not gaps:
         return None
     biggest = sorted(gaps, key=lambda g: g[0] - g[1])[:SHOWN]
-    shown = "; ".join(f"{_hm(b - a)} before line {line} ({utc(a):%Y-%m-%d %H:%M} → {utc(b):%Y-%m-%d %H:%M} UTC)"
-                      for a, b, line in sorted(biggest, key=lambda g: g[2]))
+    shown = "; ".join(
+        f"{_hm(b - a)} before line {line} ({utc(a):%Y-%m-%d %H:%M} → {utc(b):%Y-%m-%d %H:%M} UTC)"
+        for a, b, line in sorted(biggest, key=lambda g: g[2])
+    )
     more = f" (the {SHOWN} longest shown)" if len(gaps) > SHOWN else ""
     return f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''} of an hour or more with no line{more}: {shown}"
 

@@ -5,6 +5,7 @@
 A range is a comma-separated list of ``<``, ``<=``, ``>``, ``>=``, ``==`` bounds
 (all must hold); a list of ranges matches when any does.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,13 @@ def in_range(version: str | None, spec: str) -> bool | None:
     for bound in spec.split(","):
         op, want = _BOUND.fullmatch(bound).groups()
         want_v = parse(want)
-        ok = {"<": have < want_v, "<=": have <= want_v, ">": have > want_v,
-              ">=": have >= want_v, "==": have == want_v}[op]
+        ok = {
+            "<": have < want_v,
+            "<=": have <= want_v,
+            ">": have > want_v,
+            ">=": have >= want_v,
+            "==": have == want_v,
+        }[op]
         if not ok:
             return False
     return True

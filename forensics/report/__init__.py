@@ -4,6 +4,7 @@ Every format is rendered from the JSON document (``to_dict``), so a saved JSON r
 (``forensics report result.json --html out.html``) without the inputs. Each function takes a
 ``Result`` or that document.
 """
+
 from __future__ import annotations
 
 from forensics.report.data import (
@@ -20,8 +21,21 @@ from forensics.report.html import templates_dir, to_html
 from forensics.report.markdown import MARKDOWN_LIMIT, to_markdown
 from forensics.report.text import print_text
 
-__all__ = ["MARKDOWN_LIMIT", "REVISION", "SCHEMA_ID", "SCHEMA_PATH", "ReportError", "load", "normalize",
-           "print_text", "templates_dir", "to_dict", "to_html", "to_json", "to_markdown"]
+__all__ = [
+    "MARKDOWN_LIMIT",
+    "REVISION",
+    "SCHEMA_ID",
+    "SCHEMA_PATH",
+    "ReportError",
+    "load",
+    "normalize",
+    "print_text",
+    "templates_dir",
+    "to_dict",
+    "to_html",
+    "to_json",
+    "to_markdown",
+]
 
 
 def to_json(result) -> str:

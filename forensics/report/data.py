@@ -1,5 +1,6 @@
 """The report as plain data: the JSON document (schema forensics-report/1). Every renderer reads
 only this, so a saved JSON re-renders to the same HTML, Markdown and text without the inputs."""
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,22 @@ def records(df: pd.DataFrame, columns: list[str]) -> list[dict]:
     return out
 
 
-LOCK_KEYS = ["dump", "key", "kind", "status", "waiters", "longest_wait", "sites", "waiter_gids", "holders",
-             "holder_gids", "source", "line", "waiting", "holding"]  # of Lock.to_dict: the report's lock
+LOCK_KEYS = [
+    "dump",
+    "key",
+    "kind",
+    "status",
+    "waiters",
+    "longest_wait",
+    "sites",
+    "waiter_gids",
+    "holders",
+    "holder_gids",
+    "source",
+    "line",
+    "waiting",
+    "holding",
+]  # of Lock.to_dict: the report's lock
 
 
 def _locks(result: Result) -> list[dict]:
@@ -53,7 +68,10 @@ def _locks(result: Result) -> list[dict]:
     for index, lock in ev.locks:
         d = ev.dumps[index]
         full = lock.to_dict(index, d.source, lock.line or d.line)
-        rows.append({key: full[key] for key in LOCK_KEYS} | {"holders": full["holders"] or "", "program": d.program})
+        rows.append(
+            {key: full[key] for key in LOCK_KEYS}
+            | {"holders": full["holders"] or "", "program": d.program}
+        )
     return rows
 
 
@@ -61,8 +79,14 @@ def _locks(result: Result) -> list[dict]:
 NOT_CHECKED = {
     "dumps": ("without a goroutine dump", f"To take one: {HOW_TO_TAKE}."),
     "complete_dumps": ("from a partial goroutine dump", f"Give the whole dump: {HOW_TO_TAKE}."),
-    "logs": ("without a daemon log", "Give the daemon's log: journalctl -u docker.service, or /var/log/docker.log."),
-    "debug_logs": ("without debug log lines", "They need debug logging (\"debug\": true in daemon.json, or dockerd --debug)."),
+    "logs": (
+        "without a daemon log",
+        "Give the daemon's log: journalctl -u docker.service, or /var/log/docker.log.",
+    ),
+    "debug_logs": (
+        "without debug log lines",
+        'They need debug logging ("debug": true in daemon.json, or dockerd --debug).',
+    ),
 }
 
 
@@ -86,8 +110,23 @@ def _finding(f, context: dict) -> dict:
 
 
 def _dumps(ev) -> list[dict]:
-    rows = records(ev["dumps"], ["dump", "program", "kind", "time", "goroutines", "truncated", "panic_message",
-                                 "source", "line", "complete", "completeness", "snapshot"])
+    rows = records(
+        ev["dumps"],
+        [
+            "dump",
+            "program",
+            "kind",
+            "time",
+            "goroutines",
+            "truncated",
+            "panic_message",
+            "source",
+            "line",
+            "complete",
+            "completeness",
+            "snapshot",
+        ],
+    )
     for row in rows:
         row["snapshot"] = None if row["snapshot"] is None else int(row["snapshot"])
     return rows
@@ -97,8 +136,20 @@ def to_dict(result: Result) -> dict:
     ev = result.evidence
     context = getattr(result, "context", None) or {}
     from_dumps = getattr(result, "dump_version", None)
-    daemons = records(ev["daemons"], ["time", "host", "pid", "version", "commit", "storage_driver", "snapshotter",
-                                      "source", "line"])
+    daemons = records(
+        ev["daemons"],
+        [
+            "time",
+            "host",
+            "pid",
+            "version",
+            "commit",
+            "storage_driver",
+            "snapshotter",
+            "source",
+            "line",
+        ],
+    )
     return {
         "schema": SCHEMA_ID,
         "revision": REVISION,
@@ -111,13 +162,33 @@ def to_dict(result: Result) -> dict:
         "engine_from_dumps": from_dumps.to_dict() if from_dumps is not None else None,
         "findings": [_finding(f, context) for f in result.found]
         + [_finding(f, context) for f in result.findings if not f.found],
-        "rules": [{"rule": o.rule, "status": o.status, "reason": o.reason, "confidence": o.confidence,
-                   "needs": list(o.needs)} for o in result.outcomes],
+        "rules": [
+            {
+                "rule": o.rule,
+                "status": o.status,
+                "reason": o.reason,
+                "confidence": o.confidence,
+                "needs": list(o.needs),
+            }
+            for o in result.outcomes
+        ],
         "not_checked": not_checked(result.not_checked),
-        "inputs": [{"name": i.name, "kind": i.kind, "lines": i.lines, "events": i.events, "dumps": i.dumps,
-                    "goroutines": i.goroutines, "readable": i.readable} for i in result.inputs],
-        "problems": [{"source": p.source, "line": p.line, "message": p.message, "fatal": p.fatal}
-                     for p in result.problems],
+        "inputs": [
+            {
+                "name": i.name,
+                "kind": i.kind,
+                "lines": i.lines,
+                "events": i.events,
+                "dumps": i.dumps,
+                "goroutines": i.goroutines,
+                "readable": i.readable,
+            }
+            for i in result.inputs
+        ],
+        "problems": [
+            {"source": p.source, "line": p.line, "message": p.message, "fatal": p.fatal}
+            for p in result.problems
+        ],
         "warnings": list(result.warnings),
         "coverage": {k: bool(v) for k, v in ev.coverage.items()},
         "environment": {"daemons": daemons, **facts.environment(ev)},
@@ -136,8 +207,10 @@ def several_versions(report: dict) -> str | None:
     seen = report.get("engine_versions") or []
     if len(seen) < 2:
         return None
-    return (f"the inputs hold daemons of {len(seen)} versions ({', '.join(seen)}, oldest first): "
-            "each finding is checked against the version of the daemon its evidence comes from")
+    return (
+        f"the inputs hold daemons of {len(seen)} versions ({', '.join(seen)}, oldest first): "
+        "each finding is checked against the version of the daemon its evidence comes from"
+    )
 
 
 def as_report(result) -> dict:
@@ -150,10 +223,27 @@ def to_json(report: dict) -> str:
 
 
 # What a revision-1 report lacks, filled so that every renderer can rely on it.
-DEFAULTS = {"revision": 1, "engine_versions": [], "engine_version_source": None, "engine_from_dumps": None,
-            "coverage": {}, "goroutines": [], "timeline": None, "log_templates": [], "calls": [], "not_checked": [],
-            "redaction": {"applied": False, "tokens": []}}
-ENV_DEFAULTS = {"daemons": [], "go_versions": [], "hosts": [], "pids": [], "containers": [], "images": []}
+DEFAULTS = {
+    "revision": 1,
+    "engine_versions": [],
+    "engine_version_source": None,
+    "engine_from_dumps": None,
+    "coverage": {},
+    "goroutines": [],
+    "timeline": None,
+    "log_templates": [],
+    "calls": [],
+    "not_checked": [],
+    "redaction": {"applied": False, "tokens": []},
+}
+ENV_DEFAULTS = {
+    "daemons": [],
+    "go_versions": [],
+    "hosts": [],
+    "pids": [],
+    "containers": [],
+    "images": [],
+}
 
 
 def normalize(report: object) -> dict:
@@ -169,13 +259,17 @@ def normalize(report: object) -> dict:
     from forensics.findings import CONFIDENCES, SEVERITIES
 
     if out.get("verdict") not in ("found", "clean", "inconclusive"):
-        raise ReportError(f"verdict {out.get('verdict')!r} is not one of found, clean, inconclusive")
+        raise ReportError(
+            f"verdict {out.get('verdict')!r} is not one of found, clean, inconclusive"
+        )
     for f in out["findings"] + out["rules"]:
         if not isinstance(f, dict):
             raise ReportError("a finding or rule is not an object")
         for key, vocabulary in (("severity", SEVERITIES), ("confidence", CONFIDENCES)):
             if key in f and f[key] not in vocabulary and not (f[key] is None and f in out["rules"]):
-                raise ReportError(f"{f.get('id')!r}: {key} {f[key]!r} is not one of {', '.join(vocabulary)}")
+                raise ReportError(
+                    f"{f.get('id')!r}: {key} {f[key]!r} is not one of {', '.join(vocabulary)}"
+                )
     for f in out["findings"]:
         for key in ("first_seen", "last_seen", "restarted_after"):
             f.setdefault(key, None)
@@ -183,8 +277,13 @@ def normalize(report: object) -> dict:
             cite.setdefault("context", None)
     for lock in out["locks"]:
         lock.setdefault("holder_gids", [])
-        lock.setdefault("waiting", [{"gid": g, "site": "", "wait_minutes": None, "weight": 1}
-                                    for g in lock.get("waiter_gids", [])])
+        lock.setdefault(
+            "waiting",
+            [
+                {"gid": g, "site": "", "wait_minutes": None, "weight": 1}
+                for g in lock.get("waiter_gids", [])
+            ],
+        )
         lock.setdefault("holding", [])
     return out
 

@@ -1,4 +1,5 @@
 """Report sections read off the evidence: the environment and the goroutine buckets."""
+
 from __future__ import annotations
 
 import json
@@ -20,14 +21,22 @@ SAMPLE_GIDS = 6
 _HEX_ID = regex.compile(r"[0-9a-f]{12}|[0-9a-f]{64}")
 _GO_PATH = regex.compile(r"/go-?(?P<v>1\.\d+(?:\.\d+)?)/src/(?:runtime|net|sync)/")
 _IMAGE_QUERY = regex.compile(r"/images/create\?\S*?\b(?:fromImage|repo)=(?P<ref>[^&\s\"]+)")
-_IMAGE_PATH = regex.compile(r"^Calling \w+ \S*/images/(?P<ref>(?!create|json|search|load|prune|get)[^?\s]+?)"
-                            r"(?:/(?:json|history|push|tag|get))?(?:\?\S*)?$")
+_IMAGE_PATH = regex.compile(
+    r"^Calling \w+ \S*/images/(?P<ref>(?!create|json|search|load|prune|get)[^?\s]+?)"
+    r"(?:/(?:json|history|push|tag|get))?(?:\?\S*)?$"
+)
 _IMAGE_JSON = regex.compile(r'"Image":"(?P<ref>[^"]{1,255})"')
 _SPLIT = regex.compile(r"\s{2,}")
 
 
 def _unique(values) -> list:
-    return sorted({v for v in values if v is not None and not (isinstance(v, float) and pd.isna(v)) and v != ""})
+    return sorted(
+        {
+            v
+            for v in values
+            if v is not None and not (isinstance(v, float) and pd.isna(v)) and v != ""
+        }
+    )
 
 
 def go_versions(ev) -> list[dict]:
@@ -38,16 +47,28 @@ def go_versions(ev) -> list[dict]:
     for server in dockerversion.servers(events[events["level"].isna()].itertuples()):
         version, row = server.get("Go version")
         if version:
-            out.append({"version": version, "how": "docker version (Server)",
-                        "source": row.source, "line": int(row.line)})
+            out.append(
+                {
+                    "version": version,
+                    "how": "docker version (Server)",
+                    "source": row.source,
+                    "line": int(row.line),
+                }
+            )
     if not out:
         frames = ev["frames"]
         for file in frames["file"].dropna().unique():
             m = _GO_PATH.search(file)
             if m:
                 row = frames[frames["file"] == file].iloc[0]
-                out.append({"version": f"go{m['v']}", "how": "runtime source paths in a goroutine dump",
-                            "source": row["source"], "line": int(row["line"])})
+                out.append(
+                    {
+                        "version": f"go{m['v']}",
+                        "how": "runtime source paths in a goroutine dump",
+                        "source": row["source"],
+                        "line": int(row["line"]),
+                    }
+                )
                 break
     return out
 
@@ -66,7 +87,9 @@ def _images(ev) -> list[str]:
         columns = _SPLIT.split(text.strip())
         if len(columns) > 2:
             refs.append(columns[1])
-    return _unique(r for r in refs if r and not r.startswith("sha256:") and not _HEX_ID.fullmatch(r))
+    return _unique(
+        r for r in refs if r and not r.startswith("sha256:") and not _HEX_ID.fullmatch(r)
+    )
 
 
 def _containers(ev) -> list[dict]:
@@ -76,7 +99,9 @@ def _containers(ev) -> list[dict]:
     for row in table.itertuples():
         for name in (row.name if isinstance(row.name, str) else "").split(","):
             if name.strip():
-                ids[name.strip()] = ids.get(name.strip()) or (row.id if isinstance(row.id, str) else None)
+                ids[name.strip()] = ids.get(name.strip()) or (
+                    row.id if isinstance(row.id, str) else None
+                )
     refs = list(ev["events"]["container"].dropna()) + list(ev["panics"]["container"].dropna())
     refs += [r for r in table["container"].dropna()]
     named_ids = {i[:12] for i in ids.values() if i}
@@ -106,10 +131,19 @@ def _bucket(b: Bucket, waiting: dict[int, Lock], source: str) -> dict:
     first = b.goroutines[0]
     lock = waiting.get(first.id)
     functions = list(b.stack.functions)
-    return {"count": b.count, "state": ", ".join(b.states), "wait_minutes": None if high is None else [low, high],
-            "top": b.top, "stack": functions[:STACK_FRAMES], "frames": len(functions),
-            "gids": [g.id for g in b.goroutines[:SAMPLE_GIDS]], "lock": lock.key if lock else None,
-            "lock_status": lock.status if lock else None, "source": first.source or source, "line": first.line}
+    return {
+        "count": b.count,
+        "state": ", ".join(b.states),
+        "wait_minutes": None if high is None else [low, high],
+        "top": b.top,
+        "stack": functions[:STACK_FRAMES],
+        "frames": len(functions),
+        "gids": [g.id for g in b.goroutines[:SAMPLE_GIDS]],
+        "lock": lock.key if lock else None,
+        "lock_status": lock.status if lock else None,
+        "source": first.source or source,
+        "line": first.line,
+    }
 
 
 def _links(b: Bucket, tag: str | None) -> list[str | None]:
@@ -127,13 +161,29 @@ def buckets(ev, tags: dict[int, str] | None = None) -> list[dict]:
     for dump in ev["dumps"].itertuples():
         if dump.kind == "panic":
             continue
-        waiting = {w.goroutine: lock for index, lock in ev.locks if index == dump.dump for w in lock.waiters}
+        waiting = {
+            w.goroutine: lock
+            for index, lock in ev.locks
+            if index == dump.dump
+            for w in lock.waiters
+        }
         found = goroutine_buckets(ev.dumps[dump.dump], waiting=waiting)
         tag = (tags or {}).get(int(dump.dump))
-        out.append({"dump": int(dump.dump), "program": dump.program, "kind": dump.kind,
-                    "time": dump.time.isoformat() if not pd.isna(dump.time) else None,
-                    "goroutines": sum(b.count for b in found), "source": dump.source, "line": int(dump.line),
-                    "buckets": [{**_bucket(b, waiting, dump.source), "links": _links(b, tag)}
-                                for b in found[:BUCKETS]],
-                    "omitted": max(0, len(found) - BUCKETS), "link_tag": tag})
+        out.append(
+            {
+                "dump": int(dump.dump),
+                "program": dump.program,
+                "kind": dump.kind,
+                "time": dump.time.isoformat() if not pd.isna(dump.time) else None,
+                "goroutines": sum(b.count for b in found),
+                "source": dump.source,
+                "line": int(dump.line),
+                "buckets": [
+                    {**_bucket(b, waiting, dump.source), "links": _links(b, tag)}
+                    for b in found[:BUCKETS]
+                ],
+                "omitted": max(0, len(found) - BUCKETS),
+                "link_tag": tag,
+            }
+        )
     return out

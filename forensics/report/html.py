@@ -1,4 +1,5 @@
 """The self-contained HTML report (jinja2, autoescaped; inline CSS and SVG, no script, no network)."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -45,9 +46,14 @@ def templates_dir() -> Path:
 def environment(autoescape: bool = True, finalize=_finalize) -> jinja2.Environment:
     """The jinja2 environment of every report page (HTML autoescaped; Markdown passes its own finalize),
     made once per process so that each template is compiled once."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), autoescape=autoescape,
-                             undefined=jinja2.StrictUndefined, finalize=finalize, trim_blocks=True,
-                             lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        finalize=finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.tests["web_url"] = web_url
     env.globals["several_versions"] = several_versions
     env.filters["short"] = lambda func: str(func).rsplit("/", 1)[-1]
@@ -59,14 +65,22 @@ def environment(autoescape: bool = True, finalize=_finalize) -> jinja2.Environme
 
 
 def count(n, word: str) -> str:
-    """"1 goroutine", "3 goroutines": a number and its noun, agreeing."""
+    """ "1 goroutine", "3 goroutines": a number and its noun, agreeing."""
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def to_html(result) -> str:
     report = as_report(result)
     found = [f for f in report["findings"] if f["confidence"] in FOUND]
-    return environment().get_template("report.html.j2").render(
-        report=report, found=found, others=[f for f in report["findings"] if f not in found],
-        timeline=svg.timeline(report["timeline"]), graphs=svg.lock_graphs(report["locks"]),
-        inconclusive=[r for r in report["rules"] if r["status"] == "inconclusive"])
+    return (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            report=report,
+            found=found,
+            others=[f for f in report["findings"] if f not in found],
+            timeline=svg.timeline(report["timeline"]),
+            graphs=svg.lock_graphs(report["locks"]),
+            inconclusive=[r for r in report["rules"] if r["status"] == "inconclusive"],
+        )
+    )

@@ -7,6 +7,7 @@ lines, a few containers per finding and summaries cut short, so that the verdict
 title, confidence and remedy stay; as a last resort it is cut with a note. The HTML and JSON reports
 always carry everything.
 """
+
 from __future__ import annotations
 
 import regex
@@ -18,8 +19,15 @@ from forensics.report.html import environment, visible, web_url
 
 MARKDOWN_LIMIT = 30_000  # characters, under Jira's default 32,767 and GitHub's 65,536
 # (surrounding lines, citations per signal, containers and listed inputs/problems, characters of a summary)
-DETAIL = [(True, None, None, None), (False, None, None, None), (False, 3, None, None), (False, 1, None, None),
-          (False, 0, 5, 600), (False, 0, 3, 200), (False, 0, 1, 80)]
+DETAIL = [
+    (True, None, None, None),
+    (False, None, None, None),
+    (False, 3, None, None),
+    (False, 1, None, None),
+    (False, 0, 5, 600),
+    (False, 0, 3, 200),
+    (False, 0, 1, 80),
+]
 _SPECIAL = regex.compile(r"([\\`*_\[\]<>|~]|&(?=[#\w]+;)|^[#>+-](?= ))")
 _TICKS = regex.compile(r"`+")
 
@@ -74,23 +82,45 @@ def _shorter(report: dict, listed: int | None, chars: int | None) -> dict:
     of at most ``chars`` characters; what is left out is counted (``*_more``)."""
     if listed is None and chars is None:
         return report
-    findings = [{**f, "summary": _clip(f["summary"], chars), "containers": f["containers"][:listed],
-                 "containers_more": max(len(f["containers"]) - listed, 0)} for f in report["findings"]]
-    return {**report, "findings": findings, "inputs": report["inputs"][:listed * 4],
-            "inputs_more": max(len(report["inputs"]) - listed * 4, 0), "problems": report["problems"][:listed * 4],
-            "problems_more": max(len(report["problems"]) - listed * 4, 0)}
+    findings = [
+        {
+            **f,
+            "summary": _clip(f["summary"], chars),
+            "containers": f["containers"][:listed],
+            "containers_more": max(len(f["containers"]) - listed, 0),
+        }
+        for f in report["findings"]
+    ]
+    return {
+        **report,
+        "findings": findings,
+        "inputs": report["inputs"][: listed * 4],
+        "inputs_more": max(len(report["inputs"]) - listed * 4, 0),
+        "problems": report["problems"][: listed * 4],
+        "problems_more": max(len(report["problems"]) - listed * 4, 0),
+    }
 
 
-def _render(report: dict, context: bool, per_signal: int | None, listed: int | None = None,
-            chars: int | None = None) -> str:
+def _render(
+    report: dict,
+    context: bool,
+    per_signal: int | None,
+    listed: int | None = None,
+    chars: int | None = None,
+) -> str:
     env = environment(autoescape=False, finalize=md)
     env.filters.update(code=code, fence=fence, autolink=autolink)
     report = _shorter(report, listed, chars)
     found = [f for f in report["findings"] if f["confidence"] in FOUND]
     shown = [_per_signal(f["evidence"], per_signal) if per_signal != 0 else [] for f in found]
     return env.get_template("report.md.j2").render(
-        report=report, found=found, others=[f for f in report["findings"] if f not in found],
-        shown=shown, context=context, per_signal=per_signal)
+        report=report,
+        found=found,
+        others=[f for f in report["findings"] if f not in found],
+        shown=shown,
+        context=context,
+        per_signal=per_signal,
+    )
 
 
 def to_markdown(result, limit: int = MARKDOWN_LIMIT) -> str:

@@ -16,6 +16,7 @@ keys. Container ids, goroutine ids and addresses are kept: they identify nothing
 daemon and tie the evidence together. Texts that come from the rule catalogue (titles,
 explanations, remedies, references) are not customer data and are left as they are.
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,18 +27,62 @@ import regex
 
 KINDS = ["host", "ip", "user", "container", "image", "tag"]
 SECRET = "[secret]"
-KEEP_KEYS = {"schema", "revision", "tool", "generated", "verdict", "severity", "confidence", "status", "kind",
-             "level", "levels", "signal", "id", "rule", "title", "explanation", "remedy", "references", "time",
-             "start", "end", "how", "redaction"}
-KEEP_VALUES = {"127.0.0.1", "0.0.0.0", "::1", "::", "localhost", "root", "latest",
-               # public registries: naming them tells nothing about the customer
-               "docker.io", "registry-1.docker.io", "index.docker.io", "auth.docker.io", "ghcr.io", "quay.io",
-               "gcr.io", "mcr.microsoft.com", "public.ecr.aws", "registry.k8s.io"}
-_IPV4 = regex.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\.\d|\w)")
-_IPV6 = regex.compile(r"(?<![\w:.])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,6}:(?:[0-9a-f]{1,4}:){0,5}"
-                      r"[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,7}:|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4})(?![\w:])",
-                      regex.IGNORECASE)
-_USER_PATH = regex.compile(r"(?:/home/|/Users/|/var/home/|[A-Za-z]:\\Users\\)(?P<user>[^/\\\s\"':;,]+)")
+KEEP_KEYS = {
+    "schema",
+    "revision",
+    "tool",
+    "generated",
+    "verdict",
+    "severity",
+    "confidence",
+    "status",
+    "kind",
+    "level",
+    "levels",
+    "signal",
+    "id",
+    "rule",
+    "title",
+    "explanation",
+    "remedy",
+    "references",
+    "time",
+    "start",
+    "end",
+    "how",
+    "redaction",
+}
+KEEP_VALUES = {
+    "127.0.0.1",
+    "0.0.0.0",
+    "::1",
+    "::",
+    "localhost",
+    "root",
+    "latest",
+    # public registries: naming them tells nothing about the customer
+    "docker.io",
+    "registry-1.docker.io",
+    "index.docker.io",
+    "auth.docker.io",
+    "ghcr.io",
+    "quay.io",
+    "gcr.io",
+    "mcr.microsoft.com",
+    "public.ecr.aws",
+    "registry.k8s.io",
+}
+_IPV4 = regex.compile(
+    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\.\d|\w)"
+)
+_IPV6 = regex.compile(
+    r"(?<![\w:.])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,6}:(?:[0-9a-f]{1,4}:){0,5}"
+    r"[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,7}:|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4})(?![\w:])",
+    regex.IGNORECASE,
+)
+_USER_PATH = regex.compile(
+    r"(?:/home/|/Users/|/var/home/|[A-Za-z]:\\Users\\)(?P<user>[^/\\\s\"':;,]+)"
+)
 _HEX_ID = regex.compile(r"[0-9a-f]{12}|[0-9a-f]{64}")
 _TOKEN = regex.compile(r"(?:host|ip|user|container|image|tag)-\d+")
 # A name is replaced where it stands alone: not inside a longer name (letters, digits, _ . - around it).
@@ -49,21 +94,38 @@ _CONTAINER_TEXT = regex.compile(
     rf"(?:(?:No such|Cannot \w+|[Cc]ould not \w+|[Ee]rror \w+) container:? \\?\"?/?(?P<name>{_NAME})"
     rf"|[?&]name=/?(?P<name>{_NAME})"
     rf"|container name \\?\"/(?P<name>{_NAME})"
-    rf"|/containers/(?P<name>{_NAME})/)")
+    rf"|/containers/(?P<name>{_NAME})/)"
+)
 _CONTAINER_WORDS = {"json", "create", "prune", "container", "containers"}
 _IMAGE_TEXT = regex.compile(
     rf"(?:No such image: |pull access denied for |[?&]fromImage=|image=\\?\"?|[Ii]mage \\?\")(?P<ref>{_IMAGE_REF})"
-    rf"(?:&tag=(?P<tag>[\w][\w.-]*))?")
-_URL_HOST = regex.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?:(?P<user>[^\s:/@\"'\\]+)(?::[^\s/@\"'\\]*)?@)?"
-                          r"(?P<host>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)")
+    rf"(?:&tag=(?P<tag>[\w][\w.-]*))?"
+)
+_URL_HOST = regex.compile(
+    r"(?i)\b[a-z][a-z0-9+.-]*://(?:(?P<user>[^\s:/@\"'\\]+)(?::[^\s/@\"'\\]*)?@)?"
+    r"(?P<host>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)"
+)
 # Secrets: masked, never mapped
-_KEY_VALUE = regex.compile(r"(?i)(?<![A-Za-z0-9])(?P<key>[\w.-]*(?:password|passwd|passphrase|token|secret|key)(?:\\?\")?"
-                           r"\s*[=:]\s*)(?:(?P<q>\\?\"|')(?P<quoted>.*?)(?P=q)|(?P<bare>[^\s,;&\"'\\]+))")
+_KEY_VALUE = regex.compile(
+    r"(?i)(?<![A-Za-z0-9])(?P<key>[\w.-]*(?:password|passwd|passphrase|token|secret|key)(?:\\?\")?"
+    r"\s*[=:]\s*)(?:(?P<q>\\?\"|')(?P<quoted>.*?)(?P=q)|(?P<bare>[^\s,;&\"'\\]+))"
+)
 _SECRETS = [
-    (regex.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@\"'\\]+:)[^\s/@\"'\\]+(?=@)"), rf"\1{SECRET}"),
-    (_KEY_VALUE, lambda m: f"{m['key']}{m['q']}{SECRET}{m['q']}" if m["q"] else f"{m['key']}{SECRET}"),
+    (
+        regex.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@\"'\\]+:)[^\s/@\"'\\]+(?=@)"),
+        rf"\1{SECRET}",
+    ),
+    (
+        _KEY_VALUE,
+        lambda m: f"{m['key']}{m['q']}{SECRET}{m['q']}" if m["q"] else f"{m['key']}{SECRET}",
+    ),
     (regex.compile(r"(?i)(\b(?:bearer|basic)\s+)[^\s\"'\\,;]+"), rf"\1{SECRET}"),
-    (regex.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}(?![A-Z0-9])"), SECRET),
+    (
+        regex.compile(
+            r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}(?![A-Z0-9])"
+        ),
+        SECRET,
+    ),
 ]
 _FILE_SUFFIX = r"(?:log|txt|gz|xz|bz2|zst|tar|tgz|json|html|md|journal|out|err|stacks)\b"
 
@@ -120,7 +182,9 @@ def collect(report: dict) -> dict[str, str]:
     for ref in env.get("images", []):
         image(ref)
     containers = [c.get("name") for c in env.get("containers", [])]
-    containers += [c.get("name") for f in report.get("findings", []) for c in f.get("container_refs", [])]
+    containers += [
+        c.get("name") for f in report.get("findings", []) for c in f.get("container_refs", [])
+    ]
     for name in containers:
         if name and not _HEX_ID.fullmatch(name):
             for part in name.split(","):
@@ -134,7 +198,7 @@ def collect(report: dict) -> dict[str, str]:
         for m in _USER_PATH.finditer(text):
             add(m["user"], "user")
         for m in _URL_HOST.finditer(text):
-            if m["user"] or "/v2/" in text[m.end():m.end() + 8] or m["user"] is not None:
+            if m["user"] or "/v2/" in text[m.end() : m.end() + 8] or m["user"] is not None:
                 add(m["user"], "user")
                 add(m["host"], "host")
         for m in _CONTAINER_TEXT.finditer(text):
@@ -145,7 +209,9 @@ def collect(report: dict) -> dict[str, str]:
             image(m["ref"].rstrip(".:,"), m["tag"])
     images = sorted((n for n, k in names.items() if k == "image"), key=len, reverse=True)
     if images:  # the tags written after a known image name, wherever it stands
-        tagged = regex.compile(rf"{_BEFORE}(?:{'|'.join(regex.escape(i) for i in images)})(?::|%3A)(?P<tag>[\w][\w.-]*)")
+        tagged = regex.compile(
+            rf"{_BEFORE}(?:{'|'.join(regex.escape(i) for i in images)})(?::|%3A)(?P<tag>[\w][\w.-]*)"
+        )
         for text in _strings(report):
             for m in tagged.finditer(text):
                 add(m["tag"], "tag")
@@ -194,17 +260,26 @@ def redact(report: dict, known: dict[str, str] | None = None) -> dict:
     pattern = host_pattern = None
     if spelled:
         alternatives = "|".join(regex.escape(s) for s in sorted(spelled, key=len, reverse=True))
-        pattern = regex.compile(f"{_BEFORE}(?P<name>{alternatives})(?:(?P<sep>:|%3A)(?P<tag>[\\w][\\w.-]*))?{_AFTER}")
+        pattern = regex.compile(
+            f"{_BEFORE}(?P<name>{alternatives})(?:(?P<sep>:|%3A)(?P<tag>[\\w][\\w.-]*))?{_AFTER}"
+        )
     if hosts:  # any case, as an FQDN, inside file and folder names: only letters and digits end a host name
         alternatives = "|".join(regex.escape(h) for h in sorted(hosts, key=len, reverse=True))
-        host_pattern = regex.compile(rf"(?<![A-Za-z0-9])(?P<host>{alternatives})(?:\.(?!{_FILE_SUFFIX})[a-z0-9-]+)*"
-                                     rf"(?![A-Za-z0-9])", regex.IGNORECASE)
+        host_pattern = regex.compile(
+            rf"(?<![A-Za-z0-9])(?P<host>{alternatives})(?:\.(?!{_FILE_SUFFIX})[a-z0-9-]+)*"
+            rf"(?![A-Za-z0-9])",
+            regex.IGNORECASE,
+        )
 
     def name(m) -> str:
         token = spelled[m["name"]]
         if m["tag"] is None:
             return token
-        tag = tags.get(m["tag"], m["tag"]) if m["name"] in images or token in images.values() else m["tag"]
+        tag = (
+            tags.get(m["tag"], m["tag"])
+            if m["name"] in images or token in images.values()
+            else m["tag"]
+        )
         return f"{token}{m['sep']}{tag}"
 
     def text(value: str) -> str:
@@ -214,7 +289,9 @@ def redact(report: dict, known: dict[str, str] | None = None) -> dict:
         if host_pattern is not None:
             value = host_pattern.sub(lambda m: hosts[m["host"].lower()], value)
         if tags:  # a tag given apart from its image (fromImage=...&tag=TAG)
-            value = regex.sub(r"(?<=[?&]tag=)[\w][\w.-]*", lambda m: tags.get(m.group(), m.group()), value)
+            value = regex.sub(
+                r"(?<=[?&]tag=)[\w][\w.-]*", lambda m: tags.get(m.group(), m.group()), value
+            )
         return value
 
     def walk(node, key: str | None = None):
@@ -229,8 +306,13 @@ def redact(report: dict, known: dict[str, str] | None = None) -> dict:
         return node
 
     out = walk(copy.deepcopy(report))
-    out["redaction"] = {"applied": True, "tokens": [{"token": t, "kind": t.rsplit("-", 1)[0]}
-                                                     for t in sorted(set(used.values()), key=_order)]}
+    out["redaction"] = {
+        "applied": True,
+        "tokens": [
+            {"token": t, "kind": t.rsplit("-", 1)[0]}
+            for t in sorted(set(used.values()), key=_order)
+        ],
+    }
     return out
 
 
@@ -242,16 +324,24 @@ def load_map(path: str) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     mapping = data.get("names") if isinstance(data, dict) else None
-    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) and _TOKEN.fullmatch(v)
-                                                for k, v in mapping.items()):
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and _TOKEN.fullmatch(v)
+        for k, v in mapping.items()
+    ):
         raise ValueError(f"{path}: not a forensics redaction map")
     return mapping
 
 
 def dump_map(mapping: dict[str, str]) -> str:
     """The mapping as written by ``--redact-map``: keep it private, it undoes the redaction."""
-    return json.dumps({"schema": "forensics-redact-map/1", "names": dict(sorted(mapping.items(), key=lambda i: _order(i[1])))},
-                      indent=2, ensure_ascii=False)
+    return json.dumps(
+        {
+            "schema": "forensics-redact-map/1",
+            "names": dict(sorted(mapping.items(), key=lambda i: _order(i[1]))),
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
 
 
 def _order(token: str) -> tuple[int, int]:

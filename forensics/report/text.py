@@ -1,4 +1,5 @@
 """The terminal summary: verdict, findings with evidence and remedy, coverage."""
+
 from __future__ import annotations
 
 from rich.console import Console
@@ -10,10 +11,19 @@ from forensics.report.data import as_report, several_versions
 from forensics.report.html import visible
 
 TERMINAL_CITATIONS = 3  # per signal; the HTML and JSON reports carry all of them
-SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
-VERDICT = {"found": "[bold red]PROBLEMS FOUND[/]", "clean": "[bold green]NO KNOWN PROBLEM FOUND[/]",
-           "inconclusive": "[bold yellow]INCONCLUSIVE[/] (some input could not be read, or signs were seen "
-                           "that the evidence given cannot decide)"}
+SEVERITY_STYLE = {
+    "critical": "bold white on red",
+    "high": "bold red",
+    "medium": "yellow",
+    "low": "cyan",
+    "info": "dim",
+}
+VERDICT = {
+    "found": "[bold red]PROBLEMS FOUND[/]",
+    "clean": "[bold green]NO KNOWN PROBLEM FOUND[/]",
+    "inconclusive": "[bold yellow]INCONCLUSIVE[/] (some input could not be read, or signs were seen "
+    "that the evidence given cannot decide)",
+}
 
 
 def escape(text: object) -> str:
@@ -28,10 +38,17 @@ def where(item: dict) -> str:
 def _finding(con: Console, f: dict) -> None:
     style = SEVERITY_STYLE.get(f["severity"], "")
     con.print()
-    con.print(f"[{style or 'default'}]{escape(f['severity'].upper())}[/] [bold]{escape(f['id'])}[/] ({escape(f['confidence'])}): {escape(f['title'])}")
+    con.print(
+        f"[{style or 'default'}]{escape(f['severity'].upper())}[/] [bold]{escape(f['id'])}[/] "
+        f"({escape(f['confidence'])}): {escape(f['title'])}"
+    )
     con.print(f"  {escape(f['summary'])}")
     if f.get("first_seen"):
-        last = f" to {f['last_seen'][:19]}" if f.get("last_seen") not in (None, f["first_seen"]) else ""
+        last = (
+            f" to {f['last_seen'][:19]}"
+            if f.get("last_seen") not in (None, f["first_seen"])
+            else ""
+        )
         con.print(f"  seen: {f['first_seen'][:19]}{last} UTC".replace("T", " "))
     if f["containers"]:
         con.print(f"  containers: {escape(', '.join(f['containers']))}")
@@ -39,13 +56,17 @@ def _finding(con: Console, f: dict) -> None:
     for c in f["evidence"]:
         shown[c["signal"]] = shown.get(c["signal"], 0) + 1
         if shown[c["signal"]] <= TERMINAL_CITATIONS:
-            said, _, views = c["excerpt"].partition("; seen in ")  # views of one moment: on a line of their own
+            said, _, views = c["excerpt"].partition(
+                "; seen in "
+            )  # views of one moment: on a line of their own
             con.print(f"  [dim]{escape(where(c))}[/] {escape(said[:240])}")
             if views:
                 con.print(f"    [dim]seen in {escape(views)}[/]")
     hidden = sum(max(0, n - TERMINAL_CITATIONS) for n in shown.values())
     if hidden:
-        con.print(f"  [dim]… {hidden} more evidence line{'' if hidden == 1 else 's'} in the --html / --json report[/]")
+        con.print(
+            f"  [dim]… {hidden} more evidence line{'' if hidden == 1 else 's'} in the --html / --json report[/]"
+        )
     for m in f["missing"]:
         con.print(f"  [yellow]missing:[/] {escape(m)}")
     if f["remedy"]:
@@ -57,8 +78,10 @@ def _finding(con: Console, f: dict) -> None:
 def print_text(result, console: Console | None = None) -> None:
     report = as_report(result)
     con = console or Console(highlight=False, soft_wrap=True)
-    con.print(f"forensics {escape(report['tool']['version'])} · engine {escape(report['engine_version'] or 'unknown')}"
-              f" · verdict: {VERDICT[report['verdict']]}")
+    con.print(
+        f"forensics {escape(report['tool']['version'])} · engine {escape(report['engine_version'] or 'unknown')}"
+        f" · verdict: {VERDICT[report['verdict']]}"
+    )
     if several_versions(report):
         con.print(f"[yellow]{escape(several_versions(report))}[/]")
     if report.get("engine_version_source"):
@@ -68,7 +91,9 @@ def print_text(result, console: Console | None = None) -> None:
             _finding(con, f)
     for f in report["findings"]:
         if f["confidence"] not in FOUND:
-            con.print(f"\n[dim]{escape(f['id'])} ({escape(f['confidence'])}):[/] {escape(f['summary'])}")
+            con.print(
+                f"\n[dim]{escape(f['id'])} ({escape(f['confidence'])}):[/] {escape(f['summary'])}"
+            )
     con.print()
     for o in report["rules"]:
         if o["status"] == "inconclusive":
@@ -77,17 +102,26 @@ def print_text(result, console: Console | None = None) -> None:
         con.print(f"[dim]not checked:[/] {escape(n['text'])}")
     for d in report["dumps"]:
         if d.get("complete") is False and d["kind"] != "panic":
-            con.print(f"[yellow]partial dump[/] {escape(where(d))}: {escape(d.get('completeness') or '')}")
+            con.print(
+                f"[yellow]partial dump[/] {escape(where(d))}: {escape(d.get('completeness') or '')}"
+            )
     for p in report["problems"]:
         con.print(f"[yellow]could not read[/] {escape(where(p))}: {escape(p['message'])}")
     for w in report["warnings"][:20]:
         con.print(f"[yellow]warning[/] {escape(w)}")
     for d in report["dumps"]:
-        con.print(f"[dim]dump #{d['dump']} {escape(d.get('program') or 'unknown program')} ({escape(d['kind'])}, "
-                  f"{d['goroutines']} goroutine{'' if d['goroutines'] == 1 else 's'}) {escape(where(d))}[/]")
+        con.print(
+            f"[dim]dump #{d['dump']} {escape(d.get('program') or 'unknown program')} ({escape(d['kind'])}, "
+            f"{d['goroutines']} goroutine{'' if d['goroutines'] == 1 else 's'}) {escape(where(d))}[/]"
+        )
     for c in report.get("calls", []):
         con.print("call: " + escape(describe_call(c)))
-    read = ", ".join(f"{i['name']} ({i['kind']}, {i['lines']} line{'' if i['lines'] == 1 else 's'})" for i in report["inputs"])
+    read = ", ".join(
+        f"{i['name']} ({i['kind']}, {i['lines']} line{'' if i['lines'] == 1 else 's'})"
+        for i in report["inputs"]
+    )
     con.print(f"[dim]inputs: {escape(read) or 'none'}[/]")
     if report["redaction"]["applied"]:
-        con.print(f"[dim]redacted: {len(report['redaction']['tokens'])} names replaced by pseudonyms[/]")
+        con.print(
+            f"[dim]redacted: {len(report['redaction']['tokens'])} names replaced by pseudonyms[/]"
+        )

@@ -1,5 +1,6 @@
 """The timeline's data: log events per time bin by level, and marked moments (daemon starts,
 panics, goroutine dumps, what happened to the stuck containers)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -8,10 +9,37 @@ import regex
 from forensics.findings import Container
 
 LEVELS = ["error", "warning", "info", "debug", "other"]
-_LEVEL = {"fatal": "error", "panic": "error", "error": "error", "warning": "warning", "warn": "warning",
-          "info": "info", "debug": "debug", "trace": "debug"}
+_LEVEL = {
+    "fatal": "error",
+    "panic": "error",
+    "error": "error",
+    "warning": "warning",
+    "warn": "warning",
+    "info": "info",
+    "debug": "debug",
+    "trace": "debug",
+}
 # A bin as long as needed for at most MAX_BINS bins: a one-minute reproduction gets seconds, a week days.
-BIN_SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+BIN_SECONDS = [
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    21600,
+    43200,
+    86400,
+]
 MAX_BINS = 60
 MAX_MARKERS = 300  # per kind; the rest is counted
 LABEL = 240
@@ -24,7 +52,14 @@ def _iso(t) -> str | None:
 
 def _marker(kind: str, time, label: str, source: str, line, lane: str) -> dict:
     label = label if len(label) <= LABEL else label[:LABEL] + "…"
-    return {"time": _iso(time), "kind": kind, "lane": lane, "label": label, "source": source, "line": int(line)}
+    return {
+        "time": _iso(time),
+        "kind": kind,
+        "lane": lane,
+        "label": label,
+        "source": source,
+        "line": int(line),
+    }
 
 
 def _bins(events: pd.DataFrame) -> tuple[int, list[dict]]:
@@ -41,7 +76,9 @@ def _bins(events: pd.DataFrame) -> tuple[int, list[dict]]:
     bins = []
     for i, row in table.iterrows():
         counts = {lv: int(row[lv]) for lv in LEVELS if lv in row and row[lv]}
-        bins.append({"start": (origin + pd.Timedelta(seconds=int(i) * width)).isoformat(), "counts": counts})
+        bins.append(
+            {"start": (origin + pd.Timedelta(seconds=int(i) * width)).isoformat(), "counts": counts}
+        )
     return width, bins
 
 
@@ -50,8 +87,12 @@ def _stuck(ev, found_containers: list[list[Container]]) -> dict[str, set[str]]:
     table = ev["containers"]
     stuck = {}
     named = [c for group in found_containers for c in group]
-    named += [Container(name=ref) for ref in
-              table[table["what"].isin(["ps-removal-in-progress", "removal-already-in-progress"])]["container"]]
+    named += [
+        Container(name=ref)
+        for ref in table[
+            table["what"].isin(["ps-removal-in-progress", "removal-already-in-progress"])
+        ]["container"]
+    ]
     for c in dict.fromkeys(named):
         refs = {r for r in (c.name, c.id) if r}
         for row in table[table["name"].isin(refs) | table["id"].isin(refs)].itertuples():
@@ -65,32 +106,64 @@ def _container_markers(ev, stuck: dict[str, set[str]]) -> list[dict]:
     out = []
     for label, refs in stuck.items():
         shorts = {r[:12] for r in refs if len(r) >= 12}
-        hits = events[events["container"].map(lambda c: isinstance(c, str) and (c in refs or c[:12] in shorts))]
+        hits = events[
+            events["container"].map(
+                lambda c: isinstance(c, str) and (c in refs or c[:12] in shorts)
+            )
+        ]
         for row in hits.itertuples():
             call = _CALL.match(row.msg)
             if (call and call["method"] == "DELETE") or "removal" in row.msg.lower():
                 kind = "removal"
-            elif call and call["method"] == "GET" and call["path"].split("?", 1)[0].endswith("/json"):
+            elif (
+                call and call["method"] == "GET" and call["path"].split("?", 1)[0].endswith("/json")
+            ):
                 kind = "inspect"
             else:
                 kind = "container"
             out.append(_marker(kind, row.time, row.msg, row.source, row.line, label))
         if len(stuck) == 1:  # a remover goroutine still waiting on the lock, seen in a dump
             g = ev["goroutines"]
-            waiting = g[g["lock_key"].notna() & g["stack"].str.contains(r"\.cleanupContainer\b", regex=True)]
+            waiting = g[
+                g["lock_key"].notna() & g["stack"].str.contains(r"\.cleanupContainer\b", regex=True)
+            ]
             for row in waiting.itertuples():
-                out.append(_marker("removal", row.time, f"goroutine {row.gid} in cleanupContainer (the removal) "
-                                   f"waits on lock {row.lock_key}", row.source, row.line, label))
+                out.append(
+                    _marker(
+                        "removal",
+                        row.time,
+                        f"goroutine {row.gid} in cleanupContainer (the removal) "
+                        f"waits on lock {row.lock_key}",
+                        row.source,
+                        row.line,
+                        label,
+                    )
+                )
     return out
 
 
 def build(ev, found_containers: list[list[Container]]) -> dict:
     width, bins = _bins(ev["events"])
-    markers = [_marker("daemon-start", r.time, f"dockerd {r.version} started", r.source, r.line, "daemon")
-               for r in ev["daemons"].itertuples()]
-    markers += [_marker("panic", r.time, r.message, r.source, r.line, "panics") for r in ev["panics"].itertuples()]
-    markers += [_marker("dump", r.time, f"goroutine dump ({r.kind}, {r.goroutines} goroutines)", r.source, r.line,
-                        "dumps") for r in ev["dumps"].itertuples() if r.kind != "panic"]
+    markers = [
+        _marker("daemon-start", r.time, f"dockerd {r.version} started", r.source, r.line, "daemon")
+        for r in ev["daemons"].itertuples()
+    ]
+    markers += [
+        _marker("panic", r.time, r.message, r.source, r.line, "panics")
+        for r in ev["panics"].itertuples()
+    ]
+    markers += [
+        _marker(
+            "dump",
+            r.time,
+            f"goroutine dump ({r.kind}, {r.goroutines} goroutines)",
+            r.source,
+            r.line,
+            "dumps",
+        )
+        for r in ev["dumps"].itertuples()
+        if r.kind != "panic"
+    ]
     stuck = _stuck(ev, found_containers)
     markers += _container_markers(ev, stuck)
     kept, seen, omitted = [], {}, {}
@@ -100,11 +173,18 @@ def build(ev, found_containers: list[list[Container]]) -> dict:
             kept.append(m)
         else:
             omitted[m["kind"]] = omitted.get(m["kind"], 0) + 1
-    times = [pd.Timestamp(b["start"]) for b in bins] + [pd.Timestamp(m["time"]) for m in kept if m["time"]]
+    times = [pd.Timestamp(b["start"]) for b in bins] + [
+        pd.Timestamp(m["time"]) for m in kept if m["time"]
+    ]
     end = max(times) + pd.Timedelta(seconds=width) if bins else (max(times) if times else None)
     return {
-        "start": min(times).isoformat() if times else None, "end": end.isoformat() if end is not None else None,
-        "bin_seconds": width, "levels": LEVELS, "bins": bins,
+        "start": min(times).isoformat() if times else None,
+        "end": end.isoformat() if end is not None else None,
+        "bin_seconds": width,
+        "levels": LEVELS,
+        "bins": bins,
         "untimed_events": int(ev["events"]["time"].isna().sum()),
-        "containers": list(stuck), "markers": kept, "omitted_markers": omitted,
+        "containers": list(stuck),
+        "markers": kept,
+        "omitted_markers": omitted,
     }

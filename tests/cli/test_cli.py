@@ -1,4 +1,5 @@
 """The command line: exit codes, one-line errors, outputs; never a Python traceback."""
+
 import json
 import os
 import subprocess
@@ -14,8 +15,14 @@ run = forensics  # in-process; the smoke tests below start a real interpreter
 
 
 def smoke(*args, stdin=None, cwd=None):
-    proc = subprocess.run([sys.executable, "-m", "forensics", *map(str, args)], input=stdin,
-                          capture_output=True, text=True, cwd=cwd, env={**os.environ, "COLUMNS": "200"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "forensics", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert "Traceback" not in proc.stderr + proc.stdout
     return proc
 
@@ -33,9 +40,19 @@ def test_repro_exit_1_and_verdict(tmp_path):
 def test_fail_on_threshold():
     # on a fixed engine 49227 is not-affected; the leaked-lock pile-up (high) remains
     assert run("analyze", DUMP, "-q", "--engine-version", "27.5.0").returncode == 1
-    assert run("analyze", DUMP, "-q", "--engine-version", "27.5.0", "--fail-on", "critical").returncode == 0
-    assert run("analyze", DUMP, "-q", "--fail-on", "critical").returncode == 1  # 49227 likely, critical
-    assert run("analyze", HEALTHY / "goroutine-stacks-sigusr1.log", "-q", "--fail-on", "info").returncode == 0
+    assert (
+        run("analyze", DUMP, "-q", "--engine-version", "27.5.0", "--fail-on", "critical").returncode
+        == 0
+    )
+    assert (
+        run("analyze", DUMP, "-q", "--fail-on", "critical").returncode == 1
+    )  # 49227 likely, critical
+    assert (
+        run(
+            "analyze", HEALTHY / "goroutine-stacks-sigusr1.log", "-q", "--fail-on", "info"
+        ).returncode
+        == 0
+    )
 
 
 def test_json_to_stdout_is_pure_json():
@@ -61,10 +78,13 @@ def test_usage_errors_exit_2():
     assert run("analyze", DUMP, "--no-such-option").returncode == 2
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"", "empty.log: empty input"),
-    (bytes(range(256)) * 40, "empty.log:1: binary data"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "empty.log: empty input"),
+        (bytes(range(256)) * 40, "empty.log:1: binary data"),
+    ],
+)
 def test_unreadable_alone_exit_2(tmp_path, content, message):
     bad = tmp_path / "empty.log"
     bad.write_bytes(content)
@@ -80,7 +100,9 @@ def test_bad_input_beside_good_is_reported_and_the_rest_analysed(tmp_path):
     result = json.loads(proc.stdout)
     assert proc.returncode == 1  # the dump still shows the leaked lock
     assert {p["message"].split(";")[0] for p in result["problems"]} >= {
-        "binary data, not a log or a goroutine dump", "no such file or directory"}
+        "binary data, not a log or a goroutine dump",
+        "no such file or directory",
+    }
     assert result["verdict"] == "found"
 
 
@@ -90,16 +112,20 @@ def test_dump_cut_mid_frame_is_partial_with_its_line(tmp_path):
     cut.write_text("\n".join(text[:490]) + "\n")  # ends inside goroutine 127's frames
     proc = run("analyze", cut, "--json", "-")
     result = json.loads(proc.stdout)
-    assert any(p["source"].endswith("cut.log") and p["line"] and "mid-frame" in p["message"]
-               for p in result["problems"])
+    assert any(
+        p["source"].endswith("cut.log") and p["line"] and "mid-frame" in p["message"]
+        for p in result["problems"]
+    )
     assert "cut.log:" in proc.stderr
 
 
 def test_thousand_character_line_is_read(tmp_path):
     log = tmp_path / "long.log"
     long_msg = "x" * 1000
-    log.write_text(f'time="2026-11-29T12:00:00.000000000Z" level=error msg="{long_msg}"\n'
-                   'time="2026-11-29T12:00:01.000000000Z" level=info msg="Docker daemon" version=27.4.1\n')
+    log.write_text(
+        f'time="2026-11-29T12:00:00.000000000Z" level=error msg="{long_msg}"\n'
+        'time="2026-11-29T12:00:01.000000000Z" level=info msg="Docker daemon" version=27.4.1\n'
+    )
     proc = run("analyze", log, "--json", "-")
     result = json.loads(proc.stdout)
     assert proc.returncode == 0 and result["engine_version"] == "27.4.1" and not result["problems"]
@@ -107,7 +133,12 @@ def test_thousand_character_line_is_read(tmp_path):
 
 def test_rules_list_and_show():
     listing = run("rules", "list").stdout
-    for rule in ("moby-49227", "inspect-nil-panic", "container-mutex-pileup", "removal-in-progress"):
+    for rule in (
+        "moby-49227",
+        "inspect-nil-panic",
+        "container-mutex-pileup",
+        "removal-in-progress",
+    ):
         assert rule in listing
     assert "fixed_in" in run("rules", "show", "moby-49227").stdout
     assert run("rules", "show", "nope").returncode == 2
@@ -122,5 +153,9 @@ def test_readme_commands_are_what_ci_runs():
     readme = (ROOT / "README.md").read_text()
     block = readme.split("<!-- ci:begin -->", 1)[1].split("<!-- ci:end -->", 1)[0]
     commands = [line for line in block.splitlines() if line and not line.startswith("```")]
-    assert len(commands) == 2 and "forensics analyze samples/" in commands[0] and "pytest" in commands[1]
+    assert (
+        len(commands) == 2
+        and "forensics analyze samples/" in commands[0]
+        and "pytest" in commands[1]
+    )
     assert "ci:begin" in (ROOT / ".ci" / "run").read_text()

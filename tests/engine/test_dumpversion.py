@@ -1,6 +1,7 @@
 """Issue 17 parts 3-4: the engine version from the goroutine dumps when no option, log line or
 `docker version` gives it; version-gated rules decided by the candidate range; the links to the
 daemon's source at that release. Real dumps only (samples/, tests/fixtures/versions/)."""
+
 from __future__ import annotations
 
 import json
@@ -38,21 +39,40 @@ def test_dump_without_log_gives_the_engine_version(rules):
     doc = to_dict(r)
     jsonschema.validate(doc, json.loads(SCHEMA_PATH.read_text()))
     assert doc["revision"] == 3 and doc["engine_version_source"] == f"goroutine dump {SIGUSR1}"
-    assert doc["engine_from_dumps"]["candidates"] == ["27.4.1"] and doc["engine_from_dumps"]["ratio"] == 1.0
-    assert doc["engine_from_dumps"]["used"] is True and doc["engine_from_dumps"]["link_tag"] == "v27.4.1"
+    assert (
+        doc["engine_from_dumps"]["candidates"] == ["27.4.1"]
+        and doc["engine_from_dumps"]["ratio"] == 1.0
+    )
+    assert (
+        doc["engine_from_dumps"]["used"] is True
+        and doc["engine_from_dumps"]["link_tag"] == "v27.4.1"
+    )
 
 
-@pytest.mark.parametrize("path,display,candidates", [
-    (V26 / "goroutine-stacks-2026-12-06T064151Z.log", "26.1.4–26.1.5", ["26.1.4", "26.1.5"]),
-    (V26 / "pprof-goroutine-debug1.txt", "26.1.4–26.1.5", ["26.1.4", "26.1.5"]),  # pprof debug=1
-    (V23 / "goroutine-stacks-2026-12-06T071625Z.log", "23.0.0–23.0.18", [f"23.0.{n}" for n in range(19)]),
-    (V23 / "pprof-goroutine-debug1.txt", "23.0.0–23.0.18", [f"23.0.{n}" for n in range(19)]),
-])
+@pytest.mark.parametrize(
+    "path,display,candidates",
+    [
+        (V26 / "goroutine-stacks-2026-12-06T064151Z.log", "26.1.4–26.1.5", ["26.1.4", "26.1.5"]),
+        (
+            V26 / "pprof-goroutine-debug1.txt",
+            "26.1.4–26.1.5",
+            ["26.1.4", "26.1.5"],
+        ),  # pprof debug=1
+        (
+            V23 / "goroutine-stacks-2026-12-06T071625Z.log",
+            "23.0.0–23.0.18",
+            [f"23.0.{n}" for n in range(19)],
+        ),
+        (V23 / "pprof-goroutine-debug1.txt", "23.0.0–23.0.18", [f"23.0.{n}" for n in range(19)]),
+    ],
+)
 def test_fixture_dumps_alone(path, display, candidates, rules):
     r = analyze([str(path)], rules=rules)
     assert r.engine_version == display and r.engine_version_source == f"goroutine dump {path}"
     assert list(r.dump_version.candidates) == candidates
-    assert r.dump_version.link_tag == f"v{candidates[-1]}"  # a range links to its newest tag, and says so
+    assert (
+        r.dump_version.link_tag == f"v{candidates[-1]}"
+    )  # a range links to its newest tag, and says so
     assert f"the newest of the releases {display}" in r.dump_version.link_note
 
 
@@ -90,16 +110,31 @@ def test_gate_inside_outside_straddling(rules):
     """moby-49227 on the 27.4.1 repro dump's evidence, gated by other real dumps' ranges."""
     evidence = analyze([str(SIGUSR1)], rules=rules).evidence
     healthy = infer(_dumps(HEALTHY / "goroutine-stacks-sigusr1.log"))
-    assert healthy.display == "20.10.24–20.10.27" and versions.range_in_any(healthy.candidates, AFFECTED) is True
+    assert (
+        healthy.display == "20.10.24–20.10.27"
+        and versions.range_in_any(healthy.candidates, AFFECTED) is True
+    )
     findings, _, _ = evaluate(rules, evidence, None, healthy)
     f = next(f for f in findings if f.id == "moby-49227")
     assert f.confidence == "likely" and f.engine_version == "20.10.24–20.10.27"
     assert "engine version is unknown" not in f.explanation and "straddle" not in f.explanation
 
-    fixed = DumpVersion("27.5.0–27.5.1", ("27.5.0", "27.5.1"), ("v27.5.0", "v27.5.1"), 1.0, 30, 30, ("x.log",), ("stacks",))
+    fixed = DumpVersion(
+        "27.5.0–27.5.1",
+        ("27.5.0", "27.5.1"),
+        ("v27.5.0", "v27.5.1"),
+        1.0,
+        30,
+        30,
+        ("x.log",),
+        ("stacks",),
+    )
     findings, outcomes, _ = evaluate(rules, evidence, None, fixed)
     f = next(f for f in findings if f.id == "moby-49227")
-    assert f.confidence == "not-affected" and "27.5.0–27.5.1 is outside the affected range" in f.summary
+    assert (
+        f.confidence == "not-affected"
+        and "27.5.0–27.5.1 is outside the affected range" in f.summary
+    )
     assert next(o for o in outcomes if o.rule == "moby-49227").status == "not-applicable"
 
     control = infer(_dumps(SAMPLES / "49227-control" / "goroutine-stacks-2026-11-29T123223Z.log"))
@@ -121,13 +156,22 @@ def test_weak_or_empty_match_is_not_the_engine_version(rules):
 def test_dump_command_prints_the_release_and_links_frames():
     dumps = _dumps(SIGUSR1)
     data = dump_report(dumps)
-    assert data["engine"]["display"] == "27.4.1" and data["dumps"][0]["engine"]["link_tag"] == "v27.4.1"
-    assert dump_text(data).startswith("engine release: 27.4.1 from the line numbers of the goroutine dump")
+    assert (
+        data["engine"]["display"] == "27.4.1"
+        and data["dumps"][0]["engine"]["link_tag"] == "v27.4.1"
+    )
+    assert dump_text(data).startswith(
+        "engine release: 27.4.1 from the line numbers of the goroutine dump"
+    )
     urls = [f["url"] for b in data["dumps"][0]["buckets"] for f in b["frames"] if f["url"]]
     assert "https://github.com/moby/moby/blob/v27.4.1/daemon/inspect.go#L58" in urls
     assert all(u.startswith("https://github.com/moby/moby/blob/v27.4.1/") for u in urls)
-    assert not any(f["url"] for b in data["dumps"][0]["buckets"] for f in b["frames"]
-                   if f["func"].startswith(("runtime.", "sync.")))
+    assert not any(
+        f["url"]
+        for b in data["dumps"][0]["buckets"]
+        for f in b["frames"]
+        if f["func"].startswith(("runtime.", "sync."))
+    )
     page = dump_html(data)
     assert '<a href="https://github.com/moby/moby/blob/v27.4.1/daemon/inspect.go#L58">' in page
 
@@ -140,8 +184,19 @@ def test_report_links_daemon_frames(rules):
 
 def test_source_url_escapes_and_refuses():
     assert source_url("v27.4.1", "runtime.gopark", "/usr/local/go/src/runtime/proc.go", 398) is None
-    assert source_url(None, "github.com/docker/docker/daemon.(*Daemon).getInspectData",
-                      "/go/src/github.com/docker/docker/daemon/inspect.go", 58) is None
-    url = source_url("v27.4.1?x=<b>", "github.com/docker/docker/daemon.(*Daemon).getInspectData",
-                     "/go/src/github.com/docker/docker/daemon/inspect.go", 58)
+    assert (
+        source_url(
+            None,
+            "github.com/docker/docker/daemon.(*Daemon).getInspectData",
+            "/go/src/github.com/docker/docker/daemon/inspect.go",
+            58,
+        )
+        is None
+    )
+    url = source_url(
+        "v27.4.1?x=<b>",
+        "github.com/docker/docker/daemon.(*Daemon).getInspectData",
+        "/go/src/github.com/docker/docker/daemon/inspect.go",
+        58,
+    )
     assert url == "https://github.com/moby/moby/blob/v27.4.1%3Fx%3D%3Cb%3E/daemon/inspect.go#L58"

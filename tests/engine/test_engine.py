@@ -1,4 +1,5 @@
 """The engine's general features: timeouts, windows, joins, time order, outcomes and reasons."""
+
 import shutil
 import time
 
@@ -28,7 +29,7 @@ def outcome(result, rule_id):
 
 def debug_log_slice(tmp_path, first: int, last: int):
     """Lines first..last (1-based) of the real failures capture, as its own file."""
-    lines = (FAILURES / "dockerd-20.10.24-debug.log").read_text().splitlines()[first - 1:last]
+    lines = (FAILURES / "dockerd-20.10.24-debug.log").read_text().splitlines()[first - 1 : last]
     path = tmp_path / "slice.log"
     path.write_text("\n".join(lines) + "\n")
     return str(path)
@@ -53,14 +54,20 @@ verdicts:
 def test_catastrophic_pattern_times_out_names_the_rule_and_the_scan_completes(tmp_path):
     rules = one_rule(tmp_path, CATASTROPHIC, "no-space-left")
     log = tmp_path / "input.log"
-    log.write_text("".join("a" * n + "!\n" for n in range(5000, 5008))  # eight distinct long lines
-                   + (FAILURES / "cli-nospace.txt").read_text())
+    log.write_text(
+        "".join("a" * n + "!\n" for n in range(5000, 5008))  # eight distinct long lines
+        + (FAILURES / "cli-nospace.txt").read_text()
+    )
     started = time.monotonic()
     result = analyze([str(log)], rules=rules)
     assert time.monotonic() - started < 60
     [warning] = [w for w in result.warnings if "timed out" in w]
-    assert warning.startswith(f"{tmp_path / 'rules' / 'sample.yaml'}: rule sample: signals.evil.where.msg:")
-    assert "timed out on 3 value(s)" in warning and "not run on the rest" in warning  # stopped after three
+    assert warning.startswith(
+        f"{tmp_path / 'rules' / 'sample.yaml'}: rule sample: signals.evil.where.msg:"
+    )
+    assert (
+        "timed out on 3 value(s)" in warning and "not run on the rest" in warning
+    )  # stopped after three
     evil = outcome(result, "sample")
     assert evil.status == "inconclusive" and "timed out" in evil.reason
     assert [f.id for f in result.found] == ["no-space-left"]
@@ -68,13 +75,28 @@ def test_catastrophic_pattern_times_out_names_the_rule_and_the_scan_completes(tm
 
 def test_window_counts_the_fullest_window_of_distinct_values():
     t = pd.Timestamp("2026-11-29T13:14:28Z")
-    rows = pd.DataFrame({"time": [t, t + pd.Timedelta("10s"), t + pd.Timedelta("20s"), t + pd.Timedelta("20s"),
-                                  t + pd.Timedelta("5min"), pd.NaT],
-                         "container": ["a", "b", "c", "c", "d", "e"]})
+    rows = pd.DataFrame(
+        {
+            "time": [
+                t,
+                t + pd.Timedelta("10s"),
+                t + pd.Timedelta("20s"),
+                t + pd.Timedelta("20s"),
+                t + pd.Timedelta("5min"),
+                pd.NaT,
+            ],
+            "container": ["a", "b", "c", "c", "d", "e"],
+        }
+    )
     assert count(rows, 3, 60, "container")[0] == 3  # a b c within a minute; c twice counts once
     n, cited = count(rows, 3, 60, None)
     assert n == 4 and list(cited.index) == [0, 1, 2, 3]  # rows; the untimed row is not placed
-    assert count(rows, 5, 60, "container")[1].index.tolist() == [0, 1, 2, 3]  # fullest window when short
+    assert count(rows, 5, 60, "container")[1].index.tolist() == [
+        0,
+        1,
+        2,
+        3,
+    ]  # fullest window when short
     assert count(rows, 1, None, "container")[0] == 5
 
 
@@ -83,13 +105,20 @@ def test_same_matches_a_container_by_name_short_and_full_id():
     containers = pd.DataFrame({"id": [full], "name": ["web5"]})
     rows = pd.DataFrame({"container": ["web5", full[:12], "web6", None]})
     other = pd.DataFrame({"container": [full]})
-    assert same_mask(rows, other, {"container": "container"}, containers).tolist() == [True, True, False, False]
+    assert same_mask(rows, other, {"container": "container"}, containers).tolist() == [
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_same_matches_one_of_several_values_in_a_cell():
     rows = pd.DataFrame({"dump": [0, 0, 1], "gid": [345, 350, 345]})
     other = pd.DataFrame({"dump": [0], "holder_gids": ["12 345"]})
-    mask = same_mask(rows, other, {"dump": "dump", "gid": "holder_gids"}, pd.DataFrame(columns=["id", "name"]))
+    mask = same_mask(
+        rows, other, {"dump": "dump", "gid": "holder_gids"}, pd.DataFrame(columns=["id", "name"])
+    )
     assert mask.tolist() == [True, False, False]
 
 
@@ -109,8 +138,12 @@ def test_not_matched_reason_says_how_far_below_the_threshold(tmp_path, rules):
 
 
 def test_not_after_reason_names_the_clean_shutdown(tmp_path, rules):
-    result = analyze([debug_log_slice(tmp_path, 1400, 1810)], rules=only(rules, "dockerd-crash-loop"))
-    assert "2 found, but all follow a clean shutdown" in outcome(result, "dockerd-crash-loop").reason
+    result = analyze(
+        [debug_log_slice(tmp_path, 1400, 1810)], rules=only(rules, "dockerd-crash-loop")
+    )
+    assert (
+        "2 found, but all follow a clean shutdown" in outcome(result, "dockerd-crash-loop").reason
+    )
 
 
 ANY_OR_ALL = """id: sample
@@ -156,17 +189,23 @@ verdicts:
 def test_a_signal_needing_debug_lines_is_unknown_on_an_info_log(tmp_path):
     rules = one_rule(tmp_path, NEEDS_DEBUG)
     info = analyze([str(FAILURES / "dockerd-20.10.24-info.log")], rules=rules)
-    assert outcome(info, "sample").status == "not-checked" and outcome(info, "sample").needs == ["debug_logs"]
+    assert outcome(info, "sample").status == "not-checked" and outcome(info, "sample").needs == [
+        "debug_logs"
+    ]
     assert "without --debug" in outcome(info, "sample").reason
     debug = analyze([str(HEALTHY / "dockerd-20.10.24-text-debug.log")], rules=rules)
     assert outcome(debug, "sample").status == "matched"
 
 
 def test_summary_fills_a_column_of_the_first_row(rules):
-    result = analyze([str(FAILURES / "lockdemo-leak-sigquit.txt")], rules=only(rules, "orphaned-lock"))
+    result = analyze(
+        [str(FAILURES / "lockdemo-leak-sigquit.txt")], rules=only(rules, "orphaned-lock")
+    )
     [finding] = result.found
-    assert finding.summary == "A recovered panic in main.(*Store).Inspect left a lock locked; " \
-                              "3 goroutines wait on it forever."
+    assert (
+        finding.summary == "A recovered panic in main.(*Store).Inspect left a lock locked; "
+        "3 goroutines wait on it forever."
+    )
 
 
 def test_missing_lists_only_stronger_verdicts(tmp_path, rules):
@@ -179,7 +218,10 @@ def test_missing_lists_only_stronger_verdicts(tmp_path, rules):
 
 def test_rule_file_loads_alone():
     rule = load_rule(ROOT / "rules" / "lock-held-by-containerd-call.yaml")
-    assert rule.signals["holder_in_containerd"].same == ("held", {"dump": "dump", "gid": "holder_gids"})
+    assert rule.signals["holder_in_containerd"].same == (
+        "held",
+        {"dump": "dump", "gid": "holder_gids"},
+    )
 
 
 def test_follows_only_rows_with_the_same_values_when_asked():
@@ -189,4 +231,7 @@ def test_follows_only_rows_with_the_same_values_when_asked():
     marks = pd.DataFrame({"time": [t - pd.Timedelta("5s")], "container": [full], "host": [None]})
     containers = pd.DataFrame({"id": [full], "name": ["web5"]})
     assert follows(rows, marks, 60, False, ("container",), containers).tolist() == [True, False]
-    assert follows(rows, marks, 60, False, ("host",), containers).tolist() == [True, True]  # empty equals empty
+    assert follows(rows, marks, 60, False, ("host",), containers).tolist() == [
+        True,
+        True,
+    ]  # empty equals empty

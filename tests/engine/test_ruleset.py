@@ -1,4 +1,5 @@
 """Rule files are validated on load: errors name the file and the field."""
+
 import shutil
 
 import pytest
@@ -56,7 +57,10 @@ def test_id_must_match_file_name(tmp_path):
 
 
 def test_unknown_rule_reference(tmp_path):
-    write(tmp_path, GOOD.replace("table: panics\n    where: {message: 'nil pointer'}", "rule: missing-rule"))
+    write(
+        tmp_path,
+        GOOD.replace("table: panics\n    where: {message: 'nil pointer'}", "rule: missing-rule"),
+    )
     with pytest.raises(RuleError, match="unknown rule 'missing-rule'"):
         load_rules(tmp_path)
 
@@ -70,13 +74,21 @@ def test_catalogue_loads_in_dependency_order(tmp_path):
 def test_cli_reports_rule_errors_in_one_line(tmp_path):
     import subprocess
     import sys
+
     shutil.copytree(ROOT / "rules", tmp_path / "rules", ignore=shutil.ignore_patterns("fixtures"))
-    (tmp_path / "rules" / "inspect-nil-panic.yaml").write_text(GOOD.replace("id: sample", "id: inspect-nil-panic")
-                                                               .replace("'nil pointer'", "'(bad'"))
-    proc = subprocess.run([sys.executable, "-m", "forensics", "rules", "list", "--rules", str(tmp_path / "rules")],
-                          capture_output=True, text=True)
+    (tmp_path / "rules" / "inspect-nil-panic.yaml").write_text(
+        GOOD.replace("id: sample", "id: inspect-nil-panic").replace("'nil pointer'", "'(bad'")
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "forensics", "rules", "list", "--rules", str(tmp_path / "rules")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "inspect-nil-panic.yaml: signals.panic.where.message.regex: bad regular expression" in proc.stderr
+    assert (
+        "inspect-nil-panic.yaml: signals.panic.where.message.regex: bad regular expression"
+        in proc.stderr
+    )
 
 
 TWO = """id: sample
@@ -120,22 +132,30 @@ NEW_KEYS = [
 ]
 
 
-@pytest.mark.parametrize("template,change,field", [(GOOD, *c) for c in ORIGINAL] + [(TWO, *c) for c in NEW_KEYS])
+@pytest.mark.parametrize(
+    "template,change,field", [(GOOD, *c) for c in ORIGINAL] + [(TWO, *c) for c in NEW_KEYS]
+)
 def test_errors_name_file_and_field(tmp_path, template, change, field):
     path, message = refusal(tmp_path, template.replace(*change))
     assert message.startswith(f"{path}: {field}") and "\n" not in message, message
 
 
 def test_signals_that_follow_each_other_in_a_cycle_are_refused(tmp_path):
-    text = TWO.replace(*to_start("after: {signal: stop}")) \
-        .replace("    where: {msg: 'shutdown complete'}", "    where: {msg: 'shutdown complete'}\n    before: {signal: start}")
+    text = TWO.replace(*to_start("after: {signal: stop}")).replace(
+        "    where: {msg: 'shutdown complete'}",
+        "    where: {msg: 'shutdown complete'}\n    before: {signal: start}",
+    )
     path, message = refusal(tmp_path, text)
     assert message == f"{path}: signals.start: signals follow each other in a cycle"
 
 
 def test_a_yaml_typo_is_one_line_naming_the_place(tmp_path):
-    path, message = refusal(tmp_path, TWO.replace("title: t", "title: readlink /x/l: invalid argument"))
-    assert message == f"{path}: line 2 column 21: not valid YAML: mapping values are not allowed here"
+    path, message = refusal(
+        tmp_path, TWO.replace("title: t", "title: readlink /x/l: invalid argument")
+    )
+    assert (
+        message == f"{path}: line 2 column 21: not valid YAML: mapping values are not allowed here"
+    )
 
 
 def test_readme_catalogue_is_the_generated_table(rules):

@@ -1,4 +1,5 @@
 """forensics scan over a fleet of 200+ hosts built from the real captures."""
+
 import gzip
 import json
 import subprocess
@@ -27,7 +28,9 @@ def make_host(folder, i):
         return "corrupt"
     if i % 10 == 0:
         version = "27.5.1" if i % 20 == 0 else "27.4.1"
-        (folder / "dockerd.log").write_text(LOG_49227.replace("version=27.4.1", f"version={version}"))
+        (folder / "dockerd.log").write_text(
+            LOG_49227.replace("version=27.4.1", f"version={version}")
+        )
         (folder / "docker-ps-a.txt").write_text(PS)
         return "fixed" if version == "27.5.1" else "49227"
     with gzip.open(folder / "goroutine-stacks.log.gz", "wt") as out:
@@ -62,8 +65,23 @@ def check_table(table: pd.DataFrame, kinds: dict):
 
 def test_fleet_with_local_processes(fleet, tmp_path):
     root, kinds = fleet
-    proc = subprocess.run([sys.executable, "-m", "forensics", "scan", "--hosts-in", str(root),
-                           "--out", str(tmp_path), "-j", "2", "-q"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "forensics",
+            "scan",
+            "--hosts-in",
+            str(root),
+            "--out",
+            str(tmp_path),
+            "-j",
+            "2",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     check_table(pd.read_csv(tmp_path / "fleet.csv"), kinds)
     assert len(pd.read_parquet(tmp_path / "fleet.parquet")) == HOSTS
@@ -85,14 +103,19 @@ def _worker_settings():
     import os
 
     import dask
-    return (dask.config.get("distributed.worker.profile.enabled"),
-            dask.config.get("distributed.admin.tick.interval"), os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+
+    return (
+        dask.config.get("distributed.worker.profile.enabled"),
+        dask.config.get("distributed.admin.tick.interval"),
+        os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+    )
 
 
 def test_local_cluster_workers_are_lean():
     """A host costs ~20% more in a default Dask worker (profiler, 20 ms tick, malloc trimming)."""
     pytest.importorskip("dask.distributed")
     from forensics.fleet.scan import _submitter
+
     submit, _, close = _submitter(1, "local")
     try:
         assert submit(_worker_settings).result() == (False, "1s", None)
@@ -109,6 +132,7 @@ def test_rerun_after_a_kill_redoes_only_unfinished_hosts(fleet, tmp_path):
         done.append(row["host"])
         if len(done) == 10:
             raise KeyboardInterrupt
+
     with pytest.raises(KeyboardInterrupt):
         scan(hosts, tmp_path, jobs=1, on_host=stop_after_ten)
     seen = []
@@ -131,8 +155,11 @@ def test_changed_input_is_rescanned(tmp_path):
 
 
 def test_host_names_and_unsafe_names(tmp_path):
-    assert [h.name for h in hosts_from(["a/node-1.tar.gz", "b/db-1.prod.log", "c/db-1.prod"])] == \
-        ["node-1", "db-1.prod", "db-1.prod-2"]
+    assert [h.name for h in hosts_from(["a/node-1.tar.gz", "b/db-1.prod.log", "c/db-1.prod"])] == [
+        "node-1",
+        "db-1.prod",
+        "db-1.prod-2",
+    ]
     assert hosts_from(["/x/dc1/rack2/host7/logs"], host_from=r"/(host\d+)/")[0].name == "host7"
 
 

@@ -1,4 +1,5 @@
 """Buckets on real dumps: the 49227 reproduction, pprof debug=1 and real Go programs."""
+
 from __future__ import annotations
 
 import json
@@ -26,12 +27,22 @@ def test_identical_stacks_share_a_bucket_and_arguments_split_them():
     exact = buckets(d)
     assert sum(b.count for b in exact) == len(d.goroutines) == 42
     inspect = [b for b in exact if b.top == INSPECT]
-    assert sorted([g.id for g in b.goroutines] for b in inspect) == [[152], [164]]  # different request contexts
+    assert sorted([g.id for g in b.goroutines] for b in inspect) == [
+        [152],
+        [164],
+    ]  # different request contexts
     [loose] = [b for b in buckets(d, ignore_args=True) if b.top == INSPECT]
-    assert sorted(g.id for g in loose.goroutines) == [152, 164] and loose.states == {"sync.Mutex.Lock": 2}
-    assert (loose.created_by, loose.created_at.rsplit("/", 1)[-1]) == ("net/http.(*Server).Serve", "server.go:3290")
+    assert sorted(g.id for g in loose.goroutines) == [152, 164] and loose.states == {
+        "sync.Mutex.Lock": 2
+    }
+    assert (loose.created_by, loose.created_at.rsplit("/", 1)[-1]) == (
+        "net/http.(*Server).Serve",
+        "server.go:3290",
+    )
     assert loose.header() == "2 [sync.Mutex.Lock] created by net/http.(*Server).Serve"
-    for b in exact + buckets(d, ignore_args=True):  # members gathered from several stacks stay in the dump's order
+    for b in exact + buckets(
+        d, ignore_args=True
+    ):  # members gathered from several stacks stay in the dump's order
         assert [g.line for g in b.goroutines] == sorted(g.line for g in b.goroutines)
 
 
@@ -59,35 +70,47 @@ def test_frame_pointers_do_not_split_buckets():
     readers = [b for b in buckets(d, ignore_args=True) if b.top == "main.(*store).get"]
     assert [b.count for b in readers] == [3]
     text = (GO / "go1.22" / "sigquit-stderr-gotraceback-system.txt").read_text()
-    assert len(set(re.findall(r"main\.go:47 \+0x\w+ fp=(0x\w+)", text))) == 3  # they do differ in the text
+    assert (
+        len(set(re.findall(r"main\.go:47 \+0x\w+ fp=(0x\w+)", text))) == 3
+    )  # they do differ in the text
 
 
 def test_locked_and_minutes_in_header():
     found = buckets(dump(GO / "go1.19" / "goroutine-stacks-2.log"))
     [locked] = [b for b in found if b.locked]
-    assert locked.header() == "1 [select (no cases), 2 minutes, locked to thread] created by main.main"
+    assert (
+        locked.header() == "1 [select (no cases), 2 minutes, locked to thread] created by main.main"
+    )
 
 
 def test_filters_like_panicparse():
     found = buckets(dump(REPRO / "goroutine-stacks-2026-11-29T122857Z.log"), ignore_args=True)
     locked = select(found, match=r"sync\.Mutex\.Lock")
-    assert sorted(b.top.rsplit(".", 1)[-1] for b in locked) == ["ContainerInspectCurrent", "cleanupContainer"]
+    assert sorted(b.top.rsplit(".", 1)[-1] for b in locked) == [
+        "ContainerInspectCurrent",
+        "cleanupContainer",
+    ]
     by_function = select(found, match=r"cleanupContainer")
     assert [b.count for b in by_function] == [1]
-    assert len(select(found, exclude=r"IO wait|select|chan receive")) == \
-        len([b for b in found if not {"IO wait", "select", "chan receive"} & set(b.states)])
+    assert len(select(found, exclude=r"IO wait|select|chan receive")) == len(
+        [b for b in found if not {"IO wait", "select", "chan receive"} & set(b.states)]
+    )
     go = buckets(dump(GO / "go1.21" / "goroutine-stacks-2.log"))
     assert sum(b.count for b in select(go, min_wait=2)) == 16 and select(go, min_wait=3) == []
 
 
-@pytest.mark.parametrize("path", [
-    DUMPS / "real-dockerd" / "goroutine-stacks-sigusr1.log",  # SIGUSR1 file of a real dockerd
-    REPRO / "pprof-goroutine-debug2.txt",
-    REPRO / "dockerd-stderr-after-sigquit.txt",  # SIGQUIT output among log lines
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        DUMPS / "real-dockerd" / "goroutine-stacks-sigusr1.log",  # SIGUSR1 file of a real dockerd
+        REPRO / "pprof-goroutine-debug2.txt",
+        REPRO / "dockerd-stderr-after-sigquit.txt",  # SIGQUIT output among log lines
+    ],
+)
 def test_dump_and_analyze_make_the_same_buckets(path: Path):
     """One grouping: `forensics dump --json` and the report of `forensics analyze --json` list the
     same buckets (count, top function, first goroutine) for the same dump."""
+
     def run(*args):
         proc = forensics(*args, path, "--json", "-")
         assert proc.returncode in (0, 1), proc.stderr
@@ -99,5 +122,6 @@ def test_dump_and_analyze_make_the_same_buckets(path: Path):
     assert len(reported["buckets"]) + reported["omitted"] == dumped["buckets_total"]
     assert reported["goroutines"] == dumped["goroutines"]
     shown = len(reported["buckets"])
-    assert [(b["count"], b["top"], b["gids"][0]) for b in reported["buckets"]] == \
-        [(b["count"], b["top"], b["ids"][0]) for b in dumped["buckets"][:shown]]
+    assert [(b["count"], b["top"], b["gids"][0]) for b in reported["buckets"]] == [
+        (b["count"], b["top"], b["ids"][0]) for b in dumped["buckets"][:shown]
+    ]

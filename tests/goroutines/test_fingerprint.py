@@ -4,6 +4,7 @@ Every expectation below is what the table built from moby (see scripts/README.md
 real dump; the ranges are as wide as the evidence leaves them, e.g. Debian's 20.10.24 cannot be
 told from 20.10.25-27 by its frames.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -18,8 +19,11 @@ from forensics.parse.fastdump import parse_text
 
 DUMPS = FIXTURES / "dumps"
 VERSIONS = FIXTURES / "versions"
-PATCHED = ("github.com/docker/docker/daemon.(*Daemon).getInspectData",
-           "/go/src/github.com/docker/docker/daemon/inspect.go", 202)
+PATCHED = (
+    "github.com/docker/docker/daemon.(*Daemon).getInspectData",
+    "/go/src/github.com/docker/docker/daemon/inspect.go",
+    202,
+)
 
 
 def frames_of(path: Path) -> list[tuple[str, str, int]]:
@@ -28,12 +32,19 @@ def frames_of(path: Path) -> list[tuple[str, str, int]]:
     if path.suffix == ".gz":
         data = gzip.decompress(data)
     dumps = parse_text(data.decode("utf-8", "replace"), str(path))
-    return [(f.func, f.file, f.lineno) for d in dumps for g in d.goroutines for f in g.frames
-            if f.file and f.lineno]
+    return [
+        (f.func, f.file, f.lineno)
+        for d in dumps
+        for g in d.goroutines
+        for f in g.frames
+        if f.file and f.lineno
+    ]
 
 
 def kinds_of(path: Path) -> list[str]:
-    return [d.kind for d in parse_text(path.read_text(encoding="utf-8", errors="replace"), str(path))]
+    return [
+        d.kind for d in parse_text(path.read_text(encoding="utf-8", errors="replace"), str(path))
+    ]
 
 
 # (file, dump kind, display, unfit frames): every real dump the repo holds, every shape
@@ -43,31 +54,62 @@ REAL = [
     (HEALTHY / "goroutine-stacks-sigusr1-during-stop.log", "stacks", "20.10.24–20.10.27", ()),
     (HEALTHY / "pprof-goroutine-debug2.txt", "stacks", "20.10.24–20.10.27", ()),
     (HEALTHY / "pprof-goroutine-debug1.txt", "pprof-debug1", "20.10.24–20.10.27", ()),
-    (HEALTHY / "sigquit-stderr.log", "stacks", "20.10.24–20.10.27", ()),  # 20.10's own SIGQUIT handler
-    (HEALTHY / "dockerd-20.10.24-managed-containerd-sigquit.log", "stacks", "20.10.24–20.10.27", ()),
+    (
+        HEALTHY / "sigquit-stderr.log",
+        "stacks",
+        "20.10.24–20.10.27",
+        (),
+    ),  # 20.10's own SIGQUIT handler
+    (
+        HEALTHY / "dockerd-20.10.24-managed-containerd-sigquit.log",
+        "stacks",
+        "20.10.24–20.10.27",
+        (),
+    ),
     # 27.4.1 with a delay loop inserted in daemon/inspect.go (moby#49227 reproduction)
     (REPRO / "goroutine-stacks-2026-11-29T122857Z.log", "stacks", "27.4.1", ()),
     (REPRO / "pprof-goroutine-debug2.txt", "stacks", "27.4.1", ()),
     (REPRO / "pprof-goroutine-debug1.txt", "pprof-debug1", "27.4.1", ()),
     (REPRO / "dockerd-stderr-after-sigquit.txt", "sigquit", "27.4.1", ()),
-    (REPRO / "dockerd.log", "panic", "27.4.1", (PATCHED,)),  # the panic trace runs through the patch
+    (
+        REPRO / "dockerd.log",
+        "panic",
+        "27.4.1",
+        (PATCHED,),
+    ),  # the panic trace runs through the patch
     # the unmodified 27.4.1
     (SAMPLES / "49227-control" / "pprof-goroutine-debug2.txt", "stacks", "27.4.1–27.5.1", ()),
-    (SAMPLES / "49227-control" / "goroutine-stacks-2026-11-29T123223Z.log", "stacks",
-     "25.0.7–25.0.15, 27.4.1–27.5.1", ()),
+    (
+        SAMPLES / "49227-control" / "goroutine-stacks-2026-11-29T123223Z.log",
+        "stacks",
+        "25.0.7–25.0.15, 27.4.1–27.5.1",
+        (),
+    ),
     # 23.0.6 built from its tag here (tests/fixtures/versions/v23.0.6/README.md): no 23.0.x moved these lines
-    (VERSIONS / "v23.0.6" / "goroutine-stacks-2026-12-06T071625Z.log", "stacks", "23.0.0–23.0.18", ()),
+    (
+        VERSIONS / "v23.0.6" / "goroutine-stacks-2026-12-06T071625Z.log",
+        "stacks",
+        "23.0.0–23.0.18",
+        (),
+    ),
     (VERSIONS / "v23.0.6" / "pprof-goroutine-debug2.txt", "stacks", "23.0.0–23.0.18", ()),
     (VERSIONS / "v23.0.6" / "pprof-goroutine-debug1.txt", "pprof-debug1", "23.0.0–23.0.18", ()),
     (VERSIONS / "v23.0.6" / "dockerd-stderr-sigquit.log", "sigquit", "23.0.0–23.0.18", ()),
     # 26.1.4 built from its tag (tests/fixtures/versions/v26.1.4/README.md)
-    (VERSIONS / "v26.1.4" / "goroutine-stacks-2026-12-06T064151Z.log", "stacks", "26.1.4–26.1.5", ()),
+    (
+        VERSIONS / "v26.1.4" / "goroutine-stacks-2026-12-06T064151Z.log",
+        "stacks",
+        "26.1.4–26.1.5",
+        (),
+    ),
     (VERSIONS / "v26.1.4" / "pprof-goroutine-debug2.txt", "stacks", "26.1.4–26.1.5", ()),
     (VERSIONS / "v26.1.4" / "pprof-goroutine-debug1.txt", "pprof-debug1", "26.1.4–26.1.5", ()),
 ]
 
 
-@pytest.mark.parametrize("path,kind,display,unfit", REAL, ids=lambda v: v.name if isinstance(v, Path) else None)
+@pytest.mark.parametrize(
+    "path,kind,display,unfit", REAL, ids=lambda v: v.name if isinstance(v, Path) else None
+)
 def test_real_dumps(path, kind, display, unfit):
     assert kind in kinds_of(path)
     m = fp.match(frames_of(path))
@@ -93,8 +135,11 @@ def test_each_dump_of_one_daemon_agrees_with_its_docker_version():
     """The v26.1.4 daemon's own `docker version` says 26.1.4; every dump shape contains it."""
     server = (VERSIONS / "v26.1.4" / "docker-version.txt").read_text().split("Server:")[1]
     assert " Version:          26.1.4" in server
-    for name in ("goroutine-stacks-2026-12-06T064151Z.log", "pprof-goroutine-debug1.txt",
-                 "pprof-goroutine-debug2.txt"):
+    for name in (
+        "goroutine-stacks-2026-12-06T064151Z.log",
+        "pprof-goroutine-debug1.txt",
+        "pprof-goroutine-debug2.txt",
+    ):
         assert "26.1.4" in fp.match(frames_of(VERSIONS / "v26.1.4" / name)).candidates
 
 
@@ -119,14 +164,25 @@ def test_containerd_dump_has_no_daemon_frames():
 META = "github.com/docker/docker/daemon.(*Daemon).getInspectData"
 
 
-@pytest.mark.parametrize("line,inside,outside", [
-    # one frame only rules out the releases whose getInspectData does not span the line, or
-    # has a blank / comment line there: what remains is wide, here from 17.x to 29.x
-    (199, ["24.0.0", "27.0.1", "27.5.1"], ["26.0.0", "28.0.0"]),  # 26.0.0: blank; 28: span ends at 195
-    (227, ["25.0.0"], ["24.0.0", "26.1.4", "27.4.1", "28.0.0"]),  # spans end at 211 / 195
-    (203, ["25.0.0", "26.0.0"], ["24.0.0", "26.1.4", "27.4.1", "28.0.0"]),  # 203: blank or past the end
-    (183, ["24.0.0", "28.0.0", "27.4.1"], ["24.0.8", "24.0.9"]),
-])
+@pytest.mark.parametrize(
+    "line,inside,outside",
+    [
+        # one frame only rules out the releases whose getInspectData does not span the line, or
+        # has a blank / comment line there: what remains is wide, here from 17.x to 29.x
+        (
+            199,
+            ["24.0.0", "27.0.1", "27.5.1"],
+            ["26.0.0", "28.0.0"],
+        ),  # 26.0.0: blank; 28: span ends at 195
+        (227, ["25.0.0"], ["24.0.0", "26.1.4", "27.4.1", "28.0.0"]),  # spans end at 211 / 195
+        (
+            203,
+            ["25.0.0", "26.0.0"],
+            ["24.0.0", "26.1.4", "27.4.1", "28.0.0"],
+        ),  # 203: blank or past the end
+        (183, ["24.0.0", "28.0.0", "27.4.1"], ["24.0.8", "24.0.9"]),
+    ],
+)
 def test_one_frame_is_a_wide_range(line, inside, outside):
     m = fp.match([(META, "/go/src/github.com/docker/docker/daemon/inspect.go", line)])
     assert set(inside) <= set(m.candidates)
@@ -134,22 +190,31 @@ def test_one_frame_is_a_wide_range(line, inside, outside):
     assert m.frames == 1 and m.ratio == 1.0
 
 
-@pytest.mark.parametrize("file", [
-    "/go/src/github.com/docker/docker/daemon/inspect.go",
-    "/root/build-deb/engine/daemon/inspect.go",  # docker-ce packaging tree: no module path
-    "/build/docker.io-xyz/.gopath/src/github.com/docker/docker/daemon/inspect.go",
-    "github.com/docker/docker/daemon/inspect.go",  # -trimpath
-    "C:\\gopath\\src\\github.com\\docker\\docker\\daemon\\inspect.go",
-    "daemon/inspect.go",
-])
+@pytest.mark.parametrize(
+    "file",
+    [
+        "/go/src/github.com/docker/docker/daemon/inspect.go",
+        "/root/build-deb/engine/daemon/inspect.go",  # docker-ce packaging tree: no module path
+        "/build/docker.io-xyz/.gopath/src/github.com/docker/docker/daemon/inspect.go",
+        "github.com/docker/docker/daemon/inspect.go",  # -trimpath
+        "C:\\gopath\\src\\github.com\\docker\\docker\\daemon\\inspect.go",
+        "daemon/inspect.go",
+    ],
+)
 def test_file_prefixes(file):
     m = fp.match([(META, file, 199)])
     assert "27.4.1" in m.candidates and m.frames == 1
 
 
 def test_debug1_offsets_generics_and_closures():
-    frames = [(META + "+0xf5b", "/x/github.com/docker/docker/daemon/inspect.go", 199),
-              ("github.com/docker/docker/daemon.(*Daemon).getInspectData.func1.2", "/x/daemon/inspect.go", 199)]
+    frames = [
+        (META + "+0xf5b", "/x/github.com/docker/docker/daemon/inspect.go", 199),
+        (
+            "github.com/docker/docker/daemon.(*Daemon).getInspectData.func1.2",
+            "/x/daemon/inspect.go",
+            199,
+        ),
+    ]
     m = fp.match(frames)
     assert m.frames == 2 and m.ratio == 1.0 and "27.4.1" in m.candidates
 
@@ -157,7 +222,9 @@ def test_debug1_offsets_generics_and_closures():
 def test_moby_v2_module_paths():
     """docker-v29 builds: module github.com/moby/moby/v2, code under daemon/internal/..."""
     table = fp._load()
-    internal = sorted(p for p in table.paths if p.startswith("daemon/internal/") and p.endswith(".go"))
+    internal = sorted(
+        p for p in table.paths if p.startswith("daemon/internal/") and p.endswith(".go")
+    )
     assert internal
     path = internal[0]
     blob, tags = table.versions(path)[-1]
@@ -165,45 +232,86 @@ def test_moby_v2_module_paths():
     name, ((start, end), *_) = next((n, s) for n, s in sorted(by_name.items()) if "." not in n)
     line = next(n for n in range(start, end + 1) if n not in idle)
     pkg = path.rsplit("/", 1)[0]
-    m = fp.match([(f"github.com/moby/moby/v2/{pkg}.{name}", f"/src/github.com/moby/moby/v2/{path}", line),
-                  (f"github.com/moby/moby/v2/{pkg}.{name}", f"/src/moby/{path}", line)])
+    m = fp.match(
+        [
+            (f"github.com/moby/moby/v2/{pkg}.{name}", f"/src/github.com/moby/moby/v2/{path}", line),
+            (f"github.com/moby/moby/v2/{pkg}.{name}", f"/src/moby/{path}", line),
+        ]
+    )
     assert m.frames == 1 or m.frames == 2
     assert m.ratio == 1.0 and {table.tags[t][1] for t in tags} & set(m.candidates)
 
 
 def test_vendored_and_foreign_frames_are_not_evidence():
     frames = [
-        ("github.com/docker/docker/vendor/github.com/containerd/containerd.(*Client).Pull",
-         "/go/src/github.com/docker/docker/vendor/github.com/containerd/containerd/client.go", 100),
-        ("github.com/containerd/containerd.(*Client).Pull",
-         "/go/src/github.com/docker/docker/vendor/github.com/containerd/containerd/client.go", 100),
-        ("github.com/moby/moby/api/types.X", "/go/src/github.com/moby/moby/vendor/github.com/moby/moby/api/types/x.go", 3),
-        ("github.com/docker/docker/client.(*Client).Ping",
-         "/go/src/github.com/docker/cli/vendor/github.com/docker/docker/client/ping.go", 20),
-        ("google.golang.org/grpc.(*Server).Serve", "/go/pkg/mod/google.golang.org/grpc/server.go", 800),
+        (
+            "github.com/docker/docker/vendor/github.com/containerd/containerd.(*Client).Pull",
+            "/go/src/github.com/docker/docker/vendor/github.com/containerd/containerd/client.go",
+            100,
+        ),
+        (
+            "github.com/containerd/containerd.(*Client).Pull",
+            "/go/src/github.com/docker/docker/vendor/github.com/containerd/containerd/client.go",
+            100,
+        ),
+        (
+            "github.com/moby/moby/api/types.X",
+            "/go/src/github.com/moby/moby/vendor/github.com/moby/moby/api/types/x.go",
+            3,
+        ),
+        (
+            "github.com/docker/docker/client.(*Client).Ping",
+            "/go/src/github.com/docker/cli/vendor/github.com/docker/docker/client/ping.go",
+            20,
+        ),
+        (
+            "google.golang.org/grpc.(*Server).Serve",
+            "/go/pkg/mod/google.golang.org/grpc/server.go",
+            800,
+        ),
         ("runtime.gopark", "/usr/local/go/src/runtime/proc.go", 398),
         ("main.main", "/go/src/github.com/docker/cli/cmd/docker/docker.go", 10),
-        ("github.com/docker/docker/api/server/router/container.(*containerRouter).getContainersByName-fm",
-         "<autogenerated>", 1),
+        (
+            "github.com/docker/docker/api/server/router/container.(*containerRouter).getContainersByName-fm",
+            "<autogenerated>",
+            1,
+        ),
     ]
     m = fp.match(frames)
     assert not m and m.ignored == len(frames) and m.frames == 0
     assert m.reason == "no daemon frames with a known moby file"
 
 
-@pytest.mark.parametrize("bad", [
-    [], None, 5, "not frames", [None, 3, ("a",), ("f", "g", "x"), ("f", None, 1), (1, 2, 3)],
-    [("github.com/docker/docker/daemon.nope", "/go/src/github.com/docker/docker/daemon/nope.go", 3)],
-    [(META, "/go/src/github.com/docker/docker/daemon/inspect.go", 0)],
-    [(META, "/go/src/github.com/docker/docker/daemon/inspect.go", 10**9)],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [],
+        None,
+        5,
+        "not frames",
+        [None, 3, ("a",), ("f", "g", "x"), ("f", None, 1), (1, 2, 3)],
+        [
+            (
+                "github.com/docker/docker/daemon.nope",
+                "/go/src/github.com/docker/docker/daemon/nope.go",
+                3,
+            )
+        ],
+        [(META, "/go/src/github.com/docker/docker/daemon/inspect.go", 0)],
+        [(META, "/go/src/github.com/docker/docker/daemon/inspect.go", 10**9)],
+    ],
+)
 def test_bad_input_never_raises(bad):
     m = fp.match(bad)
     assert not m and m.display == "" and m.reason
 
 
 def test_unknown_file_is_reported():
-    frame = ("github.com/docker/docker/daemon.(*Daemon).nope", "/go/src/github.com/docker/docker/daemon/nope.go", 3)
+    frame = (
+        "github.com/docker/docker/daemon.(*Daemon).nope",
+        "/go/src/github.com/docker/docker/daemon/nope.go",
+        3,
+    )
     m = fp.match([frame])
     assert m.unknown == (frame,) and "files no release has" in m.reason
 

@@ -1,4 +1,5 @@
 """Lock wait analysis on the real moby#49227 reproduction, the healthy daemons and domain.md forms."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,21 +27,40 @@ def stack_dump(path: Path) -> Dump:
     return next(d for d in dumps_of(path) if d.kind != "panic")
 
 
-@pytest.mark.parametrize("path", [
-    REPRO / "goroutine-stacks-2026-11-29T122857Z.log",
-    REPRO / "pprof-goroutine-debug2.txt",
-    REPRO / "dockerd-stderr-after-sigquit.txt",  # runtime.gopark / semacquire1 above the sync frames
-    REPRO / "dockerd.log",  # the same SIGQUIT dump inside the daemon log
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        REPRO / "goroutine-stacks-2026-11-29T122857Z.log",
+        REPRO / "pprof-goroutine-debug2.txt",
+        REPRO
+        / "dockerd-stderr-after-sigquit.txt",  # runtime.gopark / semacquire1 above the sync frames
+        REPRO / "dockerd.log",  # the same SIGQUIT dump inside the daemon log
+    ],
+)
 def test_leaked_container_mutex_is_orphaned(path):
     [lock] = analyze_locks(stack_dump(path))
-    assert (lock.key, lock.kind, lock.status, lock.holders) == ("0xc00026a180", "mutex", "orphaned", [])
-    waiters = sorted((w.goroutine, w.site, w.site_file.rsplit("/", 2)[-2:], w.site_line) for w in lock.waiters)
-    assert waiters == [(127, CLEANUP, ["daemon", "delete.go"], 166),
-                       (152, INSPECT, ["daemon", "inspect.go"], 58),
-                       (164, INSPECT, ["daemon", "inspect.go"], 58)]
-    assert lock.functions == [INSPECT, CLEANUP] and lock.waiter_count == 3 and lock.longest_wait is None
-    lines = [w.line for w in lock.waiters]  # the waiters in the dump's order, each with its header line
+    assert (lock.key, lock.kind, lock.status, lock.holders) == (
+        "0xc00026a180",
+        "mutex",
+        "orphaned",
+        [],
+    )
+    waiters = sorted(
+        (w.goroutine, w.site, w.site_file.rsplit("/", 2)[-2:], w.site_line) for w in lock.waiters
+    )
+    assert waiters == [
+        (127, CLEANUP, ["daemon", "delete.go"], 166),
+        (152, INSPECT, ["daemon", "inspect.go"], 58),
+        (164, INSPECT, ["daemon", "inspect.go"], 58),
+    ]
+    assert (
+        lock.functions == [INSPECT, CLEANUP]
+        and lock.waiter_count == 3
+        and lock.longest_wait is None
+    )
+    lines = [
+        w.line for w in lock.waiters
+    ]  # the waiters in the dump's order, each with its header line
     assert lines == sorted(lines) and all(lines)
 
 
@@ -49,30 +69,58 @@ def test_sigquit_waiter_skips_runtime_frames():
     g = next(g for g in d.goroutines if g.id == 164)
     assert g.frames[0].func == "runtime.gopark"
     w = lock_wait(g)
-    assert (w.kind, w.address, w.site, w.site_line, w.wait_minutes) == ("mutex", "0xc00026a180", INSPECT, 58, None)
+    assert (w.kind, w.address, w.site, w.site_line, w.wait_minutes) == (
+        "mutex",
+        "0xc00026a180",
+        INSPECT,
+        58,
+        None,
+    )
 
 
 def test_pprof_debug1_falls_back_to_site_keys_with_weights():
     locks = analyze_locks(stack_dump(REPRO / "pprof-goroutine-debug1.txt"))
-    got = [(lock.key, lock.kind, lock.status, lock.waiter_count, [w.weight for w in lock.waiters]) for lock in locks]
-    assert got == [(f"site:{INSPECT}", "mutex", "orphaned", 2, [2]), (f"site:{CLEANUP}", "mutex", "orphaned", 1, [1])]
+    got = [
+        (lock.key, lock.kind, lock.status, lock.waiter_count, [w.weight for w in lock.waiters])
+        for lock in locks
+    ]
+    assert got == [
+        (f"site:{INSPECT}", "mutex", "orphaned", 2, [2]),
+        (f"site:{CLEANUP}", "mutex", "orphaned", 1, [1]),
+    ]
     assert [w.address for lock in locks for w in lock.waiters] == [None, None]
 
 
-@pytest.mark.parametrize("path", [
-    REAL / "goroutine-stacks-sigusr1.log", REAL / "goroutine-stacks-sigusr1-during-stop.log",
-    REAL / "pprof-goroutine-debug2.txt", REAL / "pprof-goroutine-debug1.txt", REAL / "sigquit-stderr.log",
-    REAL / "containerd-stacks-sigusr1-file.log", CONTROL / "goroutine-stacks-2026-11-29T123223Z.log",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        REAL / "goroutine-stacks-sigusr1.log",
+        REAL / "goroutine-stacks-sigusr1-during-stop.log",
+        REAL / "pprof-goroutine-debug2.txt",
+        REAL / "pprof-goroutine-debug1.txt",
+        REAL / "sigquit-stderr.log",
+        REAL / "containerd-stacks-sigusr1-file.log",
+        CONTROL / "goroutine-stacks-2026-11-29T123223Z.log",
+    ],
+)
 def test_healthy_daemons_have_no_lock_waits(path):
     [d] = dumps_of(path)
     assert analyze_locks(d) == []
 
 
-@pytest.mark.parametrize("path, gid", [
-    (REPRO / "goroutine-stacks-2026-11-29T122857Z.log", 1),  # [semacquire, locked to thread] in WaitGroup.Wait
-    (REAL / "containerd-stacks-sigusr1-file.log", 27),  # [semacquire] in WaitGroup.Wait, trimpath frames
-])
+@pytest.mark.parametrize(
+    "path, gid",
+    [
+        (
+            REPRO / "goroutine-stacks-2026-11-29T122857Z.log",
+            1,
+        ),  # [semacquire, locked to thread] in WaitGroup.Wait
+        (
+            REAL / "containerd-stacks-sigusr1-file.log",
+            27,
+        ),  # [semacquire] in WaitGroup.Wait, trimpath frames
+    ],
+)
 def test_waitgroup_semacquire_is_not_a_lock_wait(path, gid):
     g = next(g for g in dumps_of(path)[0].goroutines if g.id == gid)
     assert (g.state, g.frames[1].func) == ("semacquire", "sync.(*WaitGroup).Wait")
@@ -92,8 +140,10 @@ def test_holder_derived_from_the_panicking_goroutine():
     [holder] = lock.holders
     assert (holder.goroutine, holder.confidence) == (128, "medium")
     assert holder.reason.startswith("goroutine 128 [running] passes 0xc0009c1188")
-    assert "runs daemon.(*Daemon).ContainerInspectCurrent past its Lock call (inspect.go:60 > waiters' :58)" \
+    assert (
+        "runs daemon.(*Daemon).ContainerInspectCurrent past its Lock call (inspect.go:60 > waiters' :58)"
         in holder.reason
+    )
 
 
 DEADLOCK = """goroutine 10 [sync.Mutex.Lock, 3 minutes]:
@@ -126,61 +176,88 @@ def test_lock_order_inversion_is_a_deadlock():
     assert [(w.goroutine, w.wait_minutes) for w in a.waiters] == [(11, 2)] and a.longest_wait == 2
     assert [(h.goroutine, h.confidence) for h in a.holders] == [(10, "high")]
     assert [(h.goroutine, h.confidence) for h in b.holders] == [(11, "high")]
-    assert a.holders[0].reason == ("goroutine 10 [sync.Mutex.Lock] passes the lock address 0xc000010010 to "
-                                   "main.transfer (main.go:20) (itself waiting on 0xc000010020)")
+    assert a.holders[0].reason == (
+        "goroutine 10 [sync.Mutex.Lock] passes the lock address 0xc000010010 to "
+        "main.transfer (main.go:20) (itself waiting on 0xc000010020)"
+    )
 
 
 def test_holder_blocked_elsewhere_without_cycle_is_held():
-    text = DEADLOCK.split("\n\n")[1] + "\ngoroutine 10 [syscall]:\nsyscall.Syscall(0x0, 0x1, 0x2, 0x3)\n" \
-        "\t/usr/local/go/src/syscall/syscall_linux.go:69 +0x1\nmain.transfer(0xc000010010, 0xc000010020)\n" \
+    text = (
+        DEADLOCK.split("\n\n")[1]
+        + "\ngoroutine 10 [syscall]:\nsyscall.Syscall(0x0, 0x1, 0x2, 0x3)\n"
+        "\t/usr/local/go/src/syscall/syscall_linux.go:69 +0x1\nmain.transfer(0xc000010010, 0xc000010020)\n"
         "\t/src/demo/main.go:23 +0x85\n"
+    )
     [lock] = analyze_locks(parse_dumps(text)[0])
-    assert (lock.key, lock.status, [h.goroutine for h in lock.holders]) == ("0xc000010010", "held", [10])
+    assert (lock.key, lock.status, [h.goroutine for h in lock.holders]) == (
+        "0xc000010010",
+        "held",
+        [10],
+    )
     assert "main.go:23 > waiters' :20" in lock.holders[0].reason
 
 
 def test_go18_rwmutex_rlock_semacquire():
-    text = ("goroutine 490 [semacquire, 5611 minutes]:\nsync.runtime_Semacquire(0xc4201d2f1c)\n"
-            "\t/usr/local/go/src/runtime/sema.go:47 +0x34\nsync.(*RWMutex).RLock(0xc4201d2f10)\n"
-            "\t/usr/local/go/src/sync/rwmutex.go:43 +0x95\n"
-            "github.com/docker/docker/daemon.(*Daemon).Containers(0xc42007e000, 0xc420b1a000, 0x0, 0x0)\n"
-            "\t/go/src/github.com/docker/docker/daemon/list.go:97 +0x3a\n")
+    text = (
+        "goroutine 490 [semacquire, 5611 minutes]:\nsync.runtime_Semacquire(0xc4201d2f1c)\n"
+        "\t/usr/local/go/src/runtime/sema.go:47 +0x34\nsync.(*RWMutex).RLock(0xc4201d2f10)\n"
+        "\t/usr/local/go/src/sync/rwmutex.go:43 +0x95\n"
+        "github.com/docker/docker/daemon.(*Daemon).Containers(0xc42007e000, 0xc420b1a000, 0x0, 0x0)\n"
+        "\t/go/src/github.com/docker/docker/daemon/list.go:97 +0x3a\n"
+    )
     [lock] = analyze_locks(parse_dumps(text)[0])
-    assert (lock.key, lock.kind, lock.status, lock.longest_wait) == ("0xc4201d2f10", "rwmutex-read", "holder-unseen", 5611)
+    assert (lock.key, lock.kind, lock.status, lock.longest_wait) == (
+        "0xc4201d2f10",
+        "rwmutex-read",
+        "holder-unseen",
+        5611,
+    )
     assert lock.functions == ["github.com/docker/docker/daemon.(*Daemon).Containers"]
 
 
 def test_cond_wait_from_syslog_is_not_a_lock_wait():
-    text = ("goroutine 490 [semacquire, 20664 minutes]:\nsync.runtime_notifyListWait(0xc420c588d0, 0x6)\n"
-            "#011/usr/local/go/src/runtime/sema.go:298 +0x10b\nsync.(*Cond).Wait(0xc420c588c0)\n"
-            "#011/usr/local/go/src/sync/cond.go:57 +0x89\n")
+    text = (
+        "goroutine 490 [semacquire, 20664 minutes]:\nsync.runtime_notifyListWait(0xc420c588d0, 0x6)\n"
+        "#011/usr/local/go/src/runtime/sema.go:298 +0x10b\nsync.(*Cond).Wait(0xc420c588c0)\n"
+        "#011/usr/local/go/src/sync/cond.go:57 +0x89\n"
+    )
     d = parse_dumps(text)[0]
     assert lock_wait(d.goroutines[0]) is None and analyze_locks(d) == []
 
 
 def test_runtime_deadlock_report_of_go119():
-    text = ("fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [semacquire]:\n"
-            "sync.runtime_SemacquireMutex(0x60?, 0x0?, 0xc000066000?)\n\t/usr/local/go/src/runtime/sema.go:77 +0x25\n"
-            "sync.(*Mutex).lockSlow(0xc000018098)\n\t/usr/local/go/src/sync/mutex.go:171 +0x165\n"
-            "sync.(*Mutex).Lock(...)\n\t/usr/local/go/src/sync/mutex.go:90\nmain.main()\n"
-            "\t/src/demo/d1/main.go:8 +0x6c\nexit status 2\n")
+    text = (
+        "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [semacquire]:\n"
+        "sync.runtime_SemacquireMutex(0x60?, 0x0?, 0xc000066000?)\n\t/usr/local/go/src/runtime/sema.go:77 +0x25\n"
+        "sync.(*Mutex).lockSlow(0xc000018098)\n\t/usr/local/go/src/sync/mutex.go:171 +0x165\n"
+        "sync.(*Mutex).Lock(...)\n\t/usr/local/go/src/sync/mutex.go:90\nmain.main()\n"
+        "\t/src/demo/d1/main.go:8 +0x6c\nexit status 2\n"
+    )
     [lock] = analyze_locks(parse_dumps(text)[0])
-    assert (lock.key, lock.status, lock.waiters[0].site, lock.waiters[0].site_line) == \
-        ("0xc000018098", "orphaned", "main.main", 8)
+    assert (lock.key, lock.status, lock.waiters[0].site, lock.waiters[0].site_line) == (
+        "0xc000018098",
+        "orphaned",
+        "main.main",
+        8,
+    )
 
 
 def test_container_lock_holder_function_is_a_low_confidence_holder():
     """pprof debug=1 has no arguments: a goroutine inside containerStart (which holds its
     container's lock for the whole call) is the only hint, hence "low"."""
-    group = ("1 @ 0x1 0x2\n#\t0x560bad9f0000\tsyscall.Syscall+0x10\t/usr/lib/go-1.22/src/syscall/syscall_linux.go:69\n"
-             "#\t0x560bad9f1111\tgithub.com/docker/docker/daemon.(*Daemon).containerStart+0x111\t"
-             "/go/src/github.com/docker/docker/daemon/start.go:150\n")
+    group = (
+        "1 @ 0x1 0x2\n#\t0x560bad9f0000\tsyscall.Syscall+0x10\t/usr/lib/go-1.22/src/syscall/syscall_linux.go:69\n"
+        "#\t0x560bad9f1111\tgithub.com/docker/docker/daemon.(*Daemon).containerStart+0x111\t"
+        "/go/src/github.com/docker/docker/daemon/start.go:150\n"
+    )
     text = (REPRO / "pprof-goroutine-debug1.txt").read_text() + group
     d = parse_dumps(text)[0]
     assert d.goroutines[-1].frames[1].func.endswith("containerStart")
     locks = analyze_locks(d)
-    assert [(lock.status, [(h.goroutine, h.confidence) for h in lock.holders]) for lock in locks] == \
-        [("held", [(-32, "low")]), ("held", [(-32, "low")])]
+    assert [
+        (lock.status, [(h.goroutine, h.confidence) for h in lock.holders]) for lock in locks
+    ] == [("held", [(-32, "low")]), ("held", [(-32, "low")])]
     assert "is inside daemon.(*Daemon).containerStart (start.go:150)" in locks[0].holders[0].reason
 
 
@@ -194,10 +271,19 @@ LIVE = FIXTURES / "captured" / "live-holder-20.10"
 def test_real_two_goroutine_deadlock_is_reported_with_both_locks(version):
     d = dumps_of(GO / f"go{version}" / "asleep-stderr.txt")[0]
     locks = analyze_locks(d)
-    assert [(lock.status, lock.confidence, lock.waiter_count) for lock in locks] == [("deadlock", "high", 1)] * 2
+    assert [(lock.status, lock.confidence, lock.waiter_count) for lock in locks] == [
+        ("deadlock", "high", 1)
+    ] * 2
     [cycle] = deadlock_cycles(locks)
-    assert sorted(gid for gid, _, _ in cycle) == {"1.19": [5, 6], "1.21": [3, 4], "1.22": [17, 18], "1.23": [5, 6]}[version]
-    assert {held for _, held, _ in cycle} == {lock.key for lock in locks} == {wants for _, _, wants in cycle}
+    assert (
+        sorted(gid for gid, _, _ in cycle)
+        == {"1.19": [5, 6], "1.21": [3, 4], "1.22": [17, 18], "1.23": [5, 6]}[version]
+    )
+    assert (
+        {held for _, held, _ in cycle}
+        == {lock.key for lock in locks}
+        == {wants for _, _, wants in cycle}
+    )
     assert other_waits(d) == {"waitgroup": [1]}  # main in WaitGroup.Wait: kept apart, not a lock
 
 
@@ -205,18 +291,32 @@ def test_real_two_goroutine_deadlock_is_reported_with_both_locks(version):
 def test_lockzoo_locks(version):
     d = dumps_of(GO / f"go{version}" / "goroutine-stacks-2.log")[0]
     found = analyze_locks(d)
-    assert sorted(lock.status + ":" + lock.kind for lock in found) == \
-        ["deadlock:mutex", "deadlock:mutex", "held:rwmutex", "orphaned:mutex"]
+    assert sorted(lock.status + ":" + lock.kind for lock in found) == [
+        "deadlock:mutex",
+        "deadlock:mutex",
+        "held:rwmutex",
+        "orphaned:mutex",
+    ]
     locks = {lock.status + ":" + lock.kind: lock for lock in found}
-    rw = locks["held:rwmutex"]  # 3 readers (RLock inlined: address from the receiver) + the writer, one lock
-    assert rw.waiter_count == 4 and sum(w.inferred for w in rw.waiters) == 3 and rw.longest_wait == 2
+    rw = locks[
+        "held:rwmutex"
+    ]  # 3 readers (RLock inlined: address from the receiver) + the writer, one lock
+    assert (
+        rw.waiter_count == 4 and sum(w.inferred for w in rw.waiters) == 3 and rw.longest_wait == 2
+    )
     [holder] = rw.holders
-    assert holder.confidence == "high" and "passes the lock address" in holder.reason and "rebuild" in holder.reason
+    assert (
+        holder.confidence == "high"
+        and "passes the lock address" in holder.reason
+        and "rebuild" in holder.reason
+    )
     leaked = locks["orphaned:mutex"]  # (*config).leak locked it and returned
     assert (leaked.waiter_count, leaked.holders, leaked.confidence) == (2, [], "high")
     assert leaked.functions == ["main.(*config).read"]
-    assert other_waits(d) == {"waitgroup": [g.id for g in d.goroutines if "sync.(*WaitGroup).Wait" in g.functions],
-                              "cond": [g.id for g in d.goroutines if g.state == "sync.Cond.Wait"]}
+    assert other_waits(d) == {
+        "waitgroup": [g.id for g in d.goroutines if "sync.(*WaitGroup).Wait" in g.functions],
+        "cond": [g.id for g in d.goroutines if g.state == "sync.Cond.Wait"],
+    }
 
 
 def test_pprof_debug1_lock_is_known_by_site_with_medium_confidence():
@@ -228,16 +328,24 @@ def test_pprof_debug1_lock_is_known_by_site_with_medium_confidence():
 def test_49227_conclusion_and_evidence():
     [lock] = analyze_locks(stack_dump(REPRO / "goroutine-stacks-2026-11-29T122857Z.log"))
     assert lock.confidence == "high"
-    assert lock.evidence[0].startswith("3 goroutines wait on mutex 0xc00026a180 in daemon.(*Daemon).ContainerInspectCurrent, "
-                                       "daemon.(*Daemon).cleanupContainer")
+    assert lock.evidence[0].startswith(
+        "3 goroutines wait on mutex 0xc00026a180 in daemon.(*Daemon).ContainerInspectCurrent, "
+        "daemon.(*Daemon).cleanupContainer"
+    )
     assert "panicked" in lock.evidence[-1]
 
 
-@pytest.mark.parametrize("name", ["goroutine-stacks-2026-11-29T125823Z.log", "goroutine-stacks-2026-11-29T125915Z.log"])
+@pytest.mark.parametrize(
+    "name", ["goroutine-stacks-2026-11-29T125823Z.log", "goroutine-stacks-2026-11-29T125915Z.log"]
+)
 def test_live_holder_stays_held(name):
     [lock] = analyze_locks(dumps_of(LIVE / name)[0])
-    assert (lock.key, lock.status, lock.confidence, [h.goroutine for h in lock.holders]) == \
-        ("0xc00013c600", "held", "low", [245])
+    assert (lock.key, lock.status, lock.confidence, [h.goroutine for h in lock.holders]) == (
+        "0xc00013c600",
+        "held",
+        "low",
+        [245],
+    )
     assert sorted(w.goroutine for w in lock.waiters) == [237, 240, 246, 249, 252]
     assert "ContainerChanges" in lock.evidence[1]
 
@@ -248,12 +356,20 @@ def test_each_copy_of_a_large_dump_has_its_own_orphaned_lock():
     import re
 
     text = (REPRO / "goroutine-stacks-2026-11-29T122857Z.log").read_text()
-    copies = "\n".join(re.sub(r"^goroutine (\d+)", lambda m: f"goroutine {int(m[1]) + 1000 * k}",
-                              re.sub(r"0xc000([0-9a-f]{6})", lambda m: f"0xc{k + 1:03x}{m[1]}", text), flags=re.M)
-                       for k in range(300))
+    copies = "\n".join(
+        re.sub(
+            r"^goroutine (\d+)",
+            lambda m: f"goroutine {int(m[1]) + 1000 * k}",
+            re.sub(r"0xc000([0-9a-f]{6})", lambda m: f"0xc{k + 1:03x}{m[1]}", text),
+            flags=re.M,
+        )
+        for k in range(300)
+    )
     d = parse_dumps(copies)[0]
     locks = analyze_locks(d)
-    assert len(locks) == 300 and {(lock.status, lock.waiter_count) for lock in locks} == {("orphaned", 3)}
+    assert len(locks) == 300 and {(lock.status, lock.waiter_count) for lock in locks} == {
+        ("orphaned", 3)
+    }
 
 
 def _own_mutex_text(count: int) -> str:
@@ -263,7 +379,9 @@ def _own_mutex_text(count: int) -> str:
     spec = importlib.util.spec_from_file_location("make_dump", ROOT / "bench" / "make_dump.py")
     make_dump = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_dump)
-    return make_dump.own_mutex_text((REPRO / "goroutine-stacks-2026-11-29T122857Z.log").read_text(), count)
+    return make_dump.own_mutex_text(
+        (REPRO / "goroutine-stacks-2026-11-29T122857Z.log").read_text(), count
+    )
 
 
 @pytest.mark.parametrize("parse", ["fastdump", "line reader"])
@@ -277,11 +395,25 @@ def test_each_goroutine_on_its_own_mutex_gets_its_own_holder(parse):
     [d] = parse_text(text) if parse == "fastdump" else parse_dumps(text)
     locks = analyze_locks(d)
     assert len([g for g in d.goroutines if g.id >= 1000]) == 450 and len(locks) == 300
-    got = {lock.key: ([w.goroutine for w in lock.waiters], [h.goroutine for h in lock.holders], lock.status)
-           for lock in locks}
-    want = {f"0xc{i + 1:05x}a180": ([1000 + 2 * i], [1001 + 2 * i] if i % 2 == 0 else [],
-                                    "held" if i % 2 == 0 else "orphaned") for i in range(300)}
+    got = {
+        lock.key: (
+            [w.goroutine for w in lock.waiters],
+            [h.goroutine for h in lock.holders],
+            lock.status,
+        )
+        for lock in locks
+    }
+    want = {
+        f"0xc{i + 1:05x}a180": (
+            [1000 + 2 * i],
+            [1001 + 2 * i] if i % 2 == 0 else [],
+            "held" if i % 2 == 0 else "orphaned",
+        )
+        for i in range(300)
+    }
     assert got == want
     holder = next(lock for lock in locks if lock.key == "0xc00001a180").holders[0]
-    assert (holder.confidence, holder.reason.split(" (an object")[0]) == \
-        ("medium", "goroutine 1001 [chan receive] passes 0xc000011188")
+    assert (holder.confidence, holder.reason.split(" (an object")[0]) == (
+        "medium",
+        "goroutine 1001 [chan receive] passes 0xc000011188",
+    )

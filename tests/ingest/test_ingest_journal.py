@@ -1,5 +1,6 @@
 """Every journalctl / syslog rendering of the real 49227 reproduction gives the same diagnosis,
 and journalctl's structured modes are read entry by entry (tests/fixtures/ingest/README.md)."""
+
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,11 +13,17 @@ from forensics.ingest import envelopes, sources
 INGEST = FIXTURES / "ingest"
 CAPTURED = FIXTURES / "captured"
 PANIC = "http: panic serving @: runtime error: invalid memory address or nil pointer dereference"
-RENDERINGS = [CAPTURED / "repro-49227-journal-json.json", CAPTURED / "repro-49227-journal-export.export",
-              CAPTURED / "repro-49227-journal-verbose.log", INGEST / "repro-49227-journal-json-pretty.json",
-              INGEST / "repro-49227-rsyslog-traditional.log", INGEST / "repro-49227-rsyslog-rfc3339.log",
-              INGEST / "repro-49227-rsyslog-rfc5424.log", INGEST / "repro-49227-busybox-syslogd.log",
-              REPRO / "dockerd.log"]
+RENDERINGS = [
+    CAPTURED / "repro-49227-journal-json.json",
+    CAPTURED / "repro-49227-journal-export.export",
+    CAPTURED / "repro-49227-journal-verbose.log",
+    INGEST / "repro-49227-journal-json-pretty.json",
+    INGEST / "repro-49227-rsyslog-traditional.log",
+    INGEST / "repro-49227-rsyslog-rfc3339.log",
+    INGEST / "repro-49227-rsyslog-rfc5424.log",
+    INGEST / "repro-49227-busybox-syslogd.log",
+    REPRO / "dockerd.log",
+]
 
 
 def records_of(path: Path, fmt: str = "auto") -> tuple[list, list]:
@@ -42,11 +49,14 @@ def test_every_rendering_confirms_49227_at_the_panic_line(path, rules):
     assert "0xc00026a180" in set(locks.key)
 
 
-@pytest.mark.parametrize("name,fmt,entries", [
-    ("repro-49227-journal-json.json", "journal-json", 1137),
-    ("repro-49227-journal-export.export", "journal-export", 1137),
-    ("repro-49227-journal-verbose.log", "journal-verbose", 1137),
-])
+@pytest.mark.parametrize(
+    "name,fmt,entries",
+    [
+        ("repro-49227-journal-json.json", "journal-json", 1137),
+        ("repro-49227-journal-export.export", "journal-export", 1137),
+        ("repro-49227-journal-verbose.log", "journal-verbose", 1137),
+    ],
+)
 def test_structured_renderings_one_record_per_entry(name, fmt, entries):
     path = CAPTURED / name
     recs, problems = records_of(path)
@@ -64,11 +74,19 @@ def test_json_pretty_cites_the_message_line():
     recs, problems = records_of(path)
     assert len(recs) == 1137 and not problems
     panic = next(r for r in recs if PANIC in r.text)
-    assert panic.line == 4442 and panic.time == datetime(2026, 11, 29, 12, 28, 12, tzinfo=timezone.utc)
+    assert panic.line == 4442 and panic.time == datetime(
+        2026, 11, 29, 12, 28, 12, tzinfo=timezone.utc
+    )
 
 
-SPECIAL = ["special-journal-export.export", "special-journal-json-all.json", "special-journal-json-pretty-all.json",
-           "special-journal-verbose.log", "special-journal-short-iso.log", "special-journal-cat.log"]
+SPECIAL = [
+    "special-journal-export.export",
+    "special-journal-json-all.json",
+    "special-journal-json-pretty-all.json",
+    "special-journal-verbose.log",
+    "special-journal-short-iso.log",
+    "special-journal-cat.log",
+]
 
 
 @pytest.mark.parametrize("name", SPECIAL)
@@ -78,7 +96,9 @@ def test_multiline_entry_and_line_max_split_dump(name, rules):
     result = analyze([str(INGEST / name)], rules=rules)
     dumps = result.evidence.dumps
     assert [(d.kind, len(d.goroutines)) for d in dumps] == [("panic", 1), ("stacks", 37)]
-    assert dumps[0].goroutines[0].id == 128 and "getInspectData" in " ".join(dumps[0].goroutines[0].functions)
+    assert dumps[0].goroutines[0].id == 128 and "getInspectData" in " ".join(
+        dumps[0].goroutines[0].functions
+    )
     assert dumps[1].time == datetime(2026, 11, 29, 12, 11, 54, 388160, tzinfo=timezone.utc)
     msgs = list(result.evidence["events"].msg)
     assert msgs[0] == "Calling GET /v1.47/containers/test/json"
@@ -88,13 +108,17 @@ def test_multiline_entry_and_line_max_split_dump(name, rules):
 def test_colour_codes_in_a_journal_byte_array_are_a_tty_logrus_line():
     recs, _ = records_of(INGEST / "special-journal-json-all.json")
     warn = next(r for r in recs if "blkio" in r.text)
-    assert warn.text == "\x1b[33mWARN\x1b[0m[0014] Your kernel does not support cgroup blkio weight"  # MESSAGE was [27,91,...]
+    assert (
+        warn.text == "\x1b[33mWARN\x1b[0m[0014] Your kernel does not support cgroup blkio weight"
+    )  # MESSAGE was [27,91,...]
     result = analyze([str(INGEST / "special-journal-json-all.json")])
     events = result.evidence["events"]
     assert events[events.msg.str.contains("blkio")].level.tolist() == ["warning"]
 
 
-@pytest.mark.parametrize("name,line", [("special-journal-json.json", 2), ("special-journal-json-pretty.json", 21)])
+@pytest.mark.parametrize(
+    "name,line", [("special-journal-json.json", 2), ("special-journal-json-pretty.json", 21)]
+)
 def test_messages_journalctl_left_out_are_reported(name, line):
     """Without --all, journalctl -o json prints MESSAGE as null above 4096 bytes: say so, per entry."""
     result = analyze([str(INGEST / name)])
@@ -105,8 +129,9 @@ def test_messages_journalctl_left_out_are_reported(name, line):
 
 def test_verbose_blob_is_reported():
     result = analyze([str(INGEST / "special-journal-verbose.log")])
-    assert [(p.line, p.message.split(";")[0]) for p in result.problems] == \
-        [(79, "journalctl printed MESSAGE as blob data")]
+    assert [(p.line, p.message.split(";")[0]) for p in result.problems] == [
+        (79, "journalctl printed MESSAGE as blob data")
+    ]
 
 
 def test_syslog_escapes_and_envelopes():
@@ -118,7 +143,9 @@ def test_syslog_escapes_and_envelopes():
         assert recs[173].text == "\t/usr/lib/go-1.22/src/net/http/server.go:1903 +0xbe"  # was #011
         assert (recs[0].host, recs[0].proc, recs[0].pid) == ("dockerhost1", "dockerd", 4242)
         assert recs[0].text.startswith('time="2026-11-29T12:27:58.136650653Z" level=info')
-    assert trad[0].time == datetime(2026, 11, 29, 12, 27, 58)  # no year, no zone: the year from the message
+    assert trad[0].time == datetime(
+        2026, 11, 29, 12, 27, 58
+    )  # no year, no zone: the year from the message
     assert r5424[0].time == datetime(2026, 11, 29, 12, 27, 58, tzinfo=timezone.utc)
     assert (busybox[1].host, busybox[1].proc, busybox[1].pid) == ("vm", "dockerd", 4242)
 
@@ -126,8 +153,15 @@ def test_syslog_escapes_and_envelopes():
 def test_input_format_overrides_detection(rules):
     path = INGEST / "repro-49227-rsyslog-traditional.log"
     recs, _ = records_of(path, "plain")
-    assert {r.envelope for r in recs} == {"plain"} and recs[0].text.startswith("Nov 29 12:27:58 dockerhost1")
-    assert finding(analyze([str(path)], rules=rules, input_format="journal-short"), "moby-49227").confidence == "confirmed"
+    assert {r.envelope for r in recs} == {"plain"} and recs[0].text.startswith(
+        "Nov 29 12:27:58 dockerhost1"
+    )
+    assert (
+        finding(
+            analyze([str(path)], rules=rules, input_format="journal-short"), "moby-49227"
+        ).confidence
+        == "confirmed"
+    )
 
 
 def test_coverage_says_format_alignment_and_what_the_log_level_hides(tmp_path):
@@ -147,17 +181,25 @@ def test_daemon_restarts_are_lifetimes(tmp_path):
     healthy = REPRO.parent / "healthy-20.10"
     first = (healthy / "dockerd-20.10.24-text-debug.log").read_text()
     path = tmp_path / "docker.log"
-    path.write_text(first + (healthy / "dockerd-20.10.24-restart-restore-text-debug.log").read_text())
+    path.write_text(
+        first + (healthy / "dockerd-20.10.24-restart-restore-text-debug.log").read_text()
+    )
     kind = analyze([str(path)]).inputs[0].kind
-    assert f"2 daemon lifetimes (restarts), starting at line 1, line {first.count(chr(10)) + 1}" in kind
+    assert (
+        f"2 daemon lifetimes (restarts), starting at line 1, line {first.count(chr(10)) + 1}"
+        in kind
+    )
 
 
 def test_cli_input_format_option(tmp_path):
     import subprocess
     import sys
+
     export = (CAPTURED / "repro-49227-journal-export.export").read_bytes()
     run = [sys.executable, "-m", "forensics", "analyze", "-", "-q", "--json", "-"]
-    proc = subprocess.run(run + ["--input-format", "journal-export"], input=export, capture_output=True)
+    proc = subprocess.run(
+        run + ["--input-format", "journal-export"], input=export, capture_output=True
+    )
     assert proc.returncode == 1 and b'"moby-49227"' in proc.stdout
     bad = subprocess.run(run + ["--input-format", "bogus"], input=b"", capture_output=True)
     assert bad.returncode == 2 and b"--input-format must be one of" in bad.stderr
@@ -165,17 +207,27 @@ def test_cli_input_format_option(tmp_path):
 
 def test_journalctl_header_lines_of_older_systemd(tmp_path):
     """systemd < 250 starts every rendering with '-- Logs begin at … --' and marks reboots."""
-    header = b"-- Logs begin at Sun 2026-11-29 12:27:58 UTC, end at Sun 2026-11-29 12:28:58 UTC. --\n"
+    header = (
+        b"-- Logs begin at Sun 2026-11-29 12:27:58 UTC, end at Sun 2026-11-29 12:28:58 UTC. --\n"
+    )
     for name in ("repro-49227-journal-verbose.log", "repro-49227-journal-short-iso.log"):
         path = tmp_path / name
         path.write_bytes(header + (CAPTURED / name).read_bytes() + b"-- Reboot --\n")
         recs, problems = records_of(path)
         assert not problems and len([r for r in recs if r.text]) == 1137
-        assert {r.envelope for r in recs if r.text} == {"journal-verbose" if "verbose" in name else "journal-iso"}
+        assert {r.envelope for r in recs if r.text} == {
+            "journal-verbose" if "verbose" in name else "journal-iso"
+        }
 
 
-@pytest.mark.parametrize("name", ["special-journal-export.export", "special-journal-json-all.json",
-                                  "special-journal-json-pretty-all.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "special-journal-export.export",
+        "special-journal-json-all.json",
+        "special-journal-json-pretty-all.json",
+    ],
+)
 def test_line_max_entries_are_one_record(name):
     recs, problems = records_of(INGEST / name)
     containerd = [r for r in recs if r.pid == 525]

@@ -1,6 +1,7 @@
 """Bounded resources: decompressed bytes per run (--max-input-bytes), line length (MAX_LINE),
 wall-clock per rule pattern (PATTERN_TIMEOUT). Each bad input is refused with one line naming
 it, and the rest of the input is still analysed."""
+
 import gzip
 import io
 import sys
@@ -14,7 +15,9 @@ from forensics.analyze import analyze
 from forensics.engine.ruleset import PATTERN_TIMEOUT, load_rules
 from forensics.ingest import archives, sources
 
-LINE = b'time="2025-01-07T15:25:42.000000000Z" level=info msg="API listen on /var/run/docker.sock"\n'
+LINE = (
+    b'time="2025-01-07T15:25:42.000000000Z" level=info msg="API listen on /var/run/docker.sock"\n'
+)
 CAP = 1 << 20  # 1 MiB
 
 
@@ -38,7 +41,9 @@ def test_gzip_bomb_is_refused_naming_the_file_and_the_rest_is_analysed(tmp_path)
     # what came before the cap was read (about 1 MiB of lines), not the 32 MiB
     summary = next(s for s in result.inputs if s.name == str(b))
     assert 0 < summary.lines <= CAP // len(LINE) + 1
-    assert finding(result, "moby-49227").confidence == "confirmed"  # the uncompressed log still analysed
+    assert (
+        finding(result, "moby-49227").confidence == "confirmed"
+    )  # the uncompressed log still analysed
 
 
 def test_without_the_cap_the_same_file_is_read_whole(tmp_path):
@@ -59,13 +64,18 @@ def test_bomb_inside_a_tarball(tmp_path):
     data = gzip.compress(LINE * ((8 << 20) // len(LINE)), 9)
     tgz = tmp_path / "bundle.tgz"
     with tarfile.open(tgz, "w:gz") as tar:
-        for name, body in (("var/log/first.log", (REPRO / "dockerd.log").read_bytes()), ("var/log/bomb.log.gz", data)):
+        for name, body in (
+            ("var/log/first.log", (REPRO / "dockerd.log").read_bytes()),
+            ("var/log/bomb.log.gz", data),
+        ):
             info = tarfile.TarInfo(name)
             info.size = len(body)
             tar.addfile(info, io.BytesIO(body))
     result = analyze([str(tgz)], max_input_bytes=CAP)
-    assert any(p.source == f"{tgz}!var/log/bomb.log.gz" and "max-input-bytes" in p.message for p in result.problems), \
-        result.problems
+    assert any(
+        p.source == f"{tgz}!var/log/bomb.log.gz" and "max-input-bytes" in p.message
+        for p in result.problems
+    ), result.problems
     assert finding(result, "moby-49227").confidence == "confirmed"
 
 
@@ -73,10 +83,14 @@ def test_cli_option_refuses_the_bomb_in_one_line(tmp_path):
     b = bomb(tmp_path / "bomb.log.gz")
     proc = run("analyze", b, "-q", "--max-input-bytes", str(CAP))
     lines = [ln for ln in proc.stderr.splitlines() if "max-input-bytes" in ln]
-    assert len(lines) == 1 and str(b) in lines[0] and lines[0].startswith("forensics: "), proc.stderr
+    assert len(lines) == 1 and str(b) in lines[0] and lines[0].startswith("forensics: "), (
+        proc.stderr
+    )
     assert proc.returncode in (0, 1)
     assert "--max-input-bytes" in run("analyze", "--help").stdout
-    assert run("analyze", b, "--max-input-bytes", "0").returncode == 2  # refused by the option's bound
+    assert (
+        run("analyze", b, "--max-input-bytes", "0").returncode == 2
+    )  # refused by the option's bound
 
 
 def test_standard_input_counts_against_the_cap(monkeypatch):
@@ -84,7 +98,9 @@ def test_standard_input_counts_against_the_cap(monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(line * 1000)))
     result = analyze(["-"], max_input_bytes=len(line) * 10)
     cut = [p for p in result.problems if p.source == "<stdin>" and "max-input-bytes" in p.message]
-    assert len(cut) == 1 and cut[0].line == 11 and "standard input" in cut[0].message, result.problems
+    assert len(cut) == 1 and cut[0].line == 11 and "standard input" in cut[0].message, (
+        result.problems
+    )
     assert result.inputs[0].lines == 10 and result.verdict == "inconclusive"
 
 
@@ -116,14 +132,20 @@ verdicts:
 remedy: none
 """)
     log = tmp_path / "d.log"
-    log.write_text("".join(f'time="2025-01-07T15:25:4{i}.000000000Z" level=info msg="{"a" * (60 + i)}b"\n'
-                           for i in range(6)))
+    log.write_text(
+        "".join(
+            f'time="2025-01-07T15:25:4{i}.000000000Z" level=info msg="{"a" * (60 + i)}b"\n'
+            for i in range(6)
+        )
+    )
     start = time.monotonic()
     result = analyze([str(log)], rules=load_rules(rules))
     took = time.monotonic() - start
     assert took < 10 * PATTERN_TIMEOUT + 10, took
     warn = [w for w in result.warnings if "rule slow" in w]
-    assert warn and "timed out on 3 value(s)" in warn[0] and "not run on the rest" in warn[0], result.warnings
+    assert warn and "timed out on 3 value(s)" in warn[0] and "not run on the rest" in warn[0], (
+        result.warnings
+    )
     assert finding(result, "slow") is None or not finding(result, "slow").found
 
 

@@ -1,4 +1,5 @@
 """Skimming routine stretches of large logs: same findings, same line numbers, honest counts."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,7 +30,9 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(analyze_module, "skim_for", small)
 
 
-def journal(tmp_path: Path, copies: int = 300, insert: dict[int, str] | None = None) -> tuple[Path, list[str]]:
+def journal(
+    tmp_path: Path, copies: int = 300, insert: dict[int, str] | None = None
+) -> tuple[Path, list[str]]:
     """The real reproduction with its steady-state traffic repeated ``copies`` times before it;
     ``insert`` puts extra lines after the given steady-state copy."""
     lines = CAPTURE.read_text().splitlines(keepends=True)
@@ -47,7 +50,10 @@ def journal(tmp_path: Path, copies: int = 300, insert: dict[int, str] | None = N
 
 
 def summary(result):
-    return [(f.id, f.confidence, f.summary, [(c.source, c.line) for c in f.evidence]) for f in result.found]
+    return [
+        (f.id, f.confidence, f.summary, [(c.source, c.line) for c in f.evidence])
+        for f in result.found
+    ]
 
 
 def test_skimmed_journal_gives_the_findings_of_a_full_parse(tmp_path, small_blocks):
@@ -85,19 +91,34 @@ def test_skipped_lines_are_counted_with_their_levels(tmp_path):
 
 
 NOTABLE = [
-    ('dockerhost1 dockerd[4242]: time="2026-11-29T12:28:05.000000000Z" level=warning msg="Health check for container'
-     ' abc failed"\n', "warning", "Health check for container abc failed"),
-    ('dockerhost1 dockerd[4242]: time="2026-11-29T12:28:05.000000000Z" level=info msg="Processing signal \'terminated\'"\n',
-     "info", "Processing signal 'terminated'"),
-    ('dockerhost1 dockerd[4242]: time="2026-11-29T12:28:05.000000000Z" level=debug msg="failed to exit within 10 seconds'
-     ' of signal 15 - using the force" container=0123456789ab\n', "debug",
-     "failed to exit within 10 seconds of signal 15 - using the force"),
-    ('dockerhost1 kernel: Out of memory: Killed process 4242 (dockerd) total-vm:2000kB\n', None,
-     "Out of memory: Killed process 4242 (dockerd) total-vm:2000kB"),
+    (
+        'dockerhost1 dockerd[4242]: time="2026-11-29T12:28:05.000000000Z" level=warning msg="Health check for container'
+        ' abc failed"\n',
+        "warning",
+        "Health check for container abc failed",
+    ),
+    (
+        'dockerhost1 dockerd[4242]: time="2026-11-29T12:28:05.000000000Z" level=info msg="Processing signal \'terminated\'"\n',
+        "info",
+        "Processing signal 'terminated'",
+    ),
+    (
+        'dockerhost1 dockerd[4242]: time="2026-11-29T12:28:05.000000000Z" level=debug msg="failed to exit within 10 seconds'
+        ' of signal 15 - using the force" container=0123456789ab\n',
+        "debug",
+        "failed to exit within 10 seconds of signal 15 - using the force",
+    ),
+    (
+        "dockerhost1 kernel: Out of memory: Killed process 4242 (dockerd) total-vm:2000kB\n",
+        None,
+        "Out of memory: Killed process 4242 (dockerd) total-vm:2000kB",
+    ),
 ]
 
 
-@pytest.mark.parametrize("text,level,msg", NOTABLE, ids=["warning", "needle-info", "needle-debug", "kernel"])
+@pytest.mark.parametrize(
+    "text,level,msg", NOTABLE, ids=["warning", "needle-info", "needle-debug", "kernel"]
+)
 def test_a_notable_line_inside_a_routine_stretch_is_kept_at_its_line(tmp_path, text, level, msg):
     path, lines = journal(tmp_path, copies=200, insert={120: "Nov 29 12:28:05 " + text})
     where = next(i for i, line in enumerate(lines, 1) if msg in line)
@@ -116,7 +137,7 @@ def test_a_new_daemon_pid_inside_a_routine_stretch_starts_a_lifetime(tmp_path):
 
 def test_matching_without_hyperscan_finds_the_same_needles(monkeypatch):
     chunk = CAPTURE.read_bytes()
-    chunk = chunk[:chunk.index(b"http: panic")].rsplit(b"\n", 2)[0] + b"\n"
+    chunk = chunk[: chunk.index(b"http: panic")].rsplit(b"\n", 2)[0] + b"\n"
     chunk += b'x dockerd[1]: time="t" level=debug msg="Device Or Resource BUSY"\n'
     skimmer = prefilter.skim_for(load_rules())
     with_hs = skim._matcher(skimmer.needles, skimmer.caseless)(chunk)
@@ -132,17 +153,23 @@ def test_matching_without_hyperscan_finds_the_same_needles(monkeypatch):
     assert (b'" level=warning ', False) in skim._matcher(skimmer.needles, skimmer.caseless)(warning)
 
 
-@pytest.mark.parametrize("pattern,expected", [
-    (r"(?:failed to dial|Failed to connect to containerd)[^\n]*containerd", ({"failed to dial", "Failed to connect to containerd"}, False)),
-    (r"(?i)^(?=.*[0-9a-f]{12}).*device or resource busy", ({"device or resource busy"}, True)),
-    (r'"topic": "/tasks/exit"', ({"/tasks/exit"}, False)),
-    (r"^Starting up$", ({"Starting up"}, False)),
-    (r"OCI runtime \w+ failed: ", ({"OCI runtime "}, False)),
-    (r"\d+ seconds", ({" seconds"}, False)),
-    (r"\d+", None),
-    (r"a|bcd", None),  # one alternative too short to look for
-    (r"\p{Lu}rror", None),  # syntax of the regex module only
-])
+@pytest.mark.parametrize(
+    "pattern,expected",
+    [
+        (
+            r"(?:failed to dial|Failed to connect to containerd)[^\n]*containerd",
+            ({"failed to dial", "Failed to connect to containerd"}, False),
+        ),
+        (r"(?i)^(?=.*[0-9a-f]{12}).*device or resource busy", ({"device or resource busy"}, True)),
+        (r'"topic": "/tasks/exit"', ({"/tasks/exit"}, False)),
+        (r"^Starting up$", ({"Starting up"}, False)),
+        (r"OCI runtime \w+ failed: ", ({"OCI runtime "}, False)),
+        (r"\d+ seconds", ({" seconds"}, False)),
+        (r"\d+", None),
+        (r"a|bcd", None),  # one alternative too short to look for
+        (r"\p{Lu}rror", None),  # syntax of the regex module only
+    ],
+)
 def test_required_literals(pattern, expected):
     assert literals.required(pattern) == expected
 
@@ -155,28 +182,44 @@ def test_a_rule_without_literal_text_turns_skimming_off(tmp_path):
     (rule_dir / "any-number.yaml").write_text(
         "id: any-number\ntitle: t\nseverity: low\ndescription: d\n"
         "signals:\n  n:\n    table: events\n    where: {msg: '^\\d+$'}\n"
-        "verdicts:\n  - confidence: likely\n    all: [n]\n    summary: s\n")
+        "verdicts:\n  - confidence: likely\n    all: [n]\n    summary: s\n"
+    )
     assert prefilter.skim_for(load_rules(rule_dir)) is None
     (rule_dir / "any-number.yaml").write_text(
         "id: any-number\ntitle: t\nseverity: low\ndescription: d\n"
         "signals:\n  n:\n    table: events\n    where: {level: {in: [error, fatal]}}\n"
-        "verdicts:\n  - confidence: likely\n    all: [n]\n    summary: s\n")
+        "verdicts:\n  - confidence: likely\n    all: [n]\n    summary: s\n"
+    )
     assert prefilter.skim_for(load_rules(rule_dir)) is not None  # errors are never skimmed
 
 
 def test_lines_at_reads_only_the_wanted_lines_across_blocks(tmp_path):
     path = tmp_path / "x.log"
-    text = "".join(f"line {n}\r\n" if n % 7 == 0 else f"line {n}\n" for n in range(1, 500)) + "last without newline"
+    text = (
+        "".join(f"line {n}\r\n" if n % 7 == 0 else f"line {n}\n" for n in range(1, 500))
+        + "last without newline"
+    )
     path.write_text(text)
     for inp in sources.walk([str(path)], []):
         got = sources.lines_at(inp, {1, 7, 64, 499, 500, 501}, block=16)
-    assert got == {1: "line 1", 7: "line 7", 64: "line 64", 499: "line 499", 500: "last without newline"}
+    assert got == {
+        1: "line 1",
+        7: "line 7",
+        64: "line 64",
+        499: "line 499",
+        500: "last without newline",
+    }
     assert re.fullmatch(r"line \d+", got[64])
 
 
 FIXTURES = ROOT / "tests" / "fixtures"
-SHAPES = sorted([*(ROOT / "samples").glob("*/"), *(FIXTURES / "captured").glob("*-20.10/"),
-                 *(FIXTURES / "captured").glob("repro-49227-journal-*")])
+SHAPES = sorted(
+    [
+        *(ROOT / "samples").glob("*/"),
+        *(FIXTURES / "captured").glob("*-20.10/"),
+        *(FIXTURES / "captured").glob("repro-49227-journal-*"),
+    ]
+)
 
 
 def tiny(rules):
@@ -190,16 +233,28 @@ def tiny_every():
 
 def coverage(result):
     """Each input's coverage, less the note that says how many lines were counted, not kept."""
-    return [(i.name, i.lines, re.sub(r"; \d+ routine or repetitive log lines counted, not kept", "", i.kind), i.readable)
-            for i in result.inputs]
+    return [
+        (
+            i.name,
+            i.lines,
+            re.sub(r"; \d+ routine or repetitive log lines counted, not kept", "", i.kind),
+            i.readable,
+        )
+        for i in result.inputs
+    ]
 
 
 def levels(path, skimmers):
     out = []
     for skimmer in skimmers:
         parsed, problems = read(path, skimmer)
-        out.append(({k: dict(v.levels) for k, v in parsed.coverage.items()},
-                    {k: (v.plain, v.starts, dict(v.envelopes)) for k, v in parsed.coverage.items()}, parsed.records))
+        out.append(
+            (
+                {k: dict(v.levels) for k, v in parsed.coverage.items()},
+                {k: (v.plain, v.starts, dict(v.envelopes)) for k, v in parsed.coverage.items()},
+                parsed.records,
+            )
+        )
     return out
 
 
@@ -218,11 +273,15 @@ def test_every_sample_and_log_shape_gives_the_same_findings_skimmed(monkeypatch,
     for result in results[:2]:
         full = results[2]
         assert summary(result) == summary(full)
-        assert [(o.rule, o.status) for o in result.outcomes] == [(o.rule, o.status) for o in full.outcomes]
+        assert [(o.rule, o.status) for o in result.outcomes] == [
+            (o.rule, o.status) for o in full.outcomes
+        ]
         assert [str(p) for p in result.problems] == [str(p) for p in full.problems]
         assert [i.lines for i in result.inputs] == [i.lines for i in full.inputs]
     if path.is_file():
-        (lv_s, rest_s, n_s), (lv_e, rest_e, n_e), (lv_f, rest_f, n_f) = levels(path, [tiny(load_rules()), tiny_every(), None])
+        (lv_s, rest_s, n_s), (lv_e, rest_e, n_e), (lv_f, rest_f, n_f) = levels(
+            path, [tiny(load_rules()), tiny_every(), None]
+        )
         assert n_s == n_e == n_f and lv_s == lv_e == lv_f and rest_s == rest_e == rest_f
 
 
@@ -233,28 +292,38 @@ def dense(tmp_path: Path) -> tuple[Path, list[str]]:
     listen = next(i for i, line in enumerate(lines) if "API listen on" in line) + 1
     panic = next(i for i, line in enumerate(lines) if "http: panic serving" in line)
     sigquit = next(i for i, line in enumerate(lines) if line.rstrip().endswith("SIGQUIT: quit"))
-    shim = [f"Nov 29 12:28:10 dockerhost1 containerd[4100]: {text}"
-            for text in (ROOT / "bench" / "containerd-shim-exit-27.4.1.log").read_text().splitlines(True)]
+    shim = [
+        f"Nov 29 12:28:10 dockerhost1 containerd[4100]: {text}"
+        for text in (ROOT / "bench" / "containerd-shim-exit-27.4.1.log")
+        .read_text()
+        .splitlines(True)
+    ]
     steady = []
     for line in lines[listen:panic]:
         steady.append(line)
         if "topic=/tasks/exit" in line:
             steady += shim
     out = lines[:listen] + steady * 100 + lines[sigquit:]
-    out += [line.replace("dockerd[4242]", "dockerd[4243]") for line in lines[:listen] + steady * 100]
+    out += [
+        line.replace("dockerd[4242]", "dockerd[4243]") for line in lines[:listen] + steady * 100
+    ]
     out += [line.replace("dockerd[4242]", "dockerd[4243]") for line in lines[listen:]]
     path = tmp_path / "dense.log"
     path.write_text("".join(out))
     return path, out
 
 
-def test_a_warning_dense_journal_gives_the_findings_and_counts_of_a_full_parse(tmp_path, monkeypatch):
+def test_a_warning_dense_journal_gives_the_findings_and_counts_of_a_full_parse(
+    tmp_path, monkeypatch
+):
     path, lines = dense(tmp_path)
     skimmed, every, full = three_ways(monkeypatch, [str(path)])
     assert summary(skimmed) == summary(every) == summary(full)
     assert skimmed.found[0].id == "moby-49227"
     assert coverage(skimmed) == coverage(every) == coverage(full)
-    (lv_s, rest_s, n_s), (lv_e, rest_e, n_e), (lv_f, rest_f, n_f) = levels(path, [small(load_rules()), tiny_every(), None])
+    (lv_s, rest_s, n_s), (lv_e, rest_e, n_e), (lv_f, rest_f, n_f) = levels(
+        path, [small(load_rules()), tiny_every(), None]
+    )
     assert n_s == n_e == n_f == len(lines) and lv_s == lv_e == lv_f and rest_s == rest_e == rest_f
     assert lv_s[str(path)]["warning"] == sum("level=warning" in line for line in lines) == 400
     assert len(rest_s[str(path)][1]) == 2  # two lifetimes
@@ -264,7 +333,7 @@ def test_a_warning_dense_journal_gives_the_findings_and_counts_of_a_full_parse(t
 def test_selection_is_the_same_without_hyperscan(tmp_path, monkeypatch):
     path, _ = dense(tmp_path)
     chunk = path.read_bytes()
-    chunk = chunk[:chunk.rindex(b"\n", 0, 600_000) + 1]
+    chunk = chunk[: chunk.rindex(b"\n", 0, 600_000) + 1]
     skimmer = prefilter.skim_for(load_rules())
     with_hs = skimmer.select(chunk, same={})
     skim._scanner.cache_clear()
@@ -275,10 +344,15 @@ def test_selection_is_the_same_without_hyperscan(tmp_path, monkeypatch):
         skim._scanner.cache_clear()
     assert without == with_hs
     warnings = sum(b'" level=warning ' in line for line in chunk.splitlines())
-    assert sum(b'" level=warning ' in line for line in with_hs[0] if type(line) is bytes) == warnings
+    assert (
+        sum(b'" level=warning ' in line for line in with_hs[0] if type(line) is bytes) == warnings
+    )
     seen = {}
     while not seen or min(seen.values()) < skim.SAME:
         skimmer.select(chunk, same=seen)
     again, _ = skimmer.select(chunk, same=seen)  # each warning was given 200 times: now counted
     assert sum(b'" level=warning ' in line for line in again if type(line) is bytes) == 0
-    assert sum(piece.levels.get("warning", 0) for piece in again if type(piece) is skim.Skipped) == warnings
+    assert (
+        sum(piece.levels.get("warning", 0) for piece in again if type(piece) is skim.Skipped)
+        == warnings
+    )

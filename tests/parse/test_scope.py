@@ -1,4 +1,5 @@
 """--since / --until (issue 16): every input scoped, dumps by their time; first_seen, last_seen, restarts."""
+
 import json
 import os
 import subprocess
@@ -12,7 +13,9 @@ from forensics.analyze import analyze
 from forensics.fleet.scan import hosts_from, scan
 from forensics.parse.scope import Window, parse_window
 
-SIGSEGV = FIXTURES / "crashes" / "reports" / "for-linux-159-syslog-driver-sigsegv.log"  # crash 03:40:12, restart 03:40:14
+SIGSEGV = (
+    FIXTURES / "crashes" / "reports" / "for-linux-159-syslog-driver-sigsegv.log"
+)  # crash 03:40:12, restart 03:40:14
 
 
 def at(text: str) -> datetime:
@@ -24,8 +27,13 @@ def ids(result):
 
 
 def cli(*args):
-    proc = subprocess.run([sys.executable, "-m", "forensics", *map(str, args)], check=False, capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "200"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "forensics", *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert "Traceback" not in proc.stderr + proc.stdout
     return proc
 
@@ -47,11 +55,16 @@ def test_dumps_are_scoped_by_their_time(rules):
     assert {"moby-49227", "inspect-nil-panic"} <= ids(full)
     no_panic = analyze([str(REPRO)], rules=rules, window=Window(since=at("2026-11-29T12:28:30Z")))
     assert "inspect-nil-panic" not in ids(no_panic)
-    assert next(f for f in no_panic.found if f.id == "moby-49227").confidence == "likely"  # the dump alone
+    assert (
+        next(f for f in no_panic.found if f.id == "moby-49227").confidence == "likely"
+    )  # the dump alone
     no_dump = analyze([str(REPRO)], rules=rules, window=Window(until=at("2026-11-29T12:28:30Z")))
-    assert not any(d.source.endswith("goroutine-stacks-2026-11-29T122857Z.log") for d in no_dump.evidence.dumps)
-    assert no_dump.evidence["locks"].empty or all(t <= at("2026-11-29T12:28:30Z")
-                                                  for t in no_dump.evidence["locks"]["time"].dropna())
+    assert not any(
+        d.source.endswith("goroutine-stacks-2026-11-29T122857Z.log") for d in no_dump.evidence.dumps
+    )
+    assert no_dump.evidence["locks"].empty or all(
+        t <= at("2026-11-29T12:28:30Z") for t in no_dump.evidence["locks"]["time"].dropna()
+    )
 
 
 def test_findings_carry_first_and_last_seen_and_the_restart(rules):
@@ -82,11 +95,21 @@ def test_cli_since_until_json_and_bad_values(tmp_path):
     proc = cli("analyze", SIGSEGV, "--json", out, "-q")
     assert proc.returncode == 1
     f = next(f for f in json.loads(out.read_text())["findings"] if f["id"] == "unexplained-panic")
-    assert f["first_seen"].startswith("2017-11-11T03:40:12") and f["restarted_after"].startswith("2017-11-11T03:40:14")
-    proc = cli("analyze", SIGSEGV, "--since", "3d", "--json", out, "-q")  # relative to now: a 2017 crash is out
+    assert f["first_seen"].startswith("2017-11-11T03:40:12") and f["restarted_after"].startswith(
+        "2017-11-11T03:40:14"
+    )
+    proc = cli(
+        "analyze", SIGSEGV, "--since", "3d", "--json", out, "-q"
+    )  # relative to now: a 2017 crash is out
     assert proc.returncode == 0
-    assert not [f for f in json.loads(out.read_text())["findings"] if f["id"] == "unexplained-panic"]
-    for args in (("--since", "yesterday"), ("--until", "13:00"), ("--since", "1h", "--until", "2h")):
+    assert not [
+        f for f in json.loads(out.read_text())["findings"] if f["id"] == "unexplained-panic"
+    ]
+    for args in (
+        ("--since", "yesterday"),
+        ("--until", "13:00"),
+        ("--since", "1h", "--until", "2h"),
+    ):
         proc = cli("analyze", SIGSEGV, *args)
         assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
         assert proc.stderr.startswith("forensics: --")
@@ -102,7 +125,9 @@ def test_scan_scopes_every_host(tmp_path):
     full = scan(hosts_from([str(host)]), out)
     assert "unexplained-panic:confirmed" in full.loc[0, "findings"]
     later = scan(hosts_from([str(host)]), out, window=Window(since=at("2017-11-11T03:41:00Z")))
-    assert "unexplained-panic" not in later.loc[0, "findings"]  # not the cached row of the whole log
+    assert (
+        "unexplained-panic" not in later.loc[0, "findings"]
+    )  # not the cached row of the whole log
 
 
 def test_reports_say_when_and_the_restart(rules):
@@ -110,6 +135,9 @@ def test_reports_say_when_and_the_restart(rules):
 
     report = to_dict(analyze([str(SIGSEGV)], rules=rules))
     md = to_markdown(report)
-    assert "**Seen:** 2017-11-11 03:40:12 UTC · the daemon restarted after it (2017-11-11 03:40:14 UTC)" in md
+    assert (
+        "**Seen:** 2017-11-11 03:40:12 UTC · the daemon restarted after it (2017-11-11 03:40:14 UTC)"
+        in md
+    )
     html = to_html(report)
     assert "daemon restarted since</strong> (2017-11-11 03:40:14 UTC)" in html

@@ -1,5 +1,6 @@
 """Stacks that differ only in their arguments share one Shape (issue 19): what a stack keeps of
 its own is its argument text, and everything read off it equals what the line reader reads."""
+
 from __future__ import annotations
 
 import re
@@ -35,13 +36,20 @@ def test_copies_that_differ_in_arguments_share_shapes_not_stacks():
     assert len(three.goroutines) == 3 * len(one.goroutines)
     shapes = {id(g.stack.shape) for g in three.goroutines}
     stacks = {id(g.stack) for g in three.goroutines}
-    assert len(shapes) == len({id(g.stack.shape) for g in one.goroutines})  # the copies add no shape
+    assert len(shapes) == len(
+        {id(g.stack.shape) for g in one.goroutines}
+    )  # the copies add no shape
     assert len(stacks) > len(shapes)  # but their own argument lists
-    waiter = next(g for g in three.goroutines if g.id == 1127)  # copy 1 of the repro's lock waiter 127
-    assert waiter.stack.args.split("\n")[1] == "0xc00226a180"  # sync.(*Mutex).lockSlow(0xc00226a180)
+    waiter = next(
+        g for g in three.goroutines if g.id == 1127
+    )  # copy 1 of the repro's lock waiter 127
+    assert (
+        waiter.stack.args.split("\n")[1] == "0xc00226a180"
+    )  # sync.(*Mutex).lockSlow(0xc00226a180)
     assert "0xc00226a180" not in waiter.stack.shape.text
-    assert waiter.stack.text == DUMP.split("goroutine 127 [")[1].split("\n", 1)[1].split("\n\n")[0].rsplit(
-        "created by", 1)[0].replace("0xc000", "0xc002")  # the printed text, put back together
+    assert waiter.stack.text == DUMP.split("goroutine 127 [")[1].split("\n", 1)[1].split("\n\n")[
+        0
+    ].rsplit("created by", 1)[0].replace("0xc000", "0xc002")  # the printed text, put back together
 
 
 def test_buckets_keep_exact_arguments_apart_and_ignore_args_merges_them():
@@ -76,9 +84,13 @@ def test_any_arguments_read_as_the_line_reader_reads_them(args):
     text = "\n\n".join(out) + "\n"
     dumps = parse_text(text)
     assert flat(dumps) == flat(parse_dumps(text))
-    for g in dumps[0].goroutines[:60]:  # the words lock analysis looks for, read without making frames
+    for g in dumps[0].goroutines[
+        :60
+    ]:  # the words lock analysis looks for, read without making frames
         stack = stack_of(g)
-        assert sorted(stack.args_findall(WORD)) == sorted(w for f in stack.frames for w in WORD.findall(f.args or ""))
+        assert sorted(stack.args_findall(WORD)) == sorted(
+            w for f in stack.frames for w in WORD.findall(f.args or "")
+        )
         assert all(stack.contains(w) for w in stack.args_findall(WORD))
 
 
