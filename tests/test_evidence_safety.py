@@ -406,6 +406,10 @@ def test_the_same_file_given_twice_counts_once(tmp_path):
 
 
 def test_many_member_archive_memory_is_bounded(tmp_path):
+    """20,000 members cost little more memory than one: each input's stream and tar header are
+    dropped once read (the old code kept them all: 362 MiB against about 150 for one member).
+    Measured as the growth over a one-member archive read the same way, so that what the process
+    holds whatever its input (libraries, the rule catalogue) does not count."""
     import io
     import tarfile
 
@@ -414,23 +418,24 @@ def test_many_member_archive_memory_is_bounded(tmp_path):
         for x in (REPRO / "dockerd.log").read_bytes().splitlines(keepends=True)
         if b"level=debug" in x
     )
-    with tarfile.open(tmp_path / "many.tar", "w") as tar:
-        for i in range(20_000):
-            info = tarfile.TarInfo(f"logs/m{i:06d}.log")
-            info.size = len(line)
-            tar.addfile(info, io.BytesIO(line))
     probe = (
         "import resource, sys\nfrom forensics.analyze import analyze\nr = analyze([sys.argv[1]])\n"
         "print(len(r.inputs), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe, str(tmp_path / "many.tar")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    inputs, mib = map(int, out.stdout.split())
-    assert inputs == 20_000
-    assert mib < 260, (
-        mib
-    )  # was 362 MiB: every member's stream buffers and tar header kept to the end
+
+    def peak(members: int) -> tuple[int, int]:
+        path = tmp_path / f"m{members}.tar"
+        with tarfile.open(path, "w") as tar:
+            for i in range(members):
+                info = tarfile.TarInfo(f"logs/m{i:06d}.log")
+                info.size = len(line)
+                tar.addfile(info, io.BytesIO(line))
+        out = subprocess.run(
+            [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=False
+        )
+        inputs, mib = map(int, out.stdout.split())
+        return inputs, mib
+
+    (one, base), (inputs, mib) = peak(1), peak(20_000)
+    assert (one, inputs) == (1, 20_000)
+    assert mib - base < 110, (base, mib)  # was about 210 MiB more
