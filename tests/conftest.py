@@ -66,3 +66,23 @@ def forensics(*args, stdin: str | None = None, cwd: Path | None = None) -> Ran:
     ran = Ran(result.exit_code, result.stdout, result.stderr)
     assert "Traceback" not in ran.stdout + ran.stderr
     return ran
+
+
+def smoke(*args, stdin: str | None = None, cwd: Path | None = None):
+    """Run the command line as a user does, in a new interpreter (``python -m forensics``): for what
+    only a real process shows (exit status, closed or full standard streams). No Python traceback."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "forensics", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr + proc.stdout
+    return proc

@@ -2,27 +2,14 @@
 over an input, and --redact holds for every class it promises. Real samples throughout."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 
 import pytest
-from conftest import HEALTHY, REPRO
+from conftest import HEALTHY, REPRO, smoke
 
-
-def run(*args, stdin=None, cwd=None):
-    proc = subprocess.run(
-        [sys.executable, "-m", "forensics", *map(str, args)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-    )
-    assert "Traceback" not in proc.stderr + proc.stdout
-    return proc
+run = smoke  # every check here is of what a real process does
 
 
 @pytest.fixture

@@ -74,16 +74,7 @@ def _load(rules_dir: Path | None):
 def _write(path: str, text: str) -> None:
     from forensics.cli import outputs
 
-    try:
-        if path == "-":
-            sys.stdout.write(text + "\n")
-            sys.stdout.flush()
-        else:
-            outputs.write(path, text)
-    except OSError as exc:
-        raise _fail(
-            f"cannot write {'standard output' if path == '-' else path}: {exc.strerror or exc}"
-        ) from None
+    outputs.emit(path, text)
 
 
 def _check_outputs(

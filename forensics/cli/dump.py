@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import sys
 from typing import TYPE_CHECKING
 
 import typer
@@ -400,16 +399,7 @@ def _exit(message: str, code: int) -> typer.Exit:
 def _write(path: str, content: str) -> None:
     from forensics.cli import outputs
 
-    try:
-        if path == "-":
-            sys.stdout.write(content + "\n")
-            sys.stdout.flush()
-        else:
-            outputs.write(path, content)
-    except OSError as exc:
-        raise _exit(
-            f"cannot write {'standard output' if path == '-' else path}: {exc.strerror or exc}", 2
-        ) from None
+    outputs.emit(path, content)
 
 
 if (

@@ -99,3 +99,22 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def emit(path: str, text: str) -> None:
+    """``text`` to ``path`` (see :func:`write`), or to standard output for ``-``; a failure is one
+    line and exit 2."""
+    import sys
+
+    import typer
+
+    try:
+        if path == "-":
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        else:
+            write(path, text)
+    except OSError as exc:
+        where = "standard output" if path == "-" else path
+        typer.echo(f"forensics: cannot write {where}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None

@@ -252,10 +252,20 @@ def _inspect(bundle: _Bundle, ep: dockerapi.Endpoint, containers: list, opts: Op
 
 def _dump_by_signal(bundle: _Bundle, daemon: hostlogs.Daemon, sources: list, opts: Options) -> None:
     started, t0 = _stamp(), time.monotonic()
-    stack = hostlogs.sigusr1_dump(daemon, sources, opts.timeout)
+    _add_stack(
+        bundle,
+        "goroutine dump (SIGUSR1)",
+        hostlogs.sigusr1_dump(daemon, sources, opts.timeout),
+        started,
+        t0,
+    )
+
+
+def _add_stack(bundle: _Bundle, what: str, stack, started: str, t0: float) -> None:
+    """A goroutine dump taken by signal, as a bundle member and a manifest item."""
     bundle.add(
         Item(
-            "goroutine dump (SIGUSR1)",
+            what,
             stack.how,
             started,
             round(time.monotonic() - t0, 3),
@@ -274,18 +284,7 @@ def _containerd_dumps(
     started, t0 = _stamp(), time.monotonic()
     ctrd = hostlogs.find_containerd(daemon)
     stack = hostlogs.containerd_dump(ctrd, sources, opts.timeout)
-    bundle.add(
-        Item(
-            "containerd goroutine dump (SIGUSR1)",
-            stack.how,
-            started,
-            round(time.monotonic() - t0, 3),
-            "failed" if stack.error else "ok",
-            f"dumps/{stack.name}" if stack.name else None,
-            error=stack.error,
-        ),
-        stack.data or None,
-    )
+    _add_stack(bundle, "containerd goroutine dump (SIGUSR1)", stack, started, t0)
     if ctrd.pid is None:
         return
     started = _stamp()

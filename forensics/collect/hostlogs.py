@@ -133,16 +133,7 @@ def find_daemon(ep: Endpoint) -> Daemon:
             if not pids
             else f"several dockerd processes hold {ep.socket_path}: {pids}"
         )
-    try:
-        cmdline = (
-            Path(f"/proc/{pids[0]}/cmdline")
-            .read_bytes()
-            .decode("utf-8", "replace")
-            .split("\0")[:-1]
-        )
-    except OSError:
-        cmdline = []
-    return Daemon(pids[0], how, cmdline)
+    return _process(pids[0], how)
 
 
 # ---- the daemon's log ----
@@ -328,6 +319,17 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _process(pid: int, how: str) -> Daemon:
+    """The process ``pid`` as a Daemon, with its command line when /proc still has it."""
+    try:
+        cmdline = (
+            Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace").split("\0")[:-1]
+        )
+    except OSError:
+        cmdline = []
+    return Daemon(pid, how, cmdline)
+
+
 def find_containerd(daemon: Daemon) -> Daemon:
     """The containerd of ``daemon``: its child (a containerd dockerd started itself), else the
     containerd holding the socket named by ``--containerd`` (default /run/containerd/containerd.sock).
@@ -346,16 +348,7 @@ def find_containerd(daemon: Daemon) -> Daemon:
             if not pids
             else f"several containerd processes: {pids}"
         )
-    try:
-        cmdline = (
-            Path(f"/proc/{pids[0]}/cmdline")
-            .read_bytes()
-            .decode("utf-8", "replace")
-            .split("\0")[:-1]
-        )
-    except OSError:
-        cmdline = []
-    return Daemon(pids[0], how, cmdline)
+    return _process(pids[0], how)
 
 
 def containerd_dump(ctrd: Daemon, sources: list[LogSource], timeout: float) -> StackFile:

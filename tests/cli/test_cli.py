@@ -1,30 +1,14 @@
 """The command line: exit codes, one-line errors, outputs; never a Python traceback."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from conftest import HEALTHY, REPRO, ROOT, forensics
+from conftest import HEALTHY, REPRO, ROOT, forensics, smoke
 
 DUMP = REPRO / "goroutine-stacks-2026-11-29T122857Z.log"
 
 
 run = forensics  # in-process; the smoke tests below start a real interpreter
-
-
-def smoke(*args, stdin=None, cwd=None):
-    proc = subprocess.run(
-        [sys.executable, "-m", "forensics", *map(str, args)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    assert "Traceback" not in proc.stderr + proc.stdout
-    return proc
 
 
 def test_repro_exit_1_and_verdict(tmp_path):
