@@ -44,12 +44,9 @@ def _finding(con: Console, f: dict) -> None:
     )
     con.print(f"  {escape(f['summary'])}")
     if f.get("first_seen"):
-        last = (
-            f" to {f['last_seen'][:19]}"
-            if f.get("last_seen") not in (None, f["first_seen"])
-            else ""
-        )
-        con.print(f"  seen: {f['first_seen'][:19]}{last} UTC".replace("T", " "))
+        first, last = (str(f.get(k) or "")[:19].replace("T", " ") for k in ("first_seen", "last_seen"))
+        span = f"{first} to {last}" if last and last != first else first
+        con.print(f"  seen: {escape(span)} UTC")
     if f["containers"]:
         con.print(f"  containers: {escape(', '.join(f['containers']))}")
     shown: dict[str, int] = {}

@@ -17,6 +17,7 @@ def test_repro_exit_1_and_verdict(tmp_path):
     assert proc.returncode == 1
     assert "PROBLEMS FOUND" in proc.stdout and "moby-49227 (confirmed)" in proc.stdout
     assert "dockerd.log:171" in proc.stdout
+    assert "seen: 2026-11-29 12:28:12 UTC" in proc.stdout  # when the evidence was seen, in UTC
     assert json.loads(out.read_text())["findings"][0]["id"] == "moby-49227"
     assert "moby/moby#49227" in html.read_text()
 
