@@ -156,14 +156,18 @@ def _short_time(m: re.Match, year: int) -> datetime | None:
     return stamp
 
 
+_ZONE = re.compile(r"([+-]\d\d)(\d\d)$")
+
+
 def _iso_time(text: str) -> datetime | None:
     text = text.replace(" ", "T", 1)
     if "." in text:  # Python keeps microseconds only
         head, _, rest = text.partition(".")
         digits = len(rest) - len(rest.lstrip("0123456789"))
         text = f"{head}.{rest[: min(digits, 6)].ljust(6, '0')}{rest[digits:]}"
+    text = _ZONE.sub(r"\1:\2", text.replace("Z", "+00:00"))  # +0100 -> +01:00: Python 3.10 reads only the latter
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return datetime.fromisoformat(text)
     except ValueError:
         return None
 
