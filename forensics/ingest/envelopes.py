@@ -165,7 +165,9 @@ def _iso_time(text: str) -> datetime | None:
         head, _, rest = text.partition(".")
         digits = len(rest) - len(rest.lstrip("0123456789"))
         text = f"{head}.{rest[: min(digits, 6)].ljust(6, '0')}{rest[digits:]}"
-    text = _ZONE.sub(r"\1:\2", text.replace("Z", "+00:00"))  # +0100 -> +01:00: Python 3.10 reads only the latter
+    text = _ZONE.sub(
+        r"\1:\2", text.replace("Z", "+00:00")
+    )  # +0100 -> +01:00: Python 3.10 reads only the latter
     try:
         return datetime.fromisoformat(text)
     except ValueError:

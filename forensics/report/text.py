@@ -44,7 +44,9 @@ def _finding(con: Console, f: dict) -> None:
     )
     con.print(f"  {escape(f['summary'])}")
     if f.get("first_seen"):
-        first, last = (str(f.get(k) or "")[:19].replace("T", " ") for k in ("first_seen", "last_seen"))
+        first, last = (
+            str(f.get(k) or "")[:19].replace("T", " ") for k in ("first_seen", "last_seen")
+        )
         span = f"{first} to {last}" if last and last != first else first
         con.print(f"  seen: {escape(span)} UTC")
     if f["containers"]:

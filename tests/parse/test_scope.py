@@ -19,7 +19,9 @@ SIGSEGV = (
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)  # 3.10: no "Z"
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(
+        timezone.utc
+    )  # 3.10: no "Z"
 
 
 def ids(result):
