@@ -104,39 +104,19 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
             mask &= ctx.masks[key][0]
         rows = rows[mask]
     stages = [("", len(rows))]  # below, no rows: nothing to order or join (spares pandas the work)
-    if not rows.empty and sig.after and sig.after[0] in done:
-        keep = follows(
-            rows,
-            done[sig.after[0]].rows,
-            sig.after[1],
-            False,
-            sig.after[2],
-            ctx.evidence["containers"],
+    # per join: the follows() value that drops a row, whether the other signal must come later, the label
+    for join, dropped, before, label in (
+        (sig.after, False, False, "none after"),
+        (sig.before, False, True, "none before"),
+        (sig.not_after, True, False, "all follow"),
+    ):
+        if rows.empty or not join or join[0] not in done:
+            continue
+        found = follows(
+            rows, done[join[0]].rows, join[1], before, join[2], ctx.evidence["containers"]
         )
-        rows = rows[keep.map(lambda k: k is not False).astype(bool)]
-        stages.append((f"none after {rule.signals[sig.after[0]].describe}", len(rows)))
-    if not rows.empty and sig.before and sig.before[0] in done:
-        keep = follows(
-            rows,
-            done[sig.before[0]].rows,
-            sig.before[1],
-            True,
-            sig.before[2],
-            ctx.evidence["containers"],
-        )
-        rows = rows[keep.map(lambda k: k is not False).astype(bool)]
-        stages.append((f"none before {rule.signals[sig.before[0]].describe}", len(rows)))
-    if not rows.empty and sig.not_after and sig.not_after[0] in done:
-        drop = follows(
-            rows,
-            done[sig.not_after[0]].rows,
-            sig.not_after[1],
-            False,
-            sig.not_after[2],
-            ctx.evidence["containers"],
-        )
-        rows = rows[drop.map(lambda k: k is not True).astype(bool)]
-        stages.append((f"all follow {rule.signals[sig.not_after[0]].describe}", len(rows)))
+        rows = rows[found.map(lambda k, dropped=dropped: k is not dropped).astype(bool)]
+        stages.append((f"{label} {rule.signals[join[0]].describe}", len(rows)))
     if not rows.empty and sig.same and sig.same[0] in done:
         rows = rows[
             same_mask(rows, done[sig.same[0]].rows, sig.same[1], ctx.evidence["containers"])
