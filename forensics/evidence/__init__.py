@@ -14,7 +14,7 @@ import pandas as pd
 import regex
 
 from forensics.goroutines import snapshots
-from forensics.goroutines.buckets import first_own_frame, top_function
+from forensics.goroutines.buckets import first_own_frame, own_frames, top_function
 from forensics.goroutines.calls import Call, join
 from forensics.goroutines.completeness import judge
 from forensics.goroutines.locks import Lock, analyze_locks
@@ -469,13 +469,10 @@ def _request_served(events: list[Event], d: Dump, host, g) -> str:
 
 
 def _site(g) -> str:
-    """Where a panic happened: its first two frames past the panic machinery, with file:line."""
-    frames = [
-        f for f in g.frames if not f.func.startswith(("runtime.", "panic", "net/http.(*conn)"))
-    ][:2]
+    """Where a panic happened, for the reader: its first two own frames (:func:`own_frames`)."""
     return " <- ".join(
         f"{f.func.rsplit('/', 1)[-1]} ({(f.file or '?').rsplit('/', 1)[-1]}:{f.lineno})"
-        for f in frames
+        for f in own_frames(g.frames)[:2]
     )
 
 

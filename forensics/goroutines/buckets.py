@@ -109,17 +109,22 @@ def top_function(functions) -> str:
     )
 
 
-def first_own_frame(frames: list[Frame]) -> Frame | None:
-    """Where a panic was raised: the first frame below the last ``panic(...)`` call that is not
-    :data:`NOT_TOP` (a deferred function that runs while the goroutine panics, such as a tracing
-    span's End or a recover that re-panics, sits above a second ``panic`` frame)."""
+def own_frames(frames: list[Frame]) -> list[Frame]:
+    """Where a panic was raised, outermost last: the frames below the last ``panic(...)`` call that
+    are not :data:`NOT_TOP` (a deferred function that runs while the goroutine panics, such as a
+    tracing span's End or a recover that re-panics, sits above a second ``panic`` frame); every
+    frame not :data:`NOT_TOP` when no such frame follows a panic."""
     start = 0
     for i, f in enumerate(frames):
         if f.func in ("panic", "runtime.gopanic"):
             start = i + 1
-    return next((f for f in frames[start:] if not f.func.startswith(NOT_TOP)), None) or next(
-        (f for f in frames if not f.func.startswith(NOT_TOP)), None
-    )
+    own = [f for f in frames[start:] if not f.func.startswith(NOT_TOP)]
+    return own or [f for f in frames if not f.func.startswith(NOT_TOP)]
+
+
+def first_own_frame(frames: list[Frame]) -> Frame | None:
+    """Where a panic was raised: the first of :func:`own_frames`."""
+    return next(iter(own_frames(frames)), None)
 
 
 def stack_key(stack: Stack, ignore_args: bool = False) -> tuple[str, str] | str:
