@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forensics.evidence import Evidence
+from forensics.evidence import Evidence, daemon_starts
 from forensics.findings import Finding
 
 
@@ -28,15 +28,11 @@ def annotate(finding: Finding, rows: pd.DataFrame, ev: Evidence) -> None:
         return
     finding.first_seen, finding.last_seen = min(times), max(times)
     events = ev["events"]
-    starts = events[(events["msg"] == "Starting up") & events["time"].notna()]
     hosts = set(rows["host"].dropna()) if "host" in rows else set()
-    if hosts:
-        starts = starts[starts["host"].isin(hosts) | starts["host"].isna()]
-    else:  # no host to tell daemons apart: only a restart in the same files counts
-        files = {c.source for c in finding.evidence} | (
-            set(rows["source"].dropna()) if "source" in rows else set()
-        )
-        starts = starts[starts["source"].isin(files)]
+    files = {c.source for c in finding.evidence} | (
+        set(rows["source"].dropna()) if "source" in rows else set()
+    )
+    starts = daemon_starts(events, hosts, files)
     later = starts[starts["time"] > pd.Timestamp(finding.last_seen)]
     if later.empty:
         return

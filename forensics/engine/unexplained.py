@@ -16,7 +16,7 @@ from urllib.parse import quote_plus
 
 import pandas as pd
 
-from forensics.evidence import Evidence
+from forensics.evidence import Evidence, daemon_starts
 from forensics.findings import Citation, Finding
 
 RULE_ID = "unexplained-panic"
@@ -89,11 +89,6 @@ def search_query(frame: str, message: str) -> str:
     return " ".join(p for p in (short, f'"{words}"' if words else "") if p)
 
 
-def _lifetimes(ev: Evidence) -> pd.DataFrame:
-    e = ev["events"]
-    return e[(e["msg"] == "Starting up") & e["time"].notna()].sort_values("time")
-
-
 def _when(t) -> str:
     return (
         t.strftime("%Y-%m-%d %H:%M:%S UTC") if t is not None and not pd.isna(t) else "time unknown"
@@ -116,11 +111,11 @@ def unexplained_panics(
         recovered_only=rows["message"].str.contains("panic serving", regex=False),
         key=[_MASK.sub("#", core_message(m)) for m in rows["message"]],
     )
-    starts = _lifetimes(ev)
     findings = []
     for (program, _key, frame, served), group in rows.groupby(
         ["program", "key", "frame", "recovered_only"], sort=False, dropna=False
     ):
+        starts = daemon_starts(ev["events"], set(group["host"].dropna()), set(group["source"]))
         findings.append(_finding(group, program, frame, bool(served), starts, engine_version))
     return findings
 

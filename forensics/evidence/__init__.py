@@ -476,6 +476,18 @@ def _site(g) -> str:
     )
 
 
+def daemon_starts(events: pd.DataFrame, hosts=(), sources=()) -> pd.DataFrame:
+    """Daemon starts (a timed "Starting up" line), oldest first: the one definition of a daemon
+    lifetime's beginning. With ``hosts``, the starts of those hosts (and of lines without a host);
+    without, only starts in ``sources`` count (no host tells the daemons apart)."""
+    starts = events[(events["msg"] == "Starting up") & events["time"].notna()]
+    if hosts:
+        starts = starts[starts["host"].isin(set(hosts)) | starts["host"].isna()]
+    else:
+        starts = starts[starts["source"].isin(set(sources))]
+    return starts.sort_values("time", kind="stable")
+
+
 def daemons_by_time(daemons: pd.DataFrame) -> pd.DataFrame:
     """The daemons table oldest first: the one order "the latest daemon" is read from (the run's
     engine version, each finding's fallback, the fleet table). Rows without a time (``docker

@@ -130,6 +130,25 @@ def test_a_crash_loop_does_not_hide_which_crash(tmp_path, rules):
     assert found[0].explanation.count("daemon started") == 4
 
 
+def test_lifetimes_are_the_crashing_daemons_own(tmp_path, rules):
+    """Another daemon's starts (another file, no host to tell them apart) are not this daemon's
+    lifetimes: the one definition of a daemon start (``evidence.daemon_starts``) is used."""
+    trace = (
+        (CRASHES / "reports" / "for-linux-159-syslog-driver-sigsegv.log")
+        .read_text()
+        .splitlines()[3:12]
+    )
+    line = 'time="2017-11-11T03:{}:00.000000000Z" level=info msg="{}"'
+    crashing = write_lines(
+        tmp_path / "a.log",
+        [line.format("40", "Starting up"), line.format("45", "Loading containers: done."), *trace],
+    )
+    other = write_lines(tmp_path / "b.log", [line.format("43", "Starting up")])
+    found = _unexplained(analyze([crashing, other], rules=rules))
+    assert len(found) == 1 and "daemon started 2017-11-11 03:40:00 UTC: 1" in found[0].explanation
+    assert "03:43" not in found[0].explanation
+
+
 def test_escaped_in_a_logrus_message(tmp_path, rules):
     """containerd and old dockerd log a whole trace in one msg="..." with escaped newlines."""
     trace = (CRASHES / "index.stderr").read_text()
