@@ -26,6 +26,7 @@ from forensics.engine.selection import (
     follows,
     same_mask,
 )
+from forensics.engine.unexplained import RULE_ID as UNEXPLAINED
 from forensics.engine.unexplained import explained_rows, unexplained_panics
 from forensics.evidence import COVERAGE, Evidence, daemons_by_time, engine_version
 from forensics.findings import Citation, Confidence, Container, Finding, Outcome
@@ -520,7 +521,32 @@ def evaluate(
         if f is not None:
             seen.annotate(f, rows, evidence)
     latest = _engine_version(ctx, evidence["panics"].iloc[0:0])  # no cited row: the latest daemon
-    for f in unexplained_panics(evidence, explained_rows(ctx.results, rules), latest):
+    extra = unexplained_panics(evidence, explained_rows(ctx.results, rules), latest)
+    for f in extra:
         seen.annotate(f, evidence["panics"].iloc[0:0], evidence)
         findings.append(f)
+    outcomes.append(_unexplained_outcome(evidence, extra))
     return findings, outcomes, ctx.warnings
+
+
+def _unexplained_outcome(evidence: Evidence, found: list[Finding]) -> Outcome:
+    """The rules-table row of the check that runs after the catalogue: panics no rule explains."""
+    if found:
+        n = sum(len(f.evidence) for f in found)
+        return Outcome(
+            UNEXPLAINED,
+            "matched",
+            f"{len(found)} kind{'s' if len(found) != 1 else ''} of panic no catalogue rule explains"
+            f" ({n} cited)",
+            max(f.confidence for f in found),
+        )
+    if not (evidence.coverage.get("logs") or evidence.coverage.get("dumps")):
+        return Outcome(UNEXPLAINED, "not-checked", WHAT_IS_MISSING["logs"], needs=["logs"])
+    panics = len(evidence["panics"])
+    return Outcome(
+        UNEXPLAINED,
+        "not-matched",
+        f"every panic in the inputs ({panics}) is explained by a catalogue rule"
+        if panics
+        else "no panic or fatal error in the inputs",
+    )

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import FIXTURES, REPRO, write_lines
+from conftest import FIXTURES, HEALTHY, REPRO, write_lines
 
 from forensics.analyze import analyze
 
@@ -212,3 +212,23 @@ def test_the_request_being_served_is_named(tmp_path, rules):
     )
     [f] = _unexplained(result)
     assert "serving DELETE /v1.23/containers/web?force=1" in f.summary
+
+
+def test_the_check_has_its_row_in_the_rules_table(rules):
+    """Every check that can raise a finding says what it found in the rules table, this one too."""
+
+    def row(paths):
+        result = analyze(paths, rules=rules)
+        return next(o for o in result.outcomes if o.rule == "unexplained-panic")
+
+    crashed = row([str(CRASHES / "nil-map.stderr")])
+    assert crashed.status == "matched" and crashed.confidence is not None
+    assert crashed.reason.startswith("1 kind of panic no catalogue rule explains")
+    assert (
+        row([str(REPRO)]).reason == "every panic in the inputs (1) is explained by a catalogue rule"
+    )
+    healthy = row([str(HEALTHY)])
+    assert (healthy.status, healthy.reason) == (
+        "not-matched",
+        "no panic or fatal error in the inputs",
+    )
