@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.console import Console
 from rich.markup import escape as _escape
 
@@ -11,6 +13,7 @@ from forensics.report.data import as_report, several_versions
 from forensics.report.html import visible
 
 TERMINAL_CITATIONS = 3  # per signal; the HTML and JSON reports carry all of them
+TERMINAL_DUMPS = 5  # dumps listed one a line; the rest in one line
 SEVERITY_STYLE = {
     "critical": "bold white on red",
     "high": "bold red",
@@ -108,10 +111,18 @@ def print_text(result, console: Console | None = None) -> None:
         con.print(f"[yellow]could not read[/] {escape(where(p))}: {escape(p['message'])}")
     for w in report["warnings"][:20]:
         con.print(f"[yellow]warning[/] {escape(w)}")
-    for d in report["dumps"]:
+    for d in report["dumps"][:TERMINAL_DUMPS]:
         con.print(
             f"[dim]dump #{d['dump']} {escape(d.get('program') or 'unknown program')} ({escape(d['kind'])}, "
             f"{d['goroutines']} goroutine{'' if d['goroutines'] == 1 else 's'}) {escape(where(d))}[/]"
+        )
+    if len(report["dumps"]) > TERMINAL_DUMPS:
+        rest = report["dumps"][TERMINAL_DUMPS:]
+        kinds = Counter(d["kind"] for d in rest)
+        con.print(
+            f"[dim]… {len(rest)} more dump{'' if len(rest) == 1 else 's'} "
+            f"({escape(', '.join(f'{n} {k}' for k, n in kinds.most_common()))}, "
+            f"{sum(d['goroutines'] for d in rest)} goroutines) in the --html / --json report[/]"
         )
     for c in report.get("calls", []):
         con.print("call: " + escape(describe_call(c)))

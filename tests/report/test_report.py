@@ -218,3 +218,25 @@ def test_hostile_strings_are_escaped(tmp_path, rules):
         and "\u202e" not in page
     )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "⟨U+202E⟩" in page
+
+
+def test_terminal_lists_a_few_dumps_and_counts_the_rest():
+    """Seven real dumps: the terminal names five, one line counts the other two (kinds and
+    goroutines); the HTML and JSON keep all of them."""
+    from conftest import forensics
+
+    runtime = FIXTURES / "dumps" / "go-runtime" / "go1.22"
+    dumps = [str(runtime / f"goroutine-stacks-{i}.log") for i in range(3)] + [
+        str(runtime / n)
+        for n in (
+            "sigquit-stderr.txt",
+            "asleep-stderr.txt",
+            "repanic-stderr.txt",
+            "pprof-debug1-2.txt",
+        )
+    ]
+    ran = forensics("analyze", *dumps)
+    listed = [line for line in ran.stdout.splitlines() if line.startswith("dump #")]
+    assert len(listed) == 5
+    more = [line for line in ran.stdout.splitlines() if line.startswith("… 2 more dumps (")]
+    assert len(more) == 1 and "goroutines) in the --html / --json report" in more[0]
