@@ -106,9 +106,16 @@ _URL_HOST = regex.compile(
     r"(?P<host>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)"
 )
 # Secrets: masked, never mapped
+# The key is the secret word alone, after a separator (db.password, AWS_SECRET_ACCESS_KEY, x-api-key),
+# in camelCase (apiKey, clientSecret) or after a known prefix (apikey, authtoken, PGPASSWORD): never
+# inside another word (monkey, turkey). A bare value runs to a space, a quote, `&`, or a `,`/`;` that
+# ends it (followed by a space, the line's end or the next key=): `password=abc,def` is one value.
+_SECRET_WORD = r"(?:password|passwd|passphrase|token|secret|key)"
 _KEY_VALUE = regex.compile(
-    r"(?i)(?<![A-Za-z0-9])(?P<key>[\w.-]*(?:password|passwd|passphrase|token|secret|key)(?:\\?\")?"
-    r"\s*[=:]\s*)(?:(?P<q>\\?\"|')(?P<quoted>.*?)(?P=q)|(?P<bare>[^\s,;&\"'\\]+))"
+    r"(?i)(?<![A-Za-z0-9])(?P<key>(?:[\w.-]*[_.-]|(?-i:[A-Za-z0-9]*[a-z](?=[A-Z]))"
+    r"|api|access|secret|private|auth|client|session|refresh|pg)?"
+    rf"{_SECRET_WORD}(?:\\?\")?\s*[=:]\s*)"
+    r"(?:(?P<q>\\?\"|')(?P<quoted>.*?)(?P=q)|(?P<bare>(?:[^\s,;&\"'\\]|[,;](?![\s,;]|$|[\w.-]+=))+))"
 )
 _SECRETS = [
     (
@@ -218,6 +225,28 @@ def collect(report: dict) -> dict[str, str]:
     return names
 
 
+def _host_pattern(hosts) -> regex.Pattern:
+    """Host names in any case and as FQDNs (``db.example.com``), wherever they stand. A name of several
+    labels (``acme-prod-db07``) is replaced inside file and folder names too (``case-acme-prod-db07-1``,
+    ``acme-prod-db07_dockerd.log``); a one-label name (``db``) only where it is a whole label: never
+    inside ``db-backup``, ``mydb`` or ``backup.db``."""
+
+    def alternatives(names) -> str:
+        return "|".join(regex.escape(h) for h in sorted(names, key=len, reverse=True))
+
+    fqdn = rf"(?:\.(?!{_FILE_SUFFIX})[a-z0-9-]+)*"
+    several = [h for h in hosts if regex.search(r"[-.]", h)]
+    single = [h for h in hosts if h not in several]
+    forms = (
+        [rf"(?<![A-Za-z0-9])(?P<host>{alternatives(several)}){fqdn}(?![A-Za-z0-9])"]
+        if several
+        else []
+    )
+    if single:
+        forms.append(rf"(?<![A-Za-z0-9.-])(?P<host>{alternatives(single)}){fqdn}(?![A-Za-z0-9-])")
+    return regex.compile("|".join(forms), regex.IGNORECASE)
+
+
 def _tokens(names: dict[str, str], known: dict[str, str] | None = None) -> dict[str, str]:
     """name -> token: ``known`` (a kept mapping) first, new names numbered on from it in sorted order."""
     out = dict(known or {})
@@ -263,13 +292,8 @@ def redact(report: dict, known: dict[str, str] | None = None) -> dict:
         pattern = regex.compile(
             f"{_BEFORE}(?P<name>{alternatives})(?:(?P<sep>:|%3A)(?P<tag>[\\w][\\w.-]*))?{_AFTER}"
         )
-    if hosts:  # any case, as an FQDN, inside file and folder names: only letters and digits end a host name
-        alternatives = "|".join(regex.escape(h) for h in sorted(hosts, key=len, reverse=True))
-        host_pattern = regex.compile(
-            rf"(?<![A-Za-z0-9])(?P<host>{alternatives})(?:\.(?!{_FILE_SUFFIX})[a-z0-9-]+)*"
-            rf"(?![A-Za-z0-9])",
-            regex.IGNORECASE,
-        )
+    if hosts:
+        host_pattern = _host_pattern(hosts)
 
     def name(m) -> str:
         token = spelled[m["name"]]
