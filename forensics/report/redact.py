@@ -269,75 +269,105 @@ def mask_secrets(text: str) -> str:
     return text
 
 
-def redact(report: dict, known: dict[str, str] | None = None) -> dict:
-    """A copy of ``report`` with every collected name replaced by its pseudonym, secrets masked and
-    ``redaction`` filled. ``known``: a mapping kept from earlier runs (name -> token), extended in place."""
-    names = collect(report)
-    tokens = _tokens(names, known)
-    if known is not None:
-        known.update(tokens)
-    used = {name: tokens[name] for name in names}
-    hosts = {name: token for name, token in used.items() if token.startswith("host-")}
-    spelled: dict[str, str] = {}
-    for name, token in used.items():  # as written, and as URL-encoded in request paths
-        if token.startswith(("host-", "tag-")):
-            continue
-        for form in (name, quote(name, safe=""), quote_plus(name, safe=""), quote(name, safe="/")):
-            spelled.setdefault(form, token)
-    images = {name: token for name, token in used.items() if token.startswith("image-")}
-    tags = {name: token for name, token in used.items() if token.startswith("tag-")}
-    pattern = host_pattern = None
-    if spelled:
-        alternatives = "|".join(regex.escape(s) for s in sorted(spelled, key=len, reverse=True))
-        pattern = regex.compile(
-            f"{_BEFORE}(?P<name>{alternatives})(?:(?P<sep>:|%3A)(?P<tag>[\\w][\\w.-]*))?{_AFTER}"
-        )
-    if hosts:
-        host_pattern = _host_pattern(hosts)
+class Redactor:
+    """One mapping for any number of documents (a report, a fleet scan's rows and per-host reports):
+    the names of all of them are collected first and numbered together, so the same name gets the
+    same token in every document, whatever order they came in. ``known``: a mapping kept from
+    earlier runs (name -> token), extended in place."""
 
-    def name(m) -> str:
-        token = spelled[m["name"]]
+    def __init__(self, documents: list, known: dict[str, str] | None = None):
+        names: dict[str, str] = {}
+        for document in documents:
+            for name, kind in collect(document).items():
+                names.setdefault(name, kind)
+        tokens = _tokens(names, known)
+        if known is not None:
+            known.update(tokens)
+        used = self.used = {name: tokens[name] for name in names}
+        self.hosts = {name: token for name, token in used.items() if token.startswith("host-")}
+        self.spelled: dict[str, str] = {}
+        for name, token in used.items():  # as written, and as URL-encoded in request paths
+            if token.startswith(("host-", "tag-")):
+                continue
+            for form in (
+                name,
+                quote(name, safe=""),
+                quote_plus(name, safe=""),
+                quote(name, safe="/"),
+            ):
+                self.spelled.setdefault(form, token)
+        self.images = {name: token for name, token in used.items() if token.startswith("image-")}
+        self.tags = {name: token for name, token in used.items() if token.startswith("tag-")}
+        self.pattern = self.host_pattern = None
+        if self.spelled:
+            alternatives = "|".join(
+                regex.escape(s) for s in sorted(self.spelled, key=len, reverse=True)
+            )
+            self.pattern = regex.compile(
+                f"{_BEFORE}(?P<name>{alternatives})(?:(?P<sep>:|%3A)(?P<tag>[\\w][\\w.-]*))?{_AFTER}"
+            )
+        if self.hosts:
+            self.host_pattern = _host_pattern(self.hosts)
+
+    def _name(self, m) -> str:
+        token = self.spelled[m["name"]]
         if m["tag"] is None:
             return token
         tag = (
-            tags.get(m["tag"], m["tag"])
-            if m["name"] in images or token in images.values()
+            self.tags.get(m["tag"], m["tag"])
+            if m["name"] in self.images or token in self.images.values()
             else m["tag"]
         )
         return f"{token}{m['sep']}{tag}"
 
-    def text(value: str) -> str:
+    def text(self, value: str) -> str:
+        """One string with secrets masked and every name replaced."""
         value = mask_secrets(value)
-        if pattern is not None:  # first: an image name holds its registry host
-            value = pattern.sub(name, value)
-        if host_pattern is not None:
-            value = host_pattern.sub(lambda m: hosts[m["host"].lower()], value)
-        if tags:  # a tag given apart from its image (fromImage=...&tag=TAG)
+        if self.pattern is not None:  # first: an image name holds its registry host
+            value = self.pattern.sub(self._name, value)
+        if self.host_pattern is not None:
+            value = self.host_pattern.sub(lambda m: self.hosts[m["host"].lower()], value)
+        if self.tags:  # a tag given apart from its image (fromImage=...&tag=TAG)
             value = regex.sub(
-                r"(?<=[?&]tag=)[\w][\w.-]*", lambda m: tags.get(m.group(), m.group()), value
+                r"(?<=[?&]tag=)[\w][\w.-]*",
+                lambda m: self.tags.get(m.group(), m.group()),
+                value,
             )
         return value
 
-    def walk(node, key: str | None = None):
+    def walk(self, node, key: str | None = None):
+        """A copy of ``node`` with every string redacted but those under :data:`KEEP_KEYS`."""
         if key in KEEP_KEYS:
-            return node
+            return copy.deepcopy(node)
         if isinstance(node, str):
-            return text(node)
+            return self.text(node)
         if isinstance(node, dict):
-            return {k: walk(v, k) for k, v in node.items()}
+            return {k: self.walk(v, k) for k, v in node.items()}
         if isinstance(node, list):
-            return [walk(v, key) for v in node]
+            return [self.walk(v, key) for v in node]
         return node
 
-    out = walk(copy.deepcopy(report))
-    out["redaction"] = {
-        "applied": True,
-        "tokens": [
-            {"token": t, "kind": t.rsplit("-", 1)[0]}
-            for t in sorted(set(used.values()), key=_order)
-        ],
-    }
-    return out
+    def summary(self) -> dict:
+        """The ``redaction`` block: the tokens used (never the names)."""
+        return {
+            "applied": True,
+            "tokens": [
+                {"token": t, "kind": t.rsplit("-", 1)[0]}
+                for t in sorted(set(self.used.values()), key=_order)
+            ],
+        }
+
+    def report(self, report: dict) -> dict:
+        """A redacted copy of ``report`` with ``redaction`` filled."""
+        out = self.walk(report)
+        out["redaction"] = self.summary()
+        return out
+
+
+def redact(report: dict, known: dict[str, str] | None = None) -> dict:
+    """A copy of ``report`` with every collected name replaced by its pseudonym, secrets masked and
+    ``redaction`` filled. ``known``: a mapping kept from earlier runs (name -> token), extended in place."""
+    return Redactor([report], known).report(report)
 
 
 def load_map(path: str) -> dict[str, str]:
