@@ -275,7 +275,9 @@ class Redactor:
     same token in every document, whatever order they came in. ``known``: a mapping kept from
     earlier runs (name -> token), extended in place."""
 
-    def __init__(self, documents: list, known: dict[str, str] | None = None):
+    @classmethod
+    def of(cls, documents: list, known: dict[str, str] | None = None) -> Redactor:
+        """The redactor of every name collected from ``documents``."""
         names: dict[str, str] = {}
         for document in documents:
             for name, kind in collect(document).items():
@@ -283,7 +285,11 @@ class Redactor:
         tokens = _tokens(names, known)
         if known is not None:
             known.update(tokens)
-        used = self.used = {name: tokens[name] for name in names}
+        return cls({name: tokens[name] for name in names})
+
+    def __init__(self, used: dict[str, str]):
+        """``used``: name -> token, the names to replace (a kept mapping will do)."""
+        self.used = used
         self.hosts = {name: token for name, token in used.items() if token.startswith("host-")}
         self.spelled: dict[str, str] = {}
         for name, token in used.items():  # as written, and as URL-encoded in request paths
@@ -367,7 +373,7 @@ class Redactor:
 def redact(report: dict, known: dict[str, str] | None = None) -> dict:
     """A copy of ``report`` with every collected name replaced by its pseudonym, secrets masked and
     ``redaction`` filled. ``known``: a mapping kept from earlier runs (name -> token), extended in place."""
-    return Redactor([report], known).report(report)
+    return Redactor.of([report], known).report(report)
 
 
 def load_map(path: str) -> dict[str, str]:
