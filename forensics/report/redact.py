@@ -108,14 +108,15 @@ _URL_HOST = regex.compile(
 # Secrets: masked, never mapped
 # The key is the secret word alone, after a separator (db.password, AWS_SECRET_ACCESS_KEY, x-api-key),
 # in camelCase (apiKey, clientSecret) or after a known prefix (apikey, authtoken, PGPASSWORD): never
-# inside another word (monkey, turkey). A bare value runs to a space, a quote, `&`, or a `,`/`;` that
-# ends it (followed by a space, the line's end or the next key=): `password=abc,def` is one value.
+# inside another word (monkey, turkey). A bare value runs to a space, a quote, or a `,` `;` `&` that
+# ends it (followed by a space, the line's end or the next key=, as in a query string
+# `?token=abc&x=1`): `password=abc,def` and `password=abc&def` are one value each.
 _SECRET_WORD = r"(?:password|passwd|passphrase|token|secret|key)"
 _KEY_VALUE = regex.compile(
     r"(?i)(?<![A-Za-z0-9])(?P<key>(?:[\w.-]*[_.-]|(?-i:[A-Za-z0-9]*[a-z](?=[A-Z]))"
     r"|api|access|secret|private|auth|client|session|refresh|pg)?"
     rf"{_SECRET_WORD}(?:\\?\")?\s*[=:]\s*)"
-    r"(?:(?P<q>\\?\"|')(?P<quoted>.*?)(?P=q)|(?P<bare>(?:[^\s,;&\"'\\]|[,;](?![\s,;]|$|[\w.-]+=))+))"
+    r"(?:(?P<q>\\?\"|')(?P<quoted>.*?)(?P=q)|(?P<bare>(?:[^\s,;&\"'\\]|[,;&](?![\s,;&]|$|[\w.-]+=))+))"
 )
 _SECRETS = [
     (

@@ -216,6 +216,7 @@ def test_a_one_label_host_is_replaced_only_as_a_whole_label():
         ("password=abc,def end", "password=[secret] end"),
         ("password=abc, next=1", "password=[secret], next=1"),
         ("password=abc;next=1", "password=[secret];next=1"),
+        ("password=abc&def end", "password=[secret] end"),
         ("GET /v2/x?token=abc&x=1 HTTP/1.1", "GET /v2/x?token=[secret]&x=1 HTTP/1.1"),
         ("monkey=foo turkey: bar hockey=1", "monkey=foo turkey: bar hockey=1"),
         (
