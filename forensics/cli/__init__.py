@@ -375,6 +375,11 @@ def scan(
         raise _fail("--redact-map needs --redact")
     engine_version = _engine_version(engine_version)
     _check_scan_outputs(list(paths or []) + list(hosts_in), out, redact_map)
+    if redact and _unredacted_scan(out):
+        raise _fail(
+            f"--out {out} holds an unredacted scan (its cache, pages or tables would sit beside "
+            "the redacted ones); give --redact a new directory"
+        )
     known = _load_map(redact_map) if redact else None
     code = run(
         paths or [],
@@ -394,6 +399,20 @@ def scan(
     if known is not None:
         _save_map(redact_map, known)
     raise typer.Exit(code)
+
+
+def _unredacted_scan(out: Path) -> bool:
+    """An earlier scan without --redact in ``out``: a redacted scan keeps no cache and marks fleet.json."""
+    import json
+
+    if any((out / "cache").glob("*.json")):
+        return True
+    try:
+        return "redaction" not in json.loads((out / "fleet.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, TypeError):
+        return True
 
 
 def _check_scan_outputs(inputs: list[str], out: Path, redact_map: str | None) -> None:

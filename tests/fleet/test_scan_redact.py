@@ -188,6 +188,17 @@ def test_redact_map_needs_redact_and_a_file(fleet, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_redact_refuses_an_out_holding_an_unredacted_scan(fleet, tmp_path):
+    assert scan(fleet, tmp_path, "-j", "1", "-q").returncode == 1
+    before = written(tmp_path)
+    proc = scan(fleet, tmp_path, "-j", "1", "-q", "--redact")
+    assert proc.returncode == 2 and "unredacted" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and written(tmp_path) == before
+    again = tmp_path / "redacted"  # a redacted scan can be run again into its own directory
+    for _ in "12":
+        assert scan(fleet, again, "-j", "1", "-q", "--redact").returncode == 1
+
+
 # --- scan's own files go through the one output writer, checked like analyze's outputs
 def test_a_scan_output_linked_to_an_input_is_refused_and_the_input_kept(fleet, tmp_path):
     log = fleet / HOSTS[0] / f"{HOSTS[0]}_dockerd.log"
