@@ -215,7 +215,8 @@ def scan_one(
     keep_report: bool = False,
 ) -> dict:
     """Analyse one host; never raises (a failure is the row's ``error``). Runs in workers.
-    ``keep_report``: return the report document instead of the page (the parent redacts it)."""
+    ``keep_report``: return the names to redact (and the report document instead of the page
+    when ``html``): the parent redacts."""
     from forensics.analyze import analyze
 
     start = time.perf_counter()
@@ -225,11 +226,14 @@ def scan_one(
             local = [_fetch(p, scratch) if is_url(p) else p for p in paths]
             result = analyze(local, engine_version=engine_version, rules=_rules(), window=window)
             row = host_row(name, result, time.perf_counter() - start, size)
-            page = report = None
+            page = report = names = None
             if keep_report:
                 from forensics.report import to_dict
+                from forensics.report.redact import collect
 
                 report = to_dict(result)
+                names = collect(report)
+                report = report if html else None  # the parent keeps only what it will write
             elif html:
                 from forensics.report import to_html
 
@@ -237,7 +241,7 @@ def scan_one(
         if result.nothing_read:
             row["verdict"] = "unreadable"
             row["error"] = "; ".join(str(p) for p in result.problems) or "nothing could be read"
-        return {"row": row, "html": page, "report": report}
+        return {"row": row, "html": page, "report": report, "names": names}
     except Exception as exc:  # one bad host never stops the scan
         return {
             "row": {
@@ -249,6 +253,7 @@ def scan_one(
             },
             "html": None,
             "report": None,
+            "names": None,
         }
 
 
@@ -395,7 +400,7 @@ def scan(
                 if redact is None:
                     _save_cache(_cache_path(out, host.name), key, row)
                 else:
-                    reports[host.name] = done["report"]
+                    reports[host.name] = (done["names"], done["report"])
                 rows.append(row)
                 if on_host:
                     on_host(row, False)
@@ -424,26 +429,29 @@ def _as_document(row: dict) -> dict:
 
 
 def redacted(
-    rows: list[dict], reports: dict[str, dict | None], known: dict[str, str], pages: Path | None
+    rows: list[dict], reports: dict[str, tuple], known: dict[str, str], pages
 ) -> list[dict]:
     """The rows (and each host's report, written to ``pages``/hosts/ when given) redacted through
     one :class:`~forensics.report.redact.Redactor`, in the parent once every host is back: the names
-    of all hosts are numbered together (in sorted order, continuing ``known``), so a name has one
-    pseudonym in every row and page, whichever worker ran which host and in what order."""
+    of all hosts (collected by the workers from their reports, and from the rows) are numbered
+    together, in sorted order continuing ``known``, so a name has one pseudonym in every row and
+    page, whichever worker ran which host and in what order. ``reports``: host -> (names, report)."""
     from forensics.report import to_html
-    from forensics.report.redact import Redactor
+    from forensics.report.redact import Redactor, collect
 
     rows = sorted(rows, key=lambda r: str(r.get("host")))
     documents = [_as_document(r) for r in rows]
-    redactor = Redactor.of(
-        documents + [reports[r["host"]] for r in rows if reports.get(r["host"])], known
+    redactor = Redactor.numbered(
+        [collect(d) for d in documents]
+        + [reports[r["host"]][0] or {} for r in rows if r["host"] in reports],
+        known,
     )
     out = []
     for row, document in zip(rows, documents):
         clean = redactor.walk(document)["row"]
         if isinstance(row.get("log_templates"), str):
             clean["log_templates"] = json.dumps(clean["log_templates"])
-        report = reports.get(row["host"])
+        report = reports.get(row["host"], (None, None))[1]
         if pages is not None and report:
             page = pages / "hosts" / f"{safe_name(clean['host'])}.html"
             write(page, to_html(redactor.report(report)))

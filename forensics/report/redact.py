@@ -279,9 +279,14 @@ class Redactor:
     @classmethod
     def of(cls, documents: list, known: dict[str, str] | None = None) -> Redactor:
         """The redactor of every name collected from ``documents``."""
+        return cls.numbered([collect(document) for document in documents], known)
+
+    @classmethod
+    def numbered(cls, collected: list[dict], known: dict[str, str] | None = None) -> Redactor:
+        """The redactor of names already collected (:func:`collect`, e.g. in workers), in order."""
         names: dict[str, str] = {}
-        for document in documents:
-            for name, kind in collect(document).items():
+        for found in collected:
+            for name, kind in found.items():
                 names.setdefault(name, kind)
         tokens = _tokens(names, known)
         if known is not None:
