@@ -357,7 +357,8 @@ def scan(
         out / SCAN_MARK,
         "written by forensics scan: this directory is never read as a host's evidence\n",
     )
-    (out / "cache").mkdir(exist_ok=True)
+    if redact is None:
+        (out / "cache").mkdir(exist_ok=True)
     if per_host_reports:
         (out / "hosts").mkdir(exist_ok=True)
     rows, todo, reports = [], [], {}
