@@ -149,11 +149,11 @@ def _load_map(redact_map: str | None) -> dict[str, str]:
 
 
 def _save_map(redact_map: str | None, known: dict[str, str]) -> None:
+    from forensics.cli import outputs
     from forensics.report.redact import dump_map
 
     if redact_map:
-        _write(redact_map, dump_map(known))
-        os.chmod(redact_map, 0o600)  # it undoes the redaction
+        outputs.emit(redact_map, dump_map(known), mode=0o600)  # it undoes the redaction
 
 
 def _redact(report: dict, redact_map: str | None) -> dict:

@@ -78,7 +78,7 @@ def check(inputs: list[str], outputs: dict[str, str | None]) -> None:
                 raise OutputError(f"{option} {path} is the input {raw}; write the output elsewhere")
 
 
-def emit(path: str, text: str) -> None:
+def emit(path: str, text: str, mode: int | None = None) -> None:
     """``text`` to ``path`` (see :func:`write`), or to standard output for ``-``; a failure is one
     line and exit 2."""
     import sys
@@ -90,7 +90,7 @@ def emit(path: str, text: str) -> None:
             sys.stdout.write(text + "\n")
             sys.stdout.flush()
         else:
-            write(path, text)
+            write(path, text, mode)
     except OSError as exc:
         where = "standard output" if path == "-" else path
         typer.echo(f"forensics: cannot write {where}: {exc.strerror or exc}", err=True)
