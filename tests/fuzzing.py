@@ -162,12 +162,9 @@ def check_redaction(secret_line: str, value: str) -> None:
     from forensics.report import print_text, to_html
     from forensics.report.redact import redact
 
-    lines = LOG_LINES[:]
-    at = next(i for i, line in enumerate(lines) if "http: panic serving" in line)
-    lines.insert(at, 'time="2026-11-29T12:28:11.000000000Z" ' + secret_line.format(v=value))
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "dockerd.log"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.write_text(_planted(secret_line, value), encoding="utf-8")
         doc = to_dict(analyze([str(path)], rules=RULES))
         assert value in to_json(
             doc
@@ -176,6 +173,48 @@ def check_redaction(secret_line: str, value: str) -> None:
         console = Console(record=True, width=200)
         print_text(out, console)
         for text in (to_json(out), to_markdown(out), to_html(out), console.export_text()):
+            assert value not in text
+
+
+def _planted(secret_line: str, value: str) -> str:
+    """The reproduction's log with the secret line planted next to the cited panic."""
+    lines = LOG_LINES[:]
+    at = next(i for i, line in enumerate(lines) if "http: panic serving" in line)
+    lines.insert(at, 'time="2026-11-29T12:28:11.000000000Z" ' + secret_line.format(v=value))
+    return "\n".join(lines) + "\n"
+
+
+def check_scan_redaction(secret_line: str, value: str) -> None:
+    """Property: a secret planted in two hosts' logs survives in no file of ``scan --redact``
+    (tables, Parquet read as a table, pages) nor on its terminal."""
+    import io
+
+    import pandas as pd
+    from rich.console import Console
+
+    from forensics.fleet.run import run
+
+    def scanned(root: Path, out: Path, redact) -> list[str]:
+        terminal = io.StringIO()
+        console = Console(file=terminal, width=200)
+        code = run(
+            [], [str(root)], out, 1, None, None, True, "high", None, False, console, None, redact
+        )
+        assert code == 1
+        return [terminal.getvalue()] + [
+            pd.read_parquet(f).to_csv() if f.suffix == ".parquet" else f.read_text(errors="replace")
+            for f in out.rglob("*")
+            if f.is_file()
+        ]
+
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d) / "hosts"
+        for host in ("node-a", "node-b"):
+            (root / host).mkdir(parents=True)
+            (root / host / "dockerd.log").write_text(_planted(secret_line, value), encoding="utf-8")
+        plain = scanned(root, Path(d) / "plain", None)
+        assert any(value in text for text in plain)  # the property means something
+        for text in scanned(root, Path(d) / "redacted", {}):
             assert value not in text
 
 

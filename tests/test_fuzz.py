@@ -30,7 +30,16 @@ import os
 
 import pytest
 from conftest import REPRO
-from fuzzing import NASTY, RULES, SECRET_LINES, check, check_own_outputs, check_redaction, mutate
+from fuzzing import (
+    NASTY,
+    RULES,
+    SECRET_LINES,
+    check,
+    check_own_outputs,
+    check_redaction,
+    check_scan_redaction,
+    mutate,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -136,6 +145,19 @@ def test_no_planted_secret_survives_redaction(line, secret):
     check_redaction(
         line, f"Zq{secret}Qx"
     )  # bounded by letters no report holds: a found copy is the secret
+
+
+@fuzz_settings(3, slow=True)
+@given(
+    st.sampled_from(SECRET_LINES),
+    st.text(
+        alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%*+-.=^_|~",
+        min_size=4,
+        max_size=24,
+    ),
+)
+def test_no_planted_secret_survives_a_redacted_scan(line, secret):
+    check_scan_redaction(line, f"Zq{secret}Qx")
 
 
 # ---------------------------------------------------------------- intact prefix

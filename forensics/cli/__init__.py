@@ -77,6 +77,11 @@ def _write(path: str, text: str) -> None:
     outputs.emit(path, text)
 
 
+def _map_not_on_stdout(redact_map: str | None) -> None:
+    if redact_map == "-":
+        raise _fail("--redact-map needs a file (the mapping undoes the redaction: never on stdout)")
+
+
 def _check_outputs(
     inputs: list[str],
     html: str | None,
@@ -87,8 +92,7 @@ def _check_outputs(
     """Refuse, before anything is read, outputs that would overwrite an input or each other."""
     from forensics.cli.outputs import OutputError, check
 
-    if redact_map == "-":
-        raise _fail("--redact-map needs a file (the mapping undoes the redaction: never on stdout)")
+    _map_not_on_stdout(redact_map)
     try:
         check(
             inputs,
@@ -132,18 +136,32 @@ REDACT_MAP_HELP = (
 )
 
 
-def _redact(report: dict, redact_map: str | None) -> dict:
-    from forensics.report.redact import dump_map, load_map, redact
+def _load_map(redact_map: str | None) -> dict[str, str]:
+    """The mapping kept in ``--redact-map`` (empty when not given or not there yet)."""
+    from forensics.report.redact import load_map
 
     if not redact_map:
-        return redact(report)
+        return {}
     try:
-        known = load_map(redact_map)
+        return load_map(redact_map)
     except (OSError, ValueError) as exc:
         raise _fail(f"--redact-map {redact_map}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _save_map(redact_map: str | None, known: dict[str, str]) -> None:
+    from forensics.cli import outputs
+    from forensics.report.redact import dump_map
+
+    if redact_map:
+        outputs.emit(redact_map, dump_map(known), mode=0o600)  # it undoes the redaction
+
+
+def _redact(report: dict, redact_map: str | None) -> dict:
+    from forensics.report.redact import redact
+
+    known = _load_map(redact_map)
     out = redact(report, known)
-    _write(redact_map, dump_map(known))
-    os.chmod(redact_map, 0o600)  # it undoes the redaction
+    _save_map(redact_map, known)
     return out
 
 
@@ -316,6 +334,12 @@ def scan(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar and no summary"),
     since: str | None = typer.Option(None, "--since", help=SINCE_HELP),
     until: str | None = typer.Option(None, "--until", help=UNTIL_HELP),
+    redact: bool = typer.Option(
+        False,
+        "--redact",
+        help=REDACT_HELP + " (one pseudonym per name across all hosts; no cache is kept)",
+    ),
+    redact_map: str | None = typer.Option(None, "--redact-map", help=REDACT_MAP_HELP),
 ) -> None:
     """Analyse many hosts in parallel and write a fleet table and page."""
     import re
@@ -347,23 +371,64 @@ def scan(
             )
     if out.exists() and not out.is_dir():
         raise _fail(f"--out {out}: exists and is not a directory")
+    if redact_map and not redact:
+        raise _fail("--redact-map needs --redact")
     engine_version = _engine_version(engine_version)
-    raise typer.Exit(
-        run(
-            paths or [],
-            hosts_in,
-            out,
-            jobs,
-            scheduler,
-            host_from,
-            per_host_reports,
-            fail_on,
-            engine_version,
-            quiet,
-            err,
-            window=window,
+    _check_scan_outputs(list(paths or []) + list(hosts_in), out, redact_map)
+    if redact and _unredacted_scan(out):
+        raise _fail(
+            f"--out {out} holds an unredacted scan (its cache, pages or tables would sit beside "
+            "the redacted ones); give --redact a new directory"
         )
+    known = _load_map(redact_map) if redact else None
+    code = run(
+        paths or [],
+        hosts_in,
+        out,
+        jobs,
+        scheduler,
+        host_from,
+        per_host_reports,
+        fail_on,
+        engine_version,
+        quiet,
+        err,
+        window=window,
+        redact=known,
     )
+    if known is not None:
+        _save_map(redact_map, known)
+    raise typer.Exit(code)
+
+
+def _unredacted_scan(out: Path) -> bool:
+    """An earlier scan without --redact in ``out``: a redacted scan keeps no cache and marks fleet.json."""
+    import json
+
+    if any((out / "cache").glob("*.json")):
+        return True
+    try:
+        return "redaction" not in json.loads((out / "fleet.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, TypeError):
+        return True
+
+
+def _check_scan_outputs(inputs: list[str], out: Path, redact_map: str | None) -> None:
+    """scan's fixed outputs checked as analyze's are: never an input, never through a link to one."""
+    from forensics.cli.outputs import OutputError, check
+    from forensics.ingest.sources import SCAN_MARK
+
+    _map_not_on_stdout(redact_map)
+    names = ["fleet.csv", "fleet.parquet", "fleet.json", "fleet.html", SCAN_MARK]
+    try:
+        check(
+            inputs,
+            {f"--out {out}: {n}": str(out / n) for n in names} | {"--redact-map": redact_map},
+        )
+    except OutputError as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command()

@@ -2,16 +2,16 @@
 
 :func:`check` is called before anything is read: an output that is an input (after symbolic
 links, ``..``, ``./``), or an existing file inside an input directory that is not a report of
-ours, is refused; so are two outputs to one file and two outputs to stdout. :func:`write`
-writes a temporary file beside the target and renames it over the target, so a symbolic link
-there is replaced, never followed, and a failed write leaves the old file whole.
+ours, is refused; so are two outputs to one file and two outputs to stdout. :func:`emit`
+writes through :func:`forensics.outputs.write` (the one writer, also ``scan``'s).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from forensics.outputs import write
 
 
 class OutputError(Exception):
@@ -32,6 +32,8 @@ def _inside(path: Path, folder: Path) -> bool:
 def _ours(path: Path) -> bool:
     from forensics.ingest import archives, sources
 
+    if not path.is_symlink() and (path.parent / sources.SCAN_MARK).is_file():
+        return True  # a file of a `scan --out` directory (fleet.csv, fleet.parquet, the mark)
     try:
         with open(path, "rb") as raw:
             stream, _ = archives.decompress(raw)
@@ -76,32 +78,7 @@ def check(inputs: list[str], outputs: dict[str, str | None]) -> None:
                 raise OutputError(f"{option} {path} is the input {raw}; write the output elsewhere")
 
 
-def write(path: str, text: str) -> None:
-    """``text`` into ``path`` (a new file renamed over it), or to stdout for ``-``. Raises OSError."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if str(target.parent) else "."
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        if target.exists() and not target.is_symlink():
-            os.chmod(tmp, target.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def emit(path: str, text: str) -> None:
+def emit(path: str, text: str, mode: int | None = None) -> None:
     """``text`` to ``path`` (see :func:`write`), or to standard output for ``-``; a failure is one
     line and exit 2."""
     import sys
@@ -113,7 +90,7 @@ def emit(path: str, text: str) -> None:
             sys.stdout.write(text + "\n")
             sys.stdout.flush()
         else:
-            write(path, text)
+            write(path, text, mode)
     except OSError as exc:
         where = "standard output" if path == "-" else path
         typer.echo(f"forensics: cannot write {where}: {exc.strerror or exc}", err=True)

@@ -27,8 +27,11 @@ def run(
     quiet: bool,
     err: Console,
     window=None,
+    redact: dict[str, str] | None = None,
 ) -> int:
-    """Returns the exit code: 0 clean, 1 a finding at/above ``fail_on``, 2 usage or nothing readable."""
+    """Returns the exit code: 0 clean, 1 a finding at/above ``fail_on``, 2 usage or nothing readable.
+    ``redact``: a name -> pseudonym mapping (empty, or kept; extended in place): every output and
+    every line on the terminal redacted (unreadable hosts are told once all are back, redacted)."""
     try:
         rules = load_rules()
         hosts = hosts_from(paths, hosts_in, host_from)
@@ -57,7 +60,7 @@ def run(
         progress.update(
             task, advance=1, info=f"{stats['findings']} hosts with findings · {rate:.1f} MB/s"
         )
-        if row.get("error") and not quiet:
+        if row.get("error") and not quiet and redact is None:
             progress.console.print(
                 f"forensics: {row['host']}: unreadable: {row['error']}", markup=False
             )
@@ -74,17 +77,30 @@ def run(
                 engine_version=engine_version,
                 on_host=on_host,
                 window=window,
+                redact=redact,
             )
         except ScanError as exc:
             err.print(f"forensics: {exc}", markup=False)
             return 2
-    for note in fleet.write(table, out, rules, per_host_reports):
+    said = str  # what reaches the terminal
+    redaction = None
+    if redact is not None:
+        from forensics.report.redact import Redactor
+
+        redactor = Redactor(redact)  # the scan's names (and a kept map's): a superset
+        said, redaction = redactor.text, redactor.summary()
+        if not quiet and "error" in table:
+            for host, error in zip(table["host"], table["error"]):
+                if isinstance(error, str):
+                    err.print(f"forensics: {host}: unreadable: {error}", markup=False)
+    for note in fleet.write(table, out, rules, per_host_reports, redaction):
         err.print(f"forensics: {note}", markup=False)
     if not quiet:
         info = fleet.summary(table, rules)
         err.print(
             f"{info['hosts']} hosts in {time.perf_counter() - started:.1f} s; "
-            f"verdicts {info['verdicts']}; written to {out}/fleet.{{csv,parquet,json,html}}",
+            f"verdicts {info['verdicts']}; "
+            + said(f"written to {out}/fleet.{{csv,parquet,json,html}}"),
             markup=False,
         )
         for p in info["upgrade_plan"]:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from forensics.findings import Severity
 from forensics.ingest.sources import SCAN_MARK
+from forensics.outputs import write
 from forensics.report import facts
 
 # 2: go_version as the report reads it; engine_version_source, engine_candidates, engine_match_ratio
@@ -206,9 +207,16 @@ def _rules():
 
 
 def scan_one(
-    name: str, paths: list[str], engine_version: str | None = None, html: bool = False, window=None
+    name: str,
+    paths: list[str],
+    engine_version: str | None = None,
+    html: bool = False,
+    window=None,
+    keep_report: bool = False,
 ) -> dict:
-    """Analyse one host; never raises (a failure is the row's ``error``). Runs in workers."""
+    """Analyse one host; never raises (a failure is the row's ``error``). Runs in workers.
+    ``keep_report``: return the names to redact (and the report document instead of the page
+    when ``html``): the parent redacts."""
     from forensics.analyze import analyze
 
     start = time.perf_counter()
@@ -218,15 +226,22 @@ def scan_one(
             local = [_fetch(p, scratch) if is_url(p) else p for p in paths]
             result = analyze(local, engine_version=engine_version, rules=_rules(), window=window)
             row = host_row(name, result, time.perf_counter() - start, size)
-            page = None
-            if html:
+            page = report = names = None
+            if keep_report:
+                from forensics.report import to_dict
+                from forensics.report.redact import collect
+
+                report = to_dict(result)
+                names = collect(report)
+                report = report if html else None  # the parent keeps only what it will write
+            elif html:
                 from forensics.report import to_html
 
                 page = to_html(result)
         if result.nothing_read:
             row["verdict"] = "unreadable"
             row["error"] = "; ".join(str(p) for p in result.problems) or "nothing could be read"
-        return {"row": row, "html": page}
+        return {"row": row, "html": page, "report": report, "names": names}
     except Exception as exc:  # one bad host never stops the scan
         return {
             "row": {
@@ -237,6 +252,8 @@ def scan_one(
                 "seconds": round(time.perf_counter() - start, 3),
             },
             "html": None,
+            "report": None,
+            "names": None,
         }
 
 
@@ -327,24 +344,29 @@ def scan(
     engine_version: str | None = None,
     on_host: Callable[[dict, bool], None] | None = None,
     window=None,
+    redact: dict[str, str] | None = None,
 ):
-    """Scan ``hosts``; returns the fleet table (pandas). ``on_host(row, cached)`` reports progress."""
+    """Scan ``hosts``; returns the fleet table (pandas). ``on_host(row, cached)`` reports progress.
+    ``redact``: a name -> pseudonym mapping (empty, or kept by ``--redact-map``; extended in place):
+    the table and the per-host pages are redacted (see :func:`redacted`) and no cache is kept (it
+    would hold the names)."""
     import pandas as pd
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / SCAN_MARK).write_text(
+    write(
+        out / SCAN_MARK,
         "written by forensics scan: this directory is never read as a host's evidence\n",
-        encoding="utf-8",
     )
-    (out / "cache").mkdir(exist_ok=True)
+    if redact is None:
+        (out / "cache").mkdir(exist_ok=True)
     if per_host_reports:
         (out / "hosts").mkdir(exist_ok=True)
-    rows, todo = [], []
+    rows, todo, reports = [], [], {}
     for host in hosts:
         key = fingerprint(host) + (
             "" if not window else f" {window.key()}"
         )  # another window: another result
-        cached = _load_cache(_cache_path(out, host.name), key)
+        cached = None if redact is not None else _load_cache(_cache_path(out, host.name), key)
         if cached is not None and (
             not per_host_reports or (out / "hosts" / f"{safe_name(host.name)}.html").exists()
         ):
@@ -357,10 +379,15 @@ def scan(
         submit, completed, close = _submitter(jobs, scheduler)
         try:
             futures = {
-                submit(scan_one, h.name, h.paths, engine_version, per_host_reports, window): (
-                    h,
-                    key,
-                )
+                submit(
+                    scan_one,
+                    h.name,
+                    h.paths,
+                    engine_version,
+                    per_host_reports,
+                    window,
+                    redact is not None,
+                ): (h, key)
                 for h, key in todo
             }
             for future in completed(list(futures)):
@@ -369,20 +396,69 @@ def scan(
                 row = done["row"]
                 if done["html"]:
                     page = out / "hosts" / f"{safe_name(host.name)}.html"
-                    page.write_text(done["html"], encoding="utf-8")
+                    write(page, done["html"])
                     row["report"] = f"hosts/{page.name}"
-                _save_cache(_cache_path(out, host.name), key, row)
+                if redact is None:
+                    _save_cache(_cache_path(out, host.name), key, row)
+                else:
+                    reports[host.name] = (done["names"], done["report"])
                 rows.append(row)
                 if on_host:
                     on_host(row, False)
         finally:
             close()
+    if redact is not None:
+        rows = redacted(rows, reports, redact, out if per_host_reports else None)
     table = pd.DataFrame(rows)
     return (
         table.sort_values("host", kind="stable").reset_index(drop=True)
         if not table.empty
         else table
     )
+
+
+def _as_document(row: dict) -> dict:
+    """A fleet row as a document the redactor reads: its host names named as hosts, its log
+    templates as the JSON they are."""
+    document = dict(row)
+    if isinstance(row.get("log_templates"), str):
+        document["log_templates"] = json.loads(row["log_templates"])
+    return {
+        "environment": {"hosts": [row.get("host"), row.get("reported_host")]},
+        "row": document,
+    }
+
+
+def redacted(
+    rows: list[dict], reports: dict[str, tuple], known: dict[str, str], pages
+) -> list[dict]:
+    """The rows (and each host's report, written to ``pages``/hosts/ when given) redacted through
+    one :class:`~forensics.report.redact.Redactor`, in the parent once every host is back: the names
+    of all hosts (collected by the workers from their reports, and from the rows) are numbered
+    together, in sorted order continuing ``known``, so a name has one pseudonym in every row and
+    page, whichever worker ran which host and in what order. ``reports``: host -> (names, report)."""
+    from forensics.report import to_html
+    from forensics.report.redact import Redactor, collect
+
+    rows = sorted(rows, key=lambda r: str(r.get("host")))
+    documents = [_as_document(r) for r in rows]
+    redactor = Redactor.numbered(
+        [collect(d) for d in documents]
+        + [reports[r["host"]][0] or {} for r in rows if r["host"] in reports],
+        known,
+    )
+    out = []
+    for row, document in zip(rows, documents):
+        clean = redactor.walk(document)["row"]
+        if isinstance(row.get("log_templates"), str):
+            clean["log_templates"] = json.dumps(clean["log_templates"])
+        report = reports.get(row["host"], (None, None))[1]
+        if pages is not None and report:
+            page = pages / "hosts" / f"{safe_name(clean['host'])}.html"
+            write(page, to_html(redactor.report(report)))
+            clean["report"] = f"hosts/{page.name}"
+        out.append(clean)
+    return out
 
 
 def _load_cache(path: Path, key: str) -> dict | None:
@@ -395,9 +471,7 @@ def _load_cache(path: Path, key: str) -> dict | None:
 
 def _save_cache(path: Path, key: str, row: dict) -> None:
     """Atomic: a scan killed midway leaves whole entries only."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"fingerprint": key, "row": row}, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    write(path, json.dumps({"fingerprint": key, "row": row}, default=str))
 
 
 def worst(table) -> Severity | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forensics import __version__
+from forensics import __version__, outputs
 from forensics.engine.ruleset import Rule
 from forensics.findings import FOUND
 from forensics.parse import versions
@@ -95,25 +95,32 @@ def summary(table: pd.DataFrame, rules: list[Rule]) -> dict:
     }
 
 
-def write(table: pd.DataFrame, out: Path, rules: list[Rule], per_host_reports: bool) -> list[str]:
-    """Write fleet.csv, fleet.parquet, fleet.json and fleet.html; returns notes on what was skipped."""
+def write(
+    table: pd.DataFrame,
+    out: Path,
+    rules: list[Rule],
+    per_host_reports: bool,
+    redaction: dict | None = None,
+) -> list[str]:
+    """Write fleet.csv, fleet.parquet, fleet.json and fleet.html (through the one output writer);
+    returns notes on what was skipped. ``redaction``: the tokens of a redacted scan, for fleet.json."""
     notes = []
-    table.to_csv(out / "fleet.csv", index=False)
+    outputs.write(out / "fleet.csv", table.to_csv(index=False))
     try:
-        table.astype({c: "string" for c in table.columns if table[c].dtype == object}).to_parquet(
-            out / "fleet.parquet", index=False
+        outputs.write(
+            out / "fleet.parquet",
+            table.astype(
+                {c: "string" for c in table.columns if table[c].dtype == object}
+            ).to_parquet(index=False),
         )
     except ImportError:
         notes.append("fleet.parquet not written: install pyarrow (pip install pyarrow)")
     info = summary(table, rules)
     records = json.loads(table.to_json(orient="records"))
-    (out / "fleet.json").write_text(
-        json.dumps(
-            {"schema": "forensics-fleet/1", "tool": __version__, "summary": info, "hosts": records},
-            indent=2,
-        ),
-        encoding="utf-8",
-    )
+    document = {"schema": "forensics-fleet/1", "tool": __version__, "summary": info}
+    if redaction:
+        document["redaction"] = redaction
+    outputs.write(out / "fleet.json", json.dumps({**document, "hosts": records}, indent=2))
     from forensics.report.html import environment
 
     page = (
@@ -127,5 +134,5 @@ def write(table: pd.DataFrame, out: Path, rules: list[Rule], per_host_reports: b
             version=__version__,
         )
     )
-    (out / "fleet.html").write_text(page, encoding="utf-8")
+    outputs.write(out / "fleet.html", page)
     return notes

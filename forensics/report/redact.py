@@ -106,9 +106,17 @@ _URL_HOST = regex.compile(
     r"(?P<host>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)"
 )
 # Secrets: masked, never mapped
+# The key is the secret word alone, after a separator (db.password, AWS_SECRET_ACCESS_KEY, x-api-key),
+# in camelCase (apiKey, clientSecret) or after a known prefix (apikey, authtoken, PGPASSWORD): never
+# inside another word (monkey, turkey). A bare value runs to a space, a quote, or a `,` `;` `&` that
+# ends it (followed by a space, the line's end or the next key=, as in a query string
+# `?token=abc&x=1`): `password=abc,def` and `password=abc&def` are one value each.
+_SECRET_WORD = r"(?:password|passwd|passphrase|token|secret|key)"
 _KEY_VALUE = regex.compile(
-    r"(?i)(?<![A-Za-z0-9])(?P<key>[\w.-]*(?:password|passwd|passphrase|token|secret|key)(?:\\?\")?"
-    r"\s*[=:]\s*)(?:(?P<q>\\?\"|')(?P<quoted>.*?)(?P=q)|(?P<bare>[^\s,;&\"'\\]+))"
+    r"(?i)(?<![A-Za-z0-9])(?P<key>(?:[\w.-]*[_.-]|(?-i:[A-Za-z0-9]*[a-z](?=[A-Z]))"
+    r"|api|access|secret|private|auth|client|session|refresh|pg)?"
+    rf"{_SECRET_WORD}(?:\\?\")?\s*[=:]\s*)"
+    r"(?:(?P<q>\\?\"|')(?P<quoted>.*?)(?P=q)|(?P<bare>(?:[^\s,;&\"'\\]|[,;&](?![\s,;&]|$|[\w.-]+=))+))"
 )
 _SECRETS = [
     (
@@ -218,6 +226,28 @@ def collect(report: dict) -> dict[str, str]:
     return names
 
 
+def _host_pattern(hosts) -> regex.Pattern:
+    """Host names in any case and as FQDNs (``db.example.com``), wherever they stand. A name of several
+    labels (``acme-prod-db07``) is replaced inside file and folder names too (``case-acme-prod-db07-1``,
+    ``acme-prod-db07_dockerd.log``); a one-label name (``db``) only where it is a whole label: never
+    inside ``db-backup``, ``mydb`` or ``backup.db``."""
+
+    def alternatives(names) -> str:
+        return "|".join(regex.escape(h) for h in sorted(names, key=len, reverse=True))
+
+    fqdn = rf"(?:\.(?!{_FILE_SUFFIX})[a-z0-9-]+)*"
+    several = [h for h in hosts if regex.search(r"[-.]", h)]
+    single = [h for h in hosts if h not in several]
+    forms = (
+        [rf"(?<![A-Za-z0-9])(?P<host>{alternatives(several)}){fqdn}(?![A-Za-z0-9])"]
+        if several
+        else []
+    )
+    if single:
+        forms.append(rf"(?<![A-Za-z0-9.-])(?P<host>{alternatives(single)}){fqdn}(?![A-Za-z0-9-])")
+    return regex.compile("|".join(forms), regex.IGNORECASE)
+
+
 def _tokens(names: dict[str, str], known: dict[str, str] | None = None) -> dict[str, str]:
     """name -> token: ``known`` (a kept mapping) first, new names numbered on from it in sorted order."""
     out = dict(known or {})
@@ -240,80 +270,116 @@ def mask_secrets(text: str) -> str:
     return text
 
 
-def redact(report: dict, known: dict[str, str] | None = None) -> dict:
-    """A copy of ``report`` with every collected name replaced by its pseudonym, secrets masked and
-    ``redaction`` filled. ``known``: a mapping kept from earlier runs (name -> token), extended in place."""
-    names = collect(report)
-    tokens = _tokens(names, known)
-    if known is not None:
-        known.update(tokens)
-    used = {name: tokens[name] for name in names}
-    hosts = {name: token for name, token in used.items() if token.startswith("host-")}
-    spelled: dict[str, str] = {}
-    for name, token in used.items():  # as written, and as URL-encoded in request paths
-        if token.startswith(("host-", "tag-")):
-            continue
-        for form in (name, quote(name, safe=""), quote_plus(name, safe=""), quote(name, safe="/")):
-            spelled.setdefault(form, token)
-    images = {name: token for name, token in used.items() if token.startswith("image-")}
-    tags = {name: token for name, token in used.items() if token.startswith("tag-")}
-    pattern = host_pattern = None
-    if spelled:
-        alternatives = "|".join(regex.escape(s) for s in sorted(spelled, key=len, reverse=True))
-        pattern = regex.compile(
-            f"{_BEFORE}(?P<name>{alternatives})(?:(?P<sep>:|%3A)(?P<tag>[\\w][\\w.-]*))?{_AFTER}"
-        )
-    if hosts:  # any case, as an FQDN, inside file and folder names: only letters and digits end a host name
-        alternatives = "|".join(regex.escape(h) for h in sorted(hosts, key=len, reverse=True))
-        host_pattern = regex.compile(
-            rf"(?<![A-Za-z0-9])(?P<host>{alternatives})(?:\.(?!{_FILE_SUFFIX})[a-z0-9-]+)*"
-            rf"(?![A-Za-z0-9])",
-            regex.IGNORECASE,
-        )
+class Redactor:
+    """One mapping for any number of documents (a report, a fleet scan's rows and per-host reports):
+    the names of all of them are collected first and numbered together, so the same name gets the
+    same token in every document, whatever order they came in. ``known``: a mapping kept from
+    earlier runs (name -> token), extended in place."""
 
-    def name(m) -> str:
-        token = spelled[m["name"]]
+    @classmethod
+    def of(cls, documents: list, known: dict[str, str] | None = None) -> Redactor:
+        """The redactor of every name collected from ``documents``."""
+        return cls.numbered([collect(document) for document in documents], known)
+
+    @classmethod
+    def numbered(cls, collected: list[dict], known: dict[str, str] | None = None) -> Redactor:
+        """The redactor of names already collected (:func:`collect`, e.g. in workers), in order."""
+        names: dict[str, str] = {}
+        for found in collected:
+            for name, kind in found.items():
+                names.setdefault(name, kind)
+        tokens = _tokens(names, known)
+        if known is not None:
+            known.update(tokens)
+        return cls({name: tokens[name] for name in names})
+
+    def __init__(self, used: dict[str, str]):
+        """``used``: name -> token, the names to replace (a kept mapping will do)."""
+        self.used = used
+        self.hosts = {name: token for name, token in used.items() if token.startswith("host-")}
+        self.spelled: dict[str, str] = {}
+        for name, token in used.items():  # as written, and as URL-encoded in request paths
+            if token.startswith(("host-", "tag-")):
+                continue
+            for form in (
+                name,
+                quote(name, safe=""),
+                quote_plus(name, safe=""),
+                quote(name, safe="/"),
+            ):
+                self.spelled.setdefault(form, token)
+        self.images = {name: token for name, token in used.items() if token.startswith("image-")}
+        self.tags = {name: token for name, token in used.items() if token.startswith("tag-")}
+        self.pattern = self.host_pattern = None
+        if self.spelled:
+            alternatives = "|".join(
+                regex.escape(s) for s in sorted(self.spelled, key=len, reverse=True)
+            )
+            self.pattern = regex.compile(
+                f"{_BEFORE}(?P<name>{alternatives})(?:(?P<sep>:|%3A)(?P<tag>[\\w][\\w.-]*))?{_AFTER}"
+            )
+        if self.hosts:
+            self.host_pattern = _host_pattern(self.hosts)
+
+    def _name(self, m) -> str:
+        token = self.spelled[m["name"]]
         if m["tag"] is None:
             return token
         tag = (
-            tags.get(m["tag"], m["tag"])
-            if m["name"] in images or token in images.values()
+            self.tags.get(m["tag"], m["tag"])
+            if m["name"] in self.images or token in self.images.values()
             else m["tag"]
         )
         return f"{token}{m['sep']}{tag}"
 
-    def text(value: str) -> str:
+    def text(self, value: str) -> str:
+        """One string with secrets masked and every name replaced."""
         value = mask_secrets(value)
-        if pattern is not None:  # first: an image name holds its registry host
-            value = pattern.sub(name, value)
-        if host_pattern is not None:
-            value = host_pattern.sub(lambda m: hosts[m["host"].lower()], value)
-        if tags:  # a tag given apart from its image (fromImage=...&tag=TAG)
+        if self.pattern is not None:  # first: an image name holds its registry host
+            value = self.pattern.sub(self._name, value)
+        if self.host_pattern is not None:
+            value = self.host_pattern.sub(lambda m: self.hosts[m["host"].lower()], value)
+        if self.tags:  # a tag given apart from its image (fromImage=...&tag=TAG)
             value = regex.sub(
-                r"(?<=[?&]tag=)[\w][\w.-]*", lambda m: tags.get(m.group(), m.group()), value
+                r"(?<=[?&]tag=)[\w][\w.-]*",
+                lambda m: self.tags.get(m.group(), m.group()),
+                value,
             )
         return value
 
-    def walk(node, key: str | None = None):
+    def walk(self, node, key: str | None = None):
+        """A copy of ``node`` with every string redacted but those under :data:`KEEP_KEYS`."""
         if key in KEEP_KEYS:
-            return node
+            return copy.deepcopy(node)
         if isinstance(node, str):
-            return text(node)
+            return self.text(node)
         if isinstance(node, dict):
-            return {k: walk(v, k) for k, v in node.items()}
+            return {k: self.walk(v, k) for k, v in node.items()}
         if isinstance(node, list):
-            return [walk(v, key) for v in node]
+            return [self.walk(v, key) for v in node]
         return node
 
-    out = walk(copy.deepcopy(report))
-    out["redaction"] = {
-        "applied": True,
-        "tokens": [
-            {"token": t, "kind": t.rsplit("-", 1)[0]}
-            for t in sorted(set(used.values()), key=_order)
-        ],
-    }
-    return out
+    def summary(self) -> dict:
+        """The ``redaction`` block: the tokens used (never the names)."""
+        return {
+            "applied": True,
+            "tokens": [
+                {"token": t, "kind": t.rsplit("-", 1)[0]}
+                for t in sorted(set(self.used.values()), key=_order)
+            ],
+        }
+
+    def report(self, report: dict) -> dict:
+        """A redacted copy of ``report`` with ``redaction`` filled."""
+        out = self.walk(report)
+        out["redaction"] = self.summary()
+        return out
+
+
+def redact(report: dict, known: dict[str, str] | None = None) -> dict:
+    """A copy of ``report`` with every collected name replaced by its pseudonym, secrets masked and
+    ``redaction`` filled. ``known``: a mapping kept from earlier runs (name -> token), extended in place."""
+    return Redactor.of([report], known).report(report)
 
 
 def load_map(path: str) -> dict[str, str]:

@@ -198,3 +198,35 @@ def test_cli_redacts_terminal_json_and_saved_report(inputs, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert not any(mentions((tmp_path / "r.html").read_text(), name) for name in ORIGINALS.values())
+
+
+def test_a_one_label_host_is_replaced_only_as_a_whole_label():
+    report = {
+        "environment": {"hosts": ["db"]},
+        "warnings": ["db, db-backup, mydb, backup.db, db.example.com, DB and db_dockerd.log"],
+    }
+    assert redact(report)["warnings"] == [
+        "host-1, db-backup, mydb, backup.db, host-1, host-1 and host-1_dockerd.log"
+    ]
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("password=abc,def end", "password=[secret] end"),
+        ("password=abc, next=1", "password=[secret], next=1"),
+        ("password=abc;next=1", "password=[secret];next=1"),
+        ("password=abc&def end", "password=[secret] end"),
+        ("GET /v2/x?token=abc&x=1 HTTP/1.1", "GET /v2/x?token=[secret]&x=1 HTTP/1.1"),
+        ("monkey=foo turkey: bar hockey=1", "monkey=foo turkey: bar hockey=1"),
+        (
+            "api_key=a access_key=b secret_key=c apiKey=d PGPASSWORD=e x-api-key: f",
+            "api_key=[secret] access_key=[secret] secret_key=[secret] apiKey=[secret] "
+            "PGPASSWORD=[secret] x-api-key: [secret]",
+        ),
+    ],
+)
+def test_key_value_secrets_end_where_the_value_ends(text, expected):
+    from forensics.report.redact import mask_secrets
+
+    assert mask_secrets(text) == expected
