@@ -421,6 +421,12 @@ def _check_scan_outputs(inputs: list[str], out: Path, redact_map: str | None) ->
     from forensics.ingest.sources import SCAN_MARK
 
     _map_not_on_stdout(redact_map)
+    for given in inputs:
+        if Path(given).is_dir() and Path(given).resolve() == out.resolve():
+            raise _fail(
+                f"--out {out} is the input folder {given}: its evidence would be marked as scan"
+                " output; give a folder of its own (inside it is fine)"
+            )
     names = ["fleet.csv", "fleet.parquet", "fleet.json", "fleet.html", SCAN_MARK]
     try:
         check(

@@ -48,8 +48,8 @@ def hosts_from(
     """One host per PATH and per entry of each ``hosts_in`` directory; names from the path
     (``host_from``: a regex whose first group, searched in the path, names the host)."""
     found = [Path(p) for p in paths]
-    for folder in hosts_in:
-        found.extend(sorted(Path(folder).iterdir()))
+    for folder in hosts_in:  # a `scan --out` folder among the hosts is ours, not a host
+        found.extend(p for p in sorted(Path(folder).iterdir()) if not (p / SCAN_MARK).is_file())
     pattern = re.compile(host_from) if host_from else None
     hosts, seen = [], set()
     for path in found:

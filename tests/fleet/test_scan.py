@@ -173,3 +173,24 @@ def test_missing_dask_scheduler_is_a_clear_error(tmp_path, monkeypatch):
 def test_rules_are_the_analyze_rules():
     ids = {r.id for r in load_rules()}
     assert {"moby-49227", "container-mutex-pileup"} <= ids
+
+
+def test_out_inside_the_hosts_folder_is_not_a_host(tmp_path):
+    """`scan --hosts-in fleet/ --out fleet/scan-out` twice: the second scan does not take its
+    own earlier output folder for an unreadable host."""
+    for i in (1, 2):
+        make_host(tmp_path / f"node-{i:03d}", i)
+    out = tmp_path / "scan-out"
+    for _ in range(2):
+        ran = forensics("scan", "--hosts-in", str(tmp_path), "--out", str(out), "--quiet")
+        assert ran.returncode == 0, ran.stderr
+    table = pd.read_csv(out / "fleet.csv")
+    assert sorted(table.host) == ["node-001", "node-002"]
+
+
+def test_out_that_is_a_host_folder_is_refused(tmp_path):
+    host = tmp_path / "node-001"
+    make_host(host, 1)
+    ran = forensics("scan", str(host), "--out", str(host))
+    assert ran.returncode == 2 and "is the input folder" in ran.stderr
+    assert not (host / ".forensics-scan").exists() and not (host / "fleet.csv").exists()
