@@ -199,9 +199,7 @@ def main() -> None:
     ap.add_argument("--size-mb", type=int, default=1100)
     ap.add_argument("--dir", default=tempfile.gettempdir())
     ap.add_argument("--keep", action="store_true", help="keep the generated journal")
-    ap.add_argument(
-        "--case", choices=["routine", "dense", "errors", "both", "all"], default="both"
-    )
+    ap.add_argument("--case", choices=["routine", "dense", "errors", "both", "all"], default="both")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each command (default 2)")
     ap.add_argument("--skip-every-line", action="store_true", help="time the default analysis only")
     args = ap.parse_args()
