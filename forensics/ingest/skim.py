@@ -33,6 +33,8 @@ BLOCK = 1 << 20
 SAME = 200  # as many lines as the parser keeps of one repeated message (forensics.parse.KEEP_SAME)
 FOLLOWS = SAME  # create requests followed per input (past them the parser counts such lines anyway)
 _DIGITS = bytes.maketrans(b"123456789", b"000000000")
+VARIABLE = r"[0-9a-f]{8,}|\d+"  # what the parser blanks in a message to tell repeats (bytes: ASCII)
+_BLANK = re.compile(VARIABLE.encode())
 CONTEXT = 200  # lines given before a panic or a dump (the requests that led up to it)
 _DUMP_STARTS = (
     (b"panic", b"panic"),
@@ -222,33 +224,52 @@ def _starts(chunk: bytes, begin: int, end: int) -> list[int]:
 
 def _repeats(chunk: bytes, keep: set[int], same: dict, among: set[int] | None) -> None:
     """Add to ``keep`` the lines not kept (``among`` these, or all) whose message was not given SAME
-    times yet (see select). A line that speaks of a panic or a goroutine is never a repeat."""
+    times yet (see select). A line that speaks of a panic or a goroutine is never a repeat, nor a
+    line that is not a logrus text line.
+
+    The message is the line from its ``time="`` on with the parser's variable parts blanked
+    (:data:`VARIABLE`: runs of digits and of 8 or more hex digits, forensics.parse.KEEP_SAME), so a
+    daemon naming a new container in each error repeats here as it does in the parser. Most lines
+    are settled by a cheaper key first (each digit blanked, nothing else): a line is given iff its
+    message was given fewer than SAME times, and the cheap key, finer, is counted with it."""
+    pending: list[tuple[int, bytes, int]] = []  # (start, logrus part, cheap key) to decide
     if among is None:
-        lines = chunk.translate(_DIGITS).split(b"\n")[:-1]
         at = 0
-        for line in lines:
+        for line in chunk.translate(_DIGITS).split(b"\n")[:-1]:
             start, at = at, at + len(line) + 1
             if start not in keep:
-                _repeat(line, start, keep, same)
+                _candidate(chunk, line, start, keep, same, pending)
+    else:
+        for start in sorted(among):
+            line = chunk[start : chunk.find(b"\n", start)]
+            if b"goroutine" in line or b"panic" in line:
+                keep.add(start)
+            else:
+                _candidate(chunk, line.translate(_DIGITS), start, keep, same, pending)
+    if not pending:
         return
-    for start in among:
-        line = chunk[start : chunk.find(b"\n", start)]
-        if b"goroutine" in line or b"panic" in line:
+    blanked = _BLANK.sub(b"#", b"\n".join(text for _, text, _ in pending)).split(b"\n")
+    for (start, _, cheap), message in zip(pending, blanked, strict=True):
+        key = ("message", hash(message))
+        seen = same.get(key, 0)
+        if seen < SAME:
+            same[key] = seen + 1
+            same[cheap] = same.get(cheap, 0) + 1
             keep.add(start)
-        else:
-            _repeat(line.translate(_DIGITS), start, keep, same)
 
 
-def _repeat(line: bytes, start: int, keep: set[int], same: dict) -> None:
+def _candidate(
+    chunk: bytes, line: bytes, start: int, keep: set[int], same: dict, pending: list
+) -> None:
+    """``line`` (digits blanked): kept when not a logrus text line, left out when its cheap key was
+    given SAME times (then so was its message), else pending."""
     at = line.find(b'time="')
     if at < 0:  # not a logrus text line: never a repeat
         keep.add(start)
         return
-    key = hash(line[at:])
-    seen = same.get(key, 0)
-    if seen < SAME:
-        same[key] = seen + 1
-        keep.add(start)
+    cheap = hash(line[at:])
+    if same.get(cheap, 0) < SAME:
+        pending.append((start, chunk[start + at : chunk.find(b"\n", start)], cheap))
 
 
 def _level_of(line: bytes) -> str | None:
