@@ -414,3 +414,22 @@ def test_an_all_errors_log_reads_as_a_full_parse_does(tmp_path, monkeypatch):
     assert full.inputs[0].events < full.inputs[0].lines / 2  # the parser did aggregate
     assert as_json(skimmed) == as_json(full)
     assert as_json(every) == as_json(full)
+
+
+def test_both_engines_blank_the_variable_parts_alike():
+    """The repeat key's blanking (skim.VARIABLE) reads the same with RE2 (pyarrow) and with re, on
+    the ASCII lines of every sample, one block of them at a time as the selection gives them."""
+    pytest.importorskip("pyarrow")
+    lines = [
+        line
+        for path in sorted((ROOT / "samples").rglob("*"))
+        if path.is_file() and path.suffix != ".gz"
+        for line in path.read_bytes().splitlines()
+        if line.isascii()
+    ]
+    text = b"\n".join(lines)
+    assert len(text) > 1 << 19 and skim._BLANK.search(text)
+    for at in range(0, len(text), 1 << 18):
+        block = text[at : at + (1 << 18)]
+        assert skim._blank(block) == skim._BLANK.sub(b"#", block)
+    assert skim._arrow() is not None
