@@ -346,26 +346,25 @@ def _scanner(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[b
             return {(n, f): None for n, f in every if n in (lower if f else chunk)}
 
         return search
-    # the level tokens may stand on every line (a daemon that only warns): looked for with one
-    # memory search each, their lines found later (_line_starts), not reported match by match
-    rare = [(i, hit) for i, hit in enumerate(every) if hit[0] not in _OTHER_LEVELS]
+    # the level tokens may stand on every line (a daemon that only warns): reported once per
+    # block (their lines found later, _line_starts), not match by match
+    levels = {i for i, (token, _) in enumerate(every) if token in _OTHER_LEVELS}
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    nocase = hyperscan.HS_FLAG_CASELESS
+    nocase, once = hyperscan.HS_FLAG_CASELESS, hyperscan.HS_FLAG_SINGLEMATCH
     db.compile(
-        expressions=[re.escape(n) for _, (n, _) in rare],
-        ids=[i for i, _ in rare],
-        flags=[nocase if f else 0 for _, (_, f) in rare],
+        expressions=[re.escape(n) for n, _ in every],
+        ids=list(range(len(every))),
+        flags=[
+            (nocase if f else 0) | (once if i in levels else 0) for i, (_, f) in enumerate(every)
+        ],
     )
 
     def scan(chunk: bytes) -> dict:
         found: list[tuple[int, int]] = []
         db.scan(chunk, match_event_handler=lambda i, start, end, *_: found.append((i, end)))
-        found += [
-            (i, -1) for i, hit in enumerate(every) if hit[0] in _OTHER_LEVELS and hit[0] in chunk
-        ]
         out: dict = {}
         for i, end in sorted(found):
-            if end < 0:
+            if i in levels:
                 out[every[i]] = None
             else:
                 out.setdefault(every[i], set()).add(chunk.rfind(b"\n", 0, end) + 1)
