@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 
 AFTER = 20_000  # lines of each input always parsed one by one
 BLOCK = 1 << 20
@@ -35,6 +36,8 @@ FOLLOWS = SAME  # create requests followed per input (past them the parser count
 _DIGITS = bytes.maketrans(b"123456789", b"000000000")
 VARIABLE = r"[0-9a-f]{8,}|\d+"  # what the parser blanks in a message to tell repeats (bytes: ASCII)
 _BLANK = re.compile(VARIABLE.encode())
+_MANY = 2000  # lines to look at in a block past which _repeats goes through every line
+_ONE = 1
 CONTEXT = 200  # lines given before a panic or a dump (the requests that led up to it)
 _DUMP_STARTS = (
     (b"panic", b"panic"),
@@ -234,15 +237,15 @@ def _repeats(chunk: bytes, keep: set[int], same: dict, among: set[int] | None) -
     message was given fewer than SAME times, and the cheap key, finer, is counted with it."""
     pending: list[tuple[int, int, int, int]] = []  # (line start, logrus part start, end, cheap key)
     get = same.get
-    if among is None:
+    if among is None or len(among) > _MANY:  # line by line
         at = 0
         for line in chunk.translate(_DIGITS).split(b"\n")[:-1]:
             start, at = at, at + len(line) + 1
-            if start in keep:
+            if start in keep if among is None else start not in among:
                 continue
             logrus = line.find(b'time="')
-            if logrus < 0:  # not a logrus text line: never a repeat
-                keep.add(start)
+            if logrus < 0 or (among is not None and (b"goroutine" in line or b"panic" in line)):
+                keep.add(start)  # not a logrus text line, a panic, a dump: never a repeat
                 continue
             cheap = hash(line[logrus:])
             if get(cheap, 0) < SAME:
@@ -308,13 +311,18 @@ def _level_of(line: bytes) -> str | None:
 
 
 def _line_starts(chunk: bytes, hits: list[tuple[bytes, bool]]) -> list[int]:
-    """Where the lines holding these needles start."""
+    """Where the lines holding these needles start (a needle on most lines: line by line)."""
     starts = []
     lower = None
     for needle, folded in hits:
         if folded and lower is None:
             lower = chunk.lower()
         hay = lower if folded else chunk
+        if hay.count(needle) * 4 > hay.count(b"\n"):
+            lines = hay.split(b"\n")
+            begins = accumulate(map(_ONE.__add__, map(len, lines)), initial=0)
+            starts += [at for at, line in zip(begins, lines) if needle in line]
+            continue
         at = hay.find(needle)
         while at >= 0:
             starts.append(hay.rfind(b"\n", 0, at) + 1)
