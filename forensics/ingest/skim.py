@@ -23,13 +23,17 @@ searched; otherwise one regular expression over the block finds the lines that a
 from __future__ import annotations
 
 import bisect
+import os
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate
 
 AFTER = 20_000  # lines of each input always parsed one by one
+PARALLEL_FROM = 64 << 20  # bytes: a larger input's blocks are surveyed by other processes as well
+JOBS = "FORENSICS_JOBS"  # environment: processes in all (1: this one only); default: every core
 BLOCK = 1 << 20
 SAME = 200  # as many lines as the parser keeps of one repeated message (forensics.parse.KEEP_SAME)
 FOLLOWS = SAME  # create requests followed per input (past them the parser counts such lines anyway)
@@ -75,6 +79,12 @@ class Skim:
         tuple[str, int], ...
     ] = ()  # (needle, n): a line holding it and the n lines after it are
     # given, for the first FOLLOWS of an input
+    parallel_from: int = PARALLEL_FROM  # an input this large is surveyed by other processes too
+
+    def survey(self, chunk: bytes) -> dict:
+        """The needles, levels and escaped levels ``chunk`` holds, and where (see _scanner): the
+        part of :meth:`select` that needs nothing but the chunk, so other processes can run it."""
+        return _scanner(self.needles + tuple(n for n, _ in self.follow), self.caseless)(chunk)
 
     def select(
         self,
@@ -82,22 +92,25 @@ class Skim:
         tail: int = 0,
         follows: list[int] | None = None,
         same: dict | None = None,
+        located: dict | None = None,
     ) -> tuple[list[bytes | Skipped] | None, int]:
         """``chunk`` (whole lines, each ending with a newline) as the lines to give, in order, with
         Skipped counts between them (None when every line must be given: NULs, a tiny block), and
         how many lines of the block before it are wanted as context; ``tail``: give the last lines;
-        ``follows``: ``[n]``, how many more ``follow`` needles of this input to follow (decremented).
+        ``follows``: ``[n]``, how many more ``follow`` needles of this input to follow (decremented);
+        ``located``: what :meth:`survey` found in ``chunk``, when another process already looked.
 
         With ``every`` (``--every-line``) every line is given but a debug or info line whose message
         was given ``SAME`` times before in this input (``same``: message -> times, kept by the caller):
         what the parser would only count (forensics.parse.KEEP_SAME). The message compared here is
-        the whole line from its time on with each digit blanked, finer than the parser's (its level
-        and the first 160 characters of its message, runs of digits and hex blanked), so the parser
-        still sees every line it would keep and counts the rest itself."""
+        the whole line from its time on with the parser's variable parts blanked (see _repeats);
+        the parser's is its level and the first 160 characters of its message so blanked, so the
+        parser sees every line it would keep (but where a run of digits or hex straddles that
+        160th character) and counts the rest itself."""
         lines = chunk.count(b"\n")
         if lines < 3 or not chunk.endswith(b"\n") or b"\x00" in chunk:
             return None, 0
-        located = _scanner(self.needles + tuple(n for n, _ in self.follow), self.caseless)(chunk)
+        located = self.survey(chunk) if located is None else located
         hits = list(located)
         escaped = (_ESCAPED, False) in hits
         totals = {"debug": chunk.count(_DEBUG), "info": chunk.count(_INFO)}
@@ -379,3 +392,42 @@ def _scanner(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[b
         return out
 
     return scan
+
+
+def workers() -> int:
+    """Processes to survey blocks besides this one: FORENSICS_JOBS less one, else every core but
+    the one this process parses on (0: none)."""
+    try:
+        jobs = int(os.environ.get(JOBS) or 0)
+    except ValueError:
+        jobs = 0
+    return max(0, (jobs or os.cpu_count() or 1) - 1)
+
+
+class Surveys:
+    """The blocks of one large input surveyed ahead by a pool of processes, given back in order:
+    ``put`` each block as it is read, ``get`` the survey of the oldest one. The survey of a block
+    is a pure function of its bytes, so what the input gives is the same as in one process."""
+
+    def __init__(self, skim: Skim, processes: int):
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        self.skim = skim
+        self.ahead = 2 * processes  # blocks in flight
+        self.pool = ProcessPoolExecutor(processes, mp_context=get_context("spawn"))
+        self.queue: deque = deque()
+
+    def put(self, chunk: bytes) -> None:
+        self.queue.append(self.pool.submit(_survey, self.skim, chunk) if chunk else None)
+
+    def get(self) -> dict | None:
+        future = self.queue.popleft()
+        return None if future is None else future.result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _survey(skim: Skim, chunk: bytes) -> dict:
+    return skim.survey(chunk)

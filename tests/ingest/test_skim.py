@@ -433,3 +433,34 @@ def test_both_engines_blank_the_variable_parts_alike():
         block = text[at : at + (1 << 18)]
         assert skim._blank(block) == skim._BLANK.sub(b"#", block)
     assert skim._arrow() is not None
+
+
+@pytest.mark.parametrize("shape", ["dense", "errors"])
+def test_blocks_surveyed_by_other_processes_read_as_in_one(tmp_path, monkeypatch, shape):
+    """A large input's blocks surveyed by a pool of processes (skim.Surveys) give the report of one
+    process, byte for byte, skimmed and with --every-line (the size threshold lowered to 0)."""
+    path = dense(tmp_path)[0] if shape == "dense" else errors_log(tmp_path)
+    calls = []
+    monkeypatch.setattr(
+        skim.Surveys, "get", lambda self, get=skim.Surveys.get: calls.append(1) or get(self)
+    )
+    monkeypatch.setattr(
+        analyze_module,
+        "skim_for",
+        lambda rules: dataclasses.replace(small(rules), parallel_from=0),
+    )
+    monkeypatch.setattr(
+        analyze_module,
+        "every_line_skim",
+        lambda: dataclasses.replace(tiny_every(), block=64 << 10, parallel_from=0),
+    )
+    reports = {}
+    for jobs in ("1", "3"):
+        monkeypatch.setenv(skim.JOBS, jobs)
+        reports[jobs] = [
+            as_json(analyze([str(path)])),
+            as_json(analyze([str(path)], every_line=True)),
+        ]
+        assert bool(calls) == (jobs == "3")  # the pool was used, and only when asked for
+    assert reports["1"] == reports["3"]
+    assert reports["1"][0]["findings"] or shape == "errors"
