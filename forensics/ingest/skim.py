@@ -81,10 +81,34 @@ class Skim:
     # given, for the first FOLLOWS of an input
     parallel_from: int = PARALLEL_FROM  # an input this large is surveyed by other processes too
 
-    def survey(self, chunk: bytes) -> dict:
-        """The needles, levels and escaped levels ``chunk`` holds, and where (see _scanner): the
-        part of :meth:`select` that needs nothing but the chunk, so other processes can run it."""
-        return _scanner(self.needles + tuple(n for n, _ in self.follow), self.caseless)(chunk)
+    def survey(self, chunk: bytes) -> tuple[dict, dict, list[int] | None]:
+        """The part of :meth:`select` that needs nothing but the chunk, so other processes can run
+        it: the needles, levels and escaped levels ``chunk`` holds and where their lines start (see
+        _scanner), the lines at each level, and the newlines before the lines that are not logrus
+        text lines at debug or info (None when there are none)."""
+        located = _scanner(self.needles + tuple(n for n, _ in self.follow), self.caseless)(chunk)
+        follow = {needle.encode() for needle, _ in self.follow}
+        for hit, starts in located.items():
+            if starts is None and hit[0] != _ESCAPED and hit[0] not in follow:
+                located[hit] = _line_starts(chunk, [hit])
+        totals = {"debug": chunk.count(_DEBUG), "info": chunk.count(_INFO)}
+        for token, _ in located:
+            if token in _OTHER_LEVELS:
+                totals[token[8:-1].decode()] = chunk.count(token)
+        if (_ESCAPED, False) in located:  # less the markers inside quoted values
+            for at in _finds(chunk, _ESCAPED, every=True):
+                for name in totals:
+                    if chunk.startswith(
+                        b'\\" level='
+                        + name.encode()
+                        + (b" msg=" if name in ("debug", "info") else b" "),
+                        at,
+                    ):
+                        totals[name] -= 1
+        odd = None
+        if sum(totals.values()) != chunk.count(b"\n"):  # some lines are not logrus text lines
+            odd = [m.start() for m in _ODD.finditer(chunk)]  # the newline ending the line before
+        return located, totals, odd
 
     def select(
         self,
@@ -92,13 +116,13 @@ class Skim:
         tail: int = 0,
         follows: list[int] | None = None,
         same: dict | None = None,
-        located: dict | None = None,
+        surveyed: tuple | None = None,
     ) -> tuple[list[bytes | Skipped] | None, int]:
         """``chunk`` (whole lines, each ending with a newline) as the lines to give, in order, with
         Skipped counts between them (None when every line must be given: NULs, a tiny block), and
         how many lines of the block before it are wanted as context; ``tail``: give the last lines;
         ``follows``: ``[n]``, how many more ``follow`` needles of this input to follow (decremented);
-        ``located``: what :meth:`survey` found in ``chunk``, when another process already looked.
+        ``surveyed``: what :meth:`survey` found in ``chunk``, when another process already looked.
 
         With ``every`` (``--every-line``) every line is given but a debug or info line whose message
         was given ``SAME`` times before in this input (``same``: message -> times, kept by the caller):
@@ -110,28 +134,14 @@ class Skim:
         lines = chunk.count(b"\n")
         if lines < 3 or not chunk.endswith(b"\n") or b"\x00" in chunk:
             return None, 0
-        located = self.survey(chunk) if located is None else located
+        located, totals, odd = self.survey(chunk) if surveyed is None else surveyed
         hits = list(located)
         escaped = (_ESCAPED, False) in hits
-        totals = {"debug": chunk.count(_DEBUG), "info": chunk.count(_INFO)}
-        for token, _ in hits:
-            if token in _OTHER_LEVELS:
-                totals[token[8:-1].decode()] = chunk.count(token)
-        if escaped:  # less the markers inside quoted values
-            for at in _finds(chunk, _ESCAPED, every=True):
-                for name in totals:
-                    if chunk.startswith(
-                        b'\\" level='
-                        + name.encode()
-                        + (b" msg=" if name in ("debug", "info") else b" "),
-                        at,
-                    ):
-                        totals[name] -= 1
         follow = {needle.encode(): count for needle, count in self.follow}
         found: set[int] = set()
         for hit, starts in located.items():
             if hit[0] != _ESCAPED and hit[0] not in follow:
-                found.update(_line_starts(chunk, [hit]) if starts is None else starts)
+                found.update(starts)
         keep = {0, chunk.rfind(b"\n", 0, len(chunk) - 1) + 1}
         for token, count in follow.items():
             if (token, False) in hits and (follows is None or follows[0] > 0):
@@ -142,8 +152,7 @@ class Skim:
                         follows[0] -= 1
                     begin = chunk.rfind(b"\n", 0, at) + 1
                     keep.update(_starts(chunk, begin, _ahead(chunk, begin, count + 1)))
-        if sum(totals.values()) != lines:  # some lines are not logrus text lines
-            odd = [m.start() for m in _ODD.finditer(chunk)]  # the newline ending the line before
+        if odd is not None:  # the lines that are not logrus text lines, and the lines before
             keep.update(at + 1 for at in odd)
             keep.update(chunk.rfind(b"\n", 0, at) + 1 for at in odd)
         wanted = 0
@@ -421,7 +430,7 @@ class Surveys:
     def put(self, chunk: bytes) -> None:
         self.queue.append(self.pool.submit(_survey, self.skim, chunk) if chunk else None)
 
-    def get(self) -> dict | None:
+    def get(self) -> tuple | None:
         future = self.queue.popleft()
         return None if future is None else future.result()
 
@@ -429,5 +438,5 @@ class Surveys:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _survey(skim: Skim, chunk: bytes) -> dict:
+def _survey(skim: Skim, chunk: bytes) -> tuple:
     return skim.survey(chunk)

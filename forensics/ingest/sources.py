@@ -341,16 +341,16 @@ def _blocks(
     ahead: deque = deque()  # blocks read, surveys asked for
     try:
         while True:
-            located = None
+            surveyed = None
             if surveys is None:
                 chunk = next(chunks)
             else:
                 while len(ahead) <= surveys.ahead and (not ahead or ahead[-1]):
                     ahead.append(next(chunks))
                     surveys.put(ahead[-1])
-                chunk, located = ahead.popleft(), surveys.get()
+                chunk, surveyed = ahead.popleft(), surveys.get()
             pieces, wanted = (
-                skim.select(chunk, follows=follows, same=same, located=located)
+                skim.select(chunk, follows=follows, same=same, surveyed=surveyed)
                 if chunk
                 else (None, 0)
             )
