@@ -1,6 +1,6 @@
 """Build a large journal from real captured lines and time `forensics analyze` beside `rg`.
 
-    python bench/ingest.py [--size-mb 1100] [--dir /tmp] [--keep] [--case routine|dense|both]
+    python bench/ingest.py [--size-mb 1100] [--dir /tmp] [--keep] [--case routine|dense|errors|both|all]
 
 The journal is `journalctl -o short` output of the real moby#49227 reproduction
 (samples/captured/repro-49227-journal-short.log) stretched into a daemon that ran for weeks:
@@ -15,8 +15,11 @@ after every container exit of the steady-state traffic (its ``/tasks/exit`` even
 real lines for that exit (``cleaning up after shim disconnected``, ``cleanup warnings``, two of
 them warnings; bench/containerd-shim-exit-27.4.1.log, from the same 27.4.1 reproduction) as
 ``containerd[4100]`` lines of the journal, and every 50 MiB the captured SIGQUIT dump followed by
-the daemon's start-up lines under a new pid (a restart). Prints wall time, throughput and peak RSS of
-`forensics analyze FILE --json /dev/null -q`, of the same with `--every-line`, and of `rg`
+the daemon's start-up lines under a new pid (a restart). The all-errors case (``--case errors``,
+issue 21) is a gzip of a 20.10.24 daemon's real ``level=error`` lines, a new container id per copy
+(see build_errors). Prints wall time, throughput and peak RSS of
+`forensics analyze FILE --json /dev/null -q` (all cores, and FORENSICS_JOBS=1: one process), of
+the same with `--every-line`, and of `rg`
 counting the lines that hold any rule signature (the literal text the rules and evidence
 tables need, see forensics.prefilter) in the same file, in one run.
 """
@@ -182,9 +185,14 @@ def signatures() -> list[str]:
 
 
 def run(argv: list[str]) -> tuple[float, float, int, int]:
-    """Wall seconds, CPU seconds and peak RSS (KiB) of that process alone, and its exit status."""
+    """Wall seconds, CPU seconds and peak RSS (KiB) of that process and the processes it waited
+    for (a survey pool), and its exit status. ``argv`` may start with ``NAME=value`` settings."""
+    env = dict(os.environ)
+    while argv and "=" in argv[0]:
+        name, _, value = argv[0].partition("=")
+        env[name], argv = value, argv[1:]
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
@@ -257,6 +265,7 @@ def bench(case: str, args) -> None:
     ]
     tools += [
         ("forensics analyze", forensics),
+        ("forensics, one process", ["FORENSICS_JOBS=1", *forensics]),
         ("forensics --every-line", forensics + ["--every-line"]),
     ]
     if args.skip_every_line:
