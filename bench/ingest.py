@@ -18,7 +18,7 @@ them warnings; bench/containerd-shim-exit-27.4.1.log, from the same 27.4.1 repro
 the daemon's start-up lines under a new pid (a restart). The all-errors case (``--case errors``,
 issue 21) is a gzip of a 20.10.24 daemon's real ``level=error`` lines, a new container id per copy
 (see build_errors). Prints wall time, throughput and peak RSS of
-`forensics analyze FILE --json /dev/null -q` (all cores, and FORENSICS_JOBS=1: one process), of
+`forensics analyze FILE --json /dev/null -q` (one process, and FORENSICS_JOBS=0: all cores), of
 the same with `--every-line`, and of `rg`
 counting the lines that hold any rule signature (the literal text the rules and evidence
 tables need, see forensics.prefilter) in the same file, in one run.
@@ -265,7 +265,7 @@ def bench(case: str, args) -> None:
     ]
     tools += [
         ("forensics analyze", forensics),
-        ("forensics, one process", ["FORENSICS_JOBS=1", *forensics]),
+        ("forensics, all cores", ["FORENSICS_JOBS=0", *forensics]),
         ("forensics --every-line", forensics + ["--every-line"]),
     ]
     if args.skip_every_line:

@@ -33,7 +33,9 @@ from itertools import accumulate
 
 AFTER = 20_000  # lines of each input always parsed one by one
 PARALLEL_FROM = 64 << 20  # bytes: a larger input's blocks are surveyed by other processes as well
-JOBS = "FORENSICS_JOBS"  # environment: processes in all (1: this one only); default: every core
+JOBS = (
+    "FORENSICS_JOBS"  # environment: processes in all for a large input (0: every core); default 1
+)
 BLOCK = 1 << 20
 SAME = 200  # as many lines as the parser keeps of one repeated message (forensics.parse.KEEP_SAME)
 FOLLOWS = SAME  # create requests followed per input (past them the parser counts such lines anyway)
@@ -404,12 +406,13 @@ def _scanner(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[b
 
 
 def workers() -> int:
-    """Processes to survey blocks besides this one: FORENSICS_JOBS less one, else every core but
-    the one this process parses on (0: none)."""
+    """Processes to survey blocks besides this one: FORENSICS_JOBS less one (``0``: every core);
+    none when it is unset. Not on by default: on the shared two-core machine of bench/README.md the
+    pool bought no wall time (the other core was busy) and cost a second of CPU."""
     try:
-        jobs = int(os.environ.get(JOBS) or 0)
+        jobs = int(os.environ.get(JOBS) or 1)
     except ValueError:
-        jobs = 0
+        jobs = 1
     return max(0, (jobs or os.cpu_count() or 1) - 1)
 
 

@@ -331,8 +331,8 @@ def _blocks(
 ) -> Iterator[str | Skipped]:
     """Read in blocks; give the lines the analysis needs and Skipped counts of the others. The last
     blocks are held until the next one shows whether their last lines lead up to a panic or a dump.
-    An input of ``skim.parallel_from`` bytes or more is read ahead and its blocks surveyed by other
-    processes (skim.Surveys; FORENSICS_JOBS=1: this one only), what it gives unchanged."""
+    With FORENSICS_JOBS set (skim.workers), an input of ``skim.parallel_from`` bytes or more is read
+    ahead and its blocks surveyed by other processes (skim.Surveys), what it gives unchanged."""
     held: list[list] = []  # [chunk, pieces, lines] of the blocks not given yet, oldest first
     follows, same = [FOLLOWS], {}
     processes = workers() if size >= skim.parallel_from else 0
