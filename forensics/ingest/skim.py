@@ -83,20 +83,23 @@ class Skim:
     # given, for the first FOLLOWS of an input
     parallel_from: int = PARALLEL_FROM  # an input this large is surveyed by other processes too
 
-    def survey(self, chunk: bytes) -> tuple[dict, dict, list[int] | None]:
+    def survey(self, chunk: bytes, lines: int | None = None) -> tuple[dict, dict, list[int] | None]:
         """The part of :meth:`select` that needs nothing but the chunk, so other processes can run
         it: the needles, levels and escaped levels ``chunk`` holds and where their lines start (see
         _scanner), the lines at each level, and the newlines before the lines that are not logrus
         text lines at debug or info (None when there are none)."""
+        lines = chunk.count(b"\n") if lines is None else lines
         located = _scanner(self.needles + tuple(n for n, _ in self.follow), self.caseless)(chunk)
+        totals = {"debug": chunk.count(_DEBUG), "info": chunk.count(_INFO)}
+        counts = {}
+        for token, _ in located:
+            if token in _OTHER_LEVELS:
+                totals[token[8:-1].decode()] = counts[token] = chunk.count(token)
         follow = {needle.encode() for needle, _ in self.follow}
         for hit, starts in located.items():
             if starts is None and hit[0] != _ESCAPED and hit[0] not in follow:
-                located[hit] = _line_starts(chunk, [hit])
-        totals = {"debug": chunk.count(_DEBUG), "info": chunk.count(_INFO)}
-        for token, _ in located:
-            if token in _OTHER_LEVELS:
-                totals[token[8:-1].decode()] = chunk.count(token)
+                many = counts[hit[0]] * 4 > lines if hit[0] in counts else None
+                located[hit] = _line_starts(chunk, [hit], many)
         if (_ESCAPED, False) in located:  # less the markers inside quoted values
             for at in _finds(chunk, _ESCAPED, every=True):
                 for name in totals:
@@ -108,7 +111,7 @@ class Skim:
                     ):
                         totals[name] -= 1
         odd = None
-        if sum(totals.values()) != chunk.count(b"\n"):  # some lines are not logrus text lines
+        if sum(totals.values()) != lines:  # some lines are not logrus text lines
             odd = [m.start() for m in _ODD.finditer(chunk)]  # the newline ending the line before
         return located, totals, odd
 
@@ -136,7 +139,7 @@ class Skim:
         lines = chunk.count(b"\n")
         if lines < 3 or not chunk.endswith(b"\n") or b"\x00" in chunk:
             return None, 0
-        located, totals, odd = self.survey(chunk) if surveyed is None else surveyed
+        located, totals, odd = self.survey(chunk, lines) if surveyed is None else surveyed
         hits = list(located)
         escaped = (_ESCAPED, False) in hits
         follow = {needle.encode(): count for needle, count in self.follow}
@@ -334,15 +337,18 @@ def _level_of(line: bytes) -> str | None:
     return line[at + 8 : line.find(b" ", at + 8)].decode(errors="replace")
 
 
-def _line_starts(chunk: bytes, hits: list[tuple[bytes, bool]]) -> list[int]:
-    """Where the lines holding these needles start (a needle on most lines: line by line)."""
+def _line_starts(
+    chunk: bytes, hits: list[tuple[bytes, bool]], many: bool | None = None
+) -> list[int]:
+    """Where the lines holding these needles start; ``many``: on a quarter of the lines or more (then
+    looked for line by line; None: counted here)."""
     starts = []
     lower = None
     for needle, folded in hits:
         if folded and lower is None:
             lower = chunk.lower()
         hay = lower if folded else chunk
-        if hay.count(needle) * 4 > hay.count(b"\n"):
+        if many if many is not None else hay.count(needle) * 4 > hay.count(b"\n"):
             lines = hay.split(b"\n")
             begins = accumulate(map(_ONE.__add__, map(len, lines)), initial=0)
             starts += [at for at, line in zip(begins, lines) if needle in line]

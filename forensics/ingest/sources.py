@@ -343,12 +343,12 @@ def _blocks(
         while True:
             surveyed = None
             if surveys is None:
-                chunk = next(chunks)
+                chunk, lines = next(chunks)
             else:
-                while len(ahead) <= surveys.ahead and (not ahead or ahead[-1]):
+                while len(ahead) <= surveys.ahead and (not ahead or ahead[-1][0]):
                     ahead.append(next(chunks))
-                    surveys.put(ahead[-1])
-                chunk, surveyed = ahead.popleft(), surveys.get()
+                    surveys.put(ahead[-1][0])
+                (chunk, lines), surveyed = ahead.popleft(), surveys.get()
             pieces, wanted = (
                 skim.select(chunk, follows=follows, same=same, surveyed=surveyed)
                 if chunk
@@ -361,7 +361,7 @@ def _blocks(
                     block[1] = skim.select(block[0], tail=wanted, same={})[0]
                 wanted -= block[2]
             if chunk:
-                held.append([chunk, pieces, chunk.count(b"\n")])
+                held.append([chunk, pieces, lines])
             while held and (not chunk or sum(block[2] for block in held[1:]) >= skim.context):
                 before, given, _ = held.pop(0)
                 yield from _pieces(before, given, at)
@@ -372,8 +372,11 @@ def _blocks(
             surveys.close()
 
 
-def _chunks(name: str, stream, skim: Skim, read: int, problems: list[Problem]) -> Iterator[bytes]:
-    """The blocks of whole lines of ``stream`` (``read`` lines read before it), then ``b""``."""
+def _chunks(
+    name: str, stream, skim: Skim, read: int, problems: list[Problem]
+) -> Iterator[tuple[bytes, int]]:
+    """The blocks of whole lines of ``stream`` (``read`` lines read before it) and their lines,
+    then ``(b"", 0)``."""
     while True:
         chunk = stream.read(skim.block)
         if chunk and not chunk.endswith(b"\n"):
@@ -382,8 +385,9 @@ def _chunks(name: str, stream, skim: Skim, read: int, problems: list[Problem]) -
             if len(rest) > MAX_LINE and not rest.endswith(b"\n"):
                 _skip_long(name, read + chunk.count(b"\n") + 1, stream.readline, problems)
                 chunk += b"\n"
-        read += chunk.count(b"\n")
-        yield chunk
+        lines = chunk.count(b"\n")
+        read += lines
+        yield chunk, lines
         if not chunk:
             return
 
