@@ -1,6 +1,6 @@
 """Build a large journal from real captured lines and time `forensics analyze` beside `rg`.
 
-    python bench/ingest.py [--size-mb 1100] [--dir /tmp] [--keep] [--case routine|dense|both]
+    python bench/ingest.py [--size-mb 1100] [--dir /tmp] [--keep] [--case routine|dense|errors|both|all]
 
 The journal is `journalctl -o short` output of the real moby#49227 reproduction
 (samples/captured/repro-49227-journal-short.log) stretched into a daemon that ran for weeks:
@@ -15,8 +15,11 @@ after every container exit of the steady-state traffic (its ``/tasks/exit`` even
 real lines for that exit (``cleaning up after shim disconnected``, ``cleanup warnings``, two of
 them warnings; bench/containerd-shim-exit-27.4.1.log, from the same 27.4.1 reproduction) as
 ``containerd[4100]`` lines of the journal, and every 50 MiB the captured SIGQUIT dump followed by
-the daemon's start-up lines under a new pid (a restart). Prints wall time, throughput and peak RSS of
-`forensics analyze FILE --json /dev/null -q`, of the same with `--every-line`, and of `rg`
+the daemon's start-up lines under a new pid (a restart). The all-errors case (``--case errors``,
+issue 21) is a gzip of a 20.10.24 daemon's real ``level=error`` lines, a new container id per copy
+(see build_errors). Prints wall time, throughput and peak RSS of
+`forensics analyze FILE --json /dev/null -q` (one process, and FORENSICS_JOBS=0: all cores), of
+the same with `--every-line`, and of `rg`
 counting the lines that hold any rule signature (the literal text the rules and evidence
 tables need, see forensics.prefilter) in the same file, in one run.
 """
@@ -24,6 +27,7 @@ tables need, see forensics.prefilter) in the same file, in one run.
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import re
 import shutil
@@ -38,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SOURCE = ROOT / "samples" / "captured" / "repro-49227-journal-short.log"
 SHIM_EXIT = ROOT / "bench" / "containerd-shim-exit-27.4.1.log"
+ERRORS = ROOT / "samples" / "healthy-20.10" / "dockerd-20.10.24-text-debug.log"
 DUMP_EVERY = 50 << 20
 STAMPS = re.compile(
     r'(\w{3} \d\d \d\d:\d\d:\d\d)( \S+ \S+: time=")(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+Z".*\n)'
@@ -142,6 +147,30 @@ def build_dense(path: Path, size: int) -> tuple[int, int]:
     return copies, dumps
 
 
+def build_errors(path: Path, size: int) -> int:
+    """The all-errors log (issue 21), gzipped: the real ``level=error`` lines of a 20.10.24 daemon
+    (``cleanup: failed to delete container``, ``stream copy error``, ``Handler for POST ... returned
+    error``, ``Error running exec``) repeated until ``size`` bytes of text, the logrus time moved one
+    second per copy and each container or exec id made new per copy (as on a host that removes
+    thousands of containers): every line is an error and no two lines are the same. Copies made."""
+    import gzip
+    import hashlib
+
+    lines = [line for line in ERRORS.read_text().splitlines(True) if " level=error " in line]
+    ids = sorted({m for line in lines for m in re.findall(r"\b[0-9a-f]{64}\b", line)})
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    copy_size = sum(len(line) for line in lines)
+    copies = max(1, size // copy_size)
+    with gzip.open(path, "wt", compresslevel=1) as out:
+        for k in range(copies):
+            stamp = (start + timedelta(seconds=k)).strftime("%Y-%m-%dT%H:%M:%S")
+            text = "".join(f'time="{stamp}{line[25:]}' for line in lines)
+            for n, old in enumerate(ids):
+                text = text.replace(old, hashlib.sha256(b"%d %d" % (k, n)).hexdigest())
+            out.write(text)
+    return copies
+
+
 def signatures() -> list[str]:
     """The rule signatures as rg patterns: every needle the analysis keeps lines for."""
     from forensics.engine.prefilter import skim_for
@@ -156,9 +185,14 @@ def signatures() -> list[str]:
 
 
 def run(argv: list[str]) -> tuple[float, float, int, int]:
-    """Wall seconds, CPU seconds and peak RSS (KiB) of that process alone, and its exit status."""
+    """Wall seconds, CPU seconds and peak RSS (KiB) of that process and the processes it waited
+    for (a survey pool), and its exit status. ``argv`` may start with ``NAME=value`` settings."""
+    env = dict(os.environ)
+    while argv and "=" in argv[0]:
+        name, _, value = argv[0].partition("=")
+        env[name], argv = value, argv[1:]
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
@@ -173,19 +207,24 @@ def main() -> None:
     ap.add_argument("--size-mb", type=int, default=1100)
     ap.add_argument("--dir", default=tempfile.gettempdir())
     ap.add_argument("--keep", action="store_true", help="keep the generated journal")
-    ap.add_argument("--case", choices=["routine", "dense", "both"], default="both")
+    ap.add_argument("--case", choices=["routine", "dense", "errors", "both", "all"], default="both")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each command (default 2)")
     ap.add_argument("--skip-every-line", action="store_true", help="time the default analysis only")
     args = ap.parse_args()
-    for case in ("routine", "dense") if args.case == "both" else (args.case,):
+    cases = {"both": ("routine", "dense"), "all": ("routine", "dense", "errors")}
+    for case in cases.get(args.case, (args.case,)):
         print(f"== {case} journal")
         bench(case, args)
 
 
 def bench(case: str, args) -> None:
-    path = Path(args.dir) / f"bench-journal-{case}-{args.size_mb}mb.log"
-    if not path.exists() or path.stat().st_size < args.size_mb << 20:
-        if case == "routine":
+    suffix = ".log.gz" if case == "errors" else ".log"
+    path = Path(args.dir) / f"bench-journal-{case}-{args.size_mb}mb{suffix}"
+    if not path.exists() or (case != "errors" and path.stat().st_size < (args.size_mb << 20) * 0.9):
+        if case == "errors":
+            copies = build_errors(path, args.size_mb << 20)
+            print(f"built {path}: {copies} copies of the real level=error lines, new ids per copy")
+        elif case == "routine":
             copies = build(path, args.size_mb << 20)
             print(
                 f"built {path}: start-up, {copies} copies of the steady-state traffic, the reproduction"
@@ -197,8 +236,13 @@ def bench(case: str, args) -> None:
                 f"{dumps} SIGQUIT dumps each followed by a restart, the reproduction"
             )
     print(f"load average: {os.getloadavg()[0]:.2f}")
-    size_mb = path.stat().st_size / (1 << 20)
-    lines = sum(1 for _ in open(path, "rb"))
+    opener = gzip.open if case == "errors" else open
+    with opener(path, "rb") as f:
+        lines = size = 0
+        for block in iter(lambda: f.read(1 << 20), b""):
+            lines += block.count(b"\n")
+            size += len(block)
+    size_mb = size / (1 << 20)
     print(f"input: {size_mb:.0f} MiB, {lines} lines")
     rg = shutil.which("rg")
     tools = []
@@ -206,7 +250,7 @@ def bench(case: str, args) -> None:
         tools.append(
             (
                 "rg -c (rule signatures)",
-                [rg, "-c", *[a for p in signatures() for a in ("-e", p)], str(path)],
+                [rg, "-c", "-z", *[a for p in signatures() for a in ("-e", p)], str(path)],
             )
         )
     forensics = [
@@ -221,6 +265,7 @@ def bench(case: str, args) -> None:
     ]
     tools += [
         ("forensics analyze", forensics),
+        ("forensics, all cores", ["FORENSICS_JOBS=0", *forensics]),
         ("forensics --every-line", forensics + ["--every-line"]),
     ]
     if args.skip_every_line:

@@ -23,16 +23,27 @@ searched; otherwise one regular expression over the block finds the lines that a
 from __future__ import annotations
 
 import bisect
+import os
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 
 AFTER = 20_000  # lines of each input always parsed one by one
+PARALLEL_FROM = 64 << 20  # bytes: a larger input's blocks are surveyed by other processes as well
+JOBS = (
+    "FORENSICS_JOBS"  # environment: processes in all for a large input (0: every core); default 1
+)
 BLOCK = 1 << 20
 SAME = 200  # as many lines as the parser keeps of one repeated message (forensics.parse.KEEP_SAME)
 FOLLOWS = SAME  # create requests followed per input (past them the parser counts such lines anyway)
 _DIGITS = bytes.maketrans(b"123456789", b"000000000")
+VARIABLE = r"[0-9a-f]{8,}|\d+"  # what the parser blanks in a message to tell repeats (bytes: ASCII)
+_BLANK = re.compile(VARIABLE.encode())
+_MANY = 2000  # lines to look at in a block past which _repeats goes through every line
+_ONE = 1
 CONTEXT = 200  # lines given before a panic or a dump (the requests that led up to it)
 _DUMP_STARTS = (
     (b"panic", b"panic"),
@@ -70,36 +81,26 @@ class Skim:
         tuple[str, int], ...
     ] = ()  # (needle, n): a line holding it and the n lines after it are
     # given, for the first FOLLOWS of an input
+    parallel_from: int = PARALLEL_FROM  # an input this large is surveyed by other processes too
 
-    def select(
-        self,
-        chunk: bytes,
-        tail: int = 0,
-        follows: list[int] | None = None,
-        same: dict | None = None,
-    ) -> tuple[list[bytes | Skipped] | None, int]:
-        """``chunk`` (whole lines, each ending with a newline) as the lines to give, in order, with
-        Skipped counts between them (None when every line must be given: NULs, a tiny block), and
-        how many lines of the block before it are wanted as context; ``tail``: give the last lines;
-        ``follows``: ``[n]``, how many more ``follow`` needles of this input to follow (decremented).
-
-        With ``every`` (``--every-line``) every line is given but a debug or info line whose message
-        was given ``SAME`` times before in this input (``same``: message -> times, kept by the caller):
-        what the parser would only count (forensics.parse.KEEP_SAME). The message compared here is
-        the whole line from its time on with each digit blanked, finer than the parser's (its level
-        and the first 160 characters of its message, runs of digits and hex blanked), so the parser
-        still sees every line it would keep and counts the rest itself."""
-        lines = chunk.count(b"\n")
-        if lines < 3 or not chunk.endswith(b"\n") or b"\x00" in chunk:
-            return None, 0
+    def survey(self, chunk: bytes, lines: int | None = None) -> tuple[dict, dict, list[int] | None]:
+        """The part of :meth:`select` that needs nothing but the chunk, so other processes can run
+        it: the needles, levels and escaped levels ``chunk`` holds and where their lines start (see
+        _scanner), the lines at each level, and the newlines before the lines that are not logrus
+        text lines at debug or info (None when there are none)."""
+        lines = chunk.count(b"\n") if lines is None else lines
         located = _scanner(self.needles + tuple(n for n, _ in self.follow), self.caseless)(chunk)
-        hits = list(located)
-        escaped = (_ESCAPED, False) in hits
         totals = {"debug": chunk.count(_DEBUG), "info": chunk.count(_INFO)}
-        for token, _ in hits:
+        counts = {}
+        for token, _ in located:
             if token in _OTHER_LEVELS:
-                totals[token[8:-1].decode()] = chunk.count(token)
-        if escaped:  # less the markers inside quoted values
+                totals[token[8:-1].decode()] = counts[token] = chunk.count(token)
+        follow = {needle.encode() for needle, _ in self.follow}
+        for hit, starts in located.items():
+            if starts is None and hit[0] != _ESCAPED and hit[0] not in follow:
+                many = counts[hit[0]] * 4 > lines if hit[0] in counts else None
+                located[hit] = _line_starts(chunk, [hit], many)
+        if (_ESCAPED, False) in located:  # less the markers inside quoted values
             for at in _finds(chunk, _ESCAPED, every=True):
                 for name in totals:
                     if chunk.startswith(
@@ -109,11 +110,43 @@ class Skim:
                         at,
                     ):
                         totals[name] -= 1
+        odd = None
+        if sum(totals.values()) != lines:  # some lines are not logrus text lines
+            odd = [m.start() for m in _ODD.finditer(chunk)]  # the newline ending the line before
+        return located, totals, odd
+
+    def select(
+        self,
+        chunk: bytes,
+        tail: int = 0,
+        follows: list[int] | None = None,
+        same: dict | None = None,
+        surveyed: tuple | None = None,
+    ) -> tuple[list[bytes | Skipped] | None, int]:
+        """``chunk`` (whole lines, each ending with a newline) as the lines to give, in order, with
+        Skipped counts between them (None when every line must be given: NULs, a tiny block), and
+        how many lines of the block before it are wanted as context; ``tail``: give the last lines;
+        ``follows``: ``[n]``, how many more ``follow`` needles of this input to follow (decremented);
+        ``surveyed``: what :meth:`survey` found in ``chunk``, when another process already looked.
+
+        With ``every`` (``--every-line``) every line is given but a debug or info line whose message
+        was given ``SAME`` times before in this input (``same``: message -> times, kept by the caller):
+        what the parser would only count (forensics.parse.KEEP_SAME). The message compared here is
+        the whole line from its time on with the parser's variable parts blanked (see _repeats);
+        the parser's is its level and the first 160 characters of its message so blanked, so the
+        parser sees every line it would keep (but where a run of digits or hex straddles that
+        160th character) and counts the rest itself."""
+        lines = chunk.count(b"\n")
+        if lines < 3 or not chunk.endswith(b"\n") or b"\x00" in chunk:
+            return None, 0
+        located, totals, odd = self.survey(chunk, lines) if surveyed is None else surveyed
+        hits = list(located)
+        escaped = (_ESCAPED, False) in hits
         follow = {needle.encode(): count for needle, count in self.follow}
         found: set[int] = set()
         for hit, starts in located.items():
             if hit[0] != _ESCAPED and hit[0] not in follow:
-                found.update(_line_starts(chunk, [hit]) if starts is None else starts)
+                found.update(starts)
         keep = {0, chunk.rfind(b"\n", 0, len(chunk) - 1) + 1}
         for token, count in follow.items():
             if (token, False) in hits and (follows is None or follows[0] > 0):
@@ -124,8 +157,7 @@ class Skim:
                         follows[0] -= 1
                     begin = chunk.rfind(b"\n", 0, at) + 1
                     keep.update(_starts(chunk, begin, _ahead(chunk, begin, count + 1)))
-        if sum(totals.values()) != lines:  # some lines are not logrus text lines
-            odd = [m.start() for m in _ODD.finditer(chunk)]  # the newline ending the line before
+        if odd is not None:  # the lines that are not logrus text lines, and the lines before
             keep.update(at + 1 for at in odd)
             keep.update(chunk.rfind(b"\n", 0, at) + 1 for at in odd)
         wanted = 0
@@ -222,33 +254,79 @@ def _starts(chunk: bytes, begin: int, end: int) -> list[int]:
 
 def _repeats(chunk: bytes, keep: set[int], same: dict, among: set[int] | None) -> None:
     """Add to ``keep`` the lines not kept (``among`` these, or all) whose message was not given SAME
-    times yet (see select). A line that speaks of a panic or a goroutine is never a repeat."""
-    if among is None:
-        lines = chunk.translate(_DIGITS).split(b"\n")[:-1]
+    times yet (see select). A line that speaks of a panic or a goroutine is never a repeat, nor a
+    line that is not a logrus text line.
+
+    The message is the line from its ``time="`` on with the parser's variable parts blanked
+    (:data:`VARIABLE`: runs of digits and of 8 or more hex digits, forensics.parse.KEEP_SAME), so a
+    daemon naming a new container in each error repeats here as it does in the parser. Most lines
+    are settled by a cheaper key first (each digit blanked, nothing else): a line is given iff its
+    message was given fewer than SAME times, and the cheap key, finer, is counted with it."""
+    pending: list[tuple[int, int, int, int]] = []  # (line start, logrus part start, end, cheap key)
+    get = same.get
+    if among is None or len(among) > _MANY:  # line by line
         at = 0
-        for line in lines:
+        for line in chunk.translate(_DIGITS).split(b"\n")[:-1]:
             start, at = at, at + len(line) + 1
-            if start not in keep:
-                _repeat(line, start, keep, same)
+            if start in keep if among is None else start not in among:
+                continue
+            logrus = line.find(b'time="')
+            if logrus < 0 or (among is not None and (b"goroutine" in line or b"panic" in line)):
+                keep.add(start)  # not a logrus text line, a panic, a dump: never a repeat
+                continue
+            cheap = hash(line[logrus:])
+            if get(cheap, 0) < SAME:
+                pending.append((start, start + logrus, at - 1, cheap))
+    else:
+        for start in sorted(among):
+            end = chunk.find(b"\n", start)
+            line = chunk[start:end].translate(_DIGITS)
+            logrus = line.find(b'time="')
+            if logrus < 0 or b"goroutine" in line or b"panic" in line:
+                keep.add(start)
+                continue
+            cheap = hash(line[logrus:])
+            if get(cheap, 0) < SAME:
+                pending.append((start, start + logrus, end, cheap))
+    if not pending:
         return
-    for start in among:
-        line = chunk[start : chunk.find(b"\n", start)]
-        if b"goroutine" in line or b"panic" in line:
+    messages = b"\n".join([chunk[begin:end] for _, begin, end, _ in pending])
+    for (start, _, _, cheap), message in zip(pending, _blank(messages).split(b"\n"), strict=True):
+        key = ("message", hash(message))
+        seen = get(key, 0)
+        if seen < SAME:
+            same[key] = seen + 1
+            same[cheap] = get(cheap, 0) + 1
             keep.add(start)
+
+
+def _blank(text: bytes) -> bytes:
+    """``text`` with each :data:`VARIABLE` run made ``#``: with RE2 (pyarrow, already loaded by the
+    evidence tables; twice as fast) for a large ASCII text, else with ``re``; the two read that
+    ASCII pattern alike (leftmost-first, ``\\d`` is ``[0-9]``), as a test checks on every sample."""
+    if len(text) > 1 << 16 and text.isascii():
+        compute = _arrow()
+        if compute is not None:
+            scalar = compute.replace_substring_regex(
+                _ARROW[0].scalar(text, _ARROW[0].large_binary()), pattern=VARIABLE, replacement="#"
+            )
+            return scalar.as_py()
+    return _BLANK.sub(b"#", text)
+
+
+_ARROW: list = []  # [pyarrow, pyarrow.compute], or [None, None] when not installed
+
+
+def _arrow():
+    if not _ARROW:
+        try:
+            import pyarrow
+            import pyarrow.compute
+        except ImportError:
+            _ARROW[:] = [None, None]
         else:
-            _repeat(line.translate(_DIGITS), start, keep, same)
-
-
-def _repeat(line: bytes, start: int, keep: set[int], same: dict) -> None:
-    at = line.find(b'time="')
-    if at < 0:  # not a logrus text line: never a repeat
-        keep.add(start)
-        return
-    key = hash(line[at:])
-    seen = same.get(key, 0)
-    if seen < SAME:
-        same[key] = seen + 1
-        keep.add(start)
+            _ARROW[:] = [pyarrow, pyarrow.compute]
+    return _ARROW[1]
 
 
 def _level_of(line: bytes) -> str | None:
@@ -259,14 +337,22 @@ def _level_of(line: bytes) -> str | None:
     return line[at + 8 : line.find(b" ", at + 8)].decode(errors="replace")
 
 
-def _line_starts(chunk: bytes, hits: list[tuple[bytes, bool]]) -> list[int]:
-    """Where the lines holding these needles start."""
+def _line_starts(
+    chunk: bytes, hits: list[tuple[bytes, bool]], many: bool | None = None
+) -> list[int]:
+    """Where the lines holding these needles start; ``many``: on a quarter of the lines or more (then
+    looked for line by line; None: counted here)."""
     starts = []
     lower = None
     for needle, folded in hits:
         if folded and lower is None:
             lower = chunk.lower()
         hay = lower if folded else chunk
+        if many if many is not None else hay.count(needle) * 4 > hay.count(b"\n"):
+            lines = hay.split(b"\n")
+            begins = accumulate(map(_ONE.__add__, map(len, lines)), initial=0)
+            starts += [at for at, line in zip(begins, lines) if needle in line]
+            continue
         at = hay.find(needle)
         while at >= 0:
             starts.append(hay.rfind(b"\n", 0, at) + 1)
@@ -298,12 +384,17 @@ def _scanner(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[b
             return {(n, f): None for n, f in every if n in (lower if f else chunk)}
 
         return search
+    # the level tokens may stand on every line (a daemon that only warns): reported once per
+    # block (their lines found later, _line_starts), not match by match
+    levels = {i for i, (token, _) in enumerate(every) if token in _OTHER_LEVELS}
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    nocase = hyperscan.HS_FLAG_CASELESS
+    nocase, once = hyperscan.HS_FLAG_CASELESS, hyperscan.HS_FLAG_SINGLEMATCH
     db.compile(
         expressions=[re.escape(n) for n, _ in every],
         ids=list(range(len(every))),
-        flags=[nocase if f else 0 for _, f in every],
+        flags=[
+            (nocase if f else 0) | (once if i in levels else 0) for i, (_, f) in enumerate(every)
+        ],
     )
 
     def scan(chunk: bytes) -> dict:
@@ -311,7 +402,50 @@ def _scanner(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[b
         db.scan(chunk, match_event_handler=lambda i, start, end, *_: found.append((i, end)))
         out: dict = {}
         for i, end in sorted(found):
-            out.setdefault(every[i], set()).add(chunk.rfind(b"\n", 0, end) + 1)
+            if i in levels:
+                out[every[i]] = None
+            else:
+                out.setdefault(every[i], set()).add(chunk.rfind(b"\n", 0, end) + 1)
         return out
 
     return scan
+
+
+def workers() -> int:
+    """Processes to survey blocks besides this one: FORENSICS_JOBS less one (``0``: every core);
+    none when it is unset. Not on by default: on the shared two-core machine of bench/README.md the
+    pool bought no wall time (the other core was busy) and cost a second of CPU."""
+    try:
+        jobs = int(os.environ.get(JOBS) or 1)
+    except ValueError:
+        jobs = 1
+    return max(0, (jobs or os.cpu_count() or 1) - 1)
+
+
+class Surveys:
+    """The blocks of one large input surveyed ahead by a pool of processes, given back in order:
+    ``put`` each block as it is read, ``get`` the survey of the oldest one. The survey of a block
+    is a pure function of its bytes, so what the input gives is the same as in one process."""
+
+    def __init__(self, skim: Skim, processes: int):
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        self.skim = skim
+        self.ahead = 2 * processes  # blocks in flight
+        self.pool = ProcessPoolExecutor(processes, mp_context=get_context("spawn"))
+        self.queue: deque = deque()
+
+    def put(self, chunk: bytes) -> None:
+        self.queue.append(self.pool.submit(_survey, self.skim, chunk) if chunk else None)
+
+    def get(self) -> tuple | None:
+        future = self.queue.popleft()
+        return None if future is None else future.result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _survey(skim: Skim, chunk: bytes) -> tuple:
+    return skim.survey(chunk)

@@ -15,13 +15,14 @@ import os
 import re
 import stat
 import sys
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from forensics.ingest import archives
 from forensics.ingest.archives import READ_ERRORS
-from forensics.ingest.skim import FOLLOWS, Skim, Skipped
+from forensics.ingest.skim import FOLLOWS, Skim, Skipped, Surveys, workers
 from forensics.model import (
     Problem,  # sources.Problem: what could not be read (defined with the data types)
 )
@@ -304,7 +305,7 @@ def read_lines(
             if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
                 _skip_long(inp.name, at[0], readline, problems)
             yield _text(raw)
-        yield from _blocks(inp.name, stream, skim, at, problems)
+        yield from _blocks(inp.name, stream, skim, at, problems, inp.size)
     except archives.InputTooLarge as exc:
         problems.append(Problem(inp.name, at[0] + 1, str(exc), fatal=at[0] == 0))
     except READ_ERRORS as exc:
@@ -326,32 +327,67 @@ def _skip_long(name: str, line: int, readline, problems: list[Problem]) -> None:
 
 
 def _blocks(
-    name: str, stream, skim: Skim, at: list[int], problems: list[Problem]
+    name: str, stream, skim: Skim, at: list[int], problems: list[Problem], size: int = 0
 ) -> Iterator[str | Skipped]:
     """Read in blocks; give the lines the analysis needs and Skipped counts of the others. The last
-    blocks are held until the next one shows whether their last lines lead up to a panic or a dump."""
+    blocks are held until the next one shows whether their last lines lead up to a panic or a dump.
+    With FORENSICS_JOBS set (skim.workers), an input of ``skim.parallel_from`` bytes or more is read
+    ahead and its blocks surveyed by other processes (skim.Surveys), what it gives unchanged."""
     held: list[list] = []  # [chunk, pieces, lines] of the blocks not given yet, oldest first
     follows, same = [FOLLOWS], {}
+    processes = workers() if size >= skim.parallel_from else 0
+    surveys = Surveys(skim, processes) if processes else None
+    chunks = _chunks(name, stream, skim, at[0], problems)
+    ahead: deque = deque()  # blocks read, surveys asked for
+    try:
+        while True:
+            surveyed = None
+            if surveys is None:
+                chunk, lines = next(chunks)
+            else:
+                while len(ahead) <= surveys.ahead and (not ahead or ahead[-1][0]):
+                    ahead.append(next(chunks))
+                    surveys.put(ahead[-1][0])
+                (chunk, lines), surveyed = ahead.popleft(), surveys.get()
+            pieces, wanted = (
+                skim.select(chunk, follows=follows, same=same, surveyed=surveyed)
+                if chunk
+                else (None, 0)
+            )
+            for block in reversed(held):  # the context the new block wants, from the blocks before
+                if wanted <= 0:
+                    break
+                if block[1] is not None:
+                    block[1] = skim.select(block[0], tail=wanted, same={})[0]
+                wanted -= block[2]
+            if chunk:
+                held.append([chunk, pieces, lines])
+            while held and (not chunk or sum(block[2] for block in held[1:]) >= skim.context):
+                before, given, _ = held.pop(0)
+                yield from _pieces(before, given, at)
+            if not chunk:
+                return
+    finally:
+        if surveys is not None:
+            surveys.close()
+
+
+def _chunks(
+    name: str, stream, skim: Skim, read: int, problems: list[Problem]
+) -> Iterator[tuple[bytes, int]]:
+    """The blocks of whole lines of ``stream`` (``read`` lines read before it) and their lines,
+    then ``(b"", 0)``."""
     while True:
         chunk = stream.read(skim.block)
         if chunk and not chunk.endswith(b"\n"):
             rest = stream.readline(MAX_LINE + 1)
             chunk += rest
             if len(rest) > MAX_LINE and not rest.endswith(b"\n"):
-                _skip_long(name, at[0] + chunk.count(b"\n") + 1, stream.readline, problems)
+                _skip_long(name, read + chunk.count(b"\n") + 1, stream.readline, problems)
                 chunk += b"\n"
-        pieces, wanted = skim.select(chunk, follows=follows, same=same) if chunk else (None, 0)
-        for block in reversed(held):  # the context the new block wants, from the blocks before it
-            if wanted <= 0:
-                break
-            if block[1] is not None:
-                block[1] = skim.select(block[0], tail=wanted, same={})[0]
-            wanted -= block[2]
-        if chunk:
-            held.append([chunk, pieces, chunk.count(b"\n")])
-        while held and (not chunk or sum(block[2] for block in held[1:]) >= skim.context):
-            before, given, _ = held.pop(0)
-            yield from _pieces(before, given, at)
+        lines = chunk.count(b"\n")
+        read += lines
+        yield chunk, lines
         if not chunk:
             return
 

@@ -27,7 +27,7 @@ from pathlib import PurePath
 
 import regex
 
-from forensics.ingest import sources
+from forensics.ingest import skim, sources
 from forensics.ingest.skim import Skipped
 from forensics.model import Dump, Record
 from forensics.parse import logjson, logrus, programs, timegaps
@@ -42,7 +42,7 @@ NEEDLES = (
 )  # lifetimes and dumps logged as one message: never skimmed
 READ_SIZE = 1 << 18  # bytes read at a time by parse_dump_file
 MAX_JOIN = 1 << 22  # a logrus line cut by journald is joined up to this many characters
-_VARIABLE = re.compile(r"[0-9a-f]{8,}|\d+")
+_VARIABLE = re.compile(skim.VARIABLE)
 _QUICK = re.compile(r'time="[^"]{0,40}" level=(\w{1,8}) msg="((?:[^"\\]|\\.){0,160})')
 _OPEN_QUOTE = regex.compile(
     r'(?:^|\s)msg="(?:[^"\\]|\\.)*+$'

@@ -11,6 +11,7 @@ import pytest
 from conftest import ROOT
 
 from forensics import analyze as analyze_module
+from forensics import parse as parse_module
 from forensics.analyze import analyze
 from forensics.engine import literals, prefilter
 from forensics.engine.ruleset import load_rules
@@ -356,3 +357,110 @@ def test_selection_is_the_same_without_hyperscan(tmp_path, monkeypatch):
         sum(piece.levels.get("warning", 0) for piece in again if type(piece) is skim.Skipped)
         == warnings
     )
+
+
+def errors_log(tmp_path: Path, copies: int = 400) -> Path:
+    """The all-errors shape of bench/ingest.py (issue 21) at test size: the real ``level=error``
+    lines of a 20.10.24 daemon repeated, one second apart, each container or exec id new per copy."""
+    lines = [
+        line
+        for line in (ROOT / "samples" / "healthy-20.10" / "dockerd-20.10.24-text-debug.log")
+        .read_text()
+        .splitlines(True)
+        if " level=error " in line
+    ]
+    ids = sorted({m for line in lines for m in re.findall(r"\b[0-9a-f]{64}\b", line)})
+    assert ids and len(lines) > 5
+    out = []
+    for k in range(copies):
+        text = "".join(
+            f'time="2026-11-01T{k // 3600:02d}:{k // 60 % 60:02d}:{k % 60:02d}{line[25:]}'
+            for line in lines
+        )
+        for n, old in enumerate(ids):
+            text = text.replace(old, f"{k:032x}{n:032x}")
+        out.append(text)
+    path = tmp_path / "errors.log"
+    path.write_text("".join(out))
+    return path
+
+
+def as_json(result) -> dict:
+    from forensics.report.data import to_dict
+
+    out = to_dict(result)
+    out.pop("generated")
+    return out
+
+
+def test_an_all_errors_log_reads_as_a_full_parse_does(tmp_path, monkeypatch):
+    """Every line an error, no two alike: the lines the parser only counts are counted by the
+    selection too, so the report (events kept, timeline, templates, counts) is the full parse's."""
+    path = errors_log(tmp_path)
+    monkeypatch.setattr(parse_module, "KEEP_ALL", 500)  # the parser aggregates from line 500 on
+    monkeypatch.setattr(
+        analyze_module,
+        "skim_for",
+        lambda rules: dataclasses.replace(prefilter.skim_for(rules), after=500, block=16 << 10),
+    )
+    monkeypatch.setattr(
+        analyze_module,
+        "every_line_skim",
+        lambda: dataclasses.replace(prefilter.every_line_skim(), after=500, block=16 << 10),
+    )
+    skimmed, every = analyze([str(path)]), analyze([str(path)], every_line=True)
+    monkeypatch.setattr(analyze_module, "every_line_skim", lambda: None)
+    full = analyze([str(path)], every_line=True)
+    assert full.inputs[0].events < full.inputs[0].lines / 2  # the parser did aggregate
+    assert as_json(skimmed) == as_json(full)
+    assert as_json(every) == as_json(full)
+
+
+def test_both_engines_blank_the_variable_parts_alike():
+    """The repeat key's blanking (skim.VARIABLE) reads the same with RE2 (pyarrow) and with re, on
+    the ASCII lines of every sample, one block of them at a time as the selection gives them."""
+    pytest.importorskip("pyarrow")
+    lines = [
+        line
+        for path in sorted((ROOT / "samples").rglob("*"))
+        if path.is_file() and path.suffix != ".gz"
+        for line in path.read_bytes().splitlines()
+        if line.isascii()
+    ]
+    text = b"\n".join(lines)
+    assert len(text) > 1 << 19 and skim._BLANK.search(text)
+    for at in range(0, len(text), 1 << 18):
+        block = text[at : at + (1 << 18)]
+        assert skim._blank(block) == skim._BLANK.sub(b"#", block)
+    assert skim._arrow() is not None
+
+
+@pytest.mark.parametrize("shape", ["dense", "errors"])
+def test_blocks_surveyed_by_other_processes_read_as_in_one(tmp_path, monkeypatch, shape):
+    """A large input's blocks surveyed by a pool of processes (skim.Surveys) give the report of one
+    process, byte for byte, skimmed and with --every-line (the size threshold lowered to 0)."""
+    path = dense(tmp_path)[0] if shape == "dense" else errors_log(tmp_path)
+    calls = []
+    monkeypatch.setattr(
+        skim.Surveys, "get", lambda self, get=skim.Surveys.get: calls.append(1) or get(self)
+    )
+    monkeypatch.setattr(
+        analyze_module,
+        "skim_for",
+        lambda rules: dataclasses.replace(small(rules), parallel_from=0),
+    )
+    monkeypatch.setattr(
+        analyze_module,
+        "every_line_skim",
+        lambda: dataclasses.replace(tiny_every(), block=64 << 10, parallel_from=0),
+    )
+    reports = {}
+    for jobs in ("1", "3"):
+        monkeypatch.setenv(skim.JOBS, jobs)
+        reports[jobs] = [
+            as_json(analyze([str(path)])),
+            as_json(analyze([str(path)], every_line=True)),
+        ]
+        assert bool(calls) == (jobs == "3")  # the pool was used, and only when asked for
+    assert reports["1"] == reports["3"]
+    assert reports["1"][0]["findings"] or shape == "errors"
