@@ -9,7 +9,7 @@ import tarfile
 import time
 
 from conftest import REPRO, finding
-from test_cli import run
+from conftest import forensics as run
 
 from forensics.analyze import analyze
 from forensics.engine.ruleset import PATTERN_TIMEOUT, load_rules
