@@ -99,7 +99,7 @@ class Skim:
         for hit, starts in located.items():
             if starts is None and hit[0] != _ESCAPED and hit[0] not in follow:
                 many = counts[hit[0]] * 4 > lines if hit[0] in counts else None
-                located[hit] = _line_starts(chunk, [hit], many)
+                located[hit] = _line_starts(chunk, [hit], many, lines)
         if (_ESCAPED, False) in located:  # less the markers inside quoted values
             for at in _finds(chunk, _ESCAPED, every=True):
                 for name in totals:
@@ -338,17 +338,22 @@ def _level_of(line: bytes) -> str | None:
 
 
 def _line_starts(
-    chunk: bytes, hits: list[tuple[bytes, bool]], many: bool | None = None
+    chunk: bytes, hits: list[tuple[bytes, bool]], many: bool | None = None, lines: int = -1
 ) -> list[int]:
     """Where the lines holding these needles start; ``many``: on a quarter of the lines or more (then
-    looked for line by line; None: counted here)."""
+    looked for line by line; None: counted here, against ``lines``, the chunk's newlines, when
+    known)."""
     starts = []
     lower = None
     for needle, folded in hits:
         if folded and lower is None:
             lower = chunk.lower()
         hay = lower if folded else chunk
-        if many if many is not None else hay.count(needle) * 4 > hay.count(b"\n"):
+        if (
+            many
+            if many is not None
+            else hay.count(needle) * 4 > (lines if lines >= 0 else hay.count(b"\n"))
+        ):
             lines = hay.split(b"\n")
             begins = accumulate(map(_ONE.__add__, map(len, lines)), initial=0)
             starts += [at for at, line in zip(begins, lines) if needle in line]
