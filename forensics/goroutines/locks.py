@@ -75,7 +75,7 @@ from forensics.goroutines.lockwaits import (
     wait_template,
 )
 from forensics.model import Dump, Frame, Goroutine
-from forensics.parse.fastdump import Block, Stack, groups
+from forensics.parse.fastdump import Block, Shape, Stack, groups
 
 CONTAINER_SITES = ("github.com/docker/docker/daemon.", "github.com/docker/docker/container.")
 CONTAINER_LOCK_HOLDERS = {
@@ -196,6 +196,8 @@ class _Analysis:
         self.key_of = {gid: w.address or f"site:{w.site}" for gid, w in self.waits.items()}
         self._index: dict[str, list[int]] | None = None
         self._containing: dict[str, list[int]] = {}
+        self._shapes: dict[int, tuple[Shape, list[int]]] | None = None  # shape -> its stacks
+        self._args = ""  # every stack's argument text, one stack a line
         self._busy: dict[tuple[int, str], str | None] = {}
 
     def locks(self) -> list[Lock]:
@@ -231,17 +233,33 @@ class _Analysis:
                 *(_objects(w.site, w.site_args) for w in self.waits.values())
             )
             self._index = {}
+            fixed: dict[int, list[str]] = {}  # heap words of each shape's own text
             for key, (stack, _) in self.groups.items():
-                for w in wanted.intersection(stack.findall(HEAP_WORD)):
+                shape = stack.shape
+                words = fixed.get(id(shape))
+                if words is None:
+                    words = fixed[id(shape)] = HEAP_WORD.findall(shape.text)
+                for w in wanted.intersection(words + HEAP_WORD.findall(stack.args)):
                     self._index.setdefault(w, []).append(key)
         return self._index.get(word, [])
 
     def _with_text(self, needle: str) -> list[int]:
+        """Stacks whose text holds ``needle`` (:meth:`Stack.contains`): each shape's text looked
+        at once, the stacks' argument text only when it holds the needle at all."""
         found = self._containing.get(needle)
         if found is None:
-            found = self._containing[needle] = [
-                k for k, (s, _) in self.groups.items() if s.contains(needle)
-            ]
+            if self._shapes is None:
+                self._shapes = {}
+                for k, (s, _) in self.groups.items():
+                    self._shapes.setdefault(id(s.shape), (s.shape, []))[1].append(k)
+                self._args = "\n".join(s.args for s, _ in self.groups.values())
+            keys = set()
+            for shape, stacks in self._shapes.values():
+                if needle in shape.text:
+                    keys.update(stacks)
+            if "\n" in needle or needle in self._args:
+                keys.update(k for k, (s, _) in self.groups.items() if needle in s.args)
+            found = self._containing[needle] = [k for k in self.groups if k in keys]
         return found
 
     def _past(self, func: str, line: int | None) -> list[int]:

@@ -173,6 +173,22 @@ class Stack:
         return self._frames if self._frames is not None else self.frames_at(0)
 
     @property
+    def has_frames(self) -> bool:
+        """Whether the frames were given (a goroutine read line by line), not made from the shape."""
+        return self._frames is not None
+
+    def frame_args(self) -> list[str | None]:
+        """Each frame's ``args``, in order, without making the frames."""
+        if self._frames is not None:
+            return [f.args for f in self._frames]
+        shape = self.shape
+        out = [f.args for f in shape.template]
+        if shape.slots:
+            for i, arg in zip(shape.slots, self.args.split("\n"), strict=False):
+                out[i] = out[i] + arg if out[i] else arg
+        return out
+
+    @property
     def functions(self) -> tuple[str, ...]:
         shape = self.shape
         if shape._functions is None and self._frames is not None:  # frames read line by line
