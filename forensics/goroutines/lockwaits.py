@@ -143,18 +143,19 @@ def wait_template(stack: Stack) -> LockWait | None:
     frames and lines are looked at once per shape, the arguments of each stack (a dump's waiters
     often share their shape, not their arguments) without making its frames."""
     shape = stack.shape
-    if "Semacquire" not in shape.text:
+    plan = shape.cache.get("wait plan", False)  # False: not looked at yet; None: no lock wait
+    if plan is None:
         return None
+    if plan is False:
+        frames = stack.frames if stack.has_frames else shape.template
+        found = "Semacquire" in shape.text and _wait_plan(frames)
+        plan = shape.cache["wait plan"] = found or None
+        if plan is None:
+            return None
     if "wait" in stack.cache:
         return stack.cache["wait"]
-    if stack.has_frames:
-        found = _find_wait(stack.frames)
-    else:
-        plan = shape.cache.get("wait plan", False)
-        if plan is False:
-            plan = shape.cache["wait plan"] = _wait_plan(shape.template)
-        found = plan and _wait(shape.template, stack.frame_args(), *plan)
-    stack.cache["wait"] = found
+    frames = stack.frames if stack.has_frames else shape.template
+    found = stack.cache["wait"] = _wait(frames, stack.frame_args(), *plan)
     return found
 
 
@@ -211,11 +212,6 @@ def _wait(
     )
 
 
-def _find_wait(frames: list[Frame]) -> LockWait | None:
-    plan = _wait_plan(frames)
-    return plan and _wait(frames, [f.args for f in frames], *plan)
-
-
 def lock_wait(g: Goroutine, stack: Stack | None = None) -> LockWait | None:
     """The lock ``g`` is blocked on, or None when it is not waiting on a mutex."""
     template = wait_template(stack or stack_of(g))
@@ -247,9 +243,10 @@ def other_waits(
     found: dict[str, list[Goroutine]] = {}
     for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
         stack = block.stack
-        kind = stack.cache.get("other-wait", False) if ".Wait" in stack.shape.text else None
+        shape = stack.shape  # the functions decide: once per shape
+        kind = shape.cache.get("other-wait", False)
         if kind is False:
-            kind = stack.cache["other-wait"] = _other_wait(stack)
+            kind = shape.cache["other-wait"] = _other_wait(stack) if ".Wait" in shape.text else None
         if kind is not None:
             found.setdefault(kind, []).append(members)
     return {
@@ -264,7 +261,7 @@ def other_waits(
 def _other_wait(stack: Stack) -> str | None:
     if ".Wait(" not in stack.shape.text and ").Wait\n" not in stack.shape.text:
         return None
-    frames = stack.frames
+    frames = stack.frames if stack.has_frames else stack.shape.template
     i = _sema_index(frames)
     return next(
         (
