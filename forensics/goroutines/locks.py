@@ -172,10 +172,8 @@ class _Analysis:
         waits: list[LockWait] = []
         for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
             stack = block.stack
-            if id(stack) in self.groups:
-                self.groups[id(stack)][1].extend(members)
-            else:
-                self.groups[id(stack)] = (stack, list(members))
+            known = self.groups.get(id(stack))  # the grouped lists are shared, never extended
+            self.groups[id(stack)] = (stack, members if known is None else known[1] + members)
             template = wait_template(stack)
             if template is not None:
                 waits.extend(wait_of(template, g) for g in members)
@@ -197,7 +195,6 @@ class _Analysis:
         self._index: dict[str, list[int]] | None = None
         self._containing: dict[str, list[int]] = {}
         self._shapes: dict[int, tuple[Shape, list[int]]] | None = None  # shape -> its stacks
-        self._args = ""  # every stack's argument text, one stack a line
         self._busy: dict[tuple[int, str], str | None] = {}
 
     def locks(self) -> list[Lock]:
@@ -252,12 +249,11 @@ class _Analysis:
                 self._shapes = {}
                 for k, (s, _) in self.groups.items():
                     self._shapes.setdefault(id(s.shape), (s.shape, []))[1].append(k)
-                self._args = "\n".join(s.args for s, _ in self.groups.values())
             keys = set()
             for shape, stacks in self._shapes.values():
                 if needle in shape.text:
                     keys.update(stacks)
-            if "\n" in needle or needle in self._args:
+            if "(" not in needle and ")" not in needle:  # argument text holds no parenthesis
                 keys.update(k for k, (s, _) in self.groups.items() if needle in s.args)
             found = self._containing[needle] = [k for k in self.groups if k in keys]
         return found
