@@ -168,12 +168,16 @@ def _objects(func: str, args: str | None) -> frozenset[str]:
 class _Analysis:
     def __init__(self, dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None):
         self.dump = dump
-        self.groups: dict[int, tuple[Stack, list[Goroutine]]] = {}
+        self.groups: list[tuple[Stack, list[Goroutine]]] = []  # by stack; a key is an index
+        keys: dict[int, int] = {}  # id(stack) -> its key, while reading
         waits: list[LockWait] = []
         for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
             stack = block.stack
-            known = self.groups.get(id(stack))  # the grouped lists are shared, never extended
-            self.groups[id(stack)] = (stack, members if known is None else known[1] + members)
+            key = keys.setdefault(id(stack), len(self.groups))
+            if key == len(self.groups):
+                self.groups.append((stack, members))
+            else:  # the grouped lists are shared, never extended
+                self.groups[key] = (stack, self.groups[key][1] + members)
             template = wait_template(stack)
             if template is not None:
                 waits.extend(wait_of(template, g) for g in members)
@@ -231,7 +235,7 @@ class _Analysis:
             )
             self._index = {}
             fixed: dict[int, list[str]] = {}  # heap words of each shape's own text
-            for key, (stack, _) in self.groups.items():
+            for key, (stack, _) in enumerate(self.groups):
                 shape = stack.shape
                 words = fixed.get(id(shape))
                 if words is None:
@@ -247,15 +251,15 @@ class _Analysis:
         if found is None:
             if self._shapes is None:
                 self._shapes = {}
-                for k, (s, _) in self.groups.items():
+                for k, (s, _) in enumerate(self.groups):
                     self._shapes.setdefault(id(s.shape), (s.shape, []))[1].append(k)
             keys = set()
             for shape, stacks in self._shapes.values():
                 if needle in shape.text:
                     keys.update(stacks)
             if "(" not in needle and ")" not in needle:  # argument text holds no parenthesis
-                keys.update(k for k, (s, _) in self.groups.items() if needle in s.args)
-            found = self._containing[needle] = [k for k in self.groups if k in keys]
+                keys.update(k for k, (s, _) in enumerate(self.groups) if needle in s.args)
+            found = self._containing[needle] = sorted(keys)
         return found
 
     def _past(self, func: str, line: int | None) -> list[int]:
