@@ -404,7 +404,7 @@ class _Known(dict):
             str, tuple
         ] = {}  # "created by" pair text but the id ("" for none) -> (by, file, line), the last RECENT or fewer
         self.names: dict[str, str] = {}  # one copy of each creator's function and file
-        self.lines: dict[str, tuple] = {}  # header line after the id -> head, the last RECENT or fewer
+        self.lines: dict[str, tuple] = {}  # header line after the id -> head (RECENT or fewer)
         self.blocks: dict[
             tuple, Block
         ] = {}  # (stack, creator) -> Block, but a stack's first (Stack.block)
