@@ -315,6 +315,17 @@ class LazyGoroutine(Goroutine):
         return list(self.block.stack.functions)
 
 
+def frames_of(g: Goroutine) -> list[Frame]:
+    """``g.frames``, but made anew and not kept on a goroutine read in bulk whose frames were not
+    read yet (a caller that walks every frame of a big dump once)."""
+    if isinstance(g, LazyGoroutine):
+        try:
+            return _SLOT.__get__(g)
+        except AttributeError:
+            return g.block.stack.frames_at(g.line + 1)
+    return g.frames
+
+
 def stack_of(g: Goroutine, shared: dict[str, Stack] | None = None) -> Stack:
     """The shared Stack of ``g``; eager goroutines get one built from their frames (shared
     through ``shared`` when given, keyed by the text their frames would print)."""
