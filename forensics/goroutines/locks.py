@@ -199,6 +199,7 @@ class _Analysis:
         self._index: dict[str, list[int]] | None = None
         self._containing: dict[str, list[int]] = {}
         self._shapes: dict[int, tuple[Shape, list[int]]] | None = None  # shape -> its stacks
+        self._lock_words: dict[str, list[int]] | None = None  # see _with_lock_word
         self._busy: dict[tuple[int, str], str | None] = {}
 
     def locks(self) -> list[Lock]:
@@ -225,8 +226,8 @@ class _Analysis:
 
     # -- where to look: stacks mentioning a word or a function ------------------------------
     def _with_word(self, word: str) -> list[int]:
-        if not HEAP.fullmatch(word):  # a global (static) lock: look through the stacks
-            return self._with_text(word)
+        if not HEAP.fullmatch(word):  # a global (static) lock, or a heap word of another width
+            return self._with_lock_word(word)
         if (
             self._index is None
         ):  # only the words holders are looked up by: lock addresses, waiters' objects
@@ -243,6 +244,20 @@ class _Analysis:
                 for w in wanted.intersection(words + HEAP_WORD.findall(stack.args)):
                     self._index.setdefault(w, []).append(key)
         return self._index.get(word, [])
+
+    def _with_lock_word(self, word: str) -> list[int]:
+        """Stacks passing ``word``, a lock address that is not a :data:`HEAP` word, as an argument
+        (:func:`_words`); others are found by :meth:`_with_text`.  The evidence of a holder
+        found by its text and not by this word is found by the other lookups too."""
+        if self._lock_words is None:  # every such lock address, one pass over the stacks
+            wanted = {a for a in self.lock_addresses if not HEAP.fullmatch(a)}
+            self._lock_words = {w: [] for w in wanted}
+            for key, (stack, _) in enumerate(self.groups):
+                found = {w.rstrip("?") for w in stack.args_findall(WORD)}
+                for w in wanted.intersection(found):
+                    self._lock_words[w].append(key)
+        found = self._lock_words.get(word)
+        return found if found is not None else self._with_text(word)
 
     def _with_text(self, needle: str) -> list[int]:
         """Stacks whose text holds ``needle`` (:meth:`Stack.contains`): each shape's text looked

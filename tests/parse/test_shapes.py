@@ -177,3 +177,15 @@ def _has(slot, g) -> bool:
     except AttributeError:
         return False
     return True
+
+
+def test_lock_addresses_of_another_width_are_looked_up_by_word_as_the_line_reader_does():
+    from forensics.goroutines.locks import analyze_locks
+
+    text = re.sub(r"0xc([0-9a-f]{9})\b", r"0xc00\1", perturbed(2))  # 12 hex digits: not HEAP words
+    [bulk], [lines] = parse_text(text), parse_dumps(text)
+    found = analyze_locks(bulk)
+    assert [lock.to_dict(0, "x", 1) for lock in found] == [
+        lock.to_dict(0, "x", 1) for lock in analyze_locks(lines)
+    ]
+    assert {lock.key for lock in found} >= {"0xc0000126a180", "0xc0000226a180"}
