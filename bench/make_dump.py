@@ -2,7 +2,9 @@
 
 Each copy gets fresh goroutine ids; ``created by … in goroutine N`` keeps naming the original
 parent, as in a daemon whose HTTP server spawned every handler.  With ``--perturb`` every heap
-pointer ``0xc000xxxxxx`` of copy k becomes ``0xc<k>xxxxxx`` (k in hex, 3 digits) and the parent
+word ``0xcXXXXxxxxx`` of copy k becomes ``0xc<k+1>xxxxx`` (k+1 in hex, 4 digits; the last 5 digits
+kept, which tell the source's heap words apart: Go heap words of the usual width, unique across
+up to 65,535 copies, about 2.4 GB) and the parent
 ids follow their copy, so that no two copies share argument text, lock addresses or creators:
 the worst case for anything that caches or groups identical stacks.
 Usage: ``python bench/make_dump.py SOURCE OUT --mb 100 [--perturb]``.
@@ -28,6 +30,7 @@ from pathlib import Path
 HEADER = re.compile(r"^goroutine (\d+)", re.M)
 PARENT = re.compile(r" in goroutine (\d+)$", re.M)
 POINTER = re.compile(r"0xc000([0-9a-f]{6})")
+HEAP = re.compile(r"0xc[0-9a-f]{4}([0-9a-f]{5})(?![0-9a-f])")
 
 
 def goroutine_blocks(text: str) -> list[str]:
@@ -40,6 +43,9 @@ def goroutine_blocks(text: str) -> list[str]:
 def build(source: Path, out: Path, megabytes: float, perturb: bool) -> int:
     blocks = "".join(goroutine_blocks(source.read_text(encoding="utf-8")))
     stride = 1 + max(int(i) for i in HEADER.findall(blocks))
+    words = {m[0] for m in HEAP.finditer(blocks)}
+    if perturb and len(words) != len({w[-5:] for w in words}):
+        raise SystemExit("two heap words of the source share their last 5 digits")
     target, written, copy = int(megabytes * 1_000_000), 0, 0
     with out.open("w", encoding="utf-8") as f:
         while written < target:
@@ -47,7 +53,7 @@ def build(source: Path, out: Path, megabytes: float, perturb: bool) -> int:
             text = HEADER.sub(lambda m: f"goroutine {int(m[1]) + shift}", blocks)
             if perturb:
                 text = PARENT.sub(lambda m: f" in goroutine {int(m[1]) + shift}", text)
-                text = POINTER.sub(lambda m: f"0xc{(copy + 1) % 4096:03x}{m[1]}", text)
+                text = HEAP.sub(lambda m: f"0xc{copy + 1:04x}{m[1]}", text)
             f.write(text)
             written += len(text.encode())
             copy += 1

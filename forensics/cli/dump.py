@@ -369,10 +369,11 @@ def dump(
     problems: list[sources.Problem] = []
     with paused_gc():  # up to millions of objects made, few of them in cycles
         dumps = load(paths, problems)
-    from forensics.report.html import visible
+    if problems:  # imported only then: forensics.report brings pandas (half a second)
+        from forensics.report.html import visible
 
-    for p in problems:
-        typer.echo(f"forensics: {visible(str(p))}", err=True)
+        for p in problems:
+            typer.echo(f"forensics: {visible(str(p))}", err=True)
     if not dumps:
         raise _exit("no goroutine dump found", 2)
     with paused_gc():

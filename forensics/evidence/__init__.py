@@ -20,6 +20,7 @@ from forensics.goroutines.completeness import judge
 from forensics.goroutines.locks import Lock, analyze_locks
 from forensics.model import Dump
 from forensics.parse import Event, Parsed, dockerversion, versions
+from forensics.parse.fastdump import frames_of
 
 TABLES = {
     "events": "time level msg fields container host pid proc source line",
@@ -79,8 +80,10 @@ class Evidence:
         return self.tables[name]
 
 
-def _frame(name: str, rows: list[dict]) -> pd.DataFrame:
+def _frame(name: str, rows: list[dict] | dict[str, list]) -> pd.DataFrame:
     columns = TABLES[name].split()
+    if isinstance(rows, dict) and not rows[columns[0]]:
+        rows = []  # no row: object columns, as from an empty list of rows
     df = pd.DataFrame(rows, columns=columns)
     if "time" in columns:
         df["time"] = pd.to_datetime(df["time"], utc=True)
@@ -279,7 +282,9 @@ def _request_before(events: list[Event], when, host) -> str | None:
 
 
 def _dump_rows(dumps: list[Dump], events: list[Event]):
-    dump_rows, g_rows, f_rows, p_rows, l_rows, locks = [], [], [], [], [], []
+    dump_rows, g_rows, p_rows, l_rows, locks = [], [], [], [], []
+    f_rows: dict[str, list] = {c: [] for c in TABLES["frames"].split()}  # by column: a frame a row
+    *f_cols, f_source, f_line = f_rows.values()
     snapshots.group(dumps)
     for index, d in enumerate(dumps):
         complete = judge(d)
@@ -327,22 +332,15 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                     "snapshot": d.snapshot,
                 }
             )
-            for depth, f in enumerate(g.frames):
-                f_rows.append(
-                    {
-                        "dump": index,
-                        "gid": g.id,
-                        "depth": depth,
-                        "func": f.func,
-                        "args": f.args,
-                        "file": f.file,
-                        "lineno": f.lineno,
-                        "offset": f.offset,
-                        "inlined": f.inlined,
-                        "source": d.source,
-                        "line": f.line,
-                    }
-                )
+            for depth, f in enumerate(frames_of(g)):  # made for the row, not kept on g
+                for col, value in zip(
+                    f_cols,
+                    (index, g.id, depth, f.func, f.args, f.file, f.lineno, f.offset, f.inlined),
+                    strict=True,
+                ):
+                    col.append(value)
+                f_source.append(d.source)
+                f_line.append(f.line)
         if d.panic_message:
             g = next(
                 (g for g in d.goroutines if g.state == "running"),

@@ -152,7 +152,8 @@ def buckets(
     whose first goroutine is in ``waiting`` (lock waiters' ids) before the others.  The one grouping
     of ``forensics dump``, the report and ``analyze --json`` (``grouped``: the dump's
     :func:`~.parsers.fastdump.groups`, when already at hand)."""
-    found: dict[tuple, Bucket] = {}
+    found: dict[tuple, dict[str | None, Bucket]] = {}  # (shape, creator) -> argument text -> bucket
+    order: list[Bucket] = []  # in order of first appearance
     merged: dict[int, Bucket] = {}
     places: dict[tuple, str] = {}
     for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
@@ -163,16 +164,22 @@ def buckets(
             at = places[block.created_file, block.created_lineno] = (
                 f"{block.created_file}:{block.created_lineno}"
             )
-        key = (stack_key(block.stack, ignore_args), block.created_by, at)
-        bucket = found.get(key)
-        if bucket is None:
-            found[key] = Bucket(block.stack, block.created_by, at, list(members))
+        shape = stack_key(block.stack, True) if ignore_args else stack_key(block.stack)[0]
+        same = found.get((shape, block.created_by, at))
+        if same is None:
+            same = found[shape, block.created_by, at] = {}
+        args = None if ignore_args else block.stack.args  # no key tuple per bucket
+        bucket = same.get(args)
+        if bucket is None:  # the grouped list itself: copied only when another block joins it
+            bucket = same[args] = Bucket(block.stack, block.created_by, at, members)
+            order.append(bucket)
         else:
+            if id(bucket) not in merged:
+                bucket.goroutines = list(bucket.goroutines)
             bucket.goroutines += members
             merged[id(bucket)] = bucket
     for bucket in merged.values():  # gathered from several blocks: back in the dump's order
         bucket.goroutines = in_order(bucket.goroutines)
-    order = list(found.values())
     order.sort(
         key=lambda b: (
             b.goroutines[0].id not in waiting,

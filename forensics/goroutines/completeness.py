@@ -19,6 +19,7 @@ Judged from the dump's own shape, never from what the analysis would like it to 
 from __future__ import annotations
 
 from forensics.model import Dump
+from forensics.parse.fastdump import frame_sites
 
 DAEMON_MINIMUM = 20
 DAEMON_CODE = ("github.com/docker/", "github.com/moby/", "github.com/containerd/")
@@ -45,17 +46,14 @@ def _landmarks(dump: Dump) -> set[str]:
     """Which of :data:`LANDMARKS` the dump's frames show (one pass, stopping once all are found)."""
     found: set[str] = set()
     wanted = tuple(p for prefixes in LANDMARKS.values() for p in prefixes)
-    for g in dump.goroutines:
-        for f in g.frames:
-            if f.func.startswith(wanted):  # rare once found landmarks are no longer wanted
-                found.update(
-                    name for name, prefixes in LANDMARKS.items() if f.func.startswith(prefixes)
-                )
-                wanted = tuple(
-                    p for name, prefixes in LANDMARKS.items() if name not in found for p in prefixes
-                )
-                if not wanted:
-                    return found
+    for func, _, _ in frame_sites(dump.goroutines):  # each stack shape once
+        if func.startswith(wanted):  # rare once found landmarks are no longer wanted
+            found.update(name for name, prefixes in LANDMARKS.items() if func.startswith(prefixes))
+            wanted = tuple(
+                p for name, prefixes in LANDMARKS.items() if name not in found for p in prefixes
+            )
+            if not wanted:
+                return found
     return found
 
 

@@ -75,7 +75,7 @@ from forensics.goroutines.lockwaits import (
     wait_template,
 )
 from forensics.model import Dump, Frame, Goroutine
-from forensics.parse.fastdump import Block, Stack, groups
+from forensics.parse.fastdump import Block, Shape, Stack, groups
 
 CONTAINER_SITES = ("github.com/docker/docker/daemon.", "github.com/docker/docker/container.")
 CONTAINER_LOCK_HOLDERS = {
@@ -168,14 +168,16 @@ def _objects(func: str, args: str | None) -> frozenset[str]:
 class _Analysis:
     def __init__(self, dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None):
         self.dump = dump
-        self.groups: dict[int, tuple[Stack, list[Goroutine]]] = {}
+        self.groups: list[tuple[Stack, list[Goroutine]]] = []  # by stack; a key is an index
+        keys: dict[int, int] = {}  # id(stack) -> its key, while reading
         waits: list[LockWait] = []
         for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
             stack = block.stack
-            if id(stack) in self.groups:
-                self.groups[id(stack)][1].extend(members)
-            else:
-                self.groups[id(stack)] = (stack, list(members))
+            key = keys.setdefault(id(stack), len(self.groups))
+            if key == len(self.groups):
+                self.groups.append((stack, members))
+            else:  # the grouped lists are shared, never extended
+                self.groups[key] = (stack, self.groups[key][1] + members)
             template = wait_template(stack)
             if template is not None:
                 waits.extend(wait_of(template, g) for g in members)
@@ -196,6 +198,8 @@ class _Analysis:
         self.key_of = {gid: w.address or f"site:{w.site}" for gid, w in self.waits.items()}
         self._index: dict[str, list[int]] | None = None
         self._containing: dict[str, list[int]] = {}
+        self._shapes: dict[int, tuple[Shape, list[int]]] | None = None  # shape -> its stacks
+        self._lock_words: dict[str, list[int]] | None = None  # see _with_lock_word
         self._busy: dict[tuple[int, str], str | None] = {}
 
     def locks(self) -> list[Lock]:
@@ -222,8 +226,8 @@ class _Analysis:
 
     # -- where to look: stacks mentioning a word or a function ------------------------------
     def _with_word(self, word: str) -> list[int]:
-        if not HEAP.fullmatch(word):  # a global (static) lock: look through the stacks
-            return self._with_text(word)
+        if not HEAP.fullmatch(word):  # a global (static) lock, or a heap word of another width
+            return self._with_lock_word(word)
         if (
             self._index is None
         ):  # only the words holders are looked up by: lock addresses, waiters' objects
@@ -231,17 +235,46 @@ class _Analysis:
                 *(_objects(w.site, w.site_args) for w in self.waits.values())
             )
             self._index = {}
-            for key, (stack, _) in self.groups.items():
-                for w in wanted.intersection(stack.findall(HEAP_WORD)):
+            fixed: dict[int, list[str]] = {}  # heap words of each shape's own text
+            for key, (stack, _) in enumerate(self.groups):
+                shape = stack.shape
+                words = fixed.get(id(shape))
+                if words is None:
+                    words = fixed[id(shape)] = HEAP_WORD.findall(shape.text)
+                for w in wanted.intersection(words + HEAP_WORD.findall(stack.args)):
                     self._index.setdefault(w, []).append(key)
         return self._index.get(word, [])
 
+    def _with_lock_word(self, word: str) -> list[int]:
+        """Stacks passing ``word``, a lock address that is not a :data:`HEAP` word, as an argument
+        (:func:`_words`); others are found by :meth:`_with_text`.  The evidence of a holder
+        found by its text and not by this word is found by the other lookups too."""
+        if self._lock_words is None:  # every such lock address, one pass over the stacks
+            wanted = {a for a in self.lock_addresses if not HEAP.fullmatch(a)}
+            self._lock_words = {w: [] for w in wanted}
+            for key, (stack, _) in enumerate(self.groups):
+                found = {w.rstrip("?") for w in stack.args_findall(WORD)}
+                for w in wanted.intersection(found):
+                    self._lock_words[w].append(key)
+        found = self._lock_words.get(word)
+        return found if found is not None else self._with_text(word)
+
     def _with_text(self, needle: str) -> list[int]:
+        """Stacks whose text holds ``needle`` (:meth:`Stack.contains`): each shape's text looked
+        at once, the stacks' argument text only when it holds the needle at all."""
         found = self._containing.get(needle)
         if found is None:
-            found = self._containing[needle] = [
-                k for k, (s, _) in self.groups.items() if s.contains(needle)
-            ]
+            if self._shapes is None:
+                self._shapes = {}
+                for k, (s, _) in enumerate(self.groups):
+                    self._shapes.setdefault(id(s.shape), (s.shape, []))[1].append(k)
+            keys = set()
+            for shape, stacks in self._shapes.values():
+                if needle in shape.text:
+                    keys.update(stacks)
+            if "(" not in needle and ")" not in needle:  # argument text holds no parenthesis
+                keys.update(k for k, (s, _) in enumerate(self.groups) if needle in s.args)
+            found = self._containing[needle] = sorted(keys)
         return found
 
     def _past(self, func: str, line: int | None) -> list[int]:

@@ -173,6 +173,22 @@ class Stack:
         return self._frames if self._frames is not None else self.frames_at(0)
 
     @property
+    def has_frames(self) -> bool:
+        """Whether the frames were given (a goroutine read line by line), not made from the shape."""
+        return self._frames is not None
+
+    def frame_args(self) -> list[str | None]:
+        """Each frame's ``args``, in order, without making the frames."""
+        if self._frames is not None:
+            return [f.args for f in self._frames]
+        shape = self.shape
+        out = [f.args for f in shape.template]
+        if shape.slots:
+            for i, arg in zip(shape.slots, self.args.split("\n"), strict=False):
+                out[i] = out[i] + arg if out[i] else arg
+        return out
+
+    @property
     def functions(self) -> tuple[str, ...]:
         shape = self.shape
         if shape._functions is None and self._frames is not None:  # frames read line by line
@@ -299,6 +315,17 @@ class LazyGoroutine(Goroutine):
         return list(self.block.stack.functions)
 
 
+def frames_of(g: Goroutine) -> list[Frame]:
+    """``g.frames``, but made anew and not kept on a goroutine read in bulk whose frames were not
+    read yet (a caller that walks every frame of a big dump once)."""
+    if isinstance(g, LazyGoroutine):
+        try:
+            return _SLOT.__get__(g)
+        except AttributeError:
+            return g.block.stack.frames_at(g.line + 1)
+    return g.frames
+
+
 def stack_of(g: Goroutine, shared: dict[str, Stack] | None = None) -> Stack:
     """The shared Stack of ``g``; eager goroutines get one built from their frames (shared
     through ``shared`` when given, keyed by the text their frames would print)."""
@@ -386,8 +413,9 @@ class _Known(dict):
         self.recent: dict[str, Stack] = {}  # frame lines -> their Stack, the last RECENT or fewer
         self.creators: dict[
             str, tuple
-        ] = {}  # "created by" pair text ("" for none) -> (by, file, line, in), the last RECENT or fewer
+        ] = {}  # "created by" pair text but the id ("" for none) -> (by, file, line), the last RECENT or fewer
         self.names: dict[str, str] = {}  # one copy of each creator's function and file
+        self.lines: dict[str, tuple] = {}  # header line after the id -> head (RECENT or fewer)
         self.blocks: dict[
             tuple, Block
         ] = {}  # (stack, creator) -> Block, but a stack's first (Stack.block)
@@ -399,16 +427,21 @@ class _Known(dict):
 def _verify(block: str, seen: _Known) -> tuple | None:
     """(head, Block, created_in) of a goroutine given from after ``goroutine N `` to the end of
     its last line; None when the line reader must read it."""
-    heads = seen.heads
     eol = block.find("\n")
-    m = HEAD_REST.fullmatch(block, 0, eol) if eol > 0 else None
-    if m is None:
-        return None
-    head = heads.get(m[1]) or heads.setdefault(m[1], header_state(m[1]))
+    head = seen.lines.get(block[:eol]) if eol > 0 else None
+    if head is None:
+        m = HEAD_REST.fullmatch(block, 0, eol) if eol > 0 else None
+        if m is None:
+            return None
+        heads = seen.heads
+        head = heads.get(m[1]) or heads.setdefault(m[1], header_state(m[1]))
+        if len(seen.lines) >= RECENT:
+            seen.lines.clear()
+        seen.lines[block[:eol]] = head
     body = block[eol + 1 :] + "\n"
     cut = body.rfind("\ncreated by ") + 1 or (0 if body.startswith("created by ") else len(body))
     frames, pair = (body[:cut], body[cut:]) if cut < len(body) else (body, "")
-    stack, creator = seen.recent.get(frames), seen.creators.get(pair)
+    stack, creator = seen.recent.get(frames), _known_creator(pair, seen)
     if stack is None:
         stack = _stack(frames, seen, False)
     if (
@@ -429,8 +462,25 @@ def _body(body: str, seen: _Known) -> tuple | None:
     end = m.start(1) - 11 if m[1] is not None else len(body)  # "created by " starts the pair
     frames = body[:end]
     stack = seen.recent.get(frames) or _stack(frames, seen, True)
-    creator = seen.creators.get(body[end:]) or _creator(m, body[end:], seen)
+    creator = _known_creator(body[end:], seen) or _creator(m, body[end:], seen)
     return _block(stack, creator, body, seen), creator[3]
+
+
+def _pair_key(pair: str) -> tuple[str, int | None]:
+    """A ``created by`` pair's text without the creator's goroutine id (the key of
+    ``_Known.creators``), and that id."""
+    eol = pair.find("\n")
+    at = pair.rfind(" in goroutine ", 0, eol)  # the name before it holds no blank
+    if at < 0 or not (gid := pair[at + 14 : eol]).isdecimal():
+        return pair, None
+    return pair[: at + 14] + pair[eol:], int(gid)
+
+
+def _known_creator(pair: str, seen: _Known) -> tuple | None:
+    """(by, file, line, in goroutine) of a pair whose text but the goroutine id was read before."""
+    key, gid = _pair_key(pair)
+    known = seen.creators.get(key)
+    return known and (*known, gid)
 
 
 def _creator(m: re.Match, pair: str, seen: _Known) -> tuple:
@@ -440,13 +490,8 @@ def _creator(m: re.Match, pair: str, seen: _Known) -> tuple:
         seen.creators.clear()
     names = seen.names
     by, file = m[1] and names.setdefault(m[1], m[1]), m[3] and names.setdefault(m[3], m[3])
-    creator = seen.creators[pair] = (
-        by,
-        file,
-        int(m[4]) if m[4] else None,
-        int(m[2]) if m[2] else None,
-    )
-    return creator
+    creator = seen.creators[_pair_key(pair)[0]] = (by, file, int(m[4]) if m[4] else None)
+    return (*creator, int(m[2]) if m[2] else None)
 
 
 def _stack(frames: str, seen: _Known, verified: bool) -> Stack | None:

@@ -101,3 +101,91 @@ def test_eager_goroutines_get_stacks_with_the_same_frames():
     [d] = parse_dumps(text)
     for g in d.goroutines:
         assert stack_of(g).frames is g.frames and stack_of(g).functions == tuple(g.functions)
+
+
+def _parents_moved(copies: int) -> str:
+    """:func:`perturbed`, the ``created by … in goroutine N`` ids moved with their copy too."""
+    text = perturbed(copies)
+    blocks = text.strip("\n").split("\n\n")
+    per_copy = len(blocks) // copies
+    return (
+        "\n\n".join(
+            re.sub(
+                r" in goroutine (\d+)$",
+                lambda m, k=i // per_copy: f" in goroutine {int(m[1]) + 1000 * k}",
+                b,
+                flags=re.M,
+            )
+            for i, b in enumerate(blocks)
+        )
+        + "\n"
+    )
+
+
+def test_creators_and_headers_read_once_keep_each_goroutines_own_parent():
+    text = _parents_moved(3)
+    assert flat(parse_text(text)) == flat(parse_dumps(text))
+    [d] = parse_text(text)
+    by_id = {g.id: g for g in d.goroutines}
+    created = [g for g in d.goroutines if g.id < 1000 and g.created_in]
+    assert created  # the repro's goroutines started by another goroutine
+    for g in created:
+        assert [by_id[g.id + 1000 * k].created_in for k in range(3)] == [
+            g.created_in + 1000 * k for k in range(3)
+        ]
+        assert len({id(by_id[g.id + 1000 * k].block.stack.shape) for k in range(3)}) == 1
+
+
+def test_lock_waits_planned_per_shape_read_each_copys_own_address():
+    from forensics.goroutines.locks import analyze_locks
+
+    text = perturbed(3)
+    [bulk], [lines] = parse_text(text), parse_dumps(text)
+    found = analyze_locks(bulk)
+    assert [lock.to_dict(0, "x", 1) for lock in found] == [
+        lock.to_dict(0, "x", 1) for lock in analyze_locks(lines)
+    ]
+    waiters = {w.goroutine: lock.key for lock in found for w in lock.waiters}
+    assert [waiters[127 + 1000 * k] for k in range(3)] == [
+        "0xc00126a180",
+        "0xc00226a180",
+        "0xc00326a180",
+    ]
+
+
+def test_judging_and_tabling_a_dump_read_in_bulk_keep_no_frames_on_its_goroutines():
+    from forensics.evidence import _dump_rows, _frame
+    from forensics.goroutines.completeness import judge
+    from forensics.parse.fastdump import _SLOT
+
+    [d] = parse_text(perturbed(2))
+    judge(d)
+    rows = _dump_rows([d], [])
+    kept = [g.id for g in d.goroutines if _has(_SLOT, g)]
+    assert kept == []  # frames made for the table's rows, one goroutine at a time
+    frames = _frame("frames", rows[2])
+    assert len(frames) == sum(len(g.frames) for g in d.goroutines)
+    assert (
+        list(frames.columns)
+        == "dump gid depth func args file lineno offset inlined source line".split()
+    )
+
+
+def _has(slot, g) -> bool:
+    try:
+        slot.__get__(g)
+    except AttributeError:
+        return False
+    return True
+
+
+def test_lock_addresses_of_another_width_are_looked_up_by_word_as_the_line_reader_does():
+    from forensics.goroutines.locks import analyze_locks
+
+    text = re.sub(r"0xc([0-9a-f]{9})\b", r"0xc00\1", perturbed(2))  # 12 hex digits: not HEAP words
+    [bulk], [lines] = parse_text(text), parse_dumps(text)
+    found = analyze_locks(bulk)
+    assert [lock.to_dict(0, "x", 1) for lock in found] == [
+        lock.to_dict(0, "x", 1) for lock in analyze_locks(lines)
+    ]
+    assert {lock.key for lock in found} >= {"0xc0000126a180", "0xc0000226a180"}
