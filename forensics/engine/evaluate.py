@@ -258,25 +258,7 @@ def excerpt(table: str, row: pd.Series) -> str:
     if table == "panics":
         return f"{get('message')} (at {get('site') or 'an unknown function'})"
     if table == "locks":
-        sites = ", ".join(s.rsplit("/", 1)[-1] for s in str(get("sites")).split("\n") if s)
-        holder = {
-            "orphaned": "no goroutine holds it (holder gone)",
-            "holder-unseen": "its holder is not among the given goroutines (a partial dump)",
-        }.get(get("status"), f"{get('status')}: {get('holders')}")
-        wait = f", longest wait {int(get('longest_wait'))} min" if get("longest_wait") != "" else ""
-        n, gids = (
-            get("waiters"),
-            [g for g in str(get("waiter_gids")).split() if not g.startswith("-")],
-        )
-        which = (
-            f"goroutine{'s' if len(gids) > 1 else ''} {' '.join(gids)}"
-            if gids
-            else "a pprof debug=1 profile: no ids"
-        )
-        return (
-            f"{get('kind')} {get('key')}: {n} goroutine{'s' if n != 1 else ''} waiting "
-            f"({which}) in {sites}{wait}; {holder}"
-        )
+        return str(get("said"))
     if table == "goroutines":
         if str(get("gid")).startswith("-"):  # a pprof debug=1 group: its count, no id
             n = get("weight") or 1

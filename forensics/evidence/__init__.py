@@ -33,7 +33,7 @@ TABLES = {
     "panics": "dump program time message recovered fatal gid top site stack container host frame frame_at request "
     "source line",
     "locks": "dump program key kind status waiters longest_wait sites waiter_gids holders holder_gids time source line "
-    "confidence evidence complete snapshot fact views",
+    "confidence evidence complete snapshot fact views said",
     "containers": "what container id name time text source line",
 }
 # Which kind of input a table's emptiness speaks for: no dump given means "unknown", not "no".
@@ -392,6 +392,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                     "line": lock.line or d.line,
                     "complete": complete,
                     "snapshot": d.snapshot,
+                    "said": lock.describe(),
                 }
             )
     _facts(g_rows, l_rows)

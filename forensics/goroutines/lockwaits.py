@@ -84,6 +84,27 @@ class Lock:
         """The header line of its first waiter (lowest goroutine id): where it is cited; 0 if unknown."""
         return min(self.waiters, key=lambda w: w.goroutine).line if self.waiters else 0
 
+    def describe(self) -> str:
+        """The lock in one line, as a finding cites it: kind, key, its waiters and where they
+        wait, and what holds it."""
+        sites = ", ".join(s.rsplit("/", 1)[-1] for s in self.functions)
+        holder = {
+            "orphaned": "no goroutine holds it (holder gone)",
+            "holder-unseen": "its holder is not among the given goroutines (a partial dump)",
+        }.get(self.status, f"{self.status}: {'; '.join(h.reason for h in self.holders)}")
+        wait = f", longest wait {self.longest_wait} min" if self.longest_wait is not None else ""
+        n = self.waiter_count
+        gids = [str(w.goroutine) for w in self.waiters if w.goroutine >= 0]  # pprof groups: < 0
+        which = (
+            f"goroutine{'s' if len(gids) > 1 else ''} {' '.join(gids)}"
+            if gids
+            else "a pprof debug=1 profile: no ids"
+        )
+        return (
+            f"{self.kind} {self.key}: {n} goroutine{'s' if n != 1 else ''} waiting "
+            f"({which}) in {sites}{wait}; {holder}"
+        )
+
     def to_dict(self, dump: int, source: str, line: int) -> dict:
         """The lock as JSON data: ``forensics dump --json`` and the report's ``locks``."""
         return {
