@@ -7,6 +7,7 @@ keeps ``source`` and ``line`` so a finding can cite it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -66,9 +67,37 @@ CONTAINER_WORD = regex.compile(
 _HEX64 = regex.compile(r"\b[0-9a-f]{64}\b")
 
 
+class Tables(Mapping):
+    """The evidence tables by name, in ``TABLES`` order. A table given as a builder is built on its
+    first access and kept (``frames``, a row per frame of every goroutine: only a rule that reads it
+    pays for it); ``in`` and iteration build nothing, reading the items builds them all."""
+
+    def __init__(
+        self,
+        built: dict[str, pd.DataFrame],
+        builders: dict[str, Callable[[], pd.DataFrame]] | None = None,
+    ):
+        self.built = built
+        self.builders = dict(builders or {})
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self.built and name in self.builders:
+            self.built[name] = self.builders.pop(name)()
+        return self.built[name]
+
+    def __contains__(self, name) -> bool:
+        return name in self.built or name in self.builders
+
+    def __iter__(self) -> Iterator[str]:
+        return (n for n in TABLES if n in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 @dataclass
 class Evidence:
-    tables: dict[str, pd.DataFrame]
+    tables: Mapping[str, pd.DataFrame]  # a Tables
     coverage: dict[str, bool]
     locks: list[tuple[int, Lock]] = field(default_factory=list)  # (dump index, lock) for the report
     dumps: list[Dump] = field(default_factory=list)
@@ -283,8 +312,6 @@ def _request_before(events: list[Event], when, host) -> str | None:
 
 def _dump_rows(dumps: list[Dump], events: list[Event]):
     dump_rows, g_rows, p_rows, l_rows, locks = [], [], [], [], []
-    f_rows: dict[str, list] = {c: [] for c in TABLES["frames"].split()}  # by column: a frame a row
-    *f_cols, f_source, f_line = f_rows.values()
     snapshots.group(dumps)
     for index, d in enumerate(dumps):
         complete = judge(d)
@@ -332,15 +359,6 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                     "snapshot": d.snapshot,
                 }
             )
-            for depth, f in enumerate(frames_of(g)):  # made for the row, not kept on g
-                for col, value in zip(
-                    f_cols,
-                    (index, g.id, depth, f.func, f.args, f.file, f.lineno, f.offset, f.inlined),
-                    strict=True,
-                ):
-                    col.append(value)
-                f_source.append(d.source)
-                f_line.append(f.line)
         if d.panic_message:
             g = next(
                 (g for g in d.goroutines if g.state == "running"),
@@ -396,7 +414,26 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                 }
             )
     _facts(g_rows, l_rows)
-    return dump_rows, g_rows, f_rows, p_rows, l_rows, locks
+    return dump_rows, g_rows, p_rows, l_rows, locks
+
+
+def _frame_rows(dumps: list[Dump]) -> dict[str, list]:
+    """The ``frames`` table's rows by column, a frame a row (the frames made for the row, not kept
+    on a goroutine read in bulk)."""
+    f_rows: dict[str, list] = {c: [] for c in TABLES["frames"].split()}
+    *f_cols, f_source, f_line = f_rows.values()
+    for index, d in enumerate(dumps):
+        for g in d.goroutines:
+            for depth, f in enumerate(frames_of(g)):
+                for col, value in zip(
+                    f_cols,
+                    (index, g.id, depth, f.func, f.args, f.file, f.lineno, f.offset, f.inlined),
+                    strict=True,
+                ):
+                    col.append(value)
+                f_source.append(d.source)
+                f_line.append(f.line)
+    return f_rows
 
 
 def _facts(g_rows: list[dict], l_rows: list[dict]) -> None:
@@ -511,13 +548,13 @@ def engine_version(daemons: pd.DataFrame) -> str | None:
 
 def build(parsed: Parsed) -> Evidence:
     events = parsed.events
-    dump_rows, g_rows, f_rows, p_rows, l_rows, locks = _dump_rows(parsed.dumps, events)
-    tables = {
+    dump_rows, g_rows, p_rows, l_rows, locks = _dump_rows(parsed.dumps, events)
+    dumps = parsed.dumps
+    built = {
         "events": _frame("events", _event_rows(events)),
         "daemons": _frame("daemons", _daemon_rows(events)),
         "dumps": _frame("dumps", dump_rows),
         "goroutines": _frame("goroutines", g_rows),
-        "frames": _frame("frames", f_rows),
         "panics": _frame("panics", p_rows),
         "locks": _frame("locks", l_rows),
         "containers": _frame("containers", _container_rows(events)),
@@ -530,4 +567,5 @@ def build(parsed: Parsed) -> Evidence:
         # a partial dump (a pasted excerpt) shows what is in it, never that something is not there
         "complete_dumps": any(d.complete for d in stack_dumps),
     }
+    tables = Tables(built, {"frames": lambda: _frame("frames", _frame_rows(dumps))})
     return Evidence(tables, coverage, locks, parsed.dumps, join(parsed.dumps))

@@ -349,18 +349,23 @@ def frame_sites(goroutines: Iterable[Goroutine]) -> Iterator[tuple[str, str | No
     """(function, file, line) of each frame of ``goroutines``, in order, but a goroutine read in bulk
     whose :class:`Shape` came before is left out: the same distinct sites in the same order of first
     appearance, without making every goroutine's frames."""
+    for g in first_of_shapes(goroutines):
+        block = getattr(g, "block", None)
+        for f in g.frames if block is None else block.stack.shape.template:
+            yield f.func, f.file, f.lineno
+
+
+def first_of_shapes(goroutines: Iterable[Goroutine]) -> Iterator[Goroutine]:
+    """``goroutines`` in order, but a goroutine read in bulk whose :class:`Shape` (functions,
+    file:line) came before is left out: every frame site still appears, first where it first did."""
     seen: set[int] = set()
     for g in goroutines:
         block = getattr(g, "block", None)
-        if block is None:
-            frames = g.frames
-        elif id(shape := block.stack.shape) in seen:
-            continue
-        else:
+        if block is not None:
+            if id(shape := block.stack.shape) in seen:
+                continue
             seen.add(id(shape))
-            frames = shape.template
-        for f in frames:
-            yield f.func, f.file, f.lineno
+        yield g
 
 
 def groups(goroutines: list[Goroutine]) -> dict[Block, list[Goroutine]]:

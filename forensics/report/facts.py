@@ -13,6 +13,7 @@ from forensics.goroutines.buckets import Bucket
 from forensics.goroutines.buckets import buckets as goroutine_buckets
 from forensics.goroutines.locks import Lock
 from forensics.parse import dockerversion
+from forensics.parse.fastdump import first_of_shapes, frames_of
 
 STACK_FRAMES = 12  # functions kept per bucket, from the top of the stack
 BUCKETS = 60  # buckets kept per dump, the goroutines waiting on a lock and the largest first
@@ -56,21 +57,24 @@ def go_versions(ev) -> list[dict]:
                 }
             )
     if not out:
-        frames = ev["frames"]
-        for file in frames["file"].dropna().unique():
-            m = _GO_PATH.search(file)
-            if m:
-                row = frames[frames["file"] == file].iloc[0]
-                out.append(
-                    {
-                        "version": f"go{m['v']}",
-                        "how": "runtime source paths in a goroutine dump",
-                        "source": row["source"],
-                        "line": int(row["line"]),
-                    }
-                )
-                break
+        found = _go_path(ev.dumps)
+        if found:
+            version, source, line = found
+            how = "runtime source paths in a goroutine dump"
+            out.append({"version": version, "how": how, "source": source, "line": line})
     return out
+
+
+def _go_path(dumps) -> tuple[str, str, int] | None:
+    """(go1.N, source, line) of the first frame, in the dumps' order, whose file lies in a Go
+    release's tree (``/go1.22.5/src/runtime/...``); each stack shape looked at once."""
+    for d in dumps:
+        for g in first_of_shapes(d.goroutines):
+            for f in frames_of(g):
+                m = _GO_PATH.search(f.file) if f.file else None
+                if m:
+                    return f"go{m['v']}", d.source, int(f.line)
+    return None
 
 
 def _images(ev) -> list[str]:

@@ -154,16 +154,17 @@ def test_lock_waits_planned_per_shape_read_each_copys_own_address():
 
 
 def test_judging_and_tabling_a_dump_read_in_bulk_keep_no_frames_on_its_goroutines():
-    from forensics.evidence import _dump_rows, _frame
+    from forensics.evidence import _dump_rows, _frame, _frame_rows
     from forensics.goroutines.completeness import judge
     from forensics.parse.fastdump import _SLOT
 
     [d] = parse_text(perturbed(2))
     judge(d)
-    rows = _dump_rows([d], [])
+    _dump_rows([d], [])
+    rows = _frame_rows([d])
     kept = [g.id for g in d.goroutines if _has(_SLOT, g)]
     assert kept == []  # frames made for the table's rows, one goroutine at a time
-    frames = _frame("frames", rows[2])
+    frames = _frame("frames", rows)
     assert len(frames) == sum(len(g.frames) for g in d.goroutines)
     assert (
         list(frames.columns)
