@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from forensics import __version__
+from forensics.cli import common
 from forensics.cli.dump import dump as dump_command
+from forensics.cli.scan import scan as scan_command
 from forensics.findings import SEVERITIES, Severity
 
 app = typer.Typer(
@@ -25,61 +26,6 @@ app = typer.Typer(
 )
 rules_app = typer.Typer(no_args_is_help=True, help="The rule catalogue.")
 app.add_typer(rules_app, name="rules")
-app.command(name="dump")(dump_command)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _line(text: str) -> str:
-    """One line for the terminal: control characters (escape sequences, newlines) shown, not obeyed."""
-    from forensics.report.html import visible
-
-    return visible(text).replace("\n", "⟨U+000A⟩")
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"forensics: {_line(message)}", markup=False)
-    return typer.Exit(code)
-
-
-def _engine_version(value: str | None) -> str | None:
-    """--engine-version checked: a release number such as 27.4.1 (v27.4.1, 20.10.24+dfsg1), never a guess."""
-    from forensics.parse.versions import parse
-
-    if value is None:
-        return None
-    text = value.strip()
-    number = text.lstrip("v").split("-")[0].split("+")[0].split("~")[0]
-    if (
-        parse(text) is None
-        or "." not in number
-        or not all(p.isdigit() for p in number.split("."))
-        or not 2 <= len(number.split(".")) <= 3
-    ):
-        raise _fail(f"--engine-version {value!r} is not a Docker Engine version (such as 27.4.1)")
-    return text
-
-
-def _load(rules_dir: Path | None):
-    from forensics.engine.ruleset import (  # pandas comes with it: only commands that need rules
-        RuleError,
-        load_rules,
-    )
-
-    try:
-        return load_rules(rules_dir)
-    except RuleError as exc:
-        raise _fail(f"rule error: {exc}") from None
-
-
-def _write(path: str, text: str) -> None:
-    from forensics.cli import outputs
-
-    outputs.emit(path, text)
-
-
-def _map_not_on_stdout(redact_map: str | None) -> None:
-    if redact_map == "-":
-        raise _fail("--redact-map needs a file (the mapping undoes the redaction: never on stdout)")
 
 
 def _check_outputs(
@@ -92,7 +38,7 @@ def _check_outputs(
     """Refuse, before anything is read, outputs that would overwrite an input or each other."""
     from forensics.cli.outputs import OutputError, check
 
-    _map_not_on_stdout(redact_map)
+    common.map_not_on_stdout(redact_map)
     try:
         check(
             inputs,
@@ -104,64 +50,15 @@ def _check_outputs(
             },
         )
     except OutputError as exc:
-        raise _fail(str(exc)) from None
-
-
-SINCE_HELP = (
-    "only evidence from this time on: a duration ago (2h, 3d) or a time (2025-01-07T15:00:00Z; "
-    "local without a zone)"
-)
-UNTIL_HELP = (
-    "only evidence up to this time: a duration ago (2h, 3d) or a time (2025-01-07T15:00:00Z)"
-)
-
-
-def _window(since: str | None, until: str | None):
-    from forensics.parse.scope import parse_window
-
-    try:
-        return parse_window(since, until)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-
-
-MARKDOWN_HELP = "write Markdown for a ticket to this file (at most 30,000 characters; - for stdout)"
-REDACT_HELP = (
-    "replace host names, IP addresses, user names, container and image names and tags by pseudonyms, "
-    "and mask secrets, in every output"
-)
-REDACT_MAP_HELP = (
-    "with --redact: keep the name -> pseudonym mapping in this file (read if it exists, then written "
-    "back), so pseudonyms hold across runs; keep it private"
-)
-
-
-def _load_map(redact_map: str | None) -> dict[str, str]:
-    """The mapping kept in ``--redact-map`` (empty when not given or not there yet)."""
-    from forensics.report.redact import load_map
-
-    if not redact_map:
-        return {}
-    try:
-        return load_map(redact_map)
-    except (OSError, ValueError) as exc:
-        raise _fail(f"--redact-map {redact_map}: {getattr(exc, 'strerror', None) or exc}") from None
-
-
-def _save_map(redact_map: str | None, known: dict[str, str]) -> None:
-    from forensics.cli import outputs
-    from forensics.report.redact import dump_map
-
-    if redact_map:
-        outputs.emit(redact_map, dump_map(known), mode=0o600)  # it undoes the redaction
+        raise common.fail(str(exc)) from None
 
 
 def _redact(report: dict, redact_map: str | None) -> dict:
     from forensics.report.redact import redact
 
-    known = _load_map(redact_map)
+    known = common.load_map(redact_map)
     out = redact(report, known)
-    _save_map(redact_map, known)
+    common.save_map(redact_map, known)
     return out
 
 
@@ -179,7 +76,7 @@ def _outputs(
         print_text(report)
     for path, render in ((json_out, to_json), (html, to_html), (markdown, to_markdown)):
         if path:
-            _write(path, render(report))
+            common.write(path, render(report))
 
 
 @app.command()
@@ -191,9 +88,9 @@ def analyze(
     json_out: str | None = typer.Option(
         None, "--json", help="write the JSON result to this file (- for stdout)"
     ),
-    markdown: str | None = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
-    redact: bool = typer.Option(False, "--redact", help=REDACT_HELP),
-    redact_map: str | None = typer.Option(None, "--redact-map", help=REDACT_MAP_HELP),
+    markdown: str | None = typer.Option(None, "--markdown", help=common.MARKDOWN_HELP),
+    redact: bool = typer.Option(False, "--redact", help=common.REDACT_HELP),
+    redact_map: str | None = typer.Option(None, "--redact-map", help=common.REDACT_MAP_HELP),
     fail_on: str = typer.Option(
         "high",
         "--fail-on",
@@ -226,8 +123,8 @@ def analyze(
         help="parse every line of large logs instead of "
         "skimming routine debug/info stretches (slower; same findings)",
     ),
-    since: str | None = typer.Option(None, "--since", help=SINCE_HELP),
-    until: str | None = typer.Option(None, "--until", help=UNTIL_HELP),
+    since: str | None = typer.Option(None, "--since", help=common.SINCE_HELP),
+    until: str | None = typer.Option(None, "--until", help=common.UNTIL_HELP),
 ) -> None:
     """Diagnose a daemon from its logs and goroutine dumps."""
     from forensics.analyze import analyze as run
@@ -235,18 +132,18 @@ def analyze(
     from forensics.report import to_dict
 
     if fail_on not in SEVERITIES:
-        raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
+        raise common.fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
     if input_format not in FORMATS:
-        raise _fail(f"--input-format must be one of {', '.join(FORMATS)}")
+        raise common.fail(f"--input-format must be one of {', '.join(FORMATS)}")
     if redact_map and not redact:
-        raise _fail("--redact-map needs --redact")
-    engine_version = _engine_version(engine_version)
+        raise common.fail("--redact-map needs --redact")
+    engine_version = common.engine_version(engine_version)
     _check_outputs(paths, html, json_out, markdown, redact_map)
-    window = _window(since, until)
+    window = common.window(since, until)
     result = run(
         paths,
         engine_version=engine_version,
-        rules=_load(rules_dir),
+        rules=common.load_catalogue(rules_dir),
         input_format=input_format,
         max_input_bytes=max_input_bytes,
         every_line=every_line,
@@ -256,7 +153,9 @@ def analyze(
     if redact:
         report = _redact(report, redact_map)
     for p in report["problems"]:
-        err.print(f"forensics: {_line(_where(p))}: {_line(p['message'])}", markup=False)
+        common.err.print(
+            f"forensics: {common.line(_where(p))}: {common.line(p['message'])}", markup=False
+        )
     _outputs(report, html, json_out, markdown, quiet)
     if result.nothing_read:
         raise typer.Exit(2)
@@ -271,9 +170,9 @@ def report_command(
     json_out: str | None = typer.Option(
         None, "--json", help="write the JSON again (e.g. redacted) to this file"
     ),
-    markdown: str | None = typer.Option(None, "--markdown", help=MARKDOWN_HELP),
-    redact: bool = typer.Option(False, "--redact", help=REDACT_HELP),
-    redact_map: str | None = typer.Option(None, "--redact-map", help=REDACT_MAP_HELP),
+    markdown: str | None = typer.Option(None, "--markdown", help=common.MARKDOWN_HELP),
+    redact: bool = typer.Option(False, "--redact", help=common.REDACT_HELP),
+    redact_map: str | None = typer.Option(None, "--redact-map", help=common.REDACT_MAP_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no terminal summary"),
 ) -> None:
     """Re-render a saved JSON result (HTML, Markdown, JSON, terminal) without the inputs."""
@@ -282,7 +181,7 @@ def report_command(
     from forensics.report import ReportError, load
 
     if redact_map and not redact:
-        raise _fail("--redact-map needs --redact")
+        raise common.fail("--redact-map needs --redact")
     _check_outputs([saved], html, json_out, markdown, redact_map)
     try:
         report = load(saved)
@@ -290,7 +189,7 @@ def report_command(
             report = _redact(report, redact_map)
         _outputs(report, html, json_out, markdown, quiet)
     except ReportError as exc:
-        raise _fail(str(exc)) from None
+        raise common.fail(str(exc)) from None
     except (
         KeyError,
         TypeError,
@@ -299,142 +198,13 @@ def report_command(
         IndexError,
         jinja2.TemplateError,
     ) as exc:
-        raise _fail(
+        raise common.fail(
             f"{saved}: not a complete forensics report ({type(exc).__name__}: {exc})"
         ) from None
 
 
-@app.command()
-def scan(
-    paths: list[str] = typer.Argument(
-        None, help="one host per PATH: a file, a directory, a bundle or an fsspec URL"
-    ),
-    hosts_in: list[str] = typer.Option(
-        [], "--hosts-in", help="a directory whose every entry is a host (repeatable)"
-    ),
-    out: Path = typer.Option(
-        Path("forensics-scan"), "--out", help="output directory (tables, pages, cache)"
-    ),
-    jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", help="parallel workers"),
-    scheduler: str | None = typer.Option(
-        None, "--scheduler", help="'local' for a Dask LocalCluster, or tcp://host:8786"
-    ),
-    host_from: str | None = typer.Option(
-        None, "--host-from", help="regex whose first group, searched in the path, names the host"
-    ),
-    per_host_reports: bool = typer.Option(
-        False, "--per-host-reports", help="write an HTML report per host"
-    ),
-    fail_on: str = typer.Option(
-        "high", "--fail-on", help="exit 1 when a host has a finding this severe"
-    ),
-    engine_version: str | None = typer.Option(
-        None, "--engine-version", help="Docker Engine version for all hosts"
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar and no summary"),
-    since: str | None = typer.Option(None, "--since", help=SINCE_HELP),
-    until: str | None = typer.Option(None, "--until", help=UNTIL_HELP),
-    redact: bool = typer.Option(
-        False,
-        "--redact",
-        help=REDACT_HELP + " (one pseudonym per name across all hosts; no cache is kept)",
-    ),
-    redact_map: str | None = typer.Option(None, "--redact-map", help=REDACT_MAP_HELP),
-) -> None:
-    """Analyse many hosts in parallel and write a fleet table and page."""
-    import re
-
-    from forensics.fleet.run import run
-
-    if fail_on not in SEVERITIES:
-        raise _fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
-    _load(None)  # no catalogue is an error here, not one per host
-    window = _window(since, until)
-    if jobs < 1:
-        raise _fail(f"--jobs must be at least 1 (got {jobs})")
-    if (
-        scheduler is not None
-        and scheduler != "local"
-        and not re.fullmatch(r"(?:tcp|tls|ws|wss|inproc|ucx)://[^\s/:]+:\d+/?", scheduler)
-    ):
-        raise _fail(
-            f"--scheduler {scheduler!r}: give 'local' or a scheduler address such as tcp://host:8786"
-        )
-    if host_from is not None:
-        try:
-            groups = re.compile(host_from).groups
-        except re.error as exc:
-            raise _fail(f"--host-from {host_from!r}: bad regex: {exc}") from None
-        if groups < 1:
-            raise _fail(
-                f"--host-from {host_from!r}: the regex needs a group (the host name), e.g. 'hosts/([^/]+)/'"
-            )
-    if out.exists() and not out.is_dir():
-        raise _fail(f"--out {out}: exists and is not a directory")
-    if redact_map and not redact:
-        raise _fail("--redact-map needs --redact")
-    engine_version = _engine_version(engine_version)
-    _check_scan_outputs(list(paths or []) + list(hosts_in), out, redact_map)
-    if redact and _unredacted_scan(out):
-        raise _fail(
-            f"--out {out} holds an unredacted scan (its cache, pages or tables would sit beside "
-            "the redacted ones); give --redact a new directory"
-        )
-    known = _load_map(redact_map) if redact else None
-    code = run(
-        paths or [],
-        hosts_in,
-        out,
-        jobs,
-        scheduler,
-        host_from,
-        per_host_reports,
-        fail_on,
-        engine_version,
-        quiet,
-        err,
-        window=window,
-        redact=known,
-    )
-    if known is not None:
-        _save_map(redact_map, known)
-    raise typer.Exit(code)
-
-
-def _unredacted_scan(out: Path) -> bool:
-    """An earlier scan without --redact in ``out``: a redacted scan keeps no cache and marks fleet.json."""
-    import json
-
-    if any((out / "cache").glob("*.json")):
-        return True
-    try:
-        return "redaction" not in json.loads((out / "fleet.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return False
-    except (OSError, ValueError, TypeError):
-        return True
-
-
-def _check_scan_outputs(inputs: list[str], out: Path, redact_map: str | None) -> None:
-    """scan's fixed outputs checked as analyze's are: never an input, never through a link to one."""
-    from forensics.cli.outputs import OutputError, check
-    from forensics.ingest.sources import SCAN_MARK
-
-    _map_not_on_stdout(redact_map)
-    for given in inputs:
-        if Path(given).is_dir() and Path(given).resolve() == out.resolve():
-            raise _fail(
-                f"--out {out} is the input folder {given}: its evidence would be marked as scan"
-                " output; give a folder of its own (inside it is fine)"
-            )
-    names = ["fleet.csv", "fleet.parquet", "fleet.json", "fleet.html", SCAN_MARK]
-    try:
-        check(
-            inputs,
-            {f"--out {out}: {n}": str(out / n) for n in names} | {"--redact-map": redact_map},
-        )
-    except OutputError as exc:
-        raise _fail(str(exc)) from None
+app.command(name="dump")(dump_command)
+app.command(name="scan")(scan_command)
 
 
 @app.command()
@@ -479,9 +249,9 @@ def collect(
     try:
         done = run(Options(output, since, host, dump, dump_via, logs, timeout, redact))
     except CollectError as exc:
-        raise _fail(str(exc)) from None
+        raise common.fail(str(exc)) from None
     for item in done.failed:
-        err.print(f"forensics: {item.how}: {item.error}", markup=False)
+        common.err.print(f"forensics: {item.how}: {item.error}", markup=False)
     if not quiet:
         typer.echo(
             f"wrote {done.path} in {done.seconds:.1f}s: {len(done.items) - len(done.failed)} items collected, "
@@ -504,11 +274,11 @@ def rules_list(
     from forensics.engine.ruleset import catalogue_table
 
     if output_format not in ("text", "markdown"):
-        raise _fail(f"--format must be text or markdown, not {output_format!r}")
+        raise common.fail(f"--format must be text or markdown, not {output_format!r}")
     if markdown or output_format == "markdown":
-        typer.echo(catalogue_table(_load(rules_dir)))
+        typer.echo(catalogue_table(common.load_catalogue(rules_dir)))
         return
-    for rule in _load(rules_dir):
+    for rule in common.load_catalogue(rules_dir):
         fixed = f"  [fixed: {rule.fixed_in}]" if rule.fixed_in else ""
         typer.echo(f"{rule.id:30} {rule.severity:8} {rule.title}{fixed}")
 
@@ -516,9 +286,9 @@ def rules_list(
 @rules_app.command("show")
 def rules_show(rule_id: str, rules_dir: Path | None = typer.Option(None, "--rules")) -> None:
     """Print one rule file."""
-    rule = next((r for r in _load(rules_dir) if r.id == rule_id), None)
+    rule = next((r for r in common.load_catalogue(rules_dir) if r.id == rule_id), None)
     if rule is None:
-        raise _fail(f"no rule {rule_id!r} (see: forensics rules list)")
+        raise common.fail(f"no rule {rule_id!r} (see: forensics rules list)")
     typer.echo(Path(rule.path).read_text(encoding="utf-8"))
     from forensics.rulecheck import cases
 
@@ -537,15 +307,15 @@ def rules_test(
     from forensics.engine.ruleset import rules_dir as bundled
     from forensics.rulecheck import cases, run_case
 
-    rules = _load(rules_dir)
+    rules = common.load_catalogue(rules_dir)
     found = cases(rule_id, rules_dir)
     if not found and not cases(None, rules_dir):
-        raise _fail(
+        raise common.fail(
             f"no rule fixtures in {(rules_dir or bundled()) / 'fixtures'}: they use samples/ and tests/fixtures "
             "of a checkout and are not installed; pass --rules <checkout>/rules"
         )
     if not found:
-        raise _fail(f"no fixtures for {rule_id or 'any rule'}")
+        raise common.fail(f"no fixtures for {rule_id or 'any rule'}")
     failed = 0
     for case in found:
         r = run_case(case, rules)
@@ -579,10 +349,10 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        err.print("forensics: interrupted")
+        common.err.print("forensics: interrupted")
         sys.exit(130)
     except RecursionError:
-        err.print(
+        common.err.print(
             "forensics: input nested too deeply (directories or archives); give a shallower path",
             markup=False,
         )
@@ -599,7 +369,9 @@ def main() -> None:
         except (OSError, AttributeError, ValueError):
             pass
         try:
-            err.print(f"forensics: cannot write the output: {exc.strerror or exc}", markup=False)
+            common.err.print(
+                f"forensics: cannot write the output: {exc.strerror or exc}", markup=False
+            )
         except OSError:
             pass
         sys.exit(2)
