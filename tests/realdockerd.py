@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forensics.collect import dockerapi
+from forensics.collect.hostlogs import child_processes
 
 BINARIES = ("dockerd", "containerd", "runc", "busybox")
 
@@ -127,13 +128,6 @@ def populate(daemon: Daemon) -> None:
     )
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
 def stop(daemon: Daemon) -> None:
     """Remove the running container, SIGTERM dockerd by pid (SIGKILL after 60 s), then stop its
     containerd if it outlived it, unmount what is left under the folder and delete it."""
@@ -142,7 +136,7 @@ def stop(daemon: Daemon) -> None:
             daemon.docker("rm", "-f", "fx-running", check=False)
         except subprocess.TimeoutExpired:
             pass
-    children = _children(daemon.pid)
+    children = child_processes(daemon.pid)
     if daemon.proc.poll() is None:
         os.kill(daemon.pid, signal.SIGTERM)
         try:

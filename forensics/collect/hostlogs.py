@@ -312,11 +312,22 @@ CONTAINERD_WRITTEN = re.compile(r"goroutine stack dump written to (\S+?\.log)")
 SHIMS_SIGNALLED = 64  # at most this many shims are asked for their stacks
 
 
-def _children(pid: int) -> list[int]:
+def child_processes(pid: int) -> list[int]:
+    """The child processes of ``pid``, whichever of its threads started them (a Go program such as
+    dockerd forks from any OS thread, and /proc/PID/task/TID/children lists a thread's own only)."""
+    children = []
     try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return []
+    for tid in tasks:
+        try:
+            children += [
+                int(p) for p in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+            ]
+        except OSError:
+            continue
+    return sorted(set(children))
 
 
 def _process(pid: int, how: str) -> Daemon:
@@ -336,7 +347,7 @@ def find_containerd(daemon: Daemon) -> Daemon:
     Only looked for when dockerd was found; never a guess among several."""
     if daemon.pid is None:
         return Daemon(problem=f"dockerd not found ({daemon.problem}), so neither is its containerd")
-    pids = [p for p in _children(daemon.pid) if _comm(p) == "containerd"]
+    pids = [p for p in child_processes(daemon.pid) if _comm(p) == "containerd"]
     how = f"child of dockerd pid {daemon.pid}"
     if not pids:
         sock = daemon.option("--containerd") or CONTAINERD_SOCKET
