@@ -455,7 +455,7 @@ def _verify(block: str, seen: _Known) -> tuple | None:
     if stack is None or creator is None or not (pair or "\t" in frames):
         found = _body(frames + pair, seen)
         return found and (head, *found)
-    return head, _block(stack, creator, block, seen), creator[3]  # as many newlines as the body
+    return head, _block(stack, creator, pair, seen), creator[3]
 
 
 def _body(body: str, seen: _Known) -> tuple | None:
@@ -467,7 +467,7 @@ def _body(body: str, seen: _Known) -> tuple | None:
     frames = body[:end]
     stack = seen.recent.get(frames) or _stack(frames, seen, True)
     creator = _known_creator(body[end:], seen) or _creator(m, body[end:], seen)
-    return _block(stack, creator, body, seen), creator[3]
+    return _block(stack, creator, body[end:], seen), creator[3]
 
 
 def _pair_key(pair: str) -> tuple[str, int | None]:
@@ -519,9 +519,9 @@ def _stack(frames: str, seen: _Known, verified: bool) -> Stack | None:
     return stack
 
 
-def _block(stack: Stack, creator: tuple, body: str, seen: _Known) -> Block:
-    """The Block of ``stack`` created by ``creator`` (the creator's goroutine id aside); ``body``
-    has a newline per line of the goroutine after its header."""
+def _block(stack: Stack, creator: tuple, pair: str, seen: _Known) -> Block:
+    """The Block of ``stack`` created by ``creator`` (the creator's goroutine id aside), whose
+    ``created by`` lines are ``pair``."""
     block = stack.block
     if (
         block is not None
@@ -533,9 +533,13 @@ def _block(stack: Stack, creator: tuple, body: str, seen: _Known) -> Block:
     key = (stack, *creator[:3])
     block = seen.blocks.get(key) if stack.block is not None else None
     if block is None:
-        text = stack.shape.text
-        elided = "frames elided" in text and ELIDED_LINE.search(text) is not None
-        block = Block(*key, elided, body.count("\n"), seen.source)
+        shape = stack.shape
+        facts = shape.cache.get("block")  # (elided, lines): once per shape, not per goroutine
+        if facts is None:
+            text = shape.text
+            elided = "frames elided" in text and ELIDED_LINE.search(text) is not None
+            facts = shape.cache["block"] = (elided, text.count("\n"))
+        block = Block(*key, facts[0], facts[1] + pair.count("\n"), seen.source)
         if stack.block is None:  # a stack's first creator: the usual case
             stack.block = block
         else:
