@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Build forensics/data/moby_fingerprints.json.gz: where every moby function starts and ends, per release.
+"""Build forensics/data/moby_fingerprints.bin: where every moby function starts and ends, per release.
 
-    python scripts/moby_fingerprints.py /path/to/moby.git [-o forensics/data/moby_fingerprints.json.gz]
+    python scripts/moby_fingerprints.py /path/to/moby.git [-o forensics/data/moby_fingerprints.bin]
 
 Input: a moby/moby clone (bare or not; only ``git ls-tree`` and ``git cat-file`` are used).
 For each release tag from v17.03.0-ce to the newest (``v17.03.0-ce`` .. ``v18.06.3-ce``,
@@ -12,9 +12,11 @@ its top-level ``func`` declarations are located by a small Go scanner (brace mat
 skips comments, strings, raw strings and runes).  Closures (``F.func1``) are not listed:
 their lines lie inside their parent's span.
 
-The output is deterministic: same clone -> byte-identical file (sorted keys, gzip mtime 0).
+The output is deterministic: same clone -> byte-identical file (sorted keys, fixed zlib level).
 
-Layout (JSON, gzip):
+Built as this dict, then stored by ``forensics.goroutines.fingerprint.pack`` (an index of tags
+and paths, one zlib JSON chunk per path with its versions and blobs, names inlined, blob ids
+dropped: a run reads only the paths its frames name):
   format        1
   moby_head     the clone's HEAD commit; newest_tag: the newest release tag used
   tags          [[tag, version, commit], ...] sorted by version
@@ -32,14 +34,14 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import gzip
-import io
-import json
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from forensics.goroutines import fingerprint  # noqa: E402 -- the storage layout is the reader's
 
 EXCLUDED_DIRS = (
     "integration/",
@@ -328,11 +330,7 @@ def build(clone: str) -> bytes:
             for p, v in sorted(files.items())
         },
     }
-    text = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
-    buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
-        gz.write(text)
-    return buf.getvalue()
+    return fingerprint.pack(data)
 
 
 def main(argv=None) -> int:
@@ -342,10 +340,7 @@ def main(argv=None) -> int:
         "-o",
         "--output",
         default=str(
-            Path(__file__).resolve().parent.parent
-            / "forensics"
-            / "data"
-            / "moby_fingerprints.json.gz"
+            Path(__file__).resolve().parent.parent / "forensics" / "data" / "moby_fingerprints.bin"
         ),
     )
     args = ap.parse_args(argv)

@@ -2,8 +2,9 @@
 
 Every daemon frame of a Go traceback names a function and ``file.go:line``; the line must lie
 inside that function's span (first to last line of its declaration) in the daemon's source.
-``data/moby_fingerprints.json.gz`` (built by ``scripts/moby_fingerprints.py`` from a moby
-clone) holds those spans for every release tag from 17.03.0 on.  :func:`match` keeps the
+``data/moby_fingerprints.bin`` (built by ``scripts/moby_fingerprints.py`` from a moby
+clone, in the layout of :func:`pack`) holds those spans for every release tag from 17.03.0 on;
+a run reads its index and only the files its frames name.  :func:`match` keeps the
 releases consistent with the most frames: all of them for a stock build, all but the frames
 of a locally patched file otherwise (those are named in :attr:`Match.unfit`).
 
@@ -19,17 +20,19 @@ Only daemon frames count: functions under ``github.com/docker/docker/``,
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
+import struct
 import threading
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 MODULES = ("github.com/moby/moby/v2/", "github.com/docker/docker/", "github.com/moby/moby/")
-DATA = "data/moby_fingerprints.json.gz"
+DATA = "data/moby_fingerprints.bin"
+MAGIC = b"forensics moby fingerprints 2\n"
 NEARLY_ALL = 0.9  # below this share of fitting frames the best candidates are called a weak match
 
 _GENERIC = re.compile(r"\[[^\[\]]*\]")
@@ -65,15 +68,49 @@ class Match:
         return bool(self.candidates)
 
 
+def pack(raw: dict[str, Any]) -> bytes:
+    """The table ``raw`` (the build script's dict: tags, paths, names, blobs, files) as stored:
+    :data:`MAGIC`, the length of the index, the index (zlib JSON: tags, paths, where each path's
+    chunk ends), then one zlib JSON chunk per path: its versions (blob, tag ranges) and those
+    blobs (line count, spans with their names, idle runs), so that a run decompresses the index
+    and the chunks of the files its frames name, not the whole table."""
+    chunks: list[bytes] = []
+    for pi in range(len(raw["paths"])):
+        entries = raw["files"].get(str(pi), [])
+        blobs = []
+        for b, _ in entries:
+            _, nlines, flat, idle = raw["blobs"][b]
+            named = [raw["names"][v] if i % 3 == 0 else v for i, v in enumerate(flat)]
+            blobs.append([b, nlines, named, idle])  # the git blob id is not needed
+        chunks.append(
+            zlib.compress(json.dumps([entries, blobs], separators=(",", ":")).encode(), 9)
+        )
+    ends, end = [], 0
+    for c in chunks:
+        end += len(c)
+        ends.append(end)
+    index = {k: raw[k] for k in ("moby_head", "newest_tag", "tags", "paths")}
+    index.update(format=2, blobs=len(raw["blobs"]), chunk_ends=ends)
+    head = zlib.compress(json.dumps(index, separators=(",", ":"), sort_keys=True).encode(), 9)
+    return b"".join([MAGIC, struct.pack(">I", len(head)), head, *chunks])
+
+
 class _Table:
-    def __init__(self, raw: dict[str, Any]):
+    def __init__(self, data: bytes):
+        if not data.startswith(MAGIC):
+            raise ValueError("not a fingerprint table")
+        at = len(MAGIC) + 4
+        (size,) = struct.unpack(">I", data[len(MAGIC) : at])
+        raw = json.loads(zlib.decompress(data[at : at + size]))
+        self._data, self._base = data, at + size
         self.head = raw["moby_head"]
         self.newest = raw["newest_tag"]
         self.tags = [tuple(t) for t in raw["tags"]]
-        self.names = raw["names"]
-        self.blobs = raw["blobs"]
+        self.blob_count = raw["blobs"]
         self.paths = raw["paths"]
-        self._files = {self.paths[int(pi)]: entries for pi, entries in raw["files"].items()}
+        self._ends = raw["chunk_ends"]
+        self._index = {p: i for i, p in enumerate(self.paths)}
+        self._blobs: dict[int, list] = {}  # blob -> [line count, spans with names, idle runs]
         self._expanded: dict[str, list[tuple[int, frozenset[int]]]] = {}
         self.by_base: dict[str, list[str]] = {}
         for p in self.paths:
@@ -81,25 +118,32 @@ class _Table:
         self._spans: dict[int, tuple[int, dict[str, list[tuple[int, int]]], frozenset[int]]] = {}
 
     def __contains__(self, path: str) -> bool:
-        return path in self._files
+        return path in self._index
 
     def versions(self, path: str) -> list[tuple[int, frozenset[int]]]:
         """[(blob, tag indices)] of one path: which version of the file each release has."""
         got = self._expanded.get(path)
         if got is None:
-            got = self._expanded[path] = [(b, frozenset(_expand(r))) for b, r in self._files[path]]
+            i = self._index[path]
+            start = self._base + (self._ends[i - 1] if i else 0)
+            entries, blobs = json.loads(
+                zlib.decompress(self._data[start : self._base + self._ends[i]])
+            )
+            for b, *rest in blobs:
+                self._blobs[b] = rest
+            got = self._expanded[path] = [(b, frozenset(_expand(r))) for b, r in entries]
         return got
 
     def spans(self, blob: int) -> tuple[int, dict[str, list[tuple[int, int]]], frozenset[int]]:
         """(line count, name -> [(first, last line)], idle lines) of one file version."""
         got = self._spans.get(blob)
         if got is None:
-            _, nlines, flat, idle_runs = self.blobs[blob]
+            nlines, flat, idle_runs = self._blobs[blob]  # read with a path's versions
             by_name: dict[str, list[tuple[int, int]]] = {}
             start = 0
             for i in range(0, len(flat), 3):
                 start += flat[i + 1]
-                by_name.setdefault(self.names[flat[i]], []).append((start, start + flat[i + 2]))
+                by_name.setdefault(flat[i], []).append((start, start + flat[i + 2]))
             idle: set[int] = set()
             last = 0
             for i in range(0, len(idle_runs), 2):
@@ -129,8 +173,7 @@ def _load() -> _Table | None:
         with _lock:
             if _table is None and _table_error is None:
                 try:
-                    blob = resources.files("forensics").joinpath(DATA).read_bytes()
-                    _table = _Table(json.loads(gzip.decompress(blob)))
+                    _table = _Table(resources.files("forensics").joinpath(DATA).read_bytes())
                 except Exception as e:  # noqa: BLE001 -- a missing or damaged table: every match says so
                     _table_error = f"fingerprint table unavailable ({type(e).__name__}: {e})"
     return _table
@@ -395,5 +438,5 @@ def table_info() -> dict[str, Any]:
         "releases": len(table.tags),
         "first": table.tags[0][0],
         "files": len(table.paths),
-        "blobs": len(table.blobs),
+        "blobs": table.blob_count,
     }

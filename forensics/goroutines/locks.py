@@ -165,6 +165,20 @@ def _objects(func: str, args: str | None) -> frozenset[str]:
     return frozenset(w for w in words if HEAP.fullmatch(w))
 
 
+def _deepest(stack: Stack, func: str) -> int:
+    """The deepest line ``func`` runs at in ``stack`` (0 if it does not): once per shape, from its
+    template, the frames of each stack not made."""
+    if stack.has_frames:
+        return max((f.lineno or 0 for f in stack.frames if f.func == func), default=0)
+    cache, key = stack.shape.cache, ("deepest", func)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = max(
+            (f.lineno or 0 for f in stack.shape.template if f.func == func), default=0
+        )
+    return found
+
+
 class _Analysis:
     def __init__(self, dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None):
         self.dump = dump
@@ -284,14 +298,7 @@ class _Analysis:
         runs = self._containing.get("past:" + func)
         if runs is None:  # (deepest line of func in the stack, stack key), sorted
             runs = self._containing["past:" + func] = sorted(
-                (
-                    max(
-                        (f.lineno or 0 for f in self.groups[k][0].frames if f.func == func),
-                        default=0,
-                    ),
-                    k,
-                )
-                for k in self._with_text(func)
+                (_deepest(self.groups[k][0], func), k) for k in self._with_text(func)
             )
         return [k for _, k in runs[bisect.bisect_right(runs, (line, float("inf"))) :]]
 

@@ -397,11 +397,12 @@ def in_order(goroutines: list[Goroutine]) -> list[Goroutine]:
     return sorted(goroutines, key=attrgetter("line"))
 
 
-class _Known(dict):
-    """A goroutine's text after ``goroutine N `` -> what :func:`_verify` says of it (``known[block]``).
+class _Known:
+    """What :func:`_verify` remembers of the goroutines it read.
 
-    Nothing keyed by a whole goroutine is kept: on a dump whose goroutines share no argument text
-    that would keep a copy of the dump per cache.  Kept: header states by bracket text, shapes by
+    Nothing keyed by a whole goroutine is kept, nor looked up: on a dump whose goroutines share no
+    argument text that would keep a copy of the dump per cache (and hashing each goroutine's text
+    costs 6% of its parse).  Kept: header states by bracket text, shapes by
     their parts (each stack under its shape by its argument text), the last :data:`RECENT` stacks
     by their frame text, the last RECENT ``created by`` pairs by their text, and the blocks (stack
     and creator).
@@ -409,7 +410,6 @@ class _Known(dict):
     :data:`BODY` (the body grammar is frames, then one optional pair); otherwise BODY decides."""
 
     def __init__(self, source: str):
-        super().__init__()
         self.source = source
         self.heads: dict[str, tuple] = {}  # bracket text -> (state, minutes, locked)
         self.shapes: dict[
@@ -424,9 +424,6 @@ class _Known(dict):
         self.blocks: dict[
             tuple, Block
         ] = {}  # (stack, creator) -> Block, but a stack's first (Stack.block)
-
-    def __missing__(self, block: str) -> tuple | None:
-        return _verify(block, self)
 
 
 def _verify(block: str, seen: _Known) -> tuple | None:
@@ -443,9 +440,11 @@ def _verify(block: str, seen: _Known) -> tuple | None:
         if len(seen.lines) >= RECENT:
             seen.lines.clear()
         seen.lines[block[:eol]] = head
-    body = block[eol + 1 :] + "\n"
-    cut = body.rfind("\ncreated by ") + 1 or (0 if body.startswith("created by ") else len(body))
-    frames, pair = (body[:cut], body[cut:]) if cut < len(body) else (body, "")
+    # the frame lines and the "created by" pair, cut from the block (the body is not copied whole)
+    cut = block.rfind("\ncreated by ", eol) + 1
+    frames, pair = (
+        (block[eol + 1 : cut], block[cut:] + "\n") if cut else (block[eol + 1 :] + "\n", "")
+    )
     stack, creator = seen.recent.get(frames), _known_creator(pair, seen)
     if stack is None:
         stack = _stack(frames, seen, False)
@@ -454,9 +453,9 @@ def _verify(block: str, seen: _Known) -> tuple | None:
     ):  # the frames are known: the pair alone
         creator = _creator(m, pair, seen)
     if stack is None or creator is None or not (pair or "\t" in frames):
-        found = _body(body, seen)
+        found = _body(frames + pair, seen)
         return found and (head, *found)
-    return head, _block(stack, creator, body, seen), creator[3]
+    return head, _block(stack, creator, pair, seen), creator[3]
 
 
 def _body(body: str, seen: _Known) -> tuple | None:
@@ -468,7 +467,7 @@ def _body(body: str, seen: _Known) -> tuple | None:
     frames = body[:end]
     stack = seen.recent.get(frames) or _stack(frames, seen, True)
     creator = _known_creator(body[end:], seen) or _creator(m, body[end:], seen)
-    return _block(stack, creator, body, seen), creator[3]
+    return _block(stack, creator, body[end:], seen), creator[3]
 
 
 def _pair_key(pair: str) -> tuple[str, int | None]:
@@ -520,8 +519,9 @@ def _stack(frames: str, seen: _Known, verified: bool) -> Stack | None:
     return stack
 
 
-def _block(stack: Stack, creator: tuple, body: str, seen: _Known) -> Block:
-    """The Block of ``stack`` created by ``creator`` (the creator's goroutine id aside)."""
+def _block(stack: Stack, creator: tuple, pair: str, seen: _Known) -> Block:
+    """The Block of ``stack`` created by ``creator`` (the creator's goroutine id aside), whose
+    ``created by`` lines are ``pair``."""
     block = stack.block
     if (
         block is not None
@@ -533,9 +533,13 @@ def _block(stack: Stack, creator: tuple, body: str, seen: _Known) -> Block:
     key = (stack, *creator[:3])
     block = seen.blocks.get(key) if stack.block is not None else None
     if block is None:
-        text = stack.shape.text
-        elided = "frames elided" in text and ELIDED_LINE.search(text) is not None
-        block = Block(*key, elided, body.count("\n"), seen.source)
+        shape = stack.shape
+        facts = shape.cache.get("block")  # (elided, lines): once per shape, not per goroutine
+        if facts is None:
+            text = shape.text
+            elided = "frames elided" in text and ELIDED_LINE.search(text) is not None
+            facts = shape.cache["block"] = (elided, text.count("\n"))
+        block = Block(*key, facts[0], facts[1] + pair.count("\n"), seen.source)
         if stack.block is None:  # a stack's first creator: the usual case
             stack.block = block
         else:
@@ -608,12 +612,12 @@ def parse_slabs(
                 final -= 2
             for i, piece in enumerate(pieces):
                 gid, _, block = piece.partition(" ")
-                info, rest = known[block], None
+                info, rest = _verify(block, known), None
                 if (
                     info is None and (cut := block.find("\n\n")) > 0
                 ):  # a goroutine, a blank line, other lines
                     block, rest = block[:cut], block[cut + 2 :]
-                    info = known[block]
+                    info = _verify(block, known)
                 if info and gid.isdecimal():
                     g = new(LazyGoroutine)
                     g.id, g.line, (g.head, g.block, g.created_in) = int(gid), line, info

@@ -339,3 +339,37 @@ def test_match_is_fast():
     for _ in range(10):
         fp.match(frames)
     assert (time.perf_counter() - t0) / 10 < 0.5
+
+
+def test_a_dump_reads_only_the_files_its_frames_name():
+    # the table is an index and a chunk per path: a run decompresses the chunks of the paths its
+    # daemon frames name, not the 14,000 file versions (5.7 MB of JSON) of every release
+    table = fp._Table(fp.resources.files("forensics").joinpath(fp.DATA).read_bytes())
+    assert not table._blobs and not table._expanded
+    frames = frames_of(REPRO / "dockerd.log")
+    named = {fp.source_path(func, file) for func, file, _ in frames} - {None}
+    for path in named:
+        for blob, _ in table.versions(path):
+            table.spans(blob)
+    assert set(table._expanded) == named and 10 <= len(named) < len(table.paths) / 20
+    assert len(table._blobs) < table.blob_count / 10
+
+
+def test_pack_keeps_every_span():
+    raw = {
+        "format": 1,
+        "moby_head": "0" * 40,
+        "newest_tag": "v2.0.0",
+        "tags": [["v1.0.0", "1.0.0", "a" * 40], ["v2.0.0", "2.0.0", "b" * 40]],
+        "paths": ["daemon/a.go", "daemon/b.go"],
+        "names": ["(*Daemon).A", "B", "C"],
+        # blob id, line count, (name, start - previous start, end - start) triples, idle runs
+        "blobs": [["x", 40, [0, 3, 10, 2, 20, 5], [1, 2]], ["y", 50, [1, 7, 30], []]],
+        "files": {"0": [[0, "0-1"]], "1": [[0, "0"], [1, "1"]]},
+    }
+    table = fp._Table(fp.pack(raw))
+    assert "daemon/a.go" in table and "daemon/c.go" not in table
+    assert table.versions("daemon/b.go") == [(0, frozenset({0})), (1, frozenset({1}))]
+    assert table.spans(0) == (40, {"(*Daemon).A": [(3, 13)], "C": [(23, 28)]}, frozenset({1, 2}))
+    assert table.spans(1) == (50, {"B": [(7, 37)]}, frozenset())
+    assert table.blob_count == 2 and table.tags[1] == ("v2.0.0", "2.0.0", "b" * 40)
