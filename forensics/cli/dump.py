@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from forensics.cli.common import fail, write
 from forensics.engine.dumpversion import infer, source_url
 from forensics.goroutines.buckets import Bucket, buckets, select
 from forensics.goroutines.calls import describe as describe_call
@@ -359,13 +360,13 @@ def dump(
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise _exit(f"bad regex {pattern!r}: {exc}", 2) from None
+            raise fail(f"bad regex {pattern!r}: {exc}") from None
     from forensics.cli.outputs import OutputError, check
 
     try:
         check(paths, {"--json": json_out, "--html": html_out})
     except OutputError as exc:
-        raise _exit(str(exc), 2) from None
+        raise fail(str(exc)) from None
     problems: list[sources.Problem] = []
     with paused_gc():  # up to millions of objects made, few of them in cycles
         dumps = load(paths, problems)
@@ -375,32 +376,19 @@ def dump(
         for p in problems:
             typer.echo(f"forensics: {visible(str(p))}", err=True)
     if not dumps:
-        raise _exit("no goroutine dump found", 2)
+        raise fail("no goroutine dump found")
     with paused_gc():
         data = report(dumps, ignore_args, match, exclude, min_wait, top, compare)
     if json_out:
-        _write(
-            json_out, json.dumps(data, default=str)
-        )  # no indent: the C encoder (jq . to read it)
+        write(json_out, json.dumps(data, default=str))  # no indent: the C encoder (jq . to read it)
     if html_out:
-        _write(html_out, html(data))
+        write(html_out, html(data))
     if json_out != "-":
         typer.echo(text(data))
     bad = any(
         lock["status"] in ("orphaned", "deadlock") for d in data["dumps"] for lock in d["locks"]
     )
     raise typer.Exit(1 if bad else 0)
-
-
-def _exit(message: str, code: int) -> typer.Exit:
-    typer.echo(f"forensics: {message}", err=True)
-    return typer.Exit(code)
-
-
-def _write(path: str, content: str) -> None:
-    from forensics.cli import outputs
-
-    outputs.emit(path, content)
 
 
 if (
