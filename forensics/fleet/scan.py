@@ -330,8 +330,11 @@ def _submitter(jobs: int, scheduler: str | None):
 
         return Done, lambda futures: iter(futures), lambda: None
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
 
-    pool = ProcessPoolExecutor(max_workers=jobs)
+    # spawned, not forked: the progress bar's thread runs in this process, and a fork copies
+    # whatever lock that thread holds at that moment (Python 3.12+ warns of it)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
     return pool.submit, as_completed, lambda: pool.shutdown(cancel_futures=True)
 
 
