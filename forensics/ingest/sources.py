@@ -22,7 +22,7 @@ from pathlib import Path
 
 from forensics.ingest import archives
 from forensics.ingest.archives import READ_ERRORS
-from forensics.ingest.skim import FOLLOWS, Skim, Skipped, Surveys, workers
+from forensics.ingest.skim import FOLLOWS, Skim, Skipped, Surveys, newlines, workers
 from forensics.model import (
     Problem,  # sources.Problem: what could not be read (defined with the data types)
 )
@@ -343,14 +343,15 @@ def _blocks(
         while True:
             surveyed = None
             if surveys is None:
-                chunk, lines = next(chunks)
+                chunk, ends = next(chunks)
             else:
                 while len(ahead) <= surveys.ahead and (not ahead or ahead[-1][0]):
                     ahead.append(next(chunks))
                     surveys.put(ahead[-1][0])
-                (chunk, lines), surveyed = ahead.popleft(), surveys.get()
+                (chunk, ends), surveyed = ahead.popleft(), surveys.get()
+            lines = len(ends)
             pieces, wanted = (
-                skim.select(chunk, follows=follows, same=same, surveyed=surveyed)
+                skim.select(chunk, follows=follows, same=same, surveyed=surveyed, ends=ends)
                 if chunk
                 else (None, 0)
             )
@@ -374,9 +375,9 @@ def _blocks(
 
 def _chunks(
     name: str, stream, skim: Skim, read: int, problems: list[Problem]
-) -> Iterator[tuple[bytes, int]]:
-    """The blocks of whole lines of ``stream`` (``read`` lines read before it) and their lines,
-    then ``(b"", 0)``."""
+) -> Iterator[tuple[bytes, object]]:
+    """The blocks of whole lines of ``stream`` (``read`` lines read before it) and where their
+    newlines stand (skim.newlines), then an empty block."""
     while True:
         chunk = stream.read(skim.block)
         if chunk and not chunk.endswith(b"\n"):
@@ -385,9 +386,9 @@ def _chunks(
             if len(rest) > MAX_LINE and not rest.endswith(b"\n"):
                 _skip_long(name, read + chunk.count(b"\n") + 1, stream.readline, problems)
                 chunk += b"\n"
-        lines = chunk.count(b"\n")
-        read += lines
-        yield chunk, lines
+        ends = newlines(chunk)
+        read += len(ends)
+        yield chunk, ends
         if not chunk:
             return
 
