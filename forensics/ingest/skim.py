@@ -29,7 +29,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate
 
 AFTER = 20_000  # lines of each input always parsed one by one
 PARALLEL_FROM = 64 << 20  # bytes: a larger input's blocks are surveyed by other processes as well
@@ -43,7 +42,6 @@ _DIGITS = bytes.maketrans(b"123456789", b"000000000")
 VARIABLE = r"[0-9a-f]{8,}|\d+"  # what the parser blanks in a message to tell repeats (bytes: ASCII)
 _BLANK = re.compile(VARIABLE.encode())
 _MANY = 2000  # lines to look at in a block past which _repeats goes through every line
-_ONE = 1
 CONTEXT = 200  # lines given before a panic or a dump (the requests that led up to it)
 _DUMP_STARTS = (
     (b"panic", b"panic"),
@@ -52,9 +50,16 @@ _DUMP_STARTS = (
 _MARK, _ESCAPED = b'" level=', b'\\" level='
 _DEBUG, _INFO = b'" level=debug msg=', b'" level=info msg='
 # a line at any level but debug and info is always given
-_OTHER_LEVELS = tuple(
-    f'" level={name} '.encode() for name in ("trace", "warning", "error", "fatal", "panic")
-)
+_LEVEL_TOKENS = {
+    name: f'" level={name} '.encode() for name in ("trace", "warning", "error", "fatal", "panic")
+}
+_OTHER_LEVELS = tuple(_LEVEL_TOKENS.values())
+# the level markers inside a quoted value (one logrus line logging another), counted to be taken
+# off the levels' counts
+_ESCAPED_LEVELS = {
+    name: b"\\" + (_DEBUG if name == "debug" else _INFO if name == "info" else token)
+    for name, token in {"debug": None, "info": None, **_LEVEL_TOKENS}.items()
+}
 # the newline before a line that is not a logrus text line at debug or info (after an envelope
 # ending in ": "); the first line of a block is always given
 _ODD = re.compile(rb'\n(?!(?:[^"\n]{1,300}?: )?time="[^"\n]{1,40}" level=(?:debug|info) msg=|\Z)')
@@ -90,32 +95,18 @@ class Skim:
         text lines at debug or info (None when there are none). ``ends``: newlines(chunk), when
         known."""
         ends = newlines(chunk) if ends is None else ends
-        lines = len(ends)
-        located = _scanner(self.needles + tuple(n for n, _ in self.follow), self.caseless)(
+        located, counts = _scanner(self.needles + tuple(n for n, _ in self.follow), self.caseless)(
             chunk, ends
         )
         totals = {"debug": chunk.count(_DEBUG), "info": chunk.count(_INFO)}
-        counts = {}
-        for token, _ in located:
-            if token in _OTHER_LEVELS:
-                totals[token[8:-1].decode()] = counts[token] = chunk.count(token)
-        follow = {needle.encode() for needle, _ in self.follow}
-        for hit, starts in located.items():
-            if starts is None and hit[0] != _ESCAPED and hit[0] not in follow:
-                many = counts[hit[0]] * 4 > lines if hit[0] in counts else None
-                located[hit] = _line_starts(chunk, [hit], many, lines)
-        if (_ESCAPED, False) in located:  # less the markers inside quoted values
-            for at in _finds(chunk, _ESCAPED, every=True):
-                for name in totals:
-                    if chunk.startswith(
-                        b'\\" level='
-                        + name.encode()
-                        + (b" msg=" if name in ("debug", "info") else b" "),
-                        at,
-                    ):
-                        totals[name] -= 1
+        for name, token in _LEVEL_TOKENS.items():
+            if (token, False) in counts:
+                totals[name] = counts[token, False]
+        for name, token in _ESCAPED_LEVELS.items():  # less the markers inside quoted values
+            if (token, False) in counts:  # (its level's token is in it: counted above)
+                totals[name] -= counts[token, False]
         odd = None
-        if sum(totals.values()) != lines:  # some lines are not logrus text lines
+        if sum(totals.values()) != len(ends):  # some lines are not logrus text lines
             odd = [m.start() for m in _ODD.finditer(chunk)]  # the newline ending the line before
         return located, totals, odd
 
@@ -234,13 +225,13 @@ def _line(ends, at: int) -> int:
     return int(ends.searchsorted(at))
 
 
-def _finds(chunk: bytes, token: bytes, every: bool = False) -> list[int]:
-    """Where ``token`` stands in ``chunk``, once per line (``every``: each time)."""
+def _finds(chunk: bytes, token: bytes) -> list[int]:
+    """Where ``token`` stands in ``chunk``, once per line."""
     out = []
     at = chunk.find(token)
     while at >= 0:
         out.append(at)
-        at = chunk.find(token, at + 1 if every else chunk.find(b"\n", at) + 1)
+        at = chunk.find(token, chunk.find(b"\n", at) + 1)
     return out
 
 
@@ -358,86 +349,97 @@ def _level_of(line: bytes) -> str | None:
     return line[at + 8 : line.find(b" ", at + 8)].decode(errors="replace")
 
 
-def _line_starts(
-    chunk: bytes, hits: list[tuple[bytes, bool]], many: bool | None = None, lines: int = -1
-) -> list[int]:
-    """Where the lines holding these needles start; ``many``: on a quarter of the lines or more (then
-    looked for line by line; None: counted here, against ``lines``, the chunk's newlines, when
-    known)."""
-    starts = []
-    lower = None
-    for needle, folded in hits:
-        if folded and lower is None:
-            lower = chunk.lower()
-        hay = lower if folded else chunk
-        if (
-            many
-            if many is not None
-            else hay.count(needle) * 4 > (lines if lines >= 0 else hay.count(b"\n"))
-        ):
-            lines = hay.split(b"\n")
-            begins = accumulate(map(_ONE.__add__, map(len, lines)), initial=0)
-            starts += [at for at, line in zip(begins, lines) if needle in line]
-            continue
-        at = hay.find(needle)
-        while at >= 0:
-            starts.append(hay.rfind(b"\n", 0, at) + 1)
-            at = hay.find(needle, hay.find(b"\n", at) + 1)  # the chunk ends with a newline
-    return starts
+def _token_ends(chunk: bytes, token: bytes):
+    """Where each ``token`` in ``chunk`` ends (a numpy array), found by one split in C, not one
+    find or match callback each."""
+    import numpy
+
+    parts = chunk.split(token)
+    before = numpy.cumsum(numpy.fromiter(map(len, parts), numpy.int64, len(parts))[:-1])
+    return before + numpy.arange(1, len(parts)) * len(token)
 
 
 def _matcher(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[bytes], list]:
     """The needles, level tokens and escaped level tokens a chunk holds, as (bytes, ignore case)."""
     scan = _scanner(needles, caseless)
-    return lambda chunk: list(scan(chunk))
+    return lambda chunk: list(scan(chunk)[1])
 
 
 @lru_cache(maxsize=8)
-def _scanner(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[bytes], dict]:
-    """``{(bytes, ignore case): where the lines holding it start, or None (not looked for yet)}`` for
-    the needles, level tokens and escaped level tokens a chunk holds, in the order given: Hyperscan
-    (one pass for all of them, every match reported) when installed."""
+def _scanner(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[..., tuple]:
+    """A function of a chunk (and its :func:`newlines`, when known) giving, for the needles, level
+    tokens and escaped level tokens the chunk holds, as ``(bytes, ignore case)``: where the lines
+    holding each start (a set; not for the escaped level tokens), and how many times each stands
+    in it (the generic escaped marker ``_ESCAPED``: once). One Hyperscan pass, every match
+    reported (but the level tokens', which may stand on every line: found once, then all at once
+    by _token_ends), when installed, else a search for each."""
     every = [(n.encode(), False) for n in needles] + [(n.encode().lower(), True) for n in caseless]
-    every += [(token, False) for token in (*_OTHER_LEVELS, _ESCAPED)]
+    every += [(token, False) for token in (*_OTHER_LEVELS, _ESCAPED, *_ESCAPED_LEVELS.values())]
+    once = every.index((_ESCAPED, False))  # wanted only to tell there is one
+    counted = set(range(once + 1, len(every)))  # their lines are not wanted
+    levels = [every.index((token, False)) for token in _OTHER_LEVELS]
+    single = {once, *levels}  # matched once
+
+    def _located(found: list[tuple[int, int]], chunk: bytes, ends) -> tuple[dict, dict]:
+        """``found``: (index in every, where the match ends) of each match, of each level token
+        the first only."""
+        located: dict = {}
+        counts: dict = {}
+        if not found:
+            return located, counts
+        import numpy
+
+        ends = newlines(chunk) if ends is None else ends
+        ids, at = numpy.array(found).T  # each match: the token's index, where the match ends
+        present = [i for i in levels if i in ids]
+        if present:  # each level token's matches, not its first only
+            others = ~numpy.isin(ids, present)
+            ids, at = ids[others], at[others]
+            more = [_token_ends(chunk, every[i][0]) for i in present]
+            ids = numpy.concatenate([ids, *(numpy.full(len(m), i) for i, m in zip(present, more))])
+            at = numpy.concatenate([at, *more])
+        lines = ends.searchsorted(at)  # the newlines before each match: the line's number
+        starts = numpy.where(lines > 0, ends[lines - 1] + 1, 0)  # where that line starts
+        for i in numpy.unique(ids).tolist():
+            mine = ids == i
+            counts[every[i]] = int(numpy.count_nonzero(mine))
+            if i not in counted:
+                located[every[i]] = set(starts[mine].tolist())
+        return located, counts
+
     try:
         import hyperscan
     except ImportError:
         hyperscan = None
     if hyperscan is None:
 
-        def search(chunk: bytes, ends=None) -> dict:
+        def search(chunk: bytes, ends=None) -> tuple[dict, dict]:
             lower = chunk.lower() if caseless else b""
-            return {(n, f): None for n, f in every if n in (lower if f else chunk)}
+            found = []
+            for i, (needle, folded) in enumerate(every):
+                hay = lower if folded else chunk
+                at = hay.find(needle)
+                while at >= 0:
+                    found.append((i, at + len(needle)))
+                    at = -1 if i in single else hay.find(needle, at + 1)
+            return _located(found, chunk, ends)
 
         return search
-    # the level tokens may stand on every line (a daemon that only warns): reported once per
-    # block (their lines found later, _line_starts), not match by match
-    levels = {i for i, (token, _) in enumerate(every) if token in _OTHER_LEVELS}
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    nocase, once = hyperscan.HS_FLAG_CASELESS, hyperscan.HS_FLAG_SINGLEMATCH
     db.compile(
         expressions=[re.escape(n) for n, _ in every],
         ids=list(range(len(every))),
         flags=[
-            (nocase if f else 0) | (once if i in levels else 0) for i, (_, f) in enumerate(every)
+            (hyperscan.HS_FLAG_CASELESS if f else 0)
+            | (hyperscan.HS_FLAG_SINGLEMATCH if i in single else 0)
+            for i, (_, f) in enumerate(every)
         ],
     )
 
-    def scan(chunk: bytes, ends=None) -> dict:
+    def scan(chunk: bytes, ends=None) -> tuple[dict, dict]:
         found: list[tuple[int, int]] = []
         db.scan(chunk, match_event_handler=lambda i, start, end, *_: found.append((i, end)))
-        if not found:
-            return {}
-        ends = newlines(chunk) if ends is None else ends
-        import numpy
-
-        ids, at = numpy.array(found).T
-        lines = ends.searchsorted(at)  # the newlines before each match: the line's number
-        starts = numpy.where(lines > 0, ends[lines - 1] + 1, 0)  # where that line starts
-        out: dict = {}
-        for i in numpy.unique(ids).tolist():
-            out[every[i]] = None if i in levels else set(starts[ids == i].tolist())
-        return out
+        return _located(found, chunk, ends)
 
     return scan
 
