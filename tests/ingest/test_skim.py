@@ -359,6 +359,46 @@ def test_selection_is_the_same_without_hyperscan(tmp_path, monkeypatch):
     )
 
 
+@pytest.mark.parametrize("hyperscan", [True, False])
+def test_levels_are_counted_in_bulk_as_line_by_line(tmp_path, monkeypatch, hyperscan):
+    """A block's lines per level (Skim.survey: the level tokens' matches less the escaped level
+    markers inside quoted values) are those a line-by-line reading finds, with the real escaped
+    warning of containerd (a logrus line logging two) first and last in the block and an error
+    quoting two error lines, with and without Hyperscan."""
+    path, _ = dense(tmp_path)
+    chunk = path.read_bytes()
+    chunk = chunk[chunk.index(b"\n", 200_000) + 1 : chunk.rindex(b"\n", 0, 500_000) + 1]
+    cleanup = next(line for line in chunk.splitlines(True) if b"cleanup warnings" in line)
+    quoting = (
+        b'Nov 29 12:28:11 dockerhost1 dockerd[4243]: time="2026-11-29T12:28:11.1Z" level=error '
+        b'msg="two errors" a="time=\\"x\\" level=error msg=\\"one\\"" '
+        b'b="time=\\"y\\" level=error msg=\\"two\\""\n'
+    )
+    chunk = cleanup + chunk + quoting + cleanup
+    lines = chunk.splitlines(True)
+    expected = {}
+    for line in lines:
+        level = skim._level_of(line)
+        expected[level] = expected.get(level, 0) + 1
+    assert expected.keys() == {"debug", "info", "warning", "error"}
+    skimmer = prefilter.skim_for(load_rules())
+    skim._scanner.cache_clear()
+    if not hyperscan:
+        monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan now fails
+    try:
+        located, totals, odd = skimmer.survey(chunk)
+    finally:
+        skim._scanner.cache_clear()
+    assert odd is None and totals == expected
+    warnings = {i for i, line in enumerate(lines) if b'" level=warning ' in line}
+    starts = located[b'" level=warning ', False]
+    assert {skim._line(skim.newlines(chunk), at) for at in starts} == warnings
+    assert 0 in starts
+    for token in (b'" level=warning ', b"\n", cleanup):  # found all at once where they end
+        ends = [m.end() for m in re.finditer(re.escape(token), chunk)]
+        assert skim._token_ends(chunk, token).tolist() == ends
+
+
 def errors_log(tmp_path: Path, copies: int = 400) -> Path:
     """The all-errors shape of bench/ingest.py (issue 21) at test size: the real ``level=error``
     lines of a 20.10.24 daemon repeated, one second apart, each container or exec id new per copy."""
