@@ -10,6 +10,7 @@ inputs are still analysed. Inputs are only ever opened for reading; nothing is e
 
 from __future__ import annotations
 
+import bisect
 import io
 import os
 import re
@@ -28,6 +29,10 @@ from forensics.model import (
 )
 
 MAX_LINE = 1 << 20  # a longer physical line is cut here (and reported)
+# (lines before it, byte offset) of each block read_lines read of a plain file, by (path, size,
+# mtime): lines_at seeks to the cited lines instead of counting its way there; the last few inputs
+_MARKS: dict[tuple, list[tuple[int, int]]] = {}
+_MARKED = 16
 SNIFF = 8192
 # What forensics itself writes (reports, dumps' pages, fleet tables), recognised by content: read as
 # evidence, a report would cite its own rules table and examples as if the daemon had logged them.
@@ -305,7 +310,12 @@ def read_lines(
             if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
                 _skip_long(inp.name, at[0], readline, problems)
             yield _text(raw)
-        yield from _blocks(inp.name, stream, skim, at, problems, inp.size)
+        marks = None
+        if inp.path is not None and not inp.layers:
+            while len(_MARKS) >= _MARKED:
+                del _MARKS[next(iter(_MARKS))]
+            marks = _MARKS[_marked(inp)] = []
+        yield from _blocks(inp.name, stream, skim, at, problems, inp.size, marks)
     except archives.InputTooLarge as exc:
         problems.append(Problem(inp.name, at[0] + 1, str(exc), fatal=at[0] == 0))
     except READ_ERRORS as exc:
@@ -327,17 +337,24 @@ def _skip_long(name: str, line: int, readline, problems: list[Problem]) -> None:
 
 
 def _blocks(
-    name: str, stream, skim: Skim, at: list[int], problems: list[Problem], size: int = 0
+    name: str,
+    stream,
+    skim: Skim,
+    at: list[int],
+    problems: list[Problem],
+    size: int = 0,
+    marks: list | None = None,
 ) -> Iterator[str | Skipped]:
     """Read in blocks; give the lines the analysis needs and Skipped counts of the others. The last
     blocks are held until the next one shows whether their last lines lead up to a panic or a dump.
     With FORENSICS_JOBS set (skim.workers), an input of ``skim.parallel_from`` bytes or more is read
-    ahead and its blocks surveyed by other processes (skim.Surveys), what it gives unchanged."""
+    ahead and its blocks surveyed by other processes (skim.Surveys), what it gives unchanged.
+    ``marks``: where each block starts is added to it (see _MARKS)."""
     held: list[list] = []  # [chunk, pieces, lines] of the blocks not given yet, oldest first
     follows, same = [FOLLOWS], {}
     processes = workers() if size >= skim.parallel_from else 0
     surveys = Surveys(skim, processes) if processes else None
-    chunks = _chunks(name, stream, skim, at[0], problems)
+    chunks = _chunks(name, stream, skim, at[0], problems, marks)
     ahead: deque = deque()  # blocks read, surveys asked for
     try:
         while True:
@@ -374,11 +391,14 @@ def _blocks(
 
 
 def _chunks(
-    name: str, stream, skim: Skim, read: int, problems: list[Problem]
+    name: str, stream, skim: Skim, read: int, problems: list[Problem], marks: list | None = None
 ) -> Iterator[tuple[bytes, object]]:
     """The blocks of whole lines of ``stream`` (``read`` lines read before it) and where their
-    newlines stand (skim.newlines), then an empty block."""
+    newlines stand (skim.newlines), then an empty block; ``marks``: (lines before, offset) of each
+    block appended."""
     while True:
+        if marks is not None:
+            marks.append((read, stream.tell()))
         chunk = stream.read(skim.block)
         if chunk and not chunk.endswith(b"\n"):
             rest = stream.readline(MAX_LINE + 1)
@@ -409,13 +429,25 @@ def _pieces(chunk: bytes, pieces: list | None, at: list[int]) -> Iterator[str | 
             yield _text(piece)
 
 
+def _marked(inp: Input) -> tuple:
+    return (str(inp.path), inp.size, inp.mtime)
+
+
 def lines_at(inp: Input, numbers: set[int], block: int = 1 << 20) -> dict[int, str]:
     """The text of the given line numbers of an open input (numbered as :func:`read_lines` does),
-    decoding only the blocks that hold them; reading stops after the last one."""
+    decoding only the blocks that hold them; reading stops after the last one. Where read_lines
+    read this plain file in blocks (_MARKS), the blocks before a wanted line are skipped, not read."""
     out: dict[int, str] = {}
     last, done = max(numbers, default=0), 0
+    marks = _MARKS.get(_marked(inp), []) if inp.path is not None and not inp.layers else []
+    wanted = sorted(numbers)
     try:
         while done < last:
+            below = bisect.bisect_left(wanted, done + 1)  # the next wanted line
+            mark = bisect.bisect_left(marks, (wanted[below], 0)) - 1  # the block holding it
+            if mark >= 0 and marks[mark][0] > done:  # blocks before it skipped
+                done, offset = marks[mark]
+                inp.stream.seek(offset)
             chunk = inp.stream.read(block)
             if not chunk:
                 break

@@ -213,6 +213,57 @@ def test_lines_at_reads_only_the_wanted_lines_across_blocks(tmp_path):
     assert re.fullmatch(r"line \d+", got[64])
 
 
+class _Counting:
+    """A file that counts the bytes read from it."""
+
+    def __init__(self, raw):
+        self.raw, self.read_bytes = raw, 0
+
+    def read(self, size=-1):
+        data = self.raw.read(size)
+        self.read_bytes += len(data)
+        return data
+
+    def readline(self, size=-1):
+        data = self.raw.readline(size)
+        self.read_bytes += len(data)
+        return data
+
+    def seek(self, offset):
+        return self.raw.seek(offset)
+
+
+def test_lines_at_seeks_to_the_blocks_read_lines_read(tmp_path, monkeypatch):
+    """After read_lines read a plain file in blocks, lines_at reads only the blocks that hold the
+    wanted lines (a line over MAX_LINE cut, CRLF lines, a last line without newline), and gives
+    what a read from the start gives."""
+    monkeypatch.setattr(sources, "MAX_LINE", 300)
+    path = tmp_path / "x.log"
+    lines = [f"line {n}" + ("\r" if n % 7 == 0 else "") for n in range(1, 3000)]
+    lines[1500] = "x" * 1000  # cut by read_lines, one line all the same
+    path.write_text("\n".join(lines) + "\nlast without newline")
+    skimmer = dataclasses.replace(prefilter.skim_for(load_rules()), after=50, block=256)
+    for inp in sources.walk([str(path)], []):
+        given = list(sources.read_lines(inp, [], skimmer))
+    assert sum(piece.count if type(piece) is skim.Skipped else 1 for piece in given) == 3000
+    marks = sources._MARKS[sources._marked(inp)]
+    assert len(marks) > 100 and marks[0][0] == 50
+    wanted = {1, 7, 1400, 1501, 1502, 2998, 2999, 3000, 3001}
+    got = {}
+    for skip in (True, False):
+        if not skip:
+            sources._MARKS.clear()
+        for inp in sources.walk([str(path)], []):
+            inp.stream = _Counting(inp.stream)
+            got[skip] = sources.lines_at(inp, wanted, block=256)
+            read = inp.stream.read_bytes
+        if skip:
+            assert read < path.stat().st_size / 3  # the blocks between skipped
+    assert got[True] == got[False]
+    assert got[True][1400] == "line 1400" and got[True][1501].startswith("xxx")
+    assert got[True][2999] == "line 2999" and got[True][3000] == "last without newline"
+
+
 FIXTURES = ROOT / "tests" / "fixtures"
 SHAPES = sorted(
     [
