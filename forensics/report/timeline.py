@@ -106,11 +106,8 @@ def _container_markers(ev, stuck: dict[str, set[str]]) -> list[dict]:
     out = []
     for label, refs in stuck.items():
         shorts = {r[:12] for r in refs if len(r) >= 12}
-        hits = events[
-            events["container"].map(
-                lambda c: isinstance(c, str) and (c in refs or c[:12] in shorts)
-            )
-        ]
+        named = events["container"]  # a name, an id or a short id; empty elsewhere
+        hits = events[named.isin(refs) | named.str.slice(0, 12).isin(shorts)]
         for row in hits.itertuples():
             call = _CALL.match(row.msg)
             if (call and call["method"] == "DELETE") or "removal" in row.msg.lower():
