@@ -39,6 +39,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from compiled import compile_package  # noqa: E402
 from make_dump import build, own_mutex_text  # noqa: E402
 
 SOURCE = (
@@ -154,6 +155,7 @@ def main() -> None:
         "--work", type=Path, help="directory for the dumps (default: a new temporary one)"
     )
     args = ap.parse_args()
+    compile_package()
     REPEAT = max(1, args.repeat)
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
     work = Path(tempfile.mkdtemp(prefix="forensics-bench-", dir=args.work))

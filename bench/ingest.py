@@ -40,6 +40,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from compiled import compile_package  # noqa: E402
+
 SOURCE = ROOT / "samples" / "captured" / "repro-49227-journal-short.log"
 SHIM_EXIT = ROOT / "bench" / "containerd-shim-exit-27.4.1.log"
 ERRORS = ROOT / "samples" / "healthy-20.10" / "dockerd-20.10.24-text-debug.log"
@@ -211,6 +214,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="runs of each command (default 2)")
     ap.add_argument("--skip-every-line", action="store_true", help="time the default analysis only")
     args = ap.parse_args()
+    compile_package()
     cases = {"both": ("routine", "dense"), "all": ("routine", "dense", "errors")}
     for case in cases.get(args.case, (args.case,)):
         print(f"== {case} journal")
