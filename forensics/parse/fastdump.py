@@ -712,10 +712,8 @@ def _pieces(slabs: Iterable[str]) -> Iterator[tuple[list, list, list[str], int]]
     for text in chain((slab,), slabs):  # one slab in memory at a time
         if found is not None:
             yield *found, -1
-        cut = SPLIT.split(text)  # one pass: the text between the lists, and the lists
-        emptied = EMPTIED_LIST.join(cut[0::2]).split(SEP)
-        found = (first + text.split(SEP), first + emptied, cut[1::2])
-        del cut
+        pieces, emptied = text.split(SEP), SPLIT.sub(EMPTIED_LIST, text).split(SEP)
+        found = (first + pieces, first + emptied, SPLIT.findall(text))
         first = []
     pieces, emptied, _ = found
     pieces[-1], emptied[-1] = pieces[-1].rstrip("\n"), emptied[-1].rstrip("\n")
