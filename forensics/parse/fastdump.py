@@ -34,7 +34,6 @@ import gc
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from itertools import chain
 from operator import attrgetter
 
 from forensics.model import Dump, Frame, Goroutine, Record
@@ -63,8 +62,6 @@ ELIDED_LINE = re.compile(r"^\.\.\.(?:additional|\d+) frames elided\.\.\.$", re.M
 SPLIT = re.compile(
     r"\(([^()\n]*)\)\n(?=\t)"
 )  # a function line's argument list (its file line follows)
-EMPTIED = "()\n\t"  # where SPLIT.sub(EMPTIED_LIST, text) emptied a list, and only there
-EMPTIED_LIST = "()\n"
 READ_SIZE = 1 << 18  # bytes read (and decoded, and parsed) at a time by :func:`texts`
 RECENT = 1024  # stacks remembered by their whole text (then forgotten together): dumps that repeat stacks
 
@@ -74,12 +71,11 @@ class Shape:
     emptied (functions, file:line, offsets), parsed once; the :class:`Stack` s of one shape differ
     by their arguments only.  ``parts`` are the text between the argument lists (``SPLIT`` cut)."""
 
-    __slots__ = ("parts", "text", "lists", "slots", "_template", "_functions", "stacks", "cache")
+    __slots__ = ("parts", "text", "slots", "_template", "_functions", "stacks", "cache")
 
-    def __init__(self, parts: tuple[str, ...], text: str | None = None):
+    def __init__(self, parts: tuple[str, ...]):
         self.parts = parts
-        self.text = text or EMPTIED_LIST.join(parts)  # the frame text, argument lists emptied
-        self.lists = len(parts) - 1  # argument lists cut out
+        self.text = "()\n".join(parts)  # the frame text, argument lists emptied
         self.slots: tuple[int, ...] | None = None  # frames (by index) whose arguments were cut out
         self._template: list[Frame] | None = None
         self._functions: tuple[str, ...] | None = None
@@ -416,7 +412,9 @@ class _Known:
     def __init__(self, source: str):
         self.source = source
         self.heads: dict[str, tuple] = {}  # bracket text -> (state, minutes, locked)
-        self.shapes: dict[str, Shape] = {}  # Shape.text -> the shape (verified as part of a body)
+        self.shapes: dict[
+            tuple, Shape
+        ] = {}  # Shape.parts -> the shape (verified as part of a body)
         self.recent: dict[str, Stack] = {}  # frame lines -> their Stack, the last RECENT or fewer
         self.creators: dict[
             str, tuple
@@ -432,9 +430,16 @@ def _verify(block: str, seen: _Known) -> tuple | None:
     """(head, Block, created_in) of a goroutine given from after ``goroutine N `` to the end of
     its last line; None when the line reader must read it."""
     eol = block.find("\n")
-    head = _head(block, eol, seen)
+    head = seen.lines.get(block[:eol]) if eol > 0 else None
     if head is None:
-        return None
+        m = HEAD_REST.fullmatch(block, 0, eol) if eol > 0 else None
+        if m is None:
+            return None
+        heads = seen.heads
+        head = heads.get(m[1]) or heads.setdefault(m[1], header_state(m[1]))
+        if len(seen.lines) >= RECENT:
+            seen.lines.clear()
+        seen.lines[block[:eol]] = head
     # the frame lines and the "created by" pair, cut from the block (the body is not copied whole)
     cut = block.rfind("\ncreated by ", eol) + 1
     frames, pair = (
@@ -450,51 +455,6 @@ def _verify(block: str, seen: _Known) -> tuple | None:
     if stack is None or creator is None or not (pair or "\t" in frames):
         found = _body(frames + pair, seen)
         return found and (head, *found)
-    return head, _block(stack, creator, pair, seen), creator[3]
-
-
-def _head(block: str, eol: int, seen: _Known) -> tuple | None:
-    """(state, minutes, locked) of the header line ``block[:eol]`` (after ``goroutine N ``), None
-    when it is not canonical."""
-    head = seen.lines.get(block[:eol]) if eol > 0 else None
-    if head is None:
-        m = HEAD_REST.fullmatch(block, 0, eol) if eol > 0 else None
-        if m is None:
-            return None
-        heads = seen.heads
-        head = heads.get(m[1]) or heads.setdefault(m[1], header_state(m[1]))
-        if len(seen.lines) >= RECENT:
-            seen.lines.clear()
-        seen.lines[block[:eol]] = head
-    return head
-
-
-def _emptied(block: str, lists: list[str], seen: _Known) -> tuple | None:
-    """:func:`_verify` of a goroutine printed with its argument lists emptied (``SPLIT.sub``), the
-    lists cut out being ``lists``: a few lookups, no regex, when its shape and creator pair were
-    read before and its lists are all in its frame lines; None otherwise (then :func:`_verify`
-    reads its text)."""
-    eol = block.find("\n")
-    head = _head(block, eol, seen)
-    if head is None:
-        return None
-    cut = block.rfind("\ncreated by ", eol) + 1
-    frames, pair = (
-        (block[eol + 1 : cut], block[cut:] + "\n") if cut else (block[eol + 1 :] + "\n", "")
-    )
-    shape = seen.shapes.get(frames)
-    if shape is None or shape.lists != len(lists) or not (pair or "\t" in frames):
-        return None
-    creator = _known_creator(pair, seen)
-    if creator is None:
-        m = PAIR.fullmatch(pair)
-        if m is None:
-            return None
-        creator = _creator(m, pair, seen)
-    args = "\n".join(lists)
-    stack = shape.stacks.get(args)
-    if stack is None:
-        stack = shape.stacks[args] = Stack(shape, args)
     return head, _block(stack, creator, pair, seen), creator[3]
 
 
@@ -543,12 +503,12 @@ def _stack(frames: str, seen: _Known, verified: bool) -> Stack | None:
     ``verified`` (:data:`BODY`) and their shape was not seen before.  A shape seen before was verified,
     and :data:`BODY` accepts any argument list :data:`SPLIT` takes out (no parenthesis, no newline)."""
     parts = SPLIT.split(frames)
-    key = EMPTIED_LIST.join(parts[0::2])
+    key = tuple(parts[0::2])
     shape = seen.shapes.get(key)
     if shape is None:
         if not verified:
             return None
-        shape = seen.shapes[key] = Shape(tuple(parts[0::2]), key)
+        shape = seen.shapes[key] = Shape(key)
     args = "\n".join(parts[1::2])
     stack = shape.stacks.get(args)
     if stack is None:
@@ -643,27 +603,21 @@ def parse_slabs(
     known = _Known(source)
     line, run, new = 1, None, object.__new__
     with paused_gc():  # a collection pass per 700 goroutines kept would cost a quarter of the time
-        for pieces, emptied, lists, final in _pieces(slabs):
-            at = 0  # the first of the current piece's argument lists in ``lists``
+        for pieces, final in _pieces(slabs):
             if pieces[0] is None:  # the text before its first cut
                 line = _feed(reader, pieces[1] if final == 1 else pieces[1] + "\n\n", line, others)
                 if final == 1:
                     break
-                at = emptied[1].count(EMPTIED)
-                pieces, emptied = pieces[2:], emptied[2:]
+                pieces = pieces[2:]
                 final -= 2
             for i, piece in enumerate(pieces):
-                n = at + emptied[i].count(EMPTIED)
-                gid, _, block = emptied[i].partition(" ")
-                info, rest, at = _emptied(block, lists[at:n], known), None, n
-                if info is None:  # the text itself
-                    gid, _, block = piece.partition(" ")
+                gid, _, block = piece.partition(" ")
+                info, rest = _verify(block, known), None
+                if (
+                    info is None and (cut := block.find("\n\n")) > 0
+                ):  # a goroutine, a blank line, other lines
+                    block, rest = block[:cut], block[cut + 2 :]
                     info = _verify(block, known)
-                    if (
-                        info is None and (cut := block.find("\n\n")) > 0
-                    ):  # a goroutine, a blank line, other lines
-                        block, rest = block[:cut], block[cut + 2 :]
-                        info = _verify(block, known)
                 if info and gid.isdecimal():
                     g = new(LazyGoroutine)
                     g.id, g.line, (g.head, g.block, g.created_in) = int(gid), line, info
@@ -696,28 +650,21 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _pieces(slabs: Iterable[str]) -> Iterator[tuple[list, list, list[str], int]]:
-    """Each slab's ``split(SEP)``, the text's final newlines left out: (pieces, the same pieces with
-    their argument lists emptied, the lists cut out in order, index of the text's last piece or -1
-    before the last slab).  The first slab's pieces start with None and the text before the first
-    cut, unless the text starts with a header.  Emptying a list takes out no newline and adds no
-    SEP: the two splits cut at the same places."""
+def _pieces(slabs: Iterable[str]) -> Iterator[tuple[list[str | None], int]]:
+    """Each slab's ``split(SEP)``, the text's final newlines left out: (pieces, index of the
+    text's last piece, or -1 before the last slab).  The first slab's pieces start with None and
+    the text before the first cut, unless the text starts with a header."""
     slabs = iter(slabs)
     slab = next(slabs, "")
     if slab.startswith(SEP[2:]):
-        slab, first = slab[len(SEP) - 2 :], []
+        pieces = slab[len(SEP) - 2 :].split(SEP)
     else:
-        first = [None]
-    found = None
-    for text in chain((slab,), slabs):  # one slab in memory at a time
-        if found is not None:
-            yield *found, -1
-        pieces, emptied = text.split(SEP), SPLIT.sub(EMPTIED_LIST, text).split(SEP)
-        found = (first + pieces, first + emptied, SPLIT.findall(text))
-        first = []
-    pieces, emptied, _ = found
-    pieces[-1], emptied[-1] = pieces[-1].rstrip("\n"), emptied[-1].rstrip("\n")
-    yield *found, len(pieces) - 1
+        pieces = [None, *slab.split(SEP)]
+    for slab in slabs:
+        yield pieces, -1
+        pieces = slab.split(SEP)
+    pieces[-1] = pieces[-1].rstrip("\n")
+    yield pieces, len(pieces) - 1
 
 
 def _feed(reader: DumpReader, chunk: str, line: int, others: list[int] | None) -> int:
