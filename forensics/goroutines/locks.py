@@ -112,9 +112,6 @@ HEAP_WORD = re.compile(
     r"0xc[0-9a-f]{9}(?![0-9a-f])"
 )  # heap words of a stack's text (an index, checked after)
 HEAP = re.compile(r"0xc[0-9a-f]{9}")
-NEXT_STACK = "0xc()"  # where one stack's arguments end in their joined text (none holds "(")
-INDEX_CHUNK = 4096  # stacks whose argument text is searched at once (bounded memory)
-HEAP_WORD_OR_NEXT = re.compile(r"0xc(?:[0-9a-f]{9}(?![0-9a-f])|\(\))")  # HEAP_WORD, NEXT_STACK
 __all__ = [
     "Holder",
     "Lock",
@@ -251,37 +248,16 @@ class _Analysis:
             wanted = self.lock_addresses.union(
                 *(_objects(w.site, w.site_args) for w in self.waits.values())
             )
-            self._index = self._heap_index(wanted)
+            self._index = {}
+            fixed: dict[int, list[str]] = {}  # heap words of each shape's own text
+            for key, (stack, _) in enumerate(self.groups):
+                shape = stack.shape
+                words = fixed.get(id(shape))
+                if words is None:
+                    words = fixed[id(shape)] = HEAP_WORD.findall(shape.text)
+                for w in wanted.intersection(words + HEAP_WORD.findall(stack.args)):
+                    self._index.setdefault(w, []).append(key)
         return self._index.get(word, [])
-
-    def _heap_index(self, wanted: set[str]) -> dict[str, list[int]]:
-        """Heap word -> the stacks (keys, ascending) whose text holds it, for the ``wanted`` words:
-        each shape's text read once, the stacks' argument text :data:`INDEX_CHUNK` stacks per
-        regex pass (each stack's words opened by :data:`NEXT_STACK`)."""
-        index: dict[str, list[int]] = {}
-        fixed: dict[int, set[str]] = {}  # wanted heap words of each shape's own text
-        key = -1
-        for start in range(0, len(self.groups), INDEX_CHUNK):
-            chunk = self.groups[start : start + INDEX_CHUNK]
-            words = HEAP_WORD_OR_NEXT.findall(
-                NEXT_STACK + NEXT_STACK.join(stack.args for stack, _ in chunk)
-            )
-            for w in [w for w in words if w in wanted or w == NEXT_STACK]:
-                if w == NEXT_STACK:
-                    key += 1
-                    shape = self.groups[key][0].shape
-                    found = fixed.get(id(shape))
-                    if found is None:
-                        found = fixed[id(shape)] = wanted.intersection(
-                            HEAP_WORD.findall(shape.text)
-                        )
-                    for fixed_word in found:
-                        index.setdefault(fixed_word, []).append(key)
-                    continue
-                keys = index.setdefault(w, [])
-                if not keys or keys[-1] != key:  # a word twice in one stack
-                    keys.append(key)
-        return index
 
     def _with_lock_word(self, word: str) -> list[int]:
         """Stacks passing ``word``, a lock address that is not a :data:`HEAP` word, as an argument
