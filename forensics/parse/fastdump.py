@@ -60,8 +60,8 @@ ELIDED_LINE = re.compile(r"^\.\.\.(?:additional|\d+) frames elided\.\.\.$", re.M
 
 
 SPLIT = re.compile(
-    r"\(([^()\n]*)\)\n(?=\t)"
-)  # a function line's argument list (its file line follows)
+    r"\(([^()\n]*+)\)\n(?=\t)"
+)  # a function line's argument list (its file line follows); possessive: no backtracking over it
 READ_SIZE = 1 << 18  # bytes read (and decoded, and parsed) at a time by :func:`texts`
 RECENT = 1024  # stacks remembered by their whole text (then forgotten together): dumps that repeat stacks
 
