@@ -404,7 +404,7 @@ class _Known:
     Nothing keyed by a whole goroutine is kept, nor looked up: on a dump whose goroutines share no
     argument text that would keep a copy of the dump per cache (and hashing each goroutine's text
     costs 6% of its parse).  Kept: header states by bracket text, shapes by
-    their parts (each stack under its shape by its argument text), the last :data:`RECENT` stacks
+    their text (each stack under its shape by its argument text), the last :data:`RECENT` stacks
     by their frame text, the last RECENT ``created by`` pairs by their text, and the blocks (stack
     and creator).
     A goroutine whose shape and creator pair were both read before is canonical without
