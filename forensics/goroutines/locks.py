@@ -183,11 +183,11 @@ class _Analysis:
     def __init__(self, dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None):
         self.dump = dump
         self.groups: list[tuple[Stack, list[Goroutine]]] = []  # by stack; a key is an index
-        keys: dict[int, int] = {}  # id(stack) -> its key, while reading
+        keys: dict[Stack, int] = {}  # stack -> its key, while reading
         waits: list[LockWait] = []
         for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
             stack = block.stack
-            key = keys.setdefault(id(stack), len(self.groups))
+            key = keys.setdefault(stack, len(self.groups))
             if key == len(self.groups):
                 self.groups.append((stack, members))
             else:  # the grouped lists are shared, never extended
@@ -248,15 +248,16 @@ class _Analysis:
             wanted = self.lock_addresses.union(
                 *(_objects(w.site, w.site_args) for w in self.waits.values())
             )
-            self._index = {}
-            fixed: dict[int, list[str]] = {}  # heap words of each shape's own text
+            self._index = index = {}
+            fixed: dict[Shape, set[str]] = {}  # wanted heap words of each shape's own text
+            findall = HEAP_WORD.findall
             for key, (stack, _) in enumerate(self.groups):
-                shape = stack.shape
-                words = fixed.get(id(shape))
+                words = fixed.get(stack.shape)
                 if words is None:
-                    words = fixed[id(shape)] = HEAP_WORD.findall(shape.text)
-                for w in wanted.intersection(words + HEAP_WORD.findall(stack.args)):
-                    self._index.setdefault(w, []).append(key)
+                    words = fixed[stack.shape] = wanted.intersection(findall(stack.shape.text))
+                found = wanted.intersection(findall(stack.args))
+                for w in found.union(words) if words else found:
+                    index.setdefault(w, []).append(key)
         return self._index.get(word, [])
 
     def _with_lock_word(self, word: str) -> list[int]:

@@ -59,9 +59,10 @@ PAIR = re.compile(_PAIR)  # BODY's ``created by`` pair alone (no frame line can 
 ELIDED_LINE = re.compile(r"^\.\.\.(?:additional|\d+) frames elided\.\.\.$", re.M)
 
 
+EMPTIED_LIST = "()\n"  # an argument list SPLIT took out, in Shape.text
 SPLIT = re.compile(
-    r"\(([^()\n]*)\)\n(?=\t)"
-)  # a function line's argument list (its file line follows)
+    r"\(([^()\n]*+)\)\n(?=\t)"
+)  # a function line's argument list (its file line follows); possessive: no backtracking over it
 READ_SIZE = 1 << 18  # bytes read (and decoded, and parsed) at a time by :func:`texts`
 RECENT = 1024  # stacks remembered by their whole text (then forgotten together): dumps that repeat stacks
 
@@ -75,7 +76,7 @@ class Shape:
 
     def __init__(self, parts: tuple[str, ...]):
         self.parts = parts
-        self.text = "()\n".join(parts)  # the frame text, argument lists emptied
+        self.text = EMPTIED_LIST.join(parts)  # the frame text, argument lists emptied
         self.slots: tuple[int, ...] | None = None  # frames (by index) whose arguments were cut out
         self._template: list[Frame] | None = None
         self._functions: tuple[str, ...] | None = None
@@ -403,7 +404,7 @@ class _Known:
     Nothing keyed by a whole goroutine is kept, nor looked up: on a dump whose goroutines share no
     argument text that would keep a copy of the dump per cache (and hashing each goroutine's text
     costs 6% of its parse).  Kept: header states by bracket text, shapes by
-    their parts (each stack under its shape by its argument text), the last :data:`RECENT` stacks
+    their text (each stack under its shape by its argument text), the last :data:`RECENT` stacks
     by their frame text, the last RECENT ``created by`` pairs by their text, and the blocks (stack
     and creator).
     A goroutine whose shape and creator pair were both read before is canonical without
@@ -412,9 +413,7 @@ class _Known:
     def __init__(self, source: str):
         self.source = source
         self.heads: dict[str, tuple] = {}  # bracket text -> (state, minutes, locked)
-        self.shapes: dict[
-            tuple, Shape
-        ] = {}  # Shape.parts -> the shape (verified as part of a body)
+        self.shapes: dict[str, Shape] = {}  # Shape.text -> the shape (verified as part of a body)
         self.recent: dict[str, Stack] = {}  # frame lines -> their Stack, the last RECENT or fewer
         self.creators: dict[
             str, tuple
@@ -502,14 +501,12 @@ def _stack(frames: str, seen: _Known, verified: bool) -> Stack | None:
     """The Stack of frame lines ``frames`` (remembered in ``seen.recent``); None when they are not
     ``verified`` (:data:`BODY`) and their shape was not seen before.  A shape seen before was verified,
     and :data:`BODY` accepts any argument list :data:`SPLIT` takes out (no parenthesis, no newline)."""
-    parts = SPLIT.split(frames)
-    key = tuple(parts[0::2])
+    key, args = _cut(frames)
     shape = seen.shapes.get(key)
     if shape is None:
         if not verified:
             return None
-        shape = seen.shapes[key] = Shape(key)
-    args = "\n".join(parts[1::2])
+        shape = seen.shapes[key] = Shape(tuple(SPLIT.split(frames)[0::2]))
     stack = shape.stacks.get(args)
     if stack is None:
         stack = shape.stacks[args] = Stack(shape, args)
@@ -517,6 +514,22 @@ def _stack(frames: str, seen: _Known, verified: bool) -> Stack | None:
         seen.recent.clear()
     seen.recent[frames] = stack
     return stack
+
+
+def _cut(frames: str) -> tuple[str, str]:
+    """(:attr:`Shape.text`, :attr:`Stack.args`) of frame lines: ``"()\\n".join(parts[0::2])`` and
+    ``"\\n".join(parts[1::2])`` of ``SPLIT.split(frames)``, read with ``str`` methods (a list SPLIT
+    takes out ends where ``)\\n\\t`` is, after the last ``(`` before it); SPLIT itself when a
+    ``)\\n\\t`` ends no such list (its text holds a parenthesis or a newline)."""
+    pieces = frames.split(")\n\t")
+    if len(pieces) == 1:
+        return frames, ""
+    heads, opened, lists = zip(*[piece.rpartition("(") for piece in pieces[:-1]])
+    args = "\n".join(lists)
+    if "" in opened or ")" in args or args.count("\n") != len(lists) - 1:
+        parts = SPLIT.split(frames)
+        return EMPTIED_LIST.join(parts[0::2]), "\n".join(parts[1::2])
+    return "()\n\t".join((*heads, pieces[-1])), args
 
 
 def _block(stack: Stack, creator: tuple, pair: str, seen: _Known) -> Block:

@@ -64,6 +64,27 @@ def test_sorted_longest_wait_first_then_largest():
     assert found[0].header() == "3 [sync.RWMutex.RLock, 2 minutes] created by main.main"
 
 
+def test_one_shape_with_several_creators_is_bucketed_per_creator():
+    """Buckets are found once per (shape, creator): a shape met again under another ``go`` statement
+    gets that creator's buckets, under its creator's parent id alone it gets the same ones."""
+    text = (REPRO / "goroutine-stacks-2026-11-29T122857Z.log").read_text(encoding="utf-8")
+    [block] = [b for b in text.split("\n\n") if "ContainerInspectCurrent(" in b][:1]
+    copies = [block.replace(block.split()[1], str(9000 + i), 1) for i in range(4)]
+    copies[1] = re.sub(r" in goroutine \d+", " in goroutine 77", copies[1])  # same go statement
+    copies[2] = re.sub(r"(server\.go:)\d+", r"\g<1>1", copies[2])  # another go statement
+    copies[3] = copies[3].replace("created by net/http.(*Server).Serve", "created by main.other")
+    d = parse_text("\n\n".join(copies) + "\n")[-1]
+    found = {
+        (b.created_by, b.created_at.rsplit("/", 1)[-1]): [g.id for g in b.goroutines]
+        for b in buckets(d)
+    }
+    assert found == {
+        ("net/http.(*Server).Serve", "server.go:3290"): [9000, 9001],
+        ("net/http.(*Server).Serve", "server.go:1"): [9002],
+        ("main.other", "server.go:3290"): [9003],
+    }
+
+
 def test_frame_pointers_do_not_split_buckets():
     """GOTRACEBACK=system prints fp= sp= pc= per goroutine; the three readers are still one stack."""
     d = dump(GO / "go1.22" / "sigquit-stderr-gotraceback-system.txt")

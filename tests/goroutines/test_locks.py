@@ -9,6 +9,7 @@ from conftest import FIXTURES, ROOT
 
 from forensics.goroutines.locks import analyze_locks, deadlock_cycles, lock_wait, other_waits
 from forensics.model import Dump
+from forensics.parse.fastdump import parse_text
 from forensics.parse.goroutines import parse_dumps
 
 DUMPS = FIXTURES / "dumps"
@@ -417,3 +418,32 @@ def test_each_goroutine_on_its_own_mutex_gets_its_own_holder(parse):
         "medium",
         "goroutine 1001 [chan receive] passes 0xc000011188",
     )
+
+
+def test_a_lock_address_kept_in_a_shape_s_own_text_finds_its_holder():
+    """An argument list holding parentheses stays in the stack's shape (not cut out as argument
+    text): the holder passing the lock address there is still found through the word index."""
+    text = (
+        "goroutine 1 [sync.Mutex.Lock, 5 minutes]:\n"
+        "sync.runtime_SemacquireMutex(0xc000123458?, 0x0?, 0x1?)\n"
+        "\t/usr/local/go/src/runtime/sema.go:77 +0x25\n"
+        "sync.(*Mutex).lockSlow(0xc000123456)\n"
+        "\t/usr/local/go/src/sync/mutex.go:171 +0x15d\n"
+        "sync.(*Mutex).Lock(...)\n"
+        "\t/usr/local/go/src/sync/mutex.go:90\n"
+        "main.wait(0xc000123456)\n"
+        "\t/app/main.go:10 +0x2b\n"
+        "created by main.main in goroutine 3\n"
+        "\t/app/main.go:20 +0x3f\n"
+        "\n"
+        "goroutine 2 [select]:\n"
+        "main.hold({0xc000123456, (0x1)})\n"
+        "\t/app/main.go:30 +0x2b\n"
+        "created by main.main in goroutine 3\n"
+        "\t/app/main.go:21 +0x3f\n"
+    )
+    [dump] = parse_text(text)
+    assert "0xc000123456" in dump.goroutines[1].block.stack.shape.text  # kept in the shape
+    [lock] = analyze_locks(dump)
+    assert (lock.key, lock.status) == ("0xc000123456", "held")
+    assert [(h.goroutine, h.confidence) for h in lock.holders] == [(2, "high")]

@@ -12,7 +12,7 @@ from test_goversions import flat
 
 from forensics.goroutines.buckets import buckets, stack_key
 from forensics.goroutines.lockwaits import WORD
-from forensics.parse.fastdump import SPLIT, frame_sites, parse_text, stack_of
+from forensics.parse.fastdump import SPLIT, _cut, frame_sites, parse_text, stack_of
 from forensics.parse.goroutines import parse_dumps
 
 DUMP = (REPRO / "goroutine-stacks-2026-11-29T122857Z.log").read_text(encoding="utf-8")
@@ -190,3 +190,20 @@ def test_lock_addresses_of_another_width_are_looked_up_by_word_as_the_line_reade
         lock.to_dict(0, "x", 1) for lock in analyze_locks(lines)
     ]
     assert {lock.key for lock in found} >= {"0xc0000126a180", "0xc0000226a180"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="()\n\tab, ", max_size=60))
+def test_argument_lists_cut_with_str_methods_as_split_cuts_them(frames):
+    """The parser's str-method cut (:func:`fastdump._cut`) equals ``SPLIT.split`` on any text:
+    lists holding a parenthesis or a newline, ``)\\n\\t`` after no ``(``, empty lists."""
+    parts = SPLIT.split(frames)
+    assert _cut(frames) == ("()\n".join(parts[0::2]), "\n".join(parts[1::2]))
+
+
+def test_argument_lists_cut_at_their_edges():
+    assert _cut("f(a)\n\tx.go:1\n") == ("f()\n\tx.go:1\n", "a")
+    assert _cut("f(a(b)\n\tx.go:1\n") == ("f(a()\n\tx.go:1\n", "b")  # the last "(" opens it
+    assert _cut("f(a, (b)c)\n\tx.go:1\n")[1] == ""  # a list holding parentheses stays in the shape
+    assert _cut(")\n\tx.go:1\n") == (")\n\tx.go:1\n", "")  # no "(" before it
+    assert _cut("f()\n\tx.go:1\ng(c)\n\ty.go:2\n") == ("f()\n\tx.go:1\ng()\n\ty.go:2\n", "\nc")
