@@ -184,9 +184,9 @@ class Skim:
             keep.update(_starts(chunk, _back(chunk, len(chunk), tail), len(chunk)))
         same = {} if same is None else same
         if self.every:  # every line but repeats
-            _repeats(chunk, keep, same, None)
+            _repeats(chunk, ends, keep, same, None)
         else:  # the lines found but repeats
-            _repeats(chunk, keep, same, found - keep)
+            _repeats(chunk, ends, keep, same, found - keep)
         starts = sorted(keep)
         numbers = ends.searchsorted(starts).tolist()  # of the given lines, from 0
         given = [chunk[a : b + 1] for a, b in zip(starts, ends[numbers].tolist(), strict=True)]
@@ -264,10 +264,10 @@ def _starts(chunk: bytes, begin: int, end: int) -> list[int]:
     return out
 
 
-def _repeats(chunk: bytes, keep: set[int], same: dict, among: set[int] | None) -> None:
+def _repeats(chunk: bytes, ends, keep: set[int], same: dict, among: set[int] | None) -> None:
     """Add to ``keep`` the lines not kept (``among`` these, or all) whose message was not given SAME
-    times yet (see select). A line that speaks of a panic or a goroutine is never a repeat, nor a
-    line that is not a logrus text line.
+    times yet (see select); ``ends``: :func:`newlines` of ``chunk``. A line that speaks of a panic
+    or a goroutine is never a repeat, nor a line that is not a logrus text line.
 
     The message is the line from its ``time="`` on with the parser's variable parts blanked
     (:data:`VARIABLE`: runs of digits and of 8 or more hex digits, forensics.parse.KEEP_SAME), so a
@@ -289,10 +289,13 @@ def _repeats(chunk: bytes, keep: set[int], same: dict, among: set[int] | None) -
             cheap = hash(line[logrus:])
             if get(cheap, 0) < SAME:
                 pending.append((start, start + logrus, at - 1, cheap))
-    else:
-        for start in sorted(among):
-            end = chunk.find(b"\n", start)
-            line = chunk[start:end].translate(_DIGITS)
+    elif among:  # the lines wanted, their digits blanked all at once
+        starts = sorted(among)
+        stops = ends[ends.searchsorted(starts)].tolist()
+        lines = b"\n".join([chunk[a:b] for a, b in zip(starts, stops, strict=True)])
+        for start, end, line in zip(
+            starts, stops, lines.translate(_DIGITS).split(b"\n"), strict=True
+        ):
             logrus = line.find(b'time="')
             if logrus < 0 or b"goroutine" in line or b"panic" in line:
                 keep.add(start)
