@@ -276,19 +276,31 @@ def _repeats(chunk: bytes, ends, keep: set[int], same: dict, among: set[int] | N
     message was given fewer than SAME times, and the cheap key, finer, is counted with it."""
     pending: list[tuple[int, int, int, int]] = []  # (line start, logrus part start, end, cheap key)
     get = same.get
-    if among is None or len(among) > _MANY:  # line by line
-        at = 0
-        for line in chunk.translate(_DIGITS).split(b"\n")[:-1]:
-            start, at = at, at + len(line) + 1
-            if start in keep if among is None else start not in among:
-                continue
+    if among is None or len(among) > _MANY:  # line by line, each distinct line looked at once
+        import numpy
+
+        lines = chunk.translate(_DIGITS).split(b"\n")[:-1]
+        distinct = dict.fromkeys(lines)  # -> None: settled, -1: never a repeat, or (start, key)
+        for line in distinct:
             logrus = line.find(b'time="')
             if logrus < 0 or (among is not None and (b"goroutine" in line or b"panic" in line)):
-                keep.add(start)  # not a logrus text line, a panic, a dump: never a repeat
+                distinct[line] = -1  # not a logrus text line, a panic, a dump: never a repeat
+            else:
+                cheap = hash(line[logrus:])
+                distinct[line] = (logrus, cheap) if get(cheap, 0) < SAME else None
+        index = {line: i for i, line in enumerate(distinct)}
+        open_ = numpy.array([kind is not None for kind in distinct.values()])
+        ids = numpy.fromiter(map(index.__getitem__, lines), numpy.int64, len(lines))
+        for i in numpy.flatnonzero(open_[ids]).tolist():  # in order
+            end = int(ends[i])
+            start = int(ends[i - 1]) + 1 if i else 0
+            if start in keep if among is None else start not in among:
                 continue
-            cheap = hash(line[logrus:])
-            if get(cheap, 0) < SAME:
-                pending.append((start, start + logrus, at - 1, cheap))
+            kind = distinct[lines[i]]
+            if kind == -1:
+                keep.add(start)
+            else:
+                pending.append((start, start + kind[0], end, kind[1]))
     elif among:  # the lines wanted, their digits blanked all at once
         starts = sorted(among)
         stops = ends[ends.searchsorted(starts)].tolist()
