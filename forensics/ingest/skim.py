@@ -184,9 +184,9 @@ class Skim:
             keep.update(_starts(chunk, _back(chunk, len(chunk), tail), len(chunk)))
         same = {} if same is None else same
         if self.every:  # every line but repeats
-            _repeats(chunk, keep, same, None)
+            _repeats(chunk, ends, keep, same, None)
         else:  # the lines found but repeats
-            _repeats(chunk, keep, same, found - keep)
+            _repeats(chunk, ends, keep, same, found - keep)
         starts = sorted(keep)
         numbers = ends.searchsorted(starts).tolist()  # of the given lines, from 0
         given = [chunk[a : b + 1] for a, b in zip(starts, ends[numbers].tolist(), strict=True)]
@@ -264,10 +264,10 @@ def _starts(chunk: bytes, begin: int, end: int) -> list[int]:
     return out
 
 
-def _repeats(chunk: bytes, keep: set[int], same: dict, among: set[int] | None) -> None:
+def _repeats(chunk: bytes, ends, keep: set[int], same: dict, among: set[int] | None) -> None:
     """Add to ``keep`` the lines not kept (``among`` these, or all) whose message was not given SAME
-    times yet (see select). A line that speaks of a panic or a goroutine is never a repeat, nor a
-    line that is not a logrus text line.
+    times yet (see select); ``ends``: :func:`newlines` of ``chunk``. A line that speaks of a panic
+    or a goroutine is never a repeat, nor a line that is not a logrus text line.
 
     The message is the line from its ``time="`` on with the parser's variable parts blanked
     (:data:`VARIABLE`: runs of digits and of 8 or more hex digits, forensics.parse.KEEP_SAME), so a
@@ -276,23 +276,38 @@ def _repeats(chunk: bytes, keep: set[int], same: dict, among: set[int] | None) -
     message was given fewer than SAME times, and the cheap key, finer, is counted with it."""
     pending: list[tuple[int, int, int, int]] = []  # (line start, logrus part start, end, cheap key)
     get = same.get
-    if among is None or len(among) > _MANY:  # line by line
-        at = 0
-        for line in chunk.translate(_DIGITS).split(b"\n")[:-1]:
-            start, at = at, at + len(line) + 1
-            if start in keep if among is None else start not in among:
-                continue
+    if among is None or len(among) > _MANY:  # line by line, each distinct line looked at once
+        import numpy
+
+        lines = chunk.translate(_DIGITS).split(b"\n")[:-1]
+        distinct = dict.fromkeys(lines)  # -> None: settled, -1: never a repeat, or (start, key)
+        for line in distinct:
             logrus = line.find(b'time="')
             if logrus < 0 or (among is not None and (b"goroutine" in line or b"panic" in line)):
-                keep.add(start)  # not a logrus text line, a panic, a dump: never a repeat
+                distinct[line] = -1  # not a logrus text line, a panic, a dump: never a repeat
+            else:
+                cheap = hash(line[logrus:])
+                distinct[line] = (logrus, cheap) if get(cheap, 0) < SAME else None
+        index = {line: i for i, line in enumerate(distinct)}
+        open_ = numpy.array([kind is not None for kind in distinct.values()])
+        ids = numpy.fromiter(map(index.__getitem__, lines), numpy.int64, len(lines))
+        for i in numpy.flatnonzero(open_[ids]).tolist():  # in order
+            end = int(ends[i])
+            start = int(ends[i - 1]) + 1 if i else 0
+            if start in keep if among is None else start not in among:
                 continue
-            cheap = hash(line[logrus:])
-            if get(cheap, 0) < SAME:
-                pending.append((start, start + logrus, at - 1, cheap))
-    else:
-        for start in sorted(among):
-            end = chunk.find(b"\n", start)
-            line = chunk[start:end].translate(_DIGITS)
+            kind = distinct[lines[i]]
+            if kind == -1:
+                keep.add(start)
+            else:
+                pending.append((start, start + kind[0], end, kind[1]))
+    elif among:  # the lines wanted, their digits blanked all at once
+        starts = sorted(among)
+        stops = ends[ends.searchsorted(starts)].tolist()
+        lines = b"\n".join([chunk[a:b] for a, b in zip(starts, stops, strict=True)])
+        for start, end, line in zip(
+            starts, stops, lines.translate(_DIGITS).split(b"\n"), strict=True
+        ):
             logrus = line.find(b'time="')
             if logrus < 0 or b"goroutine" in line or b"panic" in line:
                 keep.add(start)

@@ -25,7 +25,10 @@ LEVELS = {
     "fata": "fatal",
     "pani": "panic",
 }
-_PAIR = re.compile(r'\s*(?P<key>[^\s="]{1,128})=(?P<val>"(?:[^"\\]|\\.)*"|"[^\n]*|[^\s]*)')
+# a quoted value: up to the first quote no backslash escapes (written as runs between escapes:
+# re matches a run of plain characters in one step, an alternation one character at a time)
+_QUOTED = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_PAIR = re.compile(rf'\s*(?P<key>[^\s="]{{1,128}})=(?P<val>{_QUOTED}|"[^\n]*|[^\s]*)')
 _TTY = regex.compile(
     r"(?:\x1b\[\d+(?:;\d+)*m)?(?P<lvl>TRAC|DEBU|INFO|WARN|ERRO|FATA|PANI)(?:\x1b\[0m)?"
     r"\[(?P<ts>[^\]]{1,40})\] (?P<msg>.*?)(?P<rest>(?: {2,}|\t)[^\s=]+=.*)?$"
@@ -61,6 +64,19 @@ def _closed(value: str) -> bool:
     return slashes % 2 == 0
 
 
+def _one(m: re.Match) -> str:
+    """One Go escape undone."""
+    esc = m.group()[1:]
+    if esc[0] in "xuU" and len(esc) > 1:
+        code = int(esc[1:], 16)
+        if esc[0] == "x":
+            return bytes([code]).decode("latin-1")
+        return chr(code) if code <= 0x10FFFF else m.group()  # not a code point: left as written
+    if esc[0] in "01234567" and len(esc) == 3:
+        return chr(int(esc, 8))
+    return _SIMPLE.get(esc, esc)
+
+
 def unquote(value: str) -> str:
     """Undo Go's %q quoting (bare values are returned as they are)."""
     if len(value) < 2 or value[0] != '"':
@@ -68,19 +84,16 @@ def unquote(value: str) -> str:
     if value[-1] == '"' and "\\" not in value:  # the common case: nothing escaped
         return value[1:-1]
     body = value[1:-1] if _closed(value) else value[1:]  # unterminated: a cut line
-
-    def one(m: re.Match) -> str:
-        esc = m.group()[1:]
-        if esc[0] in "xuU" and len(esc) > 1:
-            code = int(esc[1:], 16)
-            if esc[0] == "x":
-                return bytes([code]).decode("latin-1")
-            return chr(code) if code <= 0x10FFFF else m.group()  # not a code point: left as written
-        if esc[0] in "01234567" and len(esc) == 3:
-            return chr(int(esc, 8))
-        return _SIMPLE.get(esc, esc)
-
-    return _ESCAPES.sub(one, body) if "\\" in body else body
+    if "\\" not in body:
+        return body
+    quotes, newlines, tabs = body.count('\\"'), body.count("\\n"), body.count("\\t")
+    if body.count("\\") == quotes + newlines + tabs:  # each backslash escapes one of these
+        if quotes:  # (a JSON body logged, a logrus line quoting another)
+            body = body.replace('\\"', '"')
+        if newlines:
+            body = body.replace("\\n", "\n")
+        return body.replace("\\t", "\t") if tabs else body
+    return _ESCAPES.sub(_one, body)
 
 
 def parse_time(text: str) -> datetime | None:

@@ -555,3 +555,62 @@ def test_blocks_surveyed_by_other_processes_read_as_in_one(tmp_path, monkeypatch
         assert bool(calls) == (jobs == "3")  # the pool was used, and only when asked for
     assert reports["1"] == reports["3"]
     assert reports["1"][0]["findings"] or shape == "errors"
+
+
+def repeats_one_by_one(chunk: bytes, keep: set[int], same: dict, among: set[int] | None) -> None:
+    """skim._repeats as it was written first: each line of the block looked at in turn."""
+    pending = []
+    at = 0
+    for line in chunk.translate(skim._DIGITS).split(b"\n")[:-1]:
+        start, at = at, at + len(line) + 1
+        if start in keep if among is None else start not in among:
+            continue
+        logrus = line.find(b'time="')
+        if logrus < 0 or (among is not None and (b"goroutine" in line or b"panic" in line)):
+            keep.add(start)
+            continue
+        cheap = hash(line[logrus:])
+        if same.get(cheap, 0) < skim.SAME:
+            pending.append((start, start + logrus, at - 1, cheap))
+    for start, begin, end, cheap in pending:
+        key = ("message", hash(skim._BLANK.sub(b"#", chunk[begin:end])))
+        if same.get(key, 0) < skim.SAME:
+            same[key] = same.get(key, 0) + 1
+            same[cheap] = same.get(cheap, 0) + 1
+            keep.add(start)
+
+
+@pytest.mark.parametrize("among", ["every line", "the warnings", "all but the first and last"])
+def test_repeats_are_told_as_one_line_at_a_time_does(tmp_path, among):
+    """skim._repeats (each distinct line looked at once, the wanted lines' digits blanked all at
+    once) keeps the lines a line-at-a-time reading keeps, block after block until the repeated
+    messages are only counted: on the warning-dense journal with a dump line first in the block,
+    a panic last, and a logrus line speaking of a goroutine."""
+    path, _ = dense(tmp_path)
+    chunk = path.read_bytes()
+    chunk = chunk[chunk.index(b"\n", 100_000) + 1 : chunk.rindex(b"\n", 0, 700_000) + 1]
+    chunk = (
+        b"Nov 29 12:28:10 dockerhost1 dockerd[4243]: goroutine 1 [running]:\n"
+        + chunk
+        + b'Nov 29 12:28:11 dockerhost1 dockerd[4243]: time="2026-11-29T12:28:11Z" level=debug '
+        b'msg="goroutine 7 left"\n'
+        + b"Nov 29 12:28:11 dockerhost1 dockerd[4243]: 2026/11/29 12:28:11 http: panic serving\n"
+    )
+    ends = skim.newlines(chunk)
+    starts = [0, *(ends[:-1] + 1).tolist()]
+    if among == "every line":
+        wanted = None
+    elif among == "the warnings":
+        wanted = {s for s, e in zip(starts, ends) if b"level=warning" in chunk[s:e]}
+        assert 0 < len(wanted) <= skim._MANY
+    else:
+        wanted = set(starts[1:-1])
+        assert len(wanted) > skim._MANY
+    same, same_before = {}, {}
+    for _ in range(4):  # until the repeated messages are only counted
+        keep, kept_before = {starts[-1]}, {starts[-1]}
+        skim._repeats(chunk, ends, keep, same, None if wanted is None else set(wanted))
+        repeats_one_by_one(chunk, kept_before, same_before, None if wanted is None else set(wanted))
+        assert keep == kept_before and same == same_before
+    assert 0 in keep or wanted is not None
+    assert len(keep) < len(starts) / 4  # most lines were repeats by then

@@ -1,0 +1,78 @@
+"""The quick forms of logrus.parse (the quoted-value pattern written as runs, the escapes of a
+value undone by replace where each backslash escapes a quote, a newline or a tab) read every line
+as the plain per-line forms below do: every line of the captures in samples/ and tests/fixtures/,
+and escapes where the quick and the slow paths meet."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from forensics.parse import logrus
+
+ROOT = Path(__file__).resolve().parents[2]
+# the plain forms: one alternation per character, each escape undone by a callback
+PLAIN_PAIR = re.compile(r'\s*(?P<key>[^\s="]{1,128})=(?P<val>"(?:[^"\\]|\\.)*"|"[^\n]*|[^\s]*)')
+
+
+def plain_unquote(value: str) -> str:
+    if len(value) < 2 or value[0] != '"':
+        return value
+    body = value[1:-1] if logrus._closed(value) else value[1:]
+    return logrus._ESCAPES.sub(logrus._one, body)
+
+
+def plain_parse(text: str):
+    fields = {key: plain_unquote(value) for key, value in PLAIN_PAIR.findall(text[: 1 << 16])}
+    if "level" not in fields and "msg" not in fields:
+        return None
+    msg = fields.pop("msg", "")
+    return (logrus.parse_time(fields.pop("time", "")), fields.pop("level", None), msg, fields)
+
+
+def quick(text: str):
+    line = logrus.parse(text)
+    return None if line is None else (line.time, line.level, line.msg, line.fields)
+
+
+def logrus_texts() -> list[str]:
+    out = []
+    for folder in (ROOT / "samples", ROOT / "tests" / "fixtures"):
+        for path in sorted(folder.rglob("*")):
+            if not path.is_file() or path.suffix not in (".log", ".txt", ""):
+                continue
+            for line in path.read_text(errors="replace").splitlines():
+                at = line.find('time="')
+                if at >= 0:
+                    out.append(line[at:])
+    return out
+
+
+def test_every_captured_logrus_line_reads_as_line_by_line():
+    texts = logrus_texts()
+    assert len(texts) > 5000 and sum("\\" in text for text in texts) > 100
+    for text in texts:
+        assert quick(text) == plain_parse(text), text
+
+
+ESCAPED = [
+    r'"form data: {\"Cmd\":[\"sleep\"]}"',  # quotes only: replaced
+    r'"two\nlines\tand a tab \"quoted\""',  # quotes, newlines, tabs: replaced
+    r'"a backslash \\ then \"x\""',  # an escaped backslash: by the callback
+    r'"\\"',  # one escaped backslash
+    r'"\\\"\\n"',  # a backslash, a quote, a backslash and n
+    r'"ends in an escaped quote\""',
+    r'"cut after an escaped quote \"',  # unterminated (journald cut it)
+    r'"cut after a backslash \\',
+    '"cut at a lone backslash \\',
+    r'"\x41\u00e9\n\101"',  # hex, unicode and octal beside a newline
+    r'"\q unknown escape and \"quote\""',
+    '"a real newline after a backslash \\\n"',
+]
+
+
+@pytest.mark.parametrize("value", ESCAPED)
+def test_escapes_undone_as_by_the_callback(value):
+    assert logrus.unquote(value) == plain_unquote(value)
+    text = f'time="2026-11-29T12:28:10Z" level=warning msg={value} after="x\\"y" k=v'
+    assert quick(text) == plain_parse(text)
