@@ -1,7 +1,7 @@
 """``forensics dump FILE…``: buckets and the lock wait-for graph of goroutine dumps.
 
 Plain dump files (SIGUSR1 files, pprof output, SIGQUIT stderr, daemon logs with a dump in them)
-are read whole by the bulk parser (:mod:`.parsers.fastdump`); anything where it finds no dump
+are read whole by the bulk parser (:mod:`forensics.parse.fastdump`); anything where it finds no dump
 (journal or syslog renderings, compressed or archived inputs that hold no plain dump) goes
 through the same envelope and segmenter stages as ``forensics analyze``.
 Exit status: 0 no lock trouble, 1 an orphaned lock or a deadlock, 2 nothing could be read.  A lock without
@@ -27,7 +27,8 @@ from forensics.goroutines.locks import analyze_locks, deadlock_cycles, other_wai
 from forensics.ingest import sources
 from forensics.model import Dump
 from forensics.parse import dump_file_time, fastdump, parse_records, programs
-from forensics.parse.fastdump import groups, parse_slabs, paused_gc, texts
+from forensics.parse.fastdump import parse_slabs, paused_gc, texts
+from forensics.parse.stacks import groups
 
 if TYPE_CHECKING:
     from forensics.goroutines.diff import DumpDiff

@@ -19,7 +19,7 @@ from urllib.parse import quote
 from forensics.goroutines import fingerprint
 from forensics.model import Dump
 from forensics.parse import versions
-from forensics.parse.fastdump import frame_sites
+from forensics.parse.stacks import frame_sites
 
 MOBY_BLOB = "https://github.com/moby/moby/blob/"
 

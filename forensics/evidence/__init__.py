@@ -21,7 +21,7 @@ from forensics.goroutines.completeness import judge
 from forensics.goroutines.locks import Lock, analyze_locks
 from forensics.model import Dump
 from forensics.parse import Event, Parsed, dockerversion, versions
-from forensics.parse.fastdump import frames_of
+from forensics.parse.stacks import frames_of
 
 TABLES = {
     "events": "time level msg fields container host pid proc source line",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 
 from forensics.model import Dump, Frame, Goroutine
-from forensics.parse.fastdump import Block, Stack, groups, in_order
+from forensics.parse.stacks import Block, Stack, groups, in_order
 
 FRAME_POINTERS = re.compile(r" fp=0x[0-9a-f]+ sp=0x[0-9a-f]+(?: pc=0x[0-9a-f]+)?")
 ARGS = re.compile(
@@ -151,7 +151,7 @@ def buckets(
     """The dump's goroutines by stack, longest wait first, then largest, then first seen; buckets
     whose first goroutine is in ``waiting`` (lock waiters' ids) before the others.  The one grouping
     of ``forensics dump``, the report and ``analyze --json`` (``grouped``: the dump's
-    :func:`~.parsers.fastdump.groups`, when already at hand)."""
+    :func:`~forensics.parse.stacks.groups`, when already at hand)."""
     found: dict[tuple, dict[str | None, Bucket]] = {}  # (shape, creator) -> argument text -> bucket
     order: list[Bucket] = []  # in order of first appearance
     merged: dict[int, Bucket] = {}

@@ -19,7 +19,7 @@ Judged from the dump's own shape, never from what the analysis would like it to 
 from __future__ import annotations
 
 from forensics.model import Dump
-from forensics.parse.fastdump import frame_sites
+from forensics.parse.stacks import frame_sites
 
 DAEMON_MINIMUM = 20
 DAEMON_CODE = ("github.com/docker/", "github.com/moby/", "github.com/containerd/")

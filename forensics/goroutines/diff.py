@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from forensics.goroutines.buckets import Bucket, buckets, stack_key, top_function
 from forensics.goroutines.locks import analyze_locks
 from forensics.model import Dump, Goroutine
-from forensics.parse.fastdump import stack_of
+from forensics.parse.stacks import stack_of
 
 
 @dataclass

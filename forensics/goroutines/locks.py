@@ -44,8 +44,8 @@ back to the lock.  Each lock carries a confidence and the evidence for its statu
 (:attr:`Lock.confidence`, :attr:`Lock.evidence`); :func:`deadlock_cycles` lists each cycle
 once.  ``WaitGroup.Wait`` / ``Cond.Wait`` goroutines are counted apart (:func:`other_waits`).
 
-Speed: goroutines printed with the same frames share one :class:`~.parsers.fastdump.Stack`
-(gathered in one pass by :func:`~.parsers.fastdump.groups`, which ``forensics dump`` shares
+Speed: goroutines printed with the same frames share one :class:`~forensics.parse.stacks.Stack`
+(gathered in one pass by :func:`~forensics.parse.stacks.groups`, which ``forensics dump`` shares
 with the buckets); waits, argument words and busy-operation checks are computed once per
 stack (waiters listed in the dump's order, by line), and holders are
 looked up through an index (word -> stacks, function -> stacks) instead of scanning every
@@ -75,7 +75,7 @@ from forensics.goroutines.lockwaits import (
     wait_template,
 )
 from forensics.model import Dump, Frame, Goroutine
-from forensics.parse.fastdump import Block, Shape, Stack, groups
+from forensics.parse.stacks import Block, Shape, Stack, groups
 
 CONTAINER_SITES = ("github.com/docker/docker/daemon.", "github.com/docker/docker/container.")
 CONTAINER_LOCK_HOLDERS = {
@@ -503,5 +503,5 @@ def _conclusion(
 
 def analyze_locks(dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None) -> list[Lock]:
     """Group the dump's lock waiters by lock and look for each lock's holder (``grouped``: the
-    dump's :func:`~.parsers.fastdump.groups`, when already at hand)."""
+    dump's :func:`~forensics.parse.stacks.groups`, when already at hand)."""
     return _Analysis(dump, grouped).locks()

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from forensics.model import Dump, Frame, Goroutine
-from forensics.parse.fastdump import Block, Stack, groups, in_order, stack_of
+from forensics.parse.stacks import Block, Stack, groups, in_order, stack_of
 
 SEMA_ENTRIES = {
     "runtime_Semacquire",
@@ -260,7 +260,7 @@ def other_waits(
     dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None
 ) -> dict[str, list[int]]:
     """Goroutines parked in ``WaitGroup.Wait`` or ``Cond.Wait``: semaphore waits that are not locks
-    (``grouped``: the dump's :func:`~.parsers.fastdump.groups`, when already at hand)."""
+    (``grouped``: the dump's :func:`~forensics.parse.stacks.groups`, when already at hand)."""
     found: dict[str, list[Goroutine]] = {}
     for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
         stack = block.stack

@@ -13,7 +13,7 @@ from forensics.goroutines.buckets import Bucket
 from forensics.goroutines.buckets import buckets as goroutine_buckets
 from forensics.goroutines.locks import Lock
 from forensics.parse import dockerversion
-from forensics.parse.fastdump import first_of_shapes, frames_of
+from forensics.parse.stacks import first_of_shapes, frames_of
 
 STACK_FRAMES = 12  # functions kept per bucket, from the top of the stack
 BUCKETS = 60  # buckets kept per dump, the goroutines waiting on a lock and the largest first

@@ -12,7 +12,7 @@ from test_goversions import flat
 
 from forensics.ingest import envelopes, sources
 from forensics.parse import Parsed, parse_dump_file, parse_records
-from forensics.parse.fastdump import LazyGoroutine
+from forensics.parse.stacks import LazyGoroutine
 
 GO = FIXTURES / "dumps" / "go-runtime"
 DUMP_FILES = [

@@ -18,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forensics.model import Goroutine, Problem
-from forensics.parse.fastdump import LazyGoroutine, cuts, parse_slabs, parse_text
+from forensics.parse.fastdump import cuts, parse_slabs, parse_text
 from forensics.parse.goroutines import parse_dumps
+from forensics.parse.stacks import LazyGoroutine
 
 GO = FIXTURES / "dumps" / "go-runtime"
 VERSIONS = ["1.19", "1.21", "1.22", "1.23"]

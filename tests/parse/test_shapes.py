@@ -12,8 +12,9 @@ from test_goversions import flat
 
 from forensics.goroutines.buckets import buckets, stack_key
 from forensics.goroutines.lockwaits import WORD
-from forensics.parse.fastdump import SPLIT, _cut, frame_sites, parse_text, stack_of
+from forensics.parse.fastdump import _cut, parse_text
 from forensics.parse.goroutines import parse_dumps
+from forensics.parse.stacks import SPLIT, frame_sites, stack_of
 
 DUMP = (REPRO / "goroutine-stacks-2026-11-29T122857Z.log").read_text(encoding="utf-8")
 POINTER = re.compile(r"0xc000([0-9a-f]{6})")
@@ -95,7 +96,7 @@ def test_any_arguments_read_as_the_line_reader_reads_them(args):
 
 
 def test_eager_goroutines_get_stacks_with_the_same_frames():
-    from forensics.parse.fastdump import stack_of
+    from forensics.parse.stacks import stack_of
 
     text = (FIXTURES / "dumps" / "go-runtime" / "go1.22" / "pprof-debug1-2.txt").read_text()
     [d] = parse_dumps(text)
@@ -156,7 +157,7 @@ def test_lock_waits_planned_per_shape_read_each_copys_own_address():
 def test_judging_and_tabling_a_dump_read_in_bulk_keep_no_frames_on_its_goroutines():
     from forensics.evidence import _dump_rows, _frame, _frame_rows
     from forensics.goroutines.completeness import judge
-    from forensics.parse.fastdump import _SLOT
+    from forensics.parse.stacks import _SLOT
 
     [d] = parse_text(perturbed(2))
     judge(d)
