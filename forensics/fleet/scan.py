@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -284,12 +285,20 @@ LEAN_WORKERS = {
 }
 
 
+# The workers of our own LocalCluster write Dask's logs to this process's stderr; at shutdown a
+# worker's heartbeat can race the scheduler's close and log a traceback (seen in CI). A host's
+# failure reaches the scan through its future, so their logs (and the cluster's) are silenced
+# below CRITICAL; the variable is set before a worker's interpreter starts, so its logging
+# (configured when distributed is imported) reads it.
+QUIET_WORKERS = {"DASK_LOGGING__DISTRIBUTED": "critical"}
+
+
 def _lean_workers() -> dict:
     import dask
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-    return {**LEAN_WORKERS, "distributed.nanny.pre-spawn-environ": environ}
+    return {**LEAN_WORKERS, "distributed.nanny.pre-spawn-environ": {**environ, **QUIET_WORKERS}}
 
 
 def _submitter(jobs: int, scheduler: str | None):
@@ -305,7 +314,11 @@ def _submitter(jobs: int, scheduler: str | None):
 
                 with dask.config.set(_lean_workers()):
                     cluster = LocalCluster(
-                        n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None
+                        n_workers=jobs,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=logging.CRITICAL,
                     )
                 client = Client(cluster)
             else:
