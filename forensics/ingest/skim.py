@@ -280,23 +280,24 @@ def _repeats(chunk: bytes, ends, keep: set[int], same: dict, among: set[int] | N
         import numpy
 
         lines = chunk.translate(_DIGITS).split(b"\n")[:-1]
-        distinct = dict.fromkeys(lines)  # -> None: settled, -1: never a repeat, or (start, key)
+        distinct = dict.fromkeys(lines)  # each distinct line -> its index in kinds
+        kinds: list = []  # None: settled, -1: never a repeat, or (logrus part start, cheap key)
         for line in distinct:
+            distinct[line] = len(kinds)
             logrus = line.find(b'time="')
             if logrus < 0 or (among is not None and (b"goroutine" in line or b"panic" in line)):
-                distinct[line] = -1  # not a logrus text line, a panic, a dump: never a repeat
+                kinds.append(-1)  # not a logrus text line, a panic, a dump: never a repeat
             else:
                 cheap = hash(line[logrus:])
-                distinct[line] = (logrus, cheap) if get(cheap, 0) < SAME else None
-        index = {line: i for i, line in enumerate(distinct)}
-        open_ = numpy.array([kind is not None for kind in distinct.values()])
-        ids = numpy.fromiter(map(index.__getitem__, lines), numpy.int64, len(lines))
+                kinds.append((logrus, cheap) if get(cheap, 0) < SAME else None)
+        open_ = numpy.array([kind is not None for kind in kinds])
+        ids = numpy.fromiter(map(distinct.__getitem__, lines), numpy.int64, len(lines))
         for i in numpy.flatnonzero(open_[ids]).tolist():  # in order
             end = int(ends[i])
             start = int(ends[i - 1]) + 1 if i else 0
             if start in keep if among is None else start not in among:
                 continue
-            kind = distinct[lines[i]]
+            kind = kinds[distinct[lines[i]]]
             if kind == -1:
                 keep.add(start)
             else:

@@ -75,22 +75,10 @@ class Stack:
         self.block: Block | None = None  # the first Block of this stack (kept here, not in a dict)
 
     @classmethod
-    def of_text(
-        cls, text: str, shapes: dict[tuple, Shape] | None = None, frames: list[Frame] | None = None
-    ) -> Stack:
-        """The stack printed as ``text`` (its shape from ``shapes`` when there, else added to it)."""
+    def of_text(cls, text: str, frames: list[Frame] | None = None) -> Stack:
+        """The stack printed as ``text``, on a shape of its own."""
         parts = SPLIT.split(text)
-        key = tuple(parts[0::2])
-        shape = shapes.get(key) if shapes is not None else None
-        if shape is None:
-            shape = Shape(key)
-            if shapes is not None:
-                shapes[key] = shape
-        args = "\n".join(parts[1::2])
-        stack = shape.stacks.get(args)
-        if stack is None:
-            stack = shape.stacks[args] = cls(shape, args, frames)
-        return stack
+        return cls(Shape(tuple(parts[0::2])), "\n".join(parts[1::2]), frames)
 
     @property
     def cache(self) -> dict:
@@ -298,10 +286,10 @@ def stack_of(g: Goroutine, shared: dict[str, Stack] | None = None) -> Stack:
         for f in g.frames
     )
     if shared is None:
-        return Stack.of_text(text, None, g.frames)
+        return Stack.of_text(text, g.frames)
     stack = shared.get(text)
     if stack is None:
-        stack = shared[text] = Stack.of_text(text, None, g.frames)
+        stack = shared[text] = Stack.of_text(text, g.frames)
     return stack
 
 
