@@ -447,3 +447,35 @@ def test_a_lock_address_kept_in_a_shape_s_own_text_finds_its_holder():
     [lock] = analyze_locks(dump)
     assert (lock.key, lock.status) == ("0xc000123456", "held")
     assert [(h.goroutine, h.confidence) for h in lock.holders] == [(2, "high")]
+
+
+FORK = DUMPS / "go-runtime" / "go1.19"
+
+
+def test_a_waiter_woken_by_unlock_means_the_lock_is_not_orphaned():
+    """A healthy program's goroutines queue on syscall.ForkLock; the one Unlock just woke is
+    ``[runnable]`` on the semaphore stack and nothing else holds the lock: it was handed on, and
+    its holder is not gone."""
+    text = (FORK / "forkexec-woken.log").read_text()
+    [lock] = analyze_locks(stack_dump(FORK / "forkexec-woken.log"))
+    assert (lock.key, lock.kind, lock.status, lock.confidence) == (
+        "0x58f530",
+        "rwmutex-write",
+        "held",
+        "medium",
+    )
+    assert [(h.goroutine, h.confidence) for h in lock.holders] == [(7, "medium")]
+    assert "woken from the lock's semaphore" in lock.holders[0].reason
+    assert sorted(w.goroutine for w in lock.waiters) == [8, 9, 10, 11, 12, 13]
+    # the same goroutine still parked on the semaphore: nobody holds the lock, it is orphaned
+    parked = text.replace("goroutine 7 [runnable]:", "goroutine 7 [semacquire]:")
+    [lock] = analyze_locks(next(d for d in parse_dumps(parked, "x") if d.kind != "panic"))
+    assert (lock.status, lock.waiter_count) == ("orphaned", 7)
+
+
+def test_a_woken_waiter_beside_holders_is_one_more_holder():
+    [lock] = analyze_locks(stack_dump(FORK / "forkexec-woken-and-held.log"))
+    assert lock.status == "held"
+    assert [h.goroutine for h in lock.holders] == [7, 8, 9]
+    assert "woken" in lock.holders[2].reason and "woken" not in lock.holders[0].reason
+    assert sorted(w.goroutine for w in lock.waiters) == [10, 11, 12, 13]
