@@ -211,17 +211,10 @@ class _Analysis:
         waits.sort(key=_LINE)  # the dump's order
         self.waits: dict[int, LockWait] = {w.goroutine: w for w in waits}
         self.lock_addresses = {w.address for w in self.waits.values() if w.address}
-        for (
-            gid,
-            w,
-        ) in (
-            self.waits.items()
-        ):  # RLock(...) inlined: the receiver is the lock another waiter names
-            if w.address is not None or ".(*" not in w.site:
-                continue
-            receiver = (w.site_args or "").split(",", 1)[0].strip().rstrip("?")
-            if receiver in self.lock_addresses:
-                self.waits[gid] = replace(w, address=receiver, inferred=True)
+        for gid, w in self.waits.items():
+            inferred = self._inferred(w)
+            if inferred is not None:
+                self.waits[gid] = replace(w, address=inferred, inferred=True)
         self.key_of = {gid: w.address or f"site:{w.site}" for gid, w in self.waits.items()}
         self.woken: dict[str, list[tuple[int, str]]] = {}  # lock key -> (goroutine, state)
         for w, state in woken:
@@ -232,13 +225,17 @@ class _Analysis:
         self._lock_words: dict[str, list[int]] | None = None  # see _with_lock_word
         self._busy: dict[tuple[int, str], str | None] = {}
 
+    def _inferred(self, w: LockWait) -> str | None:
+        """RLock(...) inlined: no address printed, but the site's receiver is a lock another
+        waiter names; that lock's address, else None."""
+        if w.address is not None or ".(*" not in w.site:
+            return None
+        receiver = (w.site_args or "").split(",", 1)[0].strip().rstrip("?")
+        return receiver if receiver in self.lock_addresses else None
+
     def _key(self, w: LockWait) -> str:
         """The key of the lock a woken goroutine was waiting on, as its waiters' are made."""
-        if w.address is None and ".(*" in w.site:
-            receiver = (w.site_args or "").split(",", 1)[0].strip().rstrip("?")
-            if receiver in self.lock_addresses:
-                return receiver
-        return w.address or f"site:{w.site}"
+        return self._inferred(w) or w.address or f"site:{w.site}"
 
     def locks(self) -> list[Lock]:
         locks: dict[str, Lock] = {}
