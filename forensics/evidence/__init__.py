@@ -14,6 +14,7 @@ from datetime import timedelta
 import pandas as pd
 import regex
 
+from forensics.evidence.dumprows import add_goroutines, facts
 from forensics.goroutines import snapshots
 from forensics.goroutines.buckets import first_own_frame, own_frames, top_function
 from forensics.goroutines.calls import Call, join
@@ -311,7 +312,8 @@ def _request_before(events: list[Event], when, host) -> str | None:
 
 
 def _dump_rows(dumps: list[Dump], events: list[Event]):
-    dump_rows, g_rows, p_rows, l_rows, locks = [], [], [], [], []
+    dump_rows, p_rows, l_rows, locks = [], [], [], []
+    g_rows: dict[str, list] = {c: [] for c in TABLES["goroutines"].split()}
     snapshots.group(dumps)
     for index, d in enumerate(dumps):
         complete = judge(d)
@@ -334,31 +336,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
         )
         found = analyze_locks(d) if d.kind != "panic" else []
         waiting = {w.goroutine: lock for lock in found for w in lock.waiters}
-        for g in d.goroutines:
-            stack = "\n".join(g.functions)
-            top = top_function(g.functions)
-            g_rows.append(
-                {
-                    "dump": index,
-                    "program": d.program,
-                    "time": d.time,
-                    "gid": g.id,
-                    "state": g.state,
-                    "wait_minutes": g.wait_minutes,
-                    "locked": g.locked_to_thread,
-                    "created_by": g.created_by,
-                    "created_in": g.created_in,
-                    "top": top,
-                    "stack": stack,
-                    "lock_key": waiting[g.id].key if g.id in waiting else None,
-                    "lock_status": waiting[g.id].status if g.id in waiting else None,
-                    "weight": g.weight,
-                    "source": g.source or d.source,
-                    "line": g.line,
-                    "complete": complete,
-                    "snapshot": d.snapshot,
-                }
-            )
+        add_goroutines(g_rows, index, d, complete, waiting)
         if d.panic_message:
             g = next(
                 (g for g in d.goroutines if g.state == "running"),
@@ -413,7 +391,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                     "said": lock.describe(),
                 }
             )
-    _facts(g_rows, l_rows)
+    facts(g_rows, l_rows)
     return dump_rows, g_rows, p_rows, l_rows, locks
 
 
@@ -434,52 +412,6 @@ def _frame_rows(dumps: list[Dump]) -> dict[str, list]:
                 f_source.append(d.source)
                 f_line.append(f.line)
     return f_rows
-
-
-def _facts(g_rows: list[dict], l_rows: list[dict]) -> None:
-    """``fact``: rows that show the same thing in views of one snapshot (same goroutine, same lock) share
-    it; ``views``: where each view shows it ("source:line", one a line, in the dumps' order).
-    A pprof debug=1 group (no ids, no lock addresses) is the goroutine with its stack in another view, and
-    a lock known by its site is the lock with an address that the same site waits on."""
-    by_stack: dict[tuple, str] = {}
-    for r in g_rows:
-        if r["snapshot"] is not None and r["gid"] >= 0:
-            r["fact"] = f"{r['snapshot']}:goroutine {r['gid']}"
-            by_stack.setdefault(
-                (r["snapshot"], r["state"] if r["state"] != "unknown" else "", r["stack"]),
-                r["fact"],
-            )
-            by_stack.setdefault((r["snapshot"], "", r["stack"]), r["fact"])
-    for r in g_rows:
-        if "fact" not in r:
-            r["fact"] = (
-                by_stack.get((r["snapshot"], "", r["stack"])) if r["snapshot"] is not None else None
-            )
-            r["fact"] = r["fact"] or f"dump {r['dump']}:goroutine {r['gid']}"
-    by_site: dict[tuple, str] = {}
-    for r in l_rows:
-        if r["snapshot"] is not None and not r["key"].startswith("site:"):
-            for site in r["sites"].split("\n"):
-                by_site.setdefault((r["snapshot"], site), f"{r['snapshot']}:lock {r['key']}")
-    for r in l_rows:
-        site = r["key"].removeprefix("site:") if r["key"].startswith("site:") else None
-        r["fact"] = (
-            (by_site.get((r["snapshot"], site)) if site else f"{r['snapshot']}:lock {r['key']}")
-            if r["snapshot"] is not None
-            else None
-        )
-        r["fact"] = r["fact"] or f"dump {r['dump']}:lock {r['key']}"
-    for rows in (g_rows, l_rows):
-        views: dict[str, dict[str, list[str]]] = {}  # fact -> source -> lines
-        for r in rows:
-            lines = views.setdefault(r["fact"], {}).setdefault(r["source"], [])
-            if str(r["line"]) not in lines:
-                lines.append(str(r["line"]))
-        for r in rows:
-            shown = views[r["fact"]]
-            r["views"] = (
-                "\n".join(f"{s}:{','.join(n)}" for s, n in shown.items()) if len(shown) > 1 else ""
-            )
 
 
 _HANDLER = regex.compile(r"/api/server/router/[\w/]+\.\(\*\w+\)\.(\w+)$")
