@@ -7,6 +7,7 @@ keeps ``source`` and ``line`` so a finding can cite it.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,6 +24,23 @@ from forensics.goroutines.locks import Lock, analyze_locks
 from forensics.model import Dump
 from forensics.parse import Event, Parsed, dockerversion, versions
 from forensics.parse.stacks import frames_of
+
+
+def _arrow_system_pool() -> None:
+    """pandas keeps string columns in pyarrow buffers, and pyarrow's default pool (mimalloc) keeps
+    what it frees: building the goroutines table of a 10^5-goroutine dump left ~65 MB more resident
+    (peak RSS of ``analyze`` on a 100 MB dump 385 -> 318 MB with the system allocator, same time).
+    A pool chosen with ARROW_DEFAULT_MEMORY_POOL is kept."""
+    if "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
+        return
+    try:
+        import pyarrow
+    except ImportError:  # pandas keeps strings as Python objects then
+        return
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+
+
+_arrow_system_pool()
 
 TABLES = {
     "events": "time level msg fields container host pid proc source line",
