@@ -1,7 +1,10 @@
 """The ``goroutines`` table built by column (:mod:`forensics.evidence.dumprows`): stack strings shared
 per shape, and ``fact``/``views`` as the per-row definition gives them, on real dumps."""
 
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 
 import pandas as pd
@@ -117,3 +120,14 @@ def test_same_mask_reads_the_rows_a_column_at_a_time(empty_other):
     mask = same_mask(rows, other, {"dump": "dump", "gid": "holder_gids"}, pd.DataFrame())
     assert mask.tolist() == ([False] * 5 if empty_other else [True, False, False, True, False])
     assert mask.index.equals(rows.index) and mask.dtype == bool
+
+
+@pytest.mark.parametrize("chosen", [None, "mimalloc"])
+def test_arrow_buffers_of_the_tables_use_the_system_allocator_unless_one_is_chosen(chosen):
+    pytest.importorskip("pyarrow")
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    code = "import forensics.evidence, pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == (chosen or "system"), out.stderr
