@@ -21,9 +21,9 @@ from forensics.goroutines.buckets import first_own_frame, own_frames, top_functi
 from forensics.goroutines.calls import Call, join
 from forensics.goroutines.completeness import judge
 from forensics.goroutines.locks import Lock, analyze_locks
-from forensics.model import Dump
+from forensics.model import Dump, Goroutine
 from forensics.parse import Event, Parsed, dockerversion, versions
-from forensics.parse.stacks import frames_of
+from forensics.parse.stacks import Block, frames_of, groups
 
 
 def _arrow_system_pool() -> None:
@@ -123,6 +123,8 @@ class Evidence:
     calls: list[Call] = field(
         default_factory=list
     )  # dockerd -> containerd -> shim calls joined across dumps
+    # dump index -> its goroutines by block (parse.stacks.groups), made once for locks and buckets
+    grouped: dict[int, dict[Block, list[Goroutine]]] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -330,7 +332,7 @@ def _request_before(events: list[Event], when, host) -> str | None:
 
 
 def _dump_rows(dumps: list[Dump], events: list[Event]):
-    dump_rows, p_rows, l_rows, locks = [], [], [], []
+    dump_rows, p_rows, l_rows, locks, grouped = [], [], [], [], {}
     g_rows: dict[str, list] = {c: [] for c in TABLES["goroutines"].split()}
     snapshots.group(dumps)
     for index, d in enumerate(dumps):
@@ -352,7 +354,9 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                 "snapshot": d.snapshot,
             }
         )
-        found = analyze_locks(d) if d.kind != "panic" else []
+        if d.kind != "panic":  # grouped once, as `forensics dump` does: locks and report buckets
+            grouped[index] = groups(d.goroutines)
+        found = analyze_locks(d, grouped[index]) if d.kind != "panic" else []
         waiting = {w.goroutine: lock for lock in found for w in lock.waiters}
         add_goroutines(g_rows, index, d, complete, waiting)
         if d.panic_message:
@@ -410,7 +414,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                 }
             )
     facts(g_rows, l_rows)
-    return dump_rows, g_rows, p_rows, l_rows, locks
+    return dump_rows, g_rows, p_rows, l_rows, locks, grouped
 
 
 def _frame_rows(dumps: list[Dump]) -> dict[str, list]:
@@ -498,7 +502,7 @@ def engine_version(daemons: pd.DataFrame) -> str | None:
 
 def build(parsed: Parsed) -> Evidence:
     events = parsed.events
-    dump_rows, g_rows, p_rows, l_rows, locks = _dump_rows(parsed.dumps, events)
+    dump_rows, g_rows, p_rows, l_rows, locks, grouped = _dump_rows(parsed.dumps, events)
     dumps = parsed.dumps
     built = {
         "events": _frame("events", _event_rows(events)),
@@ -518,4 +522,4 @@ def build(parsed: Parsed) -> Evidence:
         "complete_dumps": any(d.complete for d in stack_dumps),
     }
     tables = Tables(built, {"frames": lambda: _frame("frames", _frame_rows(dumps))})
-    return Evidence(tables, coverage, locks, parsed.dumps, join(parsed.dumps))
+    return Evidence(tables, coverage, locks, parsed.dumps, join(parsed.dumps), grouped)

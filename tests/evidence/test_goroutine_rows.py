@@ -78,7 +78,7 @@ def _facts_by_row(g_rows: list[dict]) -> None:
 def test_facts_and_views_of_five_views_of_one_moment_are_the_per_row_ones(rules):
     # SIGQUIT output, the dump in dockerd.log, SIGUSR1, pprof debug=2 and debug=1 (groups: no ids)
     dumps = analyze([str(REPRO)], rules=rules).evidence.dumps
-    _, g_columns, _, _, _ = _dump_rows(dumps, [])
+    _, g_columns, _, _, _, _ = _dump_rows(dumps, [])
     rows = [dict(zip(g_columns, values)) for values in zip(*g_columns.values())]
     assert any(r["gid"] < 0 for r in rows) and 0 in {r["snapshot"] for r in rows}
     expected = [{k: v for k, v in r.items() if k not in ("fact", "views")} for r in rows]
@@ -131,3 +131,25 @@ def test_arrow_buffers_of_the_tables_use_the_system_allocator_unless_one_is_chos
     code = "import forensics.evidence, pyarrow; print(pyarrow.default_memory_pool().backend_name)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == (chosen or "system"), out.stderr
+
+
+def test_a_dump_is_grouped_once_for_its_locks_and_the_report_buckets(monkeypatch, rules):
+    from forensics.goroutines import buckets, locks, lockwaits
+    from forensics.report.data import to_dict
+    from forensics.report.facts import _bucket
+
+    result = analyze([str(DUMP)], rules=rules)
+    [d] = result.evidence.dumps
+    assert set(result.evidence.grouped) == {0}
+    waiting = {w.goroutine: lock for _, lock in result.evidence.locks for w in lock.waiters}
+    fresh = [_bucket(b, waiting, d.source) for b in buckets.buckets(d, waiting=waiting)]
+
+    def again(goroutines):
+        raise AssertionError("grouped again")
+
+    for module in (buckets, locks, lockwaits):
+        monkeypatch.setattr(module, "groups", again)
+    result = analyze([str(DUMP)], rules=rules)
+    shown = to_dict(result)["goroutines"][0]["buckets"]
+    assert [{k: v for k, v in b.items() if k != "links"} for b in shown] == fresh[: len(shown)]
+    assert any(b["lock"] for b in shown)  # the leaked lock's waiters, first
