@@ -153,3 +153,15 @@ def test_a_dump_is_grouped_once_for_its_locks_and_the_report_buckets(monkeypatch
     shown = to_dict(result)["goroutines"][0]["buckets"]
     assert [{k: v for k, v in b.items() if k != "links"} for b in shown] == fresh[: len(shown)]
     assert any(b["lock"] for b in shown)  # the leaked lock's waiters, first
+
+
+def test_the_table_made_by_column_is_the_one_made_by_row_and_takes_the_lists(rules):
+    from forensics.evidence import _frame
+
+    dumps = analyze([str(REPRO)], rules=rules).evidence.dumps
+    _, g_columns, _, _, _, _ = _dump_rows(dumps, [])
+    rows = [dict(zip(g_columns, values)) for values in zip(*g_columns.values())]
+    by_column = _frame("goroutines", g_columns)
+    assert not g_columns  # each list taken out (freed) once its column was made
+    pd.testing.assert_frame_equal(by_column, _frame("goroutines", rows), check_exact=True)
+    assert by_column["wait_minutes"].notna().any() and by_column["lock_key"].notna().any()
