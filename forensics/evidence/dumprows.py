@@ -113,6 +113,8 @@ def _goroutine_facts(columns: dict[str, list]) -> list[str]:
 def _views(facts: list[str], sources: list[str], lines: list) -> list[str]:
     """Per row, the views of its fact ("source:line,line...", a source a line) when they are in more
     than one source, else ""."""
+    if len(set(sources)) < 2:  # one file (the usual dump): no fact is in several
+        return [""] * len(facts)
     first: dict[str, str] = {}  # fact -> the source of its first row
     several = set()
     for fact, source in zip(facts, sources):
