@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 
 from forensics.engine.ruleset import PATTERN_TIMEOUT, Condition
@@ -27,6 +28,12 @@ def _text(value) -> str:
 
 def _each(df: pd.DataFrame, col: pd.Series, keep) -> pd.Series:
     """``keep`` of every value, computed once per distinct value (log messages repeat)."""
+    if isinstance(col.dtype, pd.StringDtype):  # distinct values found by pandas, not in Python
+        codes, uniques = pd.factorize(col)
+        found = [keep(v) for v in uniques.tolist()]
+        if (codes < 0).any():  # missing: "" to every test, as None is
+            found.append(keep(None))
+        return pd.Series(np.array(found, dtype=bool)[codes], index=df.index, dtype=bool)
     values = col.tolist()
     try:
         found = {v: keep(v) for v in dict.fromkeys(values)}
@@ -168,7 +175,9 @@ def same_mask(
 
     if rows.empty:
         return pd.Series([], index=rows.index, dtype=bool)
-    return rows.apply(ok, axis=1).astype(bool)
+    cells = [rows[c].tolist() if c in rows else [None] * len(rows) for c in on]
+    each = zip(*cells) if cells else [()] * len(rows)  # the rows' values, a column at a time
+    return pd.Series([ok(dict(zip(on, row))) for row in each], index=rows.index, dtype=bool)
 
 
 def count(

@@ -171,7 +171,8 @@ def buckets(ev, tags: dict[int, str] | None = None) -> list[dict]:
             if index == dump.dump
             for w in lock.waiters
         }
-        found = goroutine_buckets(ev.dumps[dump.dump], waiting=waiting)
+        grouped = getattr(ev, "grouped", {}).get(dump.dump)  # made for the locks: not again
+        found = goroutine_buckets(ev.dumps[dump.dump], grouped=grouped, waiting=waiting)
         tag = (tags or {}).get(int(dump.dump))
         out.append(
             {
