@@ -403,9 +403,11 @@ def _scanner(
     followed = {n.encode() for n in follow} - {n.encode() for n in needles}
     single.update(i for i, (n, folded) in enumerate(every) if n in followed and not folded)
 
-    def _located(found: list[tuple[int, int]], chunk: bytes, ends) -> tuple[dict, dict]:
+    def _located(
+        found: list[tuple[int, int]], chunk: bytes, ends, first: bool = True
+    ) -> tuple[dict, dict]:
         """``found``: (index in every, where the match ends) of each match, of each level token
-        the first only."""
+        the first only (``first``) or every one."""
         located: dict = {}
         counts: dict = {}
         if not found:
@@ -414,7 +416,7 @@ def _scanner(
 
         ends = newlines(chunk) if ends is None else ends
         ids, at = numpy.array(found).T  # each match: the token's index, where the match ends
-        present = [i for i in levels if i in ids]
+        present = [i for i in levels if i in ids] if first else []
         if present:  # each level token's matches, not its first only
             others = ~numpy.isin(ids, present)
             ids, at = ids[others], at[others]
@@ -448,13 +450,21 @@ def _scanner(
             return _located(found, chunk, ends)
 
         return search
-    compiled: list = []  # the Hyperscan pass, made at the first chunk (a sample of the input)
+    # the Hyperscan pass reporting each level token's every match, and the one reporting its
+    # first (the others found by _token_ends, one split in C each: cheaper past one a kilobyte),
+    # made at the first chunk (a sample of the input); which one the last chunk asked for
+    compiled: dict = {}
+    first = [False]
 
     def scan(chunk: bytes, ends=None) -> tuple[dict, dict]:
         if not compiled:
             pieces = _factors(every, single | counted, chunk[:_SAMPLE])  # not the own tokens
-            compiled.append(_compile(hyperscan, every, single, pieces))
-        return _located(compiled[0](chunk), chunk, ends)
+            compiled[True] = _compile(hyperscan, every, single, pieces)
+            compiled[False] = _compile(hyperscan, every, single - set(levels), pieces)
+        located, counts = _located(compiled[first[0]](chunk), chunk, ends, first[0])
+        many = sum(counts.get(every[i], 0) for i in levels)
+        first[0] = many > len(chunk) >> 10
+        return located, counts
 
     return scan
 
