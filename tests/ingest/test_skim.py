@@ -174,17 +174,21 @@ def test_a_needle_ending_in_common_words_is_found_by_a_rare_piece_as_scanned_who
     piece = skim._factors([(needle.encode(), False)], set(), chunk[: skim._SAMPLE])[0]
     assert piece != needle.encode() and not needle.endswith(piece.decode())
     found = {}
+    warned = chunk.replace(b"level=debug", b"level=warning")  # a level token on most lines
     skim._scanner.cache_clear()
     try:
         for hyperscan in (True, False):
             if not hyperscan:
                 monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan now fails
-            found[hyperscan] = skim._scanner((needle,), (loud,), ("/containers/create?",))(chunk)
+            scan = skim._scanner((needle,), (loud,), ("/containers/create?",))
+            # each level token's first match, then all (Hyperscan: after a chunk with few, many)
+            found[hyperscan] = [scan(chunk), scan(warned), scan(warned), scan(chunk), scan(chunk)]
             skim._scanner.cache_clear()
     finally:
         skim._scanner.cache_clear()
     assert found[True] == found[False]
-    located, counts = found[True]
+    assert found[True][1][1][b'" level=warning ', False] > len(warned) >> 10
+    located, counts = found[True][0]
     starts = [0, len(b"".join(lines[:50])), len(b"".join(lines[:150]))]
     assert (
         located[needle.encode(), False] == set(starts[:2]) and counts[needle.encode(), False] == 3
