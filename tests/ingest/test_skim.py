@@ -154,6 +154,48 @@ def test_matching_without_hyperscan_finds_the_same_needles(monkeypatch):
     assert (b'" level=warning ', False) in skim._matcher(skimmer.needles, skimmer.caseless)(warning)
 
 
+def test_a_needle_ending_in_common_words_is_found_by_a_rare_piece_as_scanned_whole(monkeypatch):
+    """A rule's needle whose end stands on every line (here ``for container``) is looked for by a
+    rarer piece of it and confirmed around each: what is found is what the plain search finds
+    (at the chunk's start, twice on a line, in another case, ignoring case, a piece without it).
+    """
+    needle, loud = "Health Check Timed Out for container", "starting health check for container"
+    routine = CAPTURE.read_bytes().splitlines(keepends=True)[:400]
+    lines = [line.replace(b'msg="', b'msg="for container ', 1) for line in routine]
+    lines[0] = needle.encode() + b"\n"
+    lines[50] = lines[50].replace(b"msg=", b"msg=" + 2 * needle.encode() + b" ")
+    lines[90] = lines[90].replace(b"msg=", b"msg=" + needle.upper().encode() + b" ")
+    lines[91] = lines[91].replace(b"msg=", b"msg=Health Check Timed In for container ")
+    lines[150] = lines[150].replace(b"msg=", b"msg=" + loud.upper().encode() + b" ")
+    while len(b"".join(lines)) < skim._SAMPLE:  # past the sample: a piece standing without it
+        lines += lines[200:400]
+    lines.append(b'x dockerd[1]: time="t" level=debug msg="%sR"\n' % needle[:-1].encode())
+    chunk = b"".join(lines)
+    piece = skim._factors([(needle.encode(), False)], set(), chunk[: skim._SAMPLE])[0]
+    assert piece != needle.encode() and not needle.endswith(piece.decode())
+    found = {}
+    warned = chunk.replace(b"level=debug", b"level=warning")  # a level token on most lines
+    skim._scanner.cache_clear()
+    try:
+        for hyperscan in (True, False):
+            if not hyperscan:
+                monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan now fails
+            scan = skim._scanner((needle,), (loud,), ("/containers/create?",))
+            # each level token's first match, then all (Hyperscan: after a chunk with few, many)
+            found[hyperscan] = [scan(chunk), scan(warned), scan(warned), scan(chunk), scan(chunk)]
+            skim._scanner.cache_clear()
+    finally:
+        skim._scanner.cache_clear()
+    assert found[True] == found[False]
+    assert found[True][1][1][b'" level=warning ', False] > len(warned) >> 10
+    located, counts = found[True][0]
+    starts = [0, len(b"".join(lines[:50])), len(b"".join(lines[:150]))]
+    assert (
+        located[needle.encode(), False] == set(starts[:2]) and counts[needle.encode(), False] == 3
+    )
+    assert located[loud.encode(), True] == {starts[2]}
+
+
 @pytest.mark.parametrize(
     "pattern,expected",
     [
