@@ -26,9 +26,18 @@ import bisect
 import os
 import re
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+
+from forensics.ingest.needles import (
+    DEBUG,
+    ESCAPED,
+    ESCAPED_LEVELS,
+    INFO,
+    LEVEL_TOKENS,
+    MARK,
+    newlines,
+    scanner,
+)
 
 AFTER = 20_000  # lines of each input always parsed one by one
 PARALLEL_FROM = 64 << 20  # bytes: a larger input's blocks are surveyed by other processes as well
@@ -47,19 +56,6 @@ _DUMP_STARTS = (
     (b"panic", b"panic"),
     (b"goroutine", b"goroutine "),
 )  # (needle, token) of a panic or dump
-_MARK, _ESCAPED = b'" level=', b'\\" level='
-_DEBUG, _INFO = b'" level=debug msg=', b'" level=info msg='
-# a line at any level but debug and info is always given
-_LEVEL_TOKENS = {
-    name: f'" level={name} '.encode() for name in ("trace", "warning", "error", "fatal", "panic")
-}
-_OTHER_LEVELS = tuple(_LEVEL_TOKENS.values())
-# the level markers inside a quoted value (one logrus line logging another), counted to be taken
-# off the levels' counts
-_ESCAPED_LEVELS = {
-    name: b"\\" + (_DEBUG if name == "debug" else _INFO if name == "info" else token)
-    for name, token in {"debug": None, "info": None, **_LEVEL_TOKENS}.items()
-}
 # the newline before a line that is not a logrus text line at debug or info (after an envelope
 # ending in ": "); the first line of a block is always given
 _ODD = re.compile(rb'\n(?!(?:[^"\n]{1,300}?: )?time="[^"\n]{1,40}" level=(?:debug|info) msg=|\Z)')
@@ -91,18 +87,18 @@ class Skim:
     def survey(self, chunk: bytes, ends=None) -> tuple[dict, dict, list[int] | None]:
         """The part of :meth:`select` that needs nothing but the chunk, so other processes can run
         it: the needles, levels and escaped levels ``chunk`` holds and where their lines start (see
-        _scanner), the lines at each level, and the newlines before the lines that are not logrus
+        scanner), the lines at each level, and the newlines before the lines that are not logrus
         text lines at debug or info (None when there are none). ``ends``: newlines(chunk), when
         known."""
         ends = newlines(chunk) if ends is None else ends
-        located, counts = _scanner(self.needles, self.caseless, tuple(n for n, _ in self.follow))(
+        located, counts = scanner(self.needles, self.caseless, tuple(n for n, _ in self.follow))(
             chunk, ends
         )
-        totals = {"debug": chunk.count(_DEBUG), "info": chunk.count(_INFO)}
-        for name, token in _LEVEL_TOKENS.items():
+        totals = {"debug": chunk.count(DEBUG), "info": chunk.count(INFO)}
+        for name, token in LEVEL_TOKENS.items():
             if (token, False) in counts:
                 totals[name] = counts[token, False]
-        for name, token in _ESCAPED_LEVELS.items():  # less the markers inside quoted values
+        for name, token in ESCAPED_LEVELS.items():  # less the markers inside quoted values
             if (token, False) in counts:  # (its level's token is in it: counted above)
                 totals[name] -= counts[token, False]
         odd = None
@@ -138,11 +134,11 @@ class Skim:
             return None, 0
         located, totals, odd = self.survey(chunk, ends) if surveyed is None else surveyed
         hits = list(located)
-        escaped = (_ESCAPED, False) in hits
+        escaped = (ESCAPED, False) in hits
         follow = {needle.encode(): count for needle, count in self.follow}
         found: set[int] = set()
         for hit, starts in located.items():
-            if hit[0] != _ESCAPED and hit[0] not in follow:
+            if hit[0] != ESCAPED and hit[0] not in follow:
                 found.update(starts)
         keep = {0, chunk.rfind(b"\n", 0, len(chunk) - 1) + 1}
         for token, count in follow.items():
@@ -192,7 +188,7 @@ class Skim:
         given = [chunk[a : b + 1] for a, b in zip(starts, ends[numbers].tolist(), strict=True)]
         for line in given:
             level = _level_of(line)
-            if level is not None and (escaped and _ESCAPED in line):
+            if level is not None and (escaped and ESCAPED in line):
                 for name in totals:
                     totals[name] -= line.count(f'" level={name} '.encode()) - line.count(
                         f'\\" level={name} '.encode()
@@ -209,15 +205,6 @@ class Skim:
             out.append(line)
             after = number + 1
         return out, wanted
-
-
-def newlines(chunk: bytes):
-    """Where the newlines of ``chunk`` stand, ascending (a numpy array): a block's line index,
-    made once (numpy, a pandas dependency, counts a megabyte five times as fast as bytes.count);
-    its length is the block's number of lines (whole lines: each ends with a newline)."""
-    import numpy
-
-    return numpy.flatnonzero(numpy.frombuffer(chunk, numpy.uint8) == 10)
 
 
 def _line(ends, at: int) -> int:
@@ -359,200 +346,10 @@ def _arrow():
 
 def _level_of(line: bytes) -> str | None:
     """The level of a logrus text line: its first ``" level=`` not escaped."""
-    at = line.find(_MARK)
+    at = line.find(MARK)
     if at < 0 or line[at - 1 : at] == b"\\":
         return None
     return line[at + 8 : line.find(b" ", at + 8)].decode(errors="replace")
-
-
-def _token_ends(chunk: bytes, token: bytes):
-    """Where each ``token`` in ``chunk`` ends (a numpy array), found by one split in C, not one
-    find or match callback each."""
-    import numpy
-
-    parts = chunk.split(token)
-    before = numpy.cumsum(numpy.fromiter(map(len, parts), numpy.int64, len(parts))[:-1])
-    return before + numpy.arange(1, len(parts)) * len(token)
-
-
-def _matcher(needles: tuple[str, ...], caseless: tuple[str, ...]) -> Callable[[bytes], list]:
-    """The needles, level tokens and escaped level tokens a chunk holds, as (bytes, ignore case)."""
-    scan = _scanner(needles, caseless)
-    return lambda chunk: list(scan(chunk)[1])
-
-
-@lru_cache(maxsize=8)
-def _scanner(
-    needles: tuple[str, ...], caseless: tuple[str, ...], follow: tuple[str, ...] = ()
-) -> Callable[..., tuple]:
-    """A function of a chunk (and its :func:`newlines`, when known) giving, for the needles, level
-    tokens and escaped level tokens the chunk holds, as ``(bytes, ignore case)``: where the lines
-    holding each start (a set; not for the escaped level tokens), and how many times each stands
-    in it (the generic escaped marker ``_ESCAPED``: once). One Hyperscan pass, every match
-    reported (but the level tokens', which may stand on every line: found once, then all at once
-    by _token_ends; and the ``follow`` needles', whose lines select finds again: once), when
-    installed (each needle found by a rare piece of it, see _compile), else a search for each."""
-    every = [(n.encode(), False) for n in needles + follow]
-    every += [(n.encode().lower(), True) for n in caseless]
-    every += [(token, False) for token in (*_OTHER_LEVELS, _ESCAPED, *_ESCAPED_LEVELS.values())]
-    once = every.index((_ESCAPED, False))  # wanted only to tell there is one
-    counted = set(range(once + 1, len(every)))  # their lines are not wanted
-    levels = [every.index((token, False)) for token in _OTHER_LEVELS]
-    single = {once, *levels}  # matched once
-    # a follow needle's lines are found again by select: whether the chunk holds one is enough
-    followed = {n.encode() for n in follow} - {n.encode() for n in needles}
-    single.update(i for i, (n, folded) in enumerate(every) if n in followed and not folded)
-
-    def _located(
-        found: list[tuple[int, int]], chunk: bytes, ends, first: bool = True
-    ) -> tuple[dict, dict]:
-        """``found``: (index in every, where the match ends) of each match, of each level token
-        the first only (``first``) or every one."""
-        located: dict = {}
-        counts: dict = {}
-        if not found:
-            return located, counts
-        import numpy
-
-        ends = newlines(chunk) if ends is None else ends
-        ids, at = numpy.array(found).T  # each match: the token's index, where the match ends
-        present = [i for i in levels if i in ids] if first else []
-        if present:  # each level token's matches, not its first only
-            others = ~numpy.isin(ids, present)
-            ids, at = ids[others], at[others]
-            more = [_token_ends(chunk, every[i][0]) for i in present]
-            ids = numpy.concatenate([ids, *(numpy.full(len(m), i) for i, m in zip(present, more))])
-            at = numpy.concatenate([at, *more])
-        lines = ends.searchsorted(at)  # the newlines before each match: the line's number
-        starts = numpy.where(lines > 0, ends[lines - 1] + 1, 0)  # where that line starts
-        for i in numpy.unique(ids).tolist():
-            mine = ids == i
-            counts[every[i]] = int(numpy.count_nonzero(mine))
-            if i not in counted:
-                located[every[i]] = set(starts[mine].tolist())
-        return located, counts
-
-    try:
-        import hyperscan
-    except ImportError:
-        hyperscan = None
-    if hyperscan is None:
-
-        def search(chunk: bytes, ends=None) -> tuple[dict, dict]:
-            lower = chunk.lower() if caseless else b""
-            found = []
-            for i, (needle, folded) in enumerate(every):
-                hay = lower if folded else chunk
-                at = hay.find(needle)
-                while at >= 0:
-                    found.append((i, at + len(needle)))
-                    at = -1 if i in single else hay.find(needle, at + 1)
-            return _located(found, chunk, ends)
-
-        return search
-    # the Hyperscan pass reporting each level token's every match, and the one reporting its
-    # first (the others found by _token_ends, one split in C each: cheaper past one a kilobyte),
-    # made at the first chunk (a sample of the input); which one the last chunk asked for
-    compiled: dict = {}
-    first = [False]
-
-    def scan(chunk: bytes, ends=None) -> tuple[dict, dict]:
-        if not compiled:
-            pieces = _factors(every, single | counted, chunk[:_SAMPLE])  # not the own tokens
-            compiled[True] = _compile(hyperscan, every, single, pieces)
-            compiled[False] = _compile(hyperscan, every, single - set(levels), pieces)
-        located, counts = _located(compiled[first[0]](chunk), chunk, ends, first[0])
-        many = sum(counts.get(every[i], 0) for i in levels)
-        first[0] = many > len(chunk) >> 10
-        return located, counts
-
-    return scan
-
-
-_FACTOR = 8  # bytes of a needle Hyperscan looks for: its literal matcher keys on about as many
-_SAMPLE = 1 << 17  # bytes of the first chunk telling which piece of each needle is rare
-
-
-def _factors(every: list[tuple[bytes, bool]], whole: set[int], sample: bytes) -> list[bytes]:
-    """The piece of each needle of ``every`` Hyperscan looks for. Its literal matcher checks every
-    place where the last few bytes of a needle stand, so a needle ending in words a log holds on
-    every line (``... health check for container``) costs there; the rarest ``_FACTOR`` bytes of
-    it in ``sample`` cost only where they stand, and the needle is confirmed there in Python
-    (_compile). A piece is taken only where ``sample`` holds it no more often than the needle
-    itself (no more matches to confirm than the needle gives) and it is not the needle's end; the
-    whole needle otherwise, and for the ``whole`` ones."""
-    lower = sample.lower()
-    out = []
-    for i, (needle, folded) in enumerate(every):
-        hay = lower if folded else sample
-        if i in whole or len(needle) <= _FACTOR or hay.count(needle[-_FACTOR:]) == 0:
-            out.append(needle)
-            continue
-        pieces = [needle[k : k + _FACTOR] for k in range(len(needle) - _FACTOR)]  # not the end
-        piece = min(reversed(pieces), key=hay.count)  # the last of the rarest
-        rare = hay.count(piece) == hay.count(needle) < hay.count(needle[-_FACTOR:])
-        out.append(piece if rare else needle)
-    return out
-
-
-def _compile(
-    hyperscan, every: list[tuple[bytes, bool]], single: set[int], pieces: list[bytes]
-) -> Callable[[bytes], list[tuple[int, int]]]:
-    """A function giving the matches of the needles of ``every`` in a chunk, ``(index in every,
-    where the match ends)``, for the needle's first only for a ``single`` one: one Hyperscan pass
-    looking for ``pieces``, one piece of each needle (the needle itself, or a rarer part of it:
-    see _factors); where a needle's piece stands, whether the needle stands around it is
-    confirmed. These are the matches the needles scanned whole give, but for their order."""
-    shared: dict[tuple[bytes, bool], list[tuple[int, int, int]]] = {}
-    for i, ((needle, folded), piece) in enumerate(zip(every, pieces, strict=True)):
-        k = needle.index(piece)  # (needle, where it starts before the piece's end, ends after it)
-        shared.setdefault((piece, folded), []).append(
-            (i, k + len(piece), len(needle) - k - len(piece))
-        )
-    # a needle scanned whole reports its own index; a piece reports len(every) + its index
-    ids = [
-        group[0][0] if len(group) == 1 and every[group[0][0]][0] == piece else len(every) + j
-        for j, ((piece, _), group) in enumerate(shared.items())
-    ]
-    groups = dict(zip(ids, shared.values(), strict=True))
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    db.compile(
-        expressions=[re.escape(piece) for piece, _ in shared],
-        ids=ids,
-        flags=[
-            (hyperscan.HS_FLAG_CASELESS if folded else 0)
-            | (hyperscan.HS_FLAG_SINGLEMATCH if all(i in single for i, _, _ in group) else 0)
-            for (_, folded), group in shared.items()
-        ],
-    )
-    whole = len(every)
-
-    def matches(chunk: bytes) -> list[tuple[int, int]]:
-        found: list[tuple[int, int]] = []
-        pieces: list[tuple[int, int]] = []
-        db.scan(
-            chunk,
-            match_event_handler=lambda i, start, end, *_: (found if i < whole else pieces).append(
-                (i, end)
-            ),
-        )
-        done = set()  # the single needles found
-        for j, end in pieces:
-            for i, before, after in groups[j]:
-                needle, folded = every[i]
-                if i in done or end < before:
-                    continue
-                if folded:
-                    if chunk[end - before : end + after].lower() != needle:
-                        continue
-                elif not chunk.startswith(needle, end - before):
-                    continue
-                found.append((i, end + after))
-                if i in single:
-                    done.add(i)
-        return found
-
-    return matches
 
 
 def workers() -> int:

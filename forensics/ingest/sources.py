@@ -23,7 +23,8 @@ from pathlib import Path
 
 from forensics.ingest import archives
 from forensics.ingest.archives import READ_ERRORS
-from forensics.ingest.skim import FOLLOWS, Skim, Skipped, Surveys, newlines, workers
+from forensics.ingest.needles import newlines
+from forensics.ingest.skim import FOLLOWS, Skim, Skipped, Surveys, workers
 from forensics.model import (
     Problem,  # sources.Problem: what could not be read (defined with the data types)
 )
@@ -394,7 +395,7 @@ def _chunks(
     name: str, stream, skim: Skim, read: int, problems: list[Problem], marks: list | None = None
 ) -> Iterator[tuple[bytes, object]]:
     """The blocks of whole lines of ``stream`` (``read`` lines read before it) and where their
-    newlines stand (skim.newlines), then an empty block; ``marks``: (lines before, offset) of each
+    newlines stand (needles.newlines), then an empty block; ``marks``: (lines before, offset) of each
     block appended."""
     while True:
         if marks is not None:

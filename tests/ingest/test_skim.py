@@ -15,7 +15,7 @@ from forensics import parse as parse_module
 from forensics.analyze import analyze
 from forensics.engine import literals, prefilter
 from forensics.engine.ruleset import load_rules
-from forensics.ingest import envelopes, skim, sources
+from forensics.ingest import envelopes, needles, skim, sources
 from forensics.parse import parse_records
 
 CAPTURE = ROOT / "samples" / "captured" / "repro-49227-journal-short.log"
@@ -141,17 +141,19 @@ def test_matching_without_hyperscan_finds_the_same_needles(monkeypatch):
     chunk = chunk[: chunk.index(b"http: panic")].rsplit(b"\n", 2)[0] + b"\n"
     chunk += b'x dockerd[1]: time="t" level=debug msg="Device Or Resource BUSY"\n'
     skimmer = prefilter.skim_for(load_rules())
-    with_hs = skim._matcher(skimmer.needles, skimmer.caseless)(chunk)
-    skim._scanner.cache_clear()
+    with_hs = needles.matcher(skimmer.needles, skimmer.caseless)(chunk)
+    needles.scanner.cache_clear()
     monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan now fails
     try:
-        without = skim._matcher(skimmer.needles, skimmer.caseless)(chunk)
+        without = needles.matcher(skimmer.needles, skimmer.caseless)(chunk)
     finally:
-        skim._scanner.cache_clear()
+        needles.scanner.cache_clear()
     assert without == with_hs
     assert (b"device or resource busy", True) in without and (b"Starting up", False) in without
     warning = chunk + b'x dockerd[1]: time="t" level=warning msg="w"\n'
-    assert (b'" level=warning ', False) in skim._matcher(skimmer.needles, skimmer.caseless)(warning)
+    assert (b'" level=warning ', False) in needles.matcher(skimmer.needles, skimmer.caseless)(
+        warning
+    )
 
 
 def test_a_needle_ending_in_common_words_is_found_by_a_rare_piece_as_scanned_whole(monkeypatch):
@@ -167,25 +169,25 @@ def test_a_needle_ending_in_common_words_is_found_by_a_rare_piece_as_scanned_who
     lines[90] = lines[90].replace(b"msg=", b"msg=" + needle.upper().encode() + b" ")
     lines[91] = lines[91].replace(b"msg=", b"msg=Health Check Timed In for container ")
     lines[150] = lines[150].replace(b"msg=", b"msg=" + loud.upper().encode() + b" ")
-    while len(b"".join(lines)) < skim._SAMPLE:  # past the sample: a piece standing without it
+    while len(b"".join(lines)) < needles._SAMPLE:  # past the sample: a piece standing without it
         lines += lines[200:400]
     lines.append(b'x dockerd[1]: time="t" level=debug msg="%sR"\n' % needle[:-1].encode())
     chunk = b"".join(lines)
-    piece = skim._factors([(needle.encode(), False)], set(), chunk[: skim._SAMPLE])[0]
+    piece = needles._factors([(needle.encode(), False)], set(), chunk[: needles._SAMPLE])[0]
     assert piece != needle.encode() and not needle.endswith(piece.decode())
     found = {}
     warned = chunk.replace(b"level=debug", b"level=warning")  # a level token on most lines
-    skim._scanner.cache_clear()
+    needles.scanner.cache_clear()
     try:
         for hyperscan in (True, False):
             if not hyperscan:
                 monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan now fails
-            scan = skim._scanner((needle,), (loud,), ("/containers/create?",))
+            scan = needles.scanner((needle,), (loud,), ("/containers/create?",))
             # each level token's first match, then all (Hyperscan: after a chunk with few, many)
             found[hyperscan] = [scan(chunk), scan(warned), scan(warned), scan(chunk), scan(chunk)]
-            skim._scanner.cache_clear()
+            needles.scanner.cache_clear()
     finally:
-        skim._scanner.cache_clear()
+        needles.scanner.cache_clear()
     assert found[True] == found[False]
     assert found[True][1][1][b'" level=warning ', False] > len(warned) >> 10
     located, counts = found[True][0]
@@ -430,12 +432,12 @@ def test_selection_is_the_same_without_hyperscan(tmp_path, monkeypatch):
     chunk = chunk[: chunk.rindex(b"\n", 0, 600_000) + 1]
     skimmer = prefilter.skim_for(load_rules())
     with_hs = skimmer.select(chunk, same={})
-    skim._scanner.cache_clear()
+    needles.scanner.cache_clear()
     monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan now fails
     try:
         without = skimmer.select(chunk, same={})
     finally:
-        skim._scanner.cache_clear()
+        needles.scanner.cache_clear()
     assert without == with_hs
     warnings = sum(b'" level=warning ' in line for line in chunk.splitlines())
     assert (
@@ -475,21 +477,21 @@ def test_levels_are_counted_in_bulk_as_line_by_line(tmp_path, monkeypatch, hyper
         expected[level] = expected.get(level, 0) + 1
     assert expected.keys() == {"debug", "info", "warning", "error"}
     skimmer = prefilter.skim_for(load_rules())
-    skim._scanner.cache_clear()
+    needles.scanner.cache_clear()
     if not hyperscan:
         monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan now fails
     try:
         located, totals, odd = skimmer.survey(chunk)
     finally:
-        skim._scanner.cache_clear()
+        needles.scanner.cache_clear()
     assert odd is None and totals == expected
     warnings = {i for i, line in enumerate(lines) if b'" level=warning ' in line}
     starts = located[b'" level=warning ', False]
-    assert {skim._line(skim.newlines(chunk), at) for at in starts} == warnings
+    assert {skim._line(needles.newlines(chunk), at) for at in starts} == warnings
     assert 0 in starts
     for token in (b'" level=warning ', b"\n", cleanup):  # found all at once where they end
         ends = [m.end() for m in re.finditer(re.escape(token), chunk)]
-        assert skim._token_ends(chunk, token).tolist() == ends
+        assert needles.token_ends(chunk, token).tolist() == ends
 
 
 def errors_log(tmp_path: Path, copies: int = 400) -> Path:
@@ -638,7 +640,7 @@ def test_repeats_are_told_as_one_line_at_a_time_does(tmp_path, among):
         b'msg="goroutine 7 left"\n'
         + b"Nov 29 12:28:11 dockerhost1 dockerd[4243]: 2026/11/29 12:28:11 http: panic serving\n"
     )
-    ends = skim.newlines(chunk)
+    ends = needles.newlines(chunk)
     starts = [0, *(ends[:-1] + 1).tolist()]
     if among == "every line":
         wanted = None
