@@ -346,6 +346,9 @@ def version() -> None:
 def main() -> None:
     import errno
 
+    from forensics import allocator
+
+    allocator.glibc_heap()  # large inputs: freed heap reused, not faulted in afresh
     try:
         app()
     except KeyboardInterrupt:

@@ -7,7 +7,6 @@ keeps ``source`` and ``line`` so a finding can cite it.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,6 +14,7 @@ from datetime import timedelta
 import pandas as pd
 import regex
 
+from forensics import allocator
 from forensics.evidence.dumprows import add_goroutines, facts
 from forensics.goroutines import snapshots
 from forensics.goroutines.buckets import first_own_frame, own_frames, top_function
@@ -25,22 +25,7 @@ from forensics.model import Dump, Goroutine
 from forensics.parse import Event, Parsed, dockerversion, versions
 from forensics.parse.stacks import Block, frames_of, groups
 
-
-def _arrow_system_pool() -> None:
-    """pandas keeps string columns in pyarrow buffers, and pyarrow's default pool (mimalloc) keeps
-    what it frees: building the goroutines table of a 10^5-goroutine dump left ~65 MB more resident
-    (peak RSS of ``analyze`` on a 100 MB dump 385 -> 318 MB with the system allocator, same time).
-    A pool chosen with ARROW_DEFAULT_MEMORY_POOL is kept."""
-    if "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
-        return
-    try:
-        import pyarrow
-    except ImportError:  # pandas keeps strings as Python objects then
-        return
-    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
-
-
-_arrow_system_pool()
+allocator.arrow_system_pool()  # see forensics.allocator
 
 TABLES = {
     "events": "time level msg fields container host pid proc source line",
