@@ -9,6 +9,7 @@ arguments, so handlers of different requests parked at the same line share a buc
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Container
@@ -184,14 +185,17 @@ def buckets(
             merged[id(bucket)] = bucket
     for bucket in merged.values():  # gathered from several blocks: back in the dump's order
         bucket.goroutines = in_order(bucket.goroutines)
-    order.sort(
-        key=lambda b: (
-            b.goroutines[0].id not in waiting,
-            -(b.waits[1] if b.waits[1] is not None else -1),
-            -b.count,
-        )
-    )
+    order.sort(key=functools.partial(_rank, waiting))
     return order
+
+
+def _rank(waiting: Container[int], b: Bucket) -> tuple[bool, int, int]:
+    """The sort key of :func:`buckets`: lock waiters first, then longest wait, then largest; read
+    off the slots, the figures tallied once (a dump may have a bucket per goroutine)."""
+    if b._waits is None:
+        b._tally()
+    high = b._waits[1]
+    return b.goroutines[0].id not in waiting, 1 if high is None else -high, -b._count
 
 
 def select(
