@@ -159,7 +159,8 @@ def buckets(
     places: dict[tuple, str] = {}
     seen: dict[tuple, tuple] = {}  # (Shape, creator) -> (its dict in ``found``, "file:line")
     for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
-        creator = (block.stack.shape, block.created_by, block.created_file, block.created_lineno)
+        stack = block.stack
+        creator = (stack.shape, block.created_by, block.created_file, block.created_lineno)
         same_at = seen.get(creator)  # one lookup per block: a dump may have a bucket per goroutine
         if same_at is None:
             at = places.get((block.created_file, block.created_lineno))
@@ -167,16 +168,16 @@ def buckets(
                 at = places[block.created_file, block.created_lineno] = (
                     f"{block.created_file}:{block.created_lineno}"
                 )
-            shape = stack_key(block.stack, True) if ignore_args else stack_key(block.stack)[0]
+            shape = stack_key(stack, True) if ignore_args else stack_key(stack)[0]
             same = found.get((shape, block.created_by, at))
             if same is None:
                 same = found[shape, block.created_by, at] = {}
             same_at = seen[creator] = (same, at)
         same, at = same_at
-        args = None if ignore_args else block.stack.args  # no key tuple per bucket
+        args = None if ignore_args else stack.args  # no key tuple per bucket
         bucket = same.get(args)
         if bucket is None:  # the grouped list itself: copied only when another block joins it
-            bucket = same[args] = Bucket(block.stack, block.created_by, at, members)
+            bucket = same[args] = Bucket(stack, block.created_by, at, members)
             order.append(bucket)
         else:
             if id(bucket) not in merged:

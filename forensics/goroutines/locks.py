@@ -121,6 +121,7 @@ HEAP_WORD = possessive.compile(
     r"0xc[0-9a-f]{9}+(?![0-9a-f])"
 )  # heap words of a stack's text (an index, checked after); possessive: 13% less time in findall
 HEAP = re.compile(r"0xc[0-9a-f]{9}")
+HEX_OR_X = frozenset("0123456789abcdefx")  # what a WORD match may hold before its "?"
 __all__ = [
     "Holder",
     "Lock",
@@ -158,10 +159,19 @@ def _words(stack: Stack) -> dict[str, tuple[Frame, bool]]:
 
 
 def _carries(stack: Stack, word: str) -> bool:
-    """``word in _words(stack)``, without keeping the words of every stack that mentions an object."""
+    """``word in _words(stack)`` for a hex word (``0x...``), without keeping the words of every
+    stack that mentions an object: true at once when the word's first place in the argument text
+    stands alone there (no hex digit or ``x`` on either side, so :data:`WORD` matches just it)."""
     found = stack.cache.get("words")
     if found is not None:
         return word in found
+    if not stack.has_frames:
+        args = stack.args
+        start = args.find(word)
+        end = start + len(word)
+        if start >= 0 and (start == 0 or args[start - 1] not in HEX_OR_X):
+            if end == len(args) or args[end] not in HEX_OR_X:
+                return True
     return any(w.rstrip("?") == word for w in stack.args_findall(WORD))
 
 
