@@ -9,6 +9,7 @@ arguments, so handlers of different requests parked at the same line share a buc
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Container
@@ -158,7 +159,8 @@ def buckets(
     places: dict[tuple, str] = {}
     seen: dict[tuple, tuple] = {}  # (Shape, creator) -> (its dict in ``found``, "file:line")
     for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
-        creator = (block.stack.shape, block.created_by, block.created_file, block.created_lineno)
+        stack = block.stack
+        creator = (stack.shape, block.created_by, block.created_file, block.created_lineno)
         same_at = seen.get(creator)  # one lookup per block: a dump may have a bucket per goroutine
         if same_at is None:
             at = places.get((block.created_file, block.created_lineno))
@@ -166,16 +168,16 @@ def buckets(
                 at = places[block.created_file, block.created_lineno] = (
                     f"{block.created_file}:{block.created_lineno}"
                 )
-            shape = stack_key(block.stack, True) if ignore_args else stack_key(block.stack)[0]
+            shape = stack_key(stack, True) if ignore_args else stack_key(stack)[0]
             same = found.get((shape, block.created_by, at))
             if same is None:
                 same = found[shape, block.created_by, at] = {}
             same_at = seen[creator] = (same, at)
         same, at = same_at
-        args = None if ignore_args else block.stack.args  # no key tuple per bucket
+        args = None if ignore_args else stack.args  # no key tuple per bucket
         bucket = same.get(args)
         if bucket is None:  # the grouped list itself: copied only when another block joins it
-            bucket = same[args] = Bucket(block.stack, block.created_by, at, members)
+            bucket = same[args] = Bucket(stack, block.created_by, at, members)
             order.append(bucket)
         else:
             if id(bucket) not in merged:
@@ -184,14 +186,17 @@ def buckets(
             merged[id(bucket)] = bucket
     for bucket in merged.values():  # gathered from several blocks: back in the dump's order
         bucket.goroutines = in_order(bucket.goroutines)
-    order.sort(
-        key=lambda b: (
-            b.goroutines[0].id not in waiting,
-            -(b.waits[1] if b.waits[1] is not None else -1),
-            -b.count,
-        )
-    )
+    order.sort(key=functools.partial(_rank, waiting))
     return order
+
+
+def _rank(waiting: Container[int], b: Bucket) -> tuple[bool, int, int]:
+    """The sort key of :func:`buckets`: lock waiters first, then longest wait, then largest; read
+    off the slots, the figures tallied once (a dump may have a bucket per goroutine)."""
+    if b._waits is None:
+        b._tally()
+    high = b._waits[1]
+    return b.goroutines[0].id not in waiting, 1 if high is None else -high, -b._count
 
 
 def select(
@@ -204,6 +209,8 @@ def select(
     and a minimum wait in minutes."""
     keep = re.compile(match) if match else None
     drop = re.compile(exclude) if exclude else None
+    if not keep and not drop and min_wait is None:  # no filter: a bucket per goroutine is common
+        return list(found)
     out = []
     for b in found:
         text = b.header() + "\n" + "\n".join(b.stack.functions) if keep or drop else ""

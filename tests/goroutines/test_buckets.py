@@ -10,7 +10,9 @@ import pytest
 from conftest import FIXTURES, forensics
 
 from forensics.goroutines.buckets import buckets, select
+from forensics.goroutines.locks import analyze_locks
 from forensics.parse.fastdump import parse_text
+from forensics.parse.stacks import groups
 
 DUMPS = FIXTURES / "dumps"
 REPRO = DUMPS / "repro-49227" / "02-delay-build-panic-text-log"
@@ -62,6 +64,31 @@ def test_sorted_longest_wait_first_then_largest():
     twos = [b.count for b in found if b.waits[1] == 2]
     assert twos == sorted(twos, reverse=True) and twos[0] == 3  # the three RLock readers
     assert found[0].header() == "3 [sync.RWMutex.RLock, 2 minutes] created by main.main"
+
+
+@pytest.mark.parametrize("ignore_args", [False, True])
+@pytest.mark.parametrize(
+    "path", [GO / "go1.22" / "sigquit-stderr.txt", REPRO / "pprof-goroutine-debug2.txt"]
+)
+def test_lock_waiters_first_then_longest_wait_then_largest_then_first_seen(path, ignore_args):
+    """The order of ``forensics dump``: buckets of lock waiters first, then the longest wait (no
+    wait printed last), then the most goroutines, ties in order of first appearance."""
+    d = dump(path)
+    grouped = groups(d.goroutines)
+    waiting = {w.goroutine: lock.key for lock in analyze_locks(d, grouped) for w in lock.waiters}
+    found = buckets(d, ignore_args, grouped, waiting)
+    first_seen = sorted(found, key=lambda b: b.goroutines[0].line)
+    expected = sorted(
+        first_seen,
+        key=lambda b: (
+            b.goroutines[0].id not in waiting,
+            1 if b.waits[1] is None else -b.waits[1],
+            -len(b.goroutines),
+        ),
+    )
+    assert [b.goroutines[0].id for b in found] == [b.goroutines[0].id for b in expected]
+    assert found[0].goroutines[0].id in waiting and found[-1].waits[1] is None
+    assert any(b.goroutines[0].id not in waiting and b.waits[1] for b in found)
 
 
 def test_one_shape_with_several_creators_is_bucketed_per_creator():

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT
 
-from forensics.goroutines.locks import analyze_locks, deadlock_cycles, lock_wait, other_waits
+from forensics.goroutines.locks import (
+    _carries,
+    _words,
+    analyze_locks,
+    deadlock_cycles,
+    lock_wait,
+    other_waits,
+)
+from forensics.goroutines.lockwaits import WORD
 from forensics.model import Dump
 from forensics.parse.fastdump import parse_text
 from forensics.parse.goroutines import parse_dumps
@@ -479,3 +487,41 @@ def test_a_woken_waiter_beside_holders_is_one_more_holder():
     assert [h.goroutine for h in lock.holders] == [7, 8, 9]
     assert "woken" in lock.holders[2].reason and "woken" not in lock.holders[0].reason
     assert sorted(w.goroutine for w in lock.waiters) == [10, 11, 12, 13]
+
+
+@pytest.mark.parametrize(
+    "printed, carried",
+    [
+        ("0xc00033a700", True),
+        ("0xc00033a700?", True),
+        ("10xc00033a700", True),  # WORD still matches 0xc00033a700 after the 1
+        ("0xc00033a700ff", False),  # a longer word
+        ("0x10xc00033a700", False),  # WORD matches 0x10, then no word starts at the x
+        ("{0xc00033a700, 0x0}", True),
+    ],
+)
+def test_a_stack_carries_an_object_only_as_a_whole_word(printed, carried):
+    """``_carries`` (which stacks count towards an object being shared) answers as the words of
+    the frames' arguments do, on the real daemon's main goroutine with its second argument changed."""
+    path = REPRO / "goroutine-stacks-2026-11-29T122857Z.log"
+    text = path.read_text(encoding="utf-8").replace(
+        "start(0xc0000b2e00, 0xc00033a700)", f"start(0xc0000b2e00, {printed})"
+    )
+    [g] = [g for g in parse_text(text, path.name)[-1].goroutines if g.id == 1]
+    assert not g.stack.has_frames and printed in g.stack.args
+    assert _carries(g.stack, "0xc00033a700") is carried
+    assert ("0xc00033a700" in _words(g.stack)) is carried
+
+
+@pytest.mark.parametrize(
+    "path",
+    [REPRO / "goroutine-stacks-2026-11-29T122857Z.log", REAL / "goroutine-stacks-sigusr1.log"],
+)
+def test_carries_agrees_with_the_words_of_every_stack(path: Path):
+    d = parse_text(path.read_text(encoding="utf-8"), path.name)[-1]
+    stacks = {g.stack for g in d.goroutines}
+    words = {w.rstrip("?") for s in stacks for w in WORD.findall(s.text)}
+    assert len(stacks) > 20 and len(words) > 100
+    for stack in stacks:
+        found = [w for w in sorted(words) if _carries(stack, w)]
+        assert found == sorted(_words(stack))
