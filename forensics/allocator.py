@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 TRIM = 64 << 20  # bytes of freed heap kept before giving memory back to the system
@@ -46,13 +45,9 @@ def glibc_heap() -> bool:
     C library is not glibc or the user set either variable."""
     if any(name in os.environ for name in _ENV):
         return False
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = libc.mallopt if libc is not None else None
-    except (OSError, AttributeError):  # musl, macOS: no mallopt
-        return False
-    if mallopt is None:
+    try:  # the C library the interpreter is linked with (no ldconfig run to find it)
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # no mallopt: not glibc
         return False
     if not (mallopt(_M_TRIM_THRESHOLD, TRIM) and mallopt(_M_MMAP_THRESHOLD, MMAP)):
         return False
