@@ -130,11 +130,16 @@ def scanner(
     first = [False]
 
     def scan(chunk: bytes, ends=None) -> tuple[dict, dict]:
-        if not compiled:
+        if not compiled:  # both at once (one C call): the scanner may be shared by threads
             pieces = _factors(every, single | counted, chunk[:_SAMPLE])  # not the own tokens
-            compiled[True] = _compile(hyperscan, every, single, pieces)
-            compiled[False] = _compile(hyperscan, every, single - set(levels), pieces)
-        located, counts = _located(compiled[first[0]](chunk), chunk, ends, first[0])
+            compiled.update(
+                {
+                    True: _compile(hyperscan, every, single, pieces),
+                    False: _compile(hyperscan, every, single - set(levels), pieces),
+                }
+            )
+        firsts = first[0]  # read once: another thread may flip it
+        located, counts = _located(compiled[firsts](chunk), chunk, ends, firsts)
         many = sum(counts.get(every[i], 0) for i in levels)
         first[0] = many > len(chunk) >> 10
         return located, counts
