@@ -8,6 +8,7 @@ hash of its inputs' content, so a re-run (or a run after a kill) redoes only wha
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -391,6 +392,8 @@ def scan(
                 on_host(cached, True)
         else:
             todo.append((host, key))
+    # a redacted scan's reports wait for every host's names: kept on disk until then, not in memory
+    spill = tempfile.TemporaryDirectory(prefix="forensics-scan-") if redact is not None else None
     if todo:
         submit, completed, close = _submitter(jobs, scheduler)
         try:
@@ -417,14 +420,15 @@ def scan(
                 if redact is None:
                     _save_cache(_cache_path(out, host.name), key, row)
                 else:
-                    reports[host.name] = (done["names"], done["report"])
+                    reports[host.name] = (done["names"], _spilled(spill.name, done["report"]))
                 rows.append(row)
                 if on_host:
                     on_host(row, False)
         finally:
             close()
     if redact is not None:
-        rows = redacted(rows, reports, redact, out if per_host_reports else None)
+        with spill:
+            rows = redacted(rows, reports, redact, out if per_host_reports else None)
     table = pd.DataFrame(rows)
     return (
         table.sort_values("host", kind="stable").reset_index(drop=True)
@@ -445,6 +449,20 @@ def _as_document(row: dict) -> dict:
     }
 
 
+def _spilled(folder: str, report: dict | None) -> Path | None:
+    """``report`` written to a file of ``folder`` (compressed JSON), read back by :func:`redacted`."""
+    if report is None:
+        return None
+    fd, name = tempfile.mkstemp(suffix=".json.gz", dir=folder)
+    with os.fdopen(fd, "wb") as f:
+        f.write(gzip.compress(json.dumps(report).encode(), compresslevel=1))
+    return Path(name)
+
+
+def _unspilled(path: Path | None) -> dict | None:
+    return json.loads(gzip.decompress(path.read_bytes())) if path is not None else None
+
+
 def redacted(
     rows: list[dict], reports: dict[str, tuple], known: dict[str, str], pages
 ) -> list[dict]:
@@ -452,7 +470,9 @@ def redacted(
     one :class:`~forensics.report.redact.Redactor`, in the parent once every host is back: the names
     of all hosts (collected by the workers from their reports, and from the rows) are numbered
     together, in sorted order continuing ``known``, so a name has one pseudonym in every row and
-    page, whichever worker ran which host and in what order. ``reports``: host -> (names, report)."""
+    page, whichever worker ran which host and in what order. ``reports``: host -> (names, the
+    report's file from :func:`_spilled`), each report read back only to write its page: a fleet's
+    reports are never in memory at once."""
     from forensics.report import to_html
     from forensics.report.redact import Redactor, collect
 
@@ -468,8 +488,9 @@ def redacted(
         clean = redactor.walk(document)["row"]
         if isinstance(row.get("log_templates"), str):
             clean["log_templates"] = json.dumps(clean["log_templates"])
-        report = reports.get(row["host"], (None, None))[1]
-        if pages is not None and report:
+        spilled = reports.get(row["host"], (None, None))[1]
+        report = _unspilled(spilled) if pages is not None else None
+        if report:
             page = pages / "hosts" / f"{safe_name(clean['host'])}.html"
             write(page, to_html(redactor.report(report)))
             clean["report"] = f"hosts/{page.name}"

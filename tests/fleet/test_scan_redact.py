@@ -241,3 +241,29 @@ def test_a_scan_out_inside_a_host_folder_is_not_read_back(fleet, tmp_path):
     rows = [json.loads(t) for t in [(out / "fleet.json").read_text()]]
     assert rows[0]["hosts"][0]["findings"] == a["findings"] == b["findings"]
     assert "moby-49227:confirmed" in a["findings"]
+
+
+def test_a_redacted_scan_keeps_the_reports_on_disk_until_every_host_is_back(
+    fleet, tmp_path, monkeypatch
+):
+    """A redacted scan can number the names only once every host is back; meanwhile each host's
+    report waits in a private temporary file, not in memory, and the files are gone after."""
+    from forensics.fleet import scan as fleet_scan
+
+    given = {}
+    real = fleet_scan.redacted
+
+    def spy(rows, reports, known, pages):
+        given.update(reports)
+        assert all(path is None or path.is_file() for _, path in reports.values())
+        return real(rows, reports, known, pages)
+
+    monkeypatch.setattr(fleet_scan, "redacted", spy)
+    hosts = fleet_scan.hosts_from([], [str(fleet)])
+    out = tmp_path / "out"
+    fleet_scan.scan(hosts, out, per_host_reports=True, redact={})
+    spilled = [path for _, path in given.values() if path is not None]
+    assert len(spilled) == len(HOSTS) + 2 and not any(p.exists() for p in spilled)
+    assert not spilled[0].parent.exists()
+    pages = sorted(p.name for p in (out / "hosts").iterdir())
+    assert len(pages) == len(spilled) and not any("acme" in p for p in pages), pages
