@@ -133,7 +133,7 @@ def test_own_outputs_beside_the_reproduction_are_skipped():
 
 
 SECRETS = st.text(  # the value of a planted secret (between letters no report holds)
-    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%*+-.=^_|~",
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&*+,-.;=^_|~",
     min_size=4,
     max_size=24,
 )
