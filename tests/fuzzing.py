@@ -173,7 +173,7 @@ def check_redaction(secret_line: str, value: str) -> None:
         console = Console(record=True, width=200)
         print_text(out, console)
         for text in (to_json(out), to_markdown(out), to_html(out), console.export_text()):
-            assert value not in text
+            assert not _holds(text, value)
 
 
 def _planted(secret_line: str, value: str) -> str:
@@ -213,9 +213,16 @@ def check_scan_redaction(secret_line: str, value: str) -> None:
             (root / host).mkdir(parents=True)
             (root / host / "dockerd.log").write_text(_planted(secret_line, value), encoding="utf-8")
         plain = scanned(root, Path(d) / "plain", None)
-        assert any(value in text for text in plain)  # the property means something
+        assert any(_holds(text, value) for text in plain)  # the property means something
         for text in scanned(root, Path(d) / "redacted", {}):
-            assert value not in text
+            assert not _holds(text, value)
+
+
+def _holds(text: str, value: str) -> bool:
+    """``value`` is in ``text`` as it is, or as an HTML page escapes it (``&`` -> ``&amp;``)."""
+    import html
+
+    return value in text or html.escape(value) in text
 
 
 LOG_LINES = (REPRO / "dockerd.log").read_text(encoding="utf-8").splitlines()
