@@ -90,21 +90,20 @@ def facts(g_columns: dict[str, list], l_rows: list[dict]) -> None:
 
 
 def _goroutine_facts(columns: dict[str, list]) -> list[str]:
-    snapshots, gids, states, stacks = (columns[c] for c in ("snapshot", "gid", "state", "stack"))
+    snapshots, gids, stacks = (columns[c] for c in ("snapshot", "gid", "stack"))
     found: list[str | None] = [
         f"{snapshot}:goroutine {gid}" if snapshot is not None and gid >= 0 else None
         for snapshot, gid in zip(snapshots, gids)
     ]
     if all(found):  # every goroutine has its own: no stack is looked up
         return found
-    by_stack: dict[tuple, str] = {}
-    for fact, snapshot, state, stack in zip(found, snapshots, states, stacks):
+    by_stack: dict[tuple, str] = {}  # (snapshot, stack) -> the fact of its first goroutine
+    for fact, snapshot, stack in zip(found, snapshots, stacks):
         if fact is not None:
-            by_stack.setdefault((snapshot, state if state != "unknown" else "", stack), fact)
-            by_stack.setdefault((snapshot, "", stack), fact)
+            by_stack.setdefault((snapshot, stack), fact)
     return [
         fact
-        or (by_stack.get((snapshot, "", stack)) if snapshot is not None else None)
+        or (by_stack.get((snapshot, stack)) if snapshot is not None else None)
         or f"dump {dump}:goroutine {gid}"
         for fact, snapshot, stack, dump, gid in zip(found, snapshots, stacks, columns["dump"], gids)
     ]

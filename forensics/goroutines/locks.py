@@ -73,6 +73,7 @@ from forensics.goroutines.lockwaits import (
     deadlock_cycles,
     first_exact,
     lock_wait,
+    never_waits,
     other_waits,
     wait_of,
     wait_template,
@@ -212,7 +213,7 @@ class _Analysis:
                 self.groups.append((stack, members))
             else:  # the grouped lists are shared, never extended
                 self.groups[key] = (stack, self.groups[key][1] + members)
-            if stack.shape.cache.get("wait plan", False) is None:  # a shape known not to wait
+            if never_waits(stack):
                 continue
             template = wait_template(stack)
             if template is not None:

@@ -159,18 +159,27 @@ def _sema_index(frames: list[Frame]) -> int:
     return i
 
 
+WAIT_PLAN = "wait plan"  # a shape's cache key: its _wait_plan (False: not looked at; None: no wait)
+
+
+def never_waits(stack: Stack) -> bool:
+    """True when the stack's shape is already known not to wait on a lock (no call to
+    :func:`wait_template` needed)."""
+    return stack.shape.cache.get(WAIT_PLAN, False) is None
+
+
 def wait_template(stack: Stack) -> LockWait | None:
     """The lock a goroutine with this stack waits on (goroutine 0, no wait time), cached; the
     frames and lines are looked at once per shape, the arguments of each stack (a dump's waiters
     often share their shape, not their arguments) without making its frames."""
     shape = stack.shape
-    plan = shape.cache.get("wait plan", False)  # False: not looked at yet; None: no lock wait
+    plan = shape.cache.get(WAIT_PLAN, False)  # False: not looked at yet; None: no lock wait
     if plan is None:
         return None
     if plan is False:
         frames = stack.frames if stack.has_frames else shape.template
         found = "Semacquire" in shape.text and _wait_plan(frames)
-        plan = shape.cache["wait plan"] = found or None
+        plan = shape.cache[WAIT_PLAN] = found or None
         if plan is None:
             return None
     if "wait" in stack.cache:
