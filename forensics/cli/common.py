@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+# set by forensics.cli.main: the process ends with the command (not so for in-process tests)
+ONE_SHOT = False
 
 
 def line(text: str) -> str:
