@@ -9,8 +9,8 @@ before a header (:data:`SEP`), a slab of about :data:`SLAB` characters at a time
 is a goroutine when :data:`BODY` accepts its lines up to the first blank line: one compiled
 regex, run only when the goroutine's shape (frame text without arguments) or its ``created by``
 pair was not seen before (a dump of many goroutines parked at the same place repeats them: then
-:func:`_known` reads it with one :data:`SPLIT` call and a few dict lookups, no Python step per
-line and no copy of its frame text; no cache is keyed by a whole goroutine).  BODY accepts a strict subset of what
+a few dict lookups per goroutine, no Python step per line; no cache is keyed by a whole
+goroutine).  BODY accepts a strict subset of what
 the line reader accepts (column-0 names starting with a letter or ``_`` that contain a ``.`` or
 are ``panic``, paths without ``:``, no trailing blanks, every frame with its file line), so the
 goroutine is complete and the reader would have read it the same way.  Everything else (log
@@ -54,7 +54,6 @@ ELIDED_LINE = re.compile(r"^\.\.\.(?:additional|\d+) frames elided\.\.\.$", re.M
 
 READ_SIZE = 1 << 18  # bytes read (and decoded, and parsed) at a time by :func:`texts`
 RECENT = 1024  # stacks remembered by their whole text (then forgotten together): dumps that repeat stacks
-PROBE = 16  # goroutines cut without looking at the recent stacks after a miss there (_known)
 
 
 class _Known:
@@ -82,66 +81,6 @@ class _Known:
         self.blocks: dict[
             tuple, Block
         ] = {}  # (stack, creator) -> Block, but a stack's first (Stack.block)
-        self.skip = 0  # goroutines to go before :func:`_known` looks at ``recent`` again
-
-
-def _known(piece: str, seen: _Known) -> tuple | None:
-    """(id, head, Block, created_in) of a goroutine given from after ``goroutine `` to the end of its
-    last line, when its header line, shape and ``created by`` pair were all read before; else None
-    (then :func:`_verify` decides).  The frame text is not copied out of the piece: the piece is cut
-    at its argument lists whole (:data:`SPLIT`), then the header and the pair are taken off the
-    first and last parts.  The last :data:`RECENT` stacks are looked up by their frame text only
-    while that pays (a dump that repeats its goroutines): after a miss, the next
-    :data:`PROBE` goroutines are cut without looking."""
-    sp = piece.find(" ")
-    eol = piece.find("\n", sp) if sp > 0 else -1
-    head = seen.lines.get(piece[sp + 1 : eol]) if eol > 0 else None
-    if head is None or not (gid := piece[:sp]).isdecimal():
-        return None
-    cut = piece.rfind("\ncreated by ", eol) + 1
-    pair = piece[cut:] + "\n" if cut else ""
-    creator = _known_creator(pair, seen) if pair else (None, None, None, None)
-    if creator is None:
-        return None
-    frames = None
-    if seen.skip:
-        seen.skip -= 1
-    else:
-        frames = piece[eol + 1 : cut] if cut else piece[eol + 1 :] + "\n"
-        stack = seen.recent.get(frames)
-        if stack is not None and (pair or "\t" in frames):  # no frame at all: see below
-            return int(gid), head, _block(stack, creator, pair, seen), creator[3]
-        seen.skip = PROBE
-    stack = _cut_stack(piece, eol, cut, pair, seen)
-    if stack is None:
-        return None
-    if frames is not None:
-        if len(seen.recent) >= RECENT:
-            seen.recent.clear()
-        seen.recent[frames] = stack
-    return int(gid), head, _block(stack, creator, pair, seen), creator[3]
-
-
-def _cut_stack(piece: str, eol: int, cut: int, pair: str, seen: _Known) -> Stack | None:
-    """The Stack of the frame lines of ``piece`` (from after its header line, ending at ``eol``, to
-    its ``created by`` pair, starting at ``cut``; 0 for none), when their shape was read before."""
-    parts = SPLIT.split(piece)
-    first, last = parts[0], parts[-1]
-    if len(first) <= eol or (cut and len(last) < len(piece) - cut):  # an argument list there
-        return None
-    if len(parts) == 1:
-        key, args = piece[eol + 1 : cut] if cut else piece[eol + 1 :] + "\n", ""
-    else:
-        parts[0] = first[eol + 1 :]
-        parts[-1] = last[: cut - len(piece)] if cut else last + "\n"
-        key, args = EMPTIED_LIST.join(parts[0::2]), "\n".join(parts[1::2])
-    shape = seen.shapes.get(key)
-    if shape is None or not (pair or "\t" in key):  # read by BODY: no frame at all is cut short
-        return None
-    stack = shape.stacks.get(args)
-    if stack is None:
-        stack = shape.stacks[args] = Stack(shape, args)
-    return stack
 
 
 def _verify(block: str, seen: _Known) -> tuple | None:
@@ -343,17 +282,6 @@ def parse_slabs(
                 pieces = pieces[2:]
                 final -= 2
             for i, piece in enumerate(pieces):
-                info = _known(piece, known)
-                if info is not None:  # the usual goroutine: nothing new in it
-                    g = new(LazyGoroutine)
-                    g.id, g.head, g.block, g.created_in = info
-                    g.line = line
-                    line += info[2].lines + 2
-                    if run is None:
-                        run = reader.take(g, line - 2)
-                    else:
-                        run.append(g)
-                    continue
                 gid, _, block = piece.partition(" ")
                 info, rest = _verify(block, known), None
                 if (
