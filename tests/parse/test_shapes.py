@@ -211,9 +211,9 @@ def test_argument_lists_cut_at_their_edges():
 
 
 def test_goroutines_read_again_with_lists_where_no_frame_has_them_as_the_line_reader_reads_them():
-    """A goroutine whose shape, header and creator were read before is cut at its argument lists
-    whole (:func:`fastdump._known`): a ``created by`` line or a header ending in what looks like an
-    argument list, no frame at all, or a header without an id, read as the line reader reads them."""
+    """Goroutines whose shape, header and creator were read before, with a ``created by`` line or a
+    header ending in what looks like an argument list, no frame at all, or a header without an id:
+    the bulk parser reads them as the line reader reads them."""
     one = "goroutine {} [select]:\nmain.f(0x{})\n\t/x/m.go:1 +0x1\n{}"
     creators = [
         "created by main.g in goroutine 1\n\t/x/m.go:9 +0x2\n",
