@@ -118,14 +118,14 @@ def test_a_pause_that_keeps_its_objects_leaves_them_to_no_later_collection():
 
     from forensics.parse.fastdump import paused_gc
 
-    assert gc.get_freeze_count() == 0
+    before = gc.get_freeze_count()
     try:
         with paused_gc(keep=True):
             made = [[i] for i in range(1000)]
             assert not gc.isenabled()
-        assert gc.isenabled() and gc.get_freeze_count() >= len(made)
+        assert gc.isenabled() and gc.get_freeze_count() >= before + len(made)
     finally:
         gc.unfreeze()
     with paused_gc():
         made = [[i] for i in range(1000)]
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0  # a plain pause freezes nothing
