@@ -349,6 +349,7 @@ def main() -> None:
     from forensics import allocator
 
     allocator.glibc_heap()  # large inputs: freed heap reused, not faulted in afresh
+    common.ONE_SHOT = True
     try:
         app()
     except KeyboardInterrupt:

@@ -4,11 +4,15 @@ the time window, output writing and the --redact-map file."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# set by forensics.cli.main: the process ends with the command (not so for in-process tests)
+ONE_SHOT = False
 
 
 def line(text: str) -> str:
@@ -18,8 +22,25 @@ def line(text: str) -> str:
     return visible(text).replace("\n", "⟨U+000A⟩")
 
 
+def __getattr__(name: str) -> Console:
+    """``err``: rich's Console on stderr, made when first used (importing rich took 25 ms of every
+    run, also of those that print nothing on stderr)."""
+    if name == "err":
+        return error_console()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def error_console() -> Console:
+    """rich's Console on stderr (``err``), one for the process."""
+    if "err" not in globals():
+        from rich.console import Console
+
+        globals()["err"] = Console(stderr=True, highlight=False, soft_wrap=True)
+    return globals()["err"]
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"forensics: {line(message)}", markup=False)
+    error_console().print(f"forensics: {line(message)}", markup=False)
     return typer.Exit(code)
 
 

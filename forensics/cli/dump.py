@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from forensics.cli import common
 from forensics.cli.common import fail, write
 from forensics.engine.dumpversion import infer, source_url
 from forensics.goroutines.buckets import Bucket, buckets, select
@@ -369,23 +370,24 @@ def dump(
     except OutputError as exc:
         raise fail(str(exc)) from None
     problems: list[sources.Problem] = []
-    with paused_gc():  # up to millions of objects made, few of them in cycles
+    # up to millions of objects made, few of them in cycles: no collection until the output is
+    # written, and none after it when the process ends with the command (common.ONE_SHOT)
+    with paused_gc(keep=common.ONE_SHOT):
         dumps = load(paths, problems)
-    if problems:  # imported only then: forensics.report brings pandas (half a second)
-        from forensics.report.html import visible
+        if problems:  # imported only then: forensics.report brings pandas (half a second)
+            from forensics.report.html import visible
 
-        for p in problems:
-            typer.echo(f"forensics: {visible(str(p))}", err=True)
-    if not dumps:
-        raise fail("no goroutine dump found")
-    with paused_gc():
+            for p in problems:
+                typer.echo(f"forensics: {visible(str(p))}", err=True)
+        if not dumps:
+            raise fail("no goroutine dump found")
         data = report(dumps, ignore_args, match, exclude, min_wait, top, compare)
-    if json_out:
-        write(json_out, json.dumps(data, default=str))  # no indent: the C encoder (jq . to read it)
-    if html_out:
-        write(html_out, html(data))
-    if json_out != "-":
-        typer.echo(text(data))
+        if json_out:  # no indent: the C encoder (jq . to read it)
+            write(json_out, json.dumps(data, default=str))
+        if html_out:
+            write(html_out, html(data))
+        if json_out != "-":
+            typer.echo(text(data))
     bad = any(
         lock["status"] in ("orphaned", "deadlock") for d in data["dumps"] for lock in d["locks"]
     )

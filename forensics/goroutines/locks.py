@@ -206,14 +206,23 @@ class _Analysis:
         keys: dict[Stack, int] = {}  # stack -> its key, while reading
         waits: list[LockWait] = []
         woken: list[tuple[LockWait, str]] = []  # (wait, state) of goroutines woken from a wait
-        for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
-            stack = block.stack
-            key = keys.setdefault(stack, len(self.groups))
-            if key == len(self.groups):
-                self.groups.append((stack, members))
-            else:  # the grouped lists are shared, never extended
-                self.groups[key] = (stack, self.groups[key][1] + members)
+        grouped = grouped if grouped is not None else groups(dump.goroutines)
+        stacks = [block.stack for block in grouped]
+        if len(set(stacks)) == len(stacks):  # a stack per block: the usual case
+            self.groups = list(zip(stacks, grouped.values()))
+        else:
+            for stack, members in zip(stacks, grouped.values()):
+                key = keys.setdefault(stack, len(self.groups))
+                if key == len(self.groups):
+                    self.groups.append((stack, members))
+                else:  # the grouped lists are shared, never extended
+                    self.groups[key] = (stack, self.groups[key][1] + members)
+        quiet: set[Shape] = set()  # shapes that never wait: one look at each
+        for stack, members in zip(stacks, grouped.values()):
+            if stack.shape in quiet:
+                continue
             if never_waits(stack):
+                quiet.add(stack.shape)
                 continue
             template = wait_template(stack)
             if template is not None:

@@ -310,13 +310,18 @@ def parse_slabs(
 
 
 @contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection inside (as it was outside: nesting is fine)."""
+def paused_gc(keep: bool = False) -> Iterator[None]:
+    """No cyclic garbage collection inside (as it was outside: nesting is fine).  With ``keep``, the
+    objects made inside are then frozen (:func:`gc.freeze`): no later collection walks them, nor
+    frees those in cycles (for a process that ends soon after: the first collection after a pause
+    walks every object made in it, 0.06 s on a 100 MB dump, and the one at exit all of them)."""
     collecting = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if keep:
+            gc.freeze()
         if collecting:
             gc.enable()
 

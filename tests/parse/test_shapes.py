@@ -208,3 +208,24 @@ def test_argument_lists_cut_at_their_edges():
     assert _cut("f(a, (b)c)\n\tx.go:1\n")[1] == ""  # a list holding parentheses stays in the shape
     assert _cut(")\n\tx.go:1\n") == (")\n\tx.go:1\n", "")  # no "(" before it
     assert _cut("f()\n\tx.go:1\ng(c)\n\ty.go:2\n") == ("f()\n\tx.go:1\ng()\n\ty.go:2\n", "\nc")
+
+
+def test_goroutines_read_again_with_lists_where_no_frame_has_them_as_the_line_reader_reads_them():
+    """Goroutines whose shape, header and creator were read before, with a ``created by`` line or a
+    header ending in what looks like an argument list, no frame at all, or a header without an id:
+    the bulk parser reads them as the line reader reads them."""
+    one = "goroutine {} [select]:\nmain.f(0x{})\n\t/x/m.go:1 +0x1\n{}"
+    creators = [
+        "created by main.g in goroutine 1\n\t/x/m.go:9 +0x2\n",
+        "created by main.g(0x7)\n\t/x/m.go:9 +0x2\n",
+        "",
+    ]
+    blocks = [one.format(i, i, creators[i % 3]) for i in range(1, 40)]
+    blocks += ["goroutine 50 [select]:\ncreated by main.g in goroutine 1\n\t/x/m.go:9 +0x2\n"] * 2
+    blocks += ["goroutine 51 [select]:\n...additional frames elided...\n"] * 2
+    blocks += [
+        "goroutine [select]:\nmain.f(0x1)\n\t/x/m.go:1 +0x1\n",
+        "goroutine 52 [g(0x1)\n\tx]:\nmain.f(0x1)\n\t/x/m.go:1 +0x1\n",
+    ]
+    text = "\n".join(blocks * 3)
+    assert flat(parse_text(text)) == flat(parse_dumps(text))
