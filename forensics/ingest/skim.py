@@ -26,6 +26,7 @@ import bisect
 import os
 import re
 from collections import deque
+from itertools import repeat
 from dataclasses import dataclass, field
 
 from forensics.ingest.needles import (
@@ -259,8 +260,11 @@ def _repeats(chunk: bytes, ends, keep: set[int], same: dict, among: set[int] | N
     The message is the line from its ``time="`` on with the parser's variable parts blanked
     (:data:`VARIABLE`: runs of digits and of 8 or more hex digits, forensics.parse.KEEP_SAME), so a
     daemon naming a new container in each error repeats here as it does in the parser. Most lines
-    are settled by a cheaper key first (each digit blanked, nothing else): a line is given iff its
-    message was given fewer than SAME times, and the cheap key, finer, is counted with it."""
+    are settled by a cheaper key first, hashed in C without looking into the line: the whole line
+    with each digit blanked, nothing else. A line is given iff its message was given fewer than
+    SAME times; the cheap key, finer, is counted with it, and set to SAME once its message is, so
+    a line whose cheap key stands at SAME is settled (a repeat) whatever it holds: it was a
+    logrus line, no panic nor goroutine (but with ``every``), when its key was counted."""
     pending: list[tuple[int, int, int, int]] = []  # (line start, logrus part start, end, cheap key)
     get = same.get
     if among is None or len(among) > _MANY:  # line by line, each distinct line looked at once
@@ -275,7 +279,7 @@ def _repeats(chunk: bytes, ends, keep: set[int], same: dict, among: set[int] | N
             if logrus < 0 or (among is not None and (b"goroutine" in line or b"panic" in line)):
                 kinds.append(-1)  # not a logrus text line, a panic, a dump: never a repeat
             else:
-                cheap = hash(line[logrus:])
+                cheap = hash(line)
                 kinds.append((logrus, cheap) if get(cheap, 0) < SAME else None)
         open_ = numpy.array([kind is not None for kind in kinds])
         ids = numpy.fromiter(map(distinct.__getitem__, lines), numpy.int64, len(lines))
@@ -292,17 +296,17 @@ def _repeats(chunk: bytes, ends, keep: set[int], same: dict, among: set[int] | N
     elif among:  # the lines wanted, their digits blanked all at once
         starts = sorted(among)
         stops = ends[ends.searchsorted(starts)].tolist()
-        lines = b"\n".join([chunk[a:b] for a, b in zip(starts, stops, strict=True)])
-        for start, end, line in zip(
-            starts, stops, lines.translate(_DIGITS).split(b"\n"), strict=True
-        ):
+        joined = b"\n".join([chunk[a:b] for a, b in zip(starts, stops, strict=True)])
+        lines = joined.translate(_DIGITS).split(b"\n")
+        seen = map(get, map(hash, lines), repeat(0))  # of each line's cheap key (hashed in C)
+        for start, end, line, times in zip(starts, stops, lines, seen, strict=True):
+            if times >= SAME:  # settled: a repeat
+                continue
             logrus = line.find(b'time="')
             if logrus < 0 or b"goroutine" in line or b"panic" in line:
                 keep.add(start)
                 continue
-            cheap = hash(line[logrus:])
-            if get(cheap, 0) < SAME:
-                pending.append((start, start + logrus, end, cheap))
+            pending.append((start, start + logrus, end, hash(line)))
     if not pending:
         return
     messages = b"\n".join([chunk[begin:end] for _, begin, end, _ in pending])
@@ -313,6 +317,8 @@ def _repeats(chunk: bytes, ends, keep: set[int], same: dict, among: set[int] | N
             same[key] = seen + 1
             same[cheap] = get(cheap, 0) + 1
             keep.add(start)
+        else:  # its cheap key settles the next ones
+            same[cheap] = SAME
 
 
 def _blank(text: bytes) -> bytes:

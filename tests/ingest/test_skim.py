@@ -613,7 +613,7 @@ def repeats_one_by_one(chunk: bytes, keep: set[int], same: dict, among: set[int]
         if logrus < 0 or (among is not None and (b"goroutine" in line or b"panic" in line)):
             keep.add(start)
             continue
-        cheap = hash(line[logrus:])
+        cheap = hash(line)
         if same.get(cheap, 0) < skim.SAME:
             pending.append((start, start + logrus, at - 1, cheap))
     for start, begin, end, cheap in pending:
@@ -622,6 +622,8 @@ def repeats_one_by_one(chunk: bytes, keep: set[int], same: dict, among: set[int]
             same[key] = same.get(key, 0) + 1
             same[cheap] = same.get(cheap, 0) + 1
             keep.add(start)
+        else:
+            same[cheap] = skim.SAME
 
 
 @pytest.mark.parametrize("among", ["every line", "the warnings", "all but the first and last"])
