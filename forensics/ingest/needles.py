@@ -5,7 +5,9 @@ Each needle (the literal text the rules and evidence tables look for) is found w
 a needle whose end stands on many lines of the input is looked for by a rarer piece of it and
 confirmed around each match (:func:`_factors`, :func:`_compile`), so a rule a user adds costs
 little whatever its words.  The level tokens (``" level=warning ``, ...), which may stand on every
-line, are found once and then all at once by one split in C (:func:`token_ends`).
+line, are found once and then all at once by one split in C (:func:`token_ends`). The escaped
+level markers (``\\" level=info msg=``, ...) are all looked for by their first 8 bytes, which
+Hyperscan checks whole: their ends stand on every line.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from itertools import chain
 
 MARK, ESCAPED = b'" level=', b'\\" level='
 DEBUG, INFO = b'" level=debug msg=', b'" level=info msg='
@@ -88,7 +91,8 @@ def scanner(
         import numpy
 
         ends = newlines(chunk) if ends is None else ends
-        ids, at = numpy.array(found).T  # each match: the token's index, where the match ends
+        pairs = numpy.fromiter(chain.from_iterable(found), numpy.int64, 2 * len(found))
+        ids, at = pairs.reshape(-1, 2).T  # each match: the token's index, where the match ends
         present = [i for i in levels if i in ids] if first else []
         if present:  # each level token's matches, not its first only
             others = ~numpy.isin(ids, present)
@@ -98,11 +102,13 @@ def scanner(
             at = numpy.concatenate([at, *more])
         lines = ends.searchsorted(at)  # the newlines before each match: the line's number
         starts = numpy.where(lines > 0, ends[lines - 1] + 1, 0)  # where that line starts
-        for i in numpy.unique(ids).tolist():
-            mine = ids == i
-            counts[every[i]] = int(numpy.count_nonzero(mine))
+        order = numpy.argsort(ids, kind="stable")  # the matches token by token
+        tokens, firsts, many = numpy.unique(ids[order], return_index=True, return_counts=True)
+        starts = starts[order].tolist()
+        for i, begin, n in zip(tokens.tolist(), firsts.tolist(), many.tolist(), strict=True):
+            counts[every[i]] = n
             if i not in counted:
-                located[every[i]] = set(starts[mine].tolist())
+                located[every[i]] = set(starts[begin : begin + n])
         return located, counts
 
     try:
@@ -128,10 +134,15 @@ def scanner(
     # made at the first chunk (a sample of the input); which one the last chunk asked for
     compiled: dict = {}
     first = [False]
+    # the escaped level markers: each found by its first 8 bytes (its last 8, '" level=', stand on
+    # every line; Hyperscan's literal matcher keys on them), confirmed around each match
+    escapes = [i for i, (token, folded) in enumerate(every) if token.startswith(ESCAPED)]
 
     def scan(chunk: bytes, ends=None) -> tuple[dict, dict]:
         if not compiled:  # both at once (one C call): the scanner may be shared by threads
             pieces = _factors(every, single | counted, chunk[:_SAMPLE])  # not the own tokens
+            for i in escapes:  # one piece for all, the 8 bytes Hyperscan keys on whole
+                pieces[i] = ESCAPED[:_FACTOR]
             compiled.update(
                 {
                     True: _compile(hyperscan, every, single, pieces),
@@ -193,6 +204,16 @@ def _compile(
         for j, ((piece, _), group) in enumerate(shared.items())
     ]
     groups = dict(zip(ids, shared.values(), strict=True))
+    # a piece's needles by the second byte after it (the escaped level markers share '\" level='):
+    # only those a match can be are confirmed; under None the needles ending sooner, and the ones
+    # matched ignoring case
+    after2: dict[int, dict] = {}
+    for j, group in groups.items():
+        for member in group:
+            i, before, after = member
+            needle, folded = every[i]
+            key = needle[len(needle) - after + 1 :][:1] if after >= 2 and not folded else None
+            after2.setdefault(j, {}).setdefault(key, []).append(member)
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(
         expressions=[re.escape(piece) for piece, _ in shared],
@@ -216,7 +237,8 @@ def _compile(
         )
         done = set()  # the single needles found
         for j, end in pieces:
-            for i, before, after in groups[j]:
+            by = after2[j]
+            for i, before, after in (*by.get(None, ()), *by.get(chunk[end + 1 : end + 2], ())):
                 needle, folded = every[i]
                 if i in done or end < before:
                     continue

@@ -26,8 +26,8 @@ import bisect
 import os
 import re
 from collections import deque
-from itertools import repeat
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from forensics.ingest.needles import (
     DEBUG,

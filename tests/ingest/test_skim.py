@@ -156,6 +156,41 @@ def test_matching_without_hyperscan_finds_the_same_needles(monkeypatch):
     )
 
 
+def test_escaped_level_markers_are_counted_as_without_hyperscan(monkeypatch):
+    """The escaped level markers, all looked for by one piece (their first 8 bytes) and told apart
+    around each match, are counted as a search for each finds them: every level quoted, a marker
+    of no level, one cut by the end of the chunk, a quoted line quoting another."""
+    chunk = CAPTURE.read_bytes()[:50_000]
+    chunk = chunk[: chunk.rindex(b"\n") + 1]
+    envelope = b'Nov 29 12:28:11 dockerhost1 dockerd[4243]: time="2026-11-29T12:28:11Z" level=info '
+    for name in ("trace", "debug", "info", "warning", "error", "fatal", "panic", "odd", "Info"):
+        chunk += (
+            envelope
+            + b'msg="quoting" line="time=\\"x\\" level='
+            + name.encode()
+            + b' msg=\\"m\\""\n'
+        )
+    chunk += (
+        envelope + b'msg="x" a="b=\\"time=\\\\\\"y\\\\\\" level=error msg=\\\\\\"z\\\\\\"\\""\n'
+    )
+    chunk += envelope + b'msg="cut" a="\\" level=\n'
+    skimmer = prefilter.skim_for(load_rules())
+    follow = tuple(n for n, _ in skimmer.follow)
+    needles.scanner.cache_clear()
+    try:
+        with_hs = needles.scanner(skimmer.needles, skimmer.caseless, follow)(chunk)
+        needles.scanner.cache_clear()
+        monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan now fails
+        without = needles.scanner(skimmer.needles, skimmer.caseless, follow)(chunk)
+    finally:
+        needles.scanner.cache_clear()
+    assert with_hs == without
+    counts = with_hs[1]
+    for name, token in needles.ESCAPED_LEVELS.items():
+        assert counts[token, False] == (2 if name == "error" else 1), name
+    assert counts[needles.ESCAPED, False] == 1
+
+
 def test_a_needle_ending_in_common_words_is_found_by_a_rare_piece_as_scanned_whole(monkeypatch):
     """A rule's needle whose end stands on every line (here ``for container``) is looked for by a
     rarer piece of it and confirmed around each: what is found is what the plain search finds
