@@ -17,7 +17,8 @@ is given (parsed one by one later) when it
 The lines between are given as :class:`Skipped` counts, their levels counted in bulk. Each
 logrus text line carries exactly one unescaped ``" level=<level> `` (a quote inside a value is
 escaped): when the block holds as many of them as lines, every line is one and nothing more is
-searched; otherwise one regular expression over the block finds the lines that are not.
+searched; otherwise the lines that are not (_ODD) are told all at once from where their first two
+quotes stand (_odd).
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ _DUMP_STARTS = (
     (b"panic", b"panic"),
     (b"goroutine", b"goroutine "),
 )  # (needle, token) of a panic or dump
-# the newline before a line that is not a logrus text line at debug or info (after an envelope
-# ending in ": "); the first line of a block is always given
-_ODD = re.compile(rb'\n(?!(?:[^"\n]{1,300}?: )?time="[^"\n]{1,40}" level=(?:debug|info) msg=|\Z)')
+# the start of a logrus text line at debug or info (after an envelope ending in ": "), and the
+# newline before a line that is not one (the first line of a block is always given; found by _odd)
+_ROUTINE = re.compile(rb'(?:[^"\n]{1,300}?: )?time="[^"\n]{1,40}" level=(?:debug|info) msg=')
+_ODD = re.compile(rb"\n(?!" + _ROUTINE.pattern + rb"|\Z)")
 
 
 @dataclass(slots=True)
@@ -104,7 +106,7 @@ class Skim:
                 totals[name] -= counts[token, False]
         odd = None
         if sum(totals.values()) != len(ends):  # some lines are not logrus text lines
-            odd = [m.start() for m in _ODD.finditer(chunk)]  # the newline ending the line before
+            odd = _odd(chunk, ends)
         return located, totals, odd
 
     def select(
@@ -206,6 +208,41 @@ class Skim:
             out.append(line)
             after = number + 1
         return out, wanted
+
+
+def _odd(chunk: bytes, ends) -> list[int]:
+    """Where _ODD stands in ``chunk``: the newline before each line that is not a logrus text line at
+    debug or info (``ends``: :func:`newlines` of ``chunk``), told for all the lines at once. The
+    lookahead of _ODD has one way to match: an envelope has no quote, so the quote of ``time="`` is
+    the first of the line, and the time's closing quote the second; a line is routine when the
+    first quote closes ``time=`` standing first or after 1 to 300 characters and ``: ``, and the
+    second comes 1 to 40 characters later, opening ``" level=debug msg=`` or ``" level=info msg=``."""
+    import numpy
+
+    text = numpy.frombuffer(chunk, numpy.uint8)
+    size = len(chunk)
+    before = ends[:-1] if chunk.endswith(b"\n") else ends  # the newlines with a line after
+    starts = before + 1
+    stops = numpy.append(ends, size)[1 : len(before) + 1]  # where each of those lines ends
+    quotes = numpy.flatnonzero(text == 34)
+    first = quotes.searchsorted(starts)
+    q = numpy.append(quotes, [size, size])  # no quote: past the end
+    opening, closing = q[first], q[first + 1]  # the first two quotes from the line's start
+
+    def at(where, token: bytes):
+        """Whether ``token`` stands at each of ``where``."""
+        inside = (where >= 0) & (where + len(token) <= size)
+        if size < len(token):
+            return inside
+        window = text[numpy.clip(where, 0, size - len(token))[:, None] + numpy.arange(len(token))]
+        return inside & (window == numpy.frombuffer(token, numpy.uint8)).all(axis=1)
+
+    envelope = opening - 5 - starts  # the characters before time="
+    routine = (closing < stops) & at(opening - 5, b'time="')
+    routine &= (envelope == 0) | ((envelope >= 3) & (envelope <= 302) & at(opening - 7, b": "))
+    routine &= (closing - opening > 1) & (closing - opening - 1 <= 40)
+    routine &= at(closing, b'" level=debug msg=') | at(closing, b'" level=info msg=')
+    return before[~routine].tolist()
 
 
 def _line(ends, at: int) -> int:

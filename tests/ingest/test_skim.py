@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forensics import analyze as analyze_module
 from forensics import parse as parse_module
@@ -154,6 +156,49 @@ def test_matching_without_hyperscan_finds_the_same_needles(monkeypatch):
     assert (b'" level=warning ', False) in needles.matcher(skimmer.needles, skimmer.caseless)(
         warning
     )
+
+
+_SHAPES = [  # what makes a line a logrus debug or info line for _ODD, or nearly one
+    b'time="',
+    b'"',
+    b" level=debug msg=",
+    b" level=info msg=",
+    b" level=warning ",
+    b": ",
+    b"x",
+    b"2026-11-29T12:28:11.5Z",
+    b"\n",
+    b"Nov 29 12:28:11 dockerhost1 dockerd[4243]",
+    b'\\"',
+    b"a" * 39,
+    b"b" * 150,
+    b"level=debug",
+    b"\xc3\xa9",
+]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_SHAPES), max_size=30))
+def test_the_odd_lines_are_told_all_at_once_as_the_regex_tells_them(parts):
+    """skim._odd (every line of a block read at once, from its first two quotes) finds the newlines
+    _ODD's lookahead finds: before each line that is not a logrus text line at debug or info."""
+    chunk = b"".join(parts)
+    assert skim._odd(chunk, needles.newlines(chunk)) == [
+        m.start() for m in skim._ODD.finditer(chunk)
+    ]
+
+
+def test_the_odd_lines_of_real_blocks_are_told_as_the_regex_tells_them():
+    """The same on every captured sample (dumps among them): whole, its first half, its last two
+    thirds."""
+    chunks = []
+    for path in sorted((ROOT / "samples").rglob("*.log")):
+        data = path.read_bytes()
+        chunks += [data, data[: len(data) // 2], data[len(data) // 3 :]]
+    assert any(b"goroutine " in chunk for chunk in chunks)
+    for chunk in chunks:
+        odd = skim._odd(chunk, needles.newlines(chunk))
+        assert odd == [m.start() for m in skim._ODD.finditer(chunk)]
 
 
 def test_escaped_level_markers_are_counted_as_without_hyperscan(monkeypatch):
