@@ -5,7 +5,9 @@ Each needle (the literal text the rules and evidence tables look for) is found w
 a needle whose end stands on many lines of the input is looked for by a rarer piece of it and
 confirmed around each match (:func:`_factors`, :func:`_compile`), so a rule a user adds costs
 little whatever its words.  The level tokens (``" level=warning ``, ...), which may stand on every
-line, are found once and then all at once by one split in C (:func:`token_ends`).
+line, are found once and then all at once by one split in C (:func:`token_ends`). The escaped
+level markers (``\\" level=info msg=``, ...) are all looked for by their first 8 bytes, which
+Hyperscan checks whole: their ends stand on every line.
 """
 
 from __future__ import annotations
@@ -76,19 +78,16 @@ def scanner(
     followed = {n.encode() for n in follow} - {n.encode() for n in needles}
     single.update(i for i, (n, folded) in enumerate(every) if n in followed and not folded)
 
-    def _located(
-        found: list[tuple[int, int]], chunk: bytes, ends, first: bool = True
-    ) -> tuple[dict, dict]:
-        """``found``: (index in every, where the match ends) of each match, of each level token
-        the first only (``first``) or every one."""
+    def _located(ids, at, chunk: bytes, ends, first: bool = True) -> tuple[dict, dict]:
+        """``ids``, ``at`` (numpy arrays): the index in every of each match and where it ends, of
+        each level token the first only (``first``) or every one."""
         located: dict = {}
         counts: dict = {}
-        if not found:
+        if not len(ids):
             return located, counts
         import numpy
 
         ends = newlines(chunk) if ends is None else ends
-        ids, at = numpy.array(found).T  # each match: the token's index, where the match ends
         present = [i for i in levels if i in ids] if first else []
         if present:  # each level token's matches, not its first only
             others = ~numpy.isin(ids, present)
@@ -98,11 +97,13 @@ def scanner(
             at = numpy.concatenate([at, *more])
         lines = ends.searchsorted(at)  # the newlines before each match: the line's number
         starts = numpy.where(lines > 0, ends[lines - 1] + 1, 0)  # where that line starts
-        for i in numpy.unique(ids).tolist():
-            mine = ids == i
-            counts[every[i]] = int(numpy.count_nonzero(mine))
+        order = numpy.argsort(ids, kind="stable")  # the matches token by token
+        tokens, firsts, many = numpy.unique(ids[order], return_index=True, return_counts=True)
+        starts = starts[order].tolist()
+        for i, begin, n in zip(tokens.tolist(), firsts.tolist(), many.tolist(), strict=True):
+            counts[every[i]] = n
             if i not in counted:
-                located[every[i]] = set(starts[mine].tolist())
+                located[every[i]] = set(starts[begin : begin + n])
         return located, counts
 
     try:
@@ -120,7 +121,10 @@ def scanner(
                 while at >= 0:
                     found.append((i, at + len(needle)))
                     at = -1 if i in single else hay.find(needle, at + 1)
-            return _located(found, chunk, ends)
+            import numpy
+
+            ids, at = numpy.array(found, numpy.int64).reshape(-1, 2).T
+            return _located(ids, at, chunk, ends)
 
         return search
     # the Hyperscan pass reporting each level token's every match, and the one reporting its
@@ -128,10 +132,15 @@ def scanner(
     # made at the first chunk (a sample of the input); which one the last chunk asked for
     compiled: dict = {}
     first = [False]
+    # the escaped level markers: each found by its first 8 bytes (its last 8, '" level=', stand on
+    # every line; Hyperscan's literal matcher keys on them), confirmed around each match
+    escapes = [i for i, (token, folded) in enumerate(every) if token.startswith(ESCAPED)]
 
     def scan(chunk: bytes, ends=None) -> tuple[dict, dict]:
         if not compiled:  # both at once (one C call): the scanner may be shared by threads
             pieces = _factors(every, single | counted, chunk[:_SAMPLE])  # not the own tokens
+            for i in escapes:  # one piece for all, the 8 bytes Hyperscan keys on whole
+                pieces[i] = ESCAPED[:_FACTOR]
             compiled.update(
                 {
                     True: _compile(hyperscan, every, single, pieces),
@@ -139,7 +148,7 @@ def scanner(
                 }
             )
         firsts = first[0]  # read once: another thread may flip it
-        located, counts = _located(compiled[firsts](chunk), chunk, ends, firsts)
+        located, counts = _located(*compiled[firsts](chunk), chunk, ends, firsts)
         many = sum(counts.get(every[i], 0) for i in levels)
         first[0] = many > len(chunk) >> 10
         return located, counts
@@ -175,12 +184,15 @@ def _factors(every: list[tuple[bytes, bool]], whole: set[int], sample: bytes) ->
 
 def _compile(
     hyperscan, every: list[tuple[bytes, bool]], single: set[int], pieces: list[bytes]
-) -> Callable[[bytes], list[tuple[int, int]]]:
-    """A function giving the matches of the needles of ``every`` in a chunk, ``(index in every,
-    where the match ends)``, for the needle's first only for a ``single`` one: one Hyperscan pass
-    looking for ``pieces``, one piece of each needle (the needle itself, or a rarer part of it:
-    see _factors); where a needle's piece stands, whether the needle stands around it is
-    confirmed. These are the matches the needles scanned whole give, but for their order."""
+) -> Callable[[bytes], tuple]:
+    """A function giving the matches of the needles of ``every`` in a chunk, the index in every of
+    each and where it ends (two numpy arrays), for the needle's first only for a ``single`` one:
+    one Hyperscan pass looking for ``pieces``, one piece of each needle (the needle itself, or a
+    rarer part of it: see _factors); where a needle's piece stands, whether the needle stands
+    around it is confirmed, for all the places a piece stands at once. These are the matches the
+    needles scanned whole give, but for their order."""
+    import numpy
+
     shared: dict[tuple[bytes, bool], list[tuple[int, int, int]]] = {}
     for i, ((needle, folded), piece) in enumerate(zip(every, pieces, strict=True)):
         k = needle.index(piece)  # (needle, where it starts before the piece's end, ends after it)
@@ -204,30 +216,32 @@ def _compile(
         ],
     )
     whole = len(every)
+    wanted = [numpy.frombuffer(needle, numpy.uint8) for needle, _ in every]
 
-    def matches(chunk: bytes) -> list[tuple[int, int]]:
-        found: list[tuple[int, int]] = []
-        pieces: list[tuple[int, int]] = []
-        db.scan(
-            chunk,
-            match_event_handler=lambda i, start, end, *_: (found if i < whole else pieces).append(
-                (i, end)
-            ),
-        )
-        done = set()  # the single needles found
-        for j, end in pieces:
+    def matches(chunk: bytes) -> tuple:
+        flat: list[int] = []  # each match's id and end, one after the other
+        add = flat.extend
+        db.scan(chunk, match_event_handler=lambda i, start, end, flags, context: add((i, end)))
+        ids, at = numpy.array(flat, numpy.int64).reshape(-1, 2).T
+        piece = ids >= whole
+        if not piece.any():
+            return ids, at
+        text = numpy.frombuffer(chunk, numpy.uint8)
+        out_ids, out_at = [ids[~piece]], [at[~piece]]
+        for j in numpy.unique(ids[piece]).tolist():
+            ends = at[ids == j]  # where the piece ends, ascending
             for i, before, after in groups[j]:
-                needle, folded = every[i]
-                if i in done or end < before:
-                    continue
-                if folded:
-                    if chunk[end - before : end + after].lower() != needle:
-                        continue
-                elif not chunk.startswith(needle, end - before):
-                    continue
-                found.append((i, end + after))
+                folded = every[i][1]
+                starts = ends - before
+                starts = starts[(starts >= 0) & (ends + after <= len(chunk))]
+                window = text[starts[:, None] + numpy.arange(before + after)]
+                if folded:  # ASCII letters made small, as bytes.lower does
+                    window = window | ((window >= 65) & (window <= 90)).astype(numpy.uint8) << 5
+                found = starts[(window == wanted[i]).all(axis=1)]
                 if i in single:
-                    done.add(i)
-        return found
+                    found = found[:1]
+                out_ids.append(numpy.full(len(found), i, numpy.int64))
+                out_at.append(found + before + after)
+        return numpy.concatenate(out_ids), numpy.concatenate(out_at)
 
     return matches

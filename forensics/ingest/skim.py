@@ -17,7 +17,8 @@ is given (parsed one by one later) when it
 The lines between are given as :class:`Skipped` counts, their levels counted in bulk. Each
 logrus text line carries exactly one unescaped ``" level=<level> `` (a quote inside a value is
 escaped): when the block holds as many of them as lines, every line is one and nothing more is
-searched; otherwise one regular expression over the block finds the lines that are not.
+searched; otherwise the lines that are not (_ODD) are told all at once from where their first two
+quotes stand (_odd).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import os
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from forensics.ingest.needles import (
     DEBUG,
@@ -56,9 +58,10 @@ _DUMP_STARTS = (
     (b"panic", b"panic"),
     (b"goroutine", b"goroutine "),
 )  # (needle, token) of a panic or dump
-# the newline before a line that is not a logrus text line at debug or info (after an envelope
-# ending in ": "); the first line of a block is always given
-_ODD = re.compile(rb'\n(?!(?:[^"\n]{1,300}?: )?time="[^"\n]{1,40}" level=(?:debug|info) msg=|\Z)')
+# the start of a logrus text line at debug or info (after an envelope ending in ": "), and the
+# newline before a line that is not one (the first line of a block is always given; found by _odd)
+_ROUTINE = re.compile(rb'(?:[^"\n]{1,300}?: )?time="[^"\n]{1,40}" level=(?:debug|info) msg=')
+_ODD = re.compile(rb"\n(?!" + _ROUTINE.pattern + rb"|\Z)")
 
 
 @dataclass(slots=True)
@@ -103,7 +106,7 @@ class Skim:
                 totals[name] -= counts[token, False]
         odd = None
         if sum(totals.values()) != len(ends):  # some lines are not logrus text lines
-            odd = [m.start() for m in _ODD.finditer(chunk)]  # the newline ending the line before
+            odd = _odd(chunk, ends)
         return located, totals, odd
 
     def select(
@@ -207,6 +210,41 @@ class Skim:
         return out, wanted
 
 
+def _odd(chunk: bytes, ends) -> list[int]:
+    """Where _ODD stands in ``chunk``: the newline before each line that is not a logrus text line at
+    debug or info (``ends``: :func:`newlines` of ``chunk``), told for all the lines at once. The
+    lookahead of _ODD has one way to match: an envelope has no quote, so the quote of ``time="`` is
+    the first of the line, and the time's closing quote the second; a line is routine when the
+    first quote closes ``time=`` standing first or after 1 to 300 characters and ``: ``, and the
+    second comes 1 to 40 characters later, opening ``" level=debug msg=`` or ``" level=info msg=``."""
+    import numpy
+
+    text = numpy.frombuffer(chunk, numpy.uint8)
+    size = len(chunk)
+    before = ends[:-1] if chunk.endswith(b"\n") else ends  # the newlines with a line after
+    starts = before + 1
+    stops = numpy.append(ends, size)[1 : len(before) + 1]  # where each of those lines ends
+    quotes = numpy.flatnonzero(text == 34)
+    first = quotes.searchsorted(starts)
+    q = numpy.append(quotes, [size, size])  # no quote: past the end
+    opening, closing = q[first], q[first + 1]  # the first two quotes from the line's start
+
+    def at(where, token: bytes):
+        """Whether ``token`` stands at each of ``where``."""
+        inside = (where >= 0) & (where + len(token) <= size)
+        if size < len(token):
+            return inside
+        window = text[numpy.clip(where, 0, size - len(token))[:, None] + numpy.arange(len(token))]
+        return inside & (window == numpy.frombuffer(token, numpy.uint8)).all(axis=1)
+
+    envelope = opening - 5 - starts  # the characters before time="
+    routine = (closing < stops) & at(opening - 5, b'time="')
+    routine &= (envelope == 0) | ((envelope >= 3) & (envelope <= 302) & at(opening - 7, b": "))
+    routine &= (closing - opening > 1) & (closing - opening - 1 <= 40)
+    routine &= at(closing, b'" level=debug msg=') | at(closing, b'" level=info msg=')
+    return before[~routine].tolist()
+
+
 def _line(ends, at: int) -> int:
     """The number (from 0) of the line of the block holding offset ``at``: the newlines before it."""
     return int(ends.searchsorted(at))
@@ -259,8 +297,11 @@ def _repeats(chunk: bytes, ends, keep: set[int], same: dict, among: set[int] | N
     The message is the line from its ``time="`` on with the parser's variable parts blanked
     (:data:`VARIABLE`: runs of digits and of 8 or more hex digits, forensics.parse.KEEP_SAME), so a
     daemon naming a new container in each error repeats here as it does in the parser. Most lines
-    are settled by a cheaper key first (each digit blanked, nothing else): a line is given iff its
-    message was given fewer than SAME times, and the cheap key, finer, is counted with it."""
+    are settled by a cheaper key first, hashed in C without looking into the line: the whole line
+    with each digit blanked, nothing else. A line is given iff its message was given fewer than
+    SAME times; the cheap key, finer, is counted with it, and set to SAME once its message is, so
+    a line whose cheap key stands at SAME is settled (a repeat) whatever it holds: it was a
+    logrus line, no panic nor goroutine (but with ``every``), when its key was counted."""
     pending: list[tuple[int, int, int, int]] = []  # (line start, logrus part start, end, cheap key)
     get = same.get
     if among is None or len(among) > _MANY:  # line by line, each distinct line looked at once
@@ -275,7 +316,7 @@ def _repeats(chunk: bytes, ends, keep: set[int], same: dict, among: set[int] | N
             if logrus < 0 or (among is not None and (b"goroutine" in line or b"panic" in line)):
                 kinds.append(-1)  # not a logrus text line, a panic, a dump: never a repeat
             else:
-                cheap = hash(line[logrus:])
+                cheap = hash(line)
                 kinds.append((logrus, cheap) if get(cheap, 0) < SAME else None)
         open_ = numpy.array([kind is not None for kind in kinds])
         ids = numpy.fromiter(map(distinct.__getitem__, lines), numpy.int64, len(lines))
@@ -292,17 +333,17 @@ def _repeats(chunk: bytes, ends, keep: set[int], same: dict, among: set[int] | N
     elif among:  # the lines wanted, their digits blanked all at once
         starts = sorted(among)
         stops = ends[ends.searchsorted(starts)].tolist()
-        lines = b"\n".join([chunk[a:b] for a, b in zip(starts, stops, strict=True)])
-        for start, end, line in zip(
-            starts, stops, lines.translate(_DIGITS).split(b"\n"), strict=True
-        ):
+        joined = b"\n".join([chunk[a:b] for a, b in zip(starts, stops, strict=True)])
+        lines = joined.translate(_DIGITS).split(b"\n")
+        seen = map(get, map(hash, lines), repeat(0))  # of each line's cheap key (hashed in C)
+        for start, end, line, times in zip(starts, stops, lines, seen, strict=True):
+            if times >= SAME:  # settled: a repeat
+                continue
             logrus = line.find(b'time="')
             if logrus < 0 or b"goroutine" in line or b"panic" in line:
                 keep.add(start)
                 continue
-            cheap = hash(line[logrus:])
-            if get(cheap, 0) < SAME:
-                pending.append((start, start + logrus, end, cheap))
+            pending.append((start, start + logrus, end, hash(line)))
     if not pending:
         return
     messages = b"\n".join([chunk[begin:end] for _, begin, end, _ in pending])
@@ -313,6 +354,8 @@ def _repeats(chunk: bytes, ends, keep: set[int], same: dict, among: set[int] | N
             same[key] = seen + 1
             same[cheap] = get(cheap, 0) + 1
             keep.add(start)
+        else:  # its cheap key settles the next ones
+            same[cheap] = SAME
 
 
 def _blank(text: bytes) -> bytes:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forensics import analyze as analyze_module
 from forensics import parse as parse_module
@@ -154,6 +156,84 @@ def test_matching_without_hyperscan_finds_the_same_needles(monkeypatch):
     assert (b'" level=warning ', False) in needles.matcher(skimmer.needles, skimmer.caseless)(
         warning
     )
+
+
+_SHAPES = [  # what makes a line a logrus debug or info line for _ODD, or nearly one
+    b'time="',
+    b'"',
+    b" level=debug msg=",
+    b" level=info msg=",
+    b" level=warning ",
+    b": ",
+    b"x",
+    b"2026-11-29T12:28:11.5Z",
+    b"\n",
+    b"Nov 29 12:28:11 dockerhost1 dockerd[4243]",
+    b'\\"',
+    b"a" * 39,
+    b"b" * 150,
+    b"level=debug",
+    b"\xc3\xa9",
+]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_SHAPES), max_size=30))
+def test_the_odd_lines_are_told_all_at_once_as_the_regex_tells_them(parts):
+    """skim._odd (every line of a block read at once, from its first two quotes) finds the newlines
+    _ODD's lookahead finds: before each line that is not a logrus text line at debug or info."""
+    chunk = b"".join(parts)
+    assert skim._odd(chunk, needles.newlines(chunk)) == [
+        m.start() for m in skim._ODD.finditer(chunk)
+    ]
+
+
+def test_the_odd_lines_of_real_blocks_are_told_as_the_regex_tells_them():
+    """The same on every captured sample (dumps among them): whole, its first half, its last two
+    thirds."""
+    chunks = []
+    for path in sorted((ROOT / "samples").rglob("*.log")):
+        data = path.read_bytes()
+        chunks += [data, data[: len(data) // 2], data[len(data) // 3 :]]
+    assert any(b"goroutine " in chunk for chunk in chunks)
+    for chunk in chunks:
+        odd = skim._odd(chunk, needles.newlines(chunk))
+        assert odd == [m.start() for m in skim._ODD.finditer(chunk)]
+
+
+def test_escaped_level_markers_are_counted_as_without_hyperscan(monkeypatch):
+    """The escaped level markers, all looked for by one piece (their first 8 bytes) and told apart
+    around each match, are counted as a search for each finds them: every level quoted, a marker
+    of no level, one cut by the end of the chunk, a quoted line quoting another."""
+    chunk = CAPTURE.read_bytes()[:50_000]
+    chunk = chunk[: chunk.rindex(b"\n") + 1]
+    envelope = b'Nov 29 12:28:11 dockerhost1 dockerd[4243]: time="2026-11-29T12:28:11Z" level=info '
+    for name in ("trace", "debug", "info", "warning", "error", "fatal", "panic", "odd", "Info"):
+        chunk += (
+            envelope
+            + b'msg="quoting" line="time=\\"x\\" level='
+            + name.encode()
+            + b' msg=\\"m\\""\n'
+        )
+    chunk += (
+        envelope + b'msg="x" a="b=\\"time=\\\\\\"y\\\\\\" level=error msg=\\\\\\"z\\\\\\"\\""\n'
+    )
+    chunk += envelope + b'msg="cut" a="\\" level=\n'
+    skimmer = prefilter.skim_for(load_rules())
+    follow = tuple(n for n, _ in skimmer.follow)
+    needles.scanner.cache_clear()
+    try:
+        with_hs = needles.scanner(skimmer.needles, skimmer.caseless, follow)(chunk)
+        needles.scanner.cache_clear()
+        monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan now fails
+        without = needles.scanner(skimmer.needles, skimmer.caseless, follow)(chunk)
+    finally:
+        needles.scanner.cache_clear()
+    assert with_hs == without
+    counts = with_hs[1]
+    for name, token in needles.ESCAPED_LEVELS.items():
+        assert counts[token, False] == (2 if name == "error" else 1), name
+    assert counts[needles.ESCAPED, False] == 1
 
 
 def test_a_needle_ending_in_common_words_is_found_by_a_rare_piece_as_scanned_whole(monkeypatch):
@@ -613,7 +693,7 @@ def repeats_one_by_one(chunk: bytes, keep: set[int], same: dict, among: set[int]
         if logrus < 0 or (among is not None and (b"goroutine" in line or b"panic" in line)):
             keep.add(start)
             continue
-        cheap = hash(line[logrus:])
+        cheap = hash(line)
         if same.get(cheap, 0) < skim.SAME:
             pending.append((start, start + logrus, at - 1, cheap))
     for start, begin, end, cheap in pending:
@@ -622,6 +702,8 @@ def repeats_one_by_one(chunk: bytes, keep: set[int], same: dict, among: set[int]
             same[key] = same.get(key, 0) + 1
             same[cheap] = same.get(cheap, 0) + 1
             keep.add(start)
+        else:
+            same[cheap] = skim.SAME
 
 
 @pytest.mark.parametrize("among", ["every line", "the warnings", "all but the first and last"])
