@@ -294,13 +294,20 @@ class _Analysis:
             )
             self._index = index = {}
             fixed: dict[Shape, set[str]] = {}  # wanted heap words of each shape's own text
-            findall = HEAP_WORD.findall
+            findall, disjoint = HEAP_WORD.findall, wanted.isdisjoint
             for key, (stack, _) in enumerate(self.groups):
                 words = fixed.get(stack.shape)
                 if words is None:
                     words = fixed[stack.shape] = wanted.intersection(findall(stack.shape.text))
-                found = wanted.intersection(findall(stack.args))
-                for w in found.union(words) if words else found:
+                found = findall(stack.args)
+                if disjoint(found):  # most stacks: no set made
+                    if not words:
+                        continue
+                    found = words
+                else:
+                    found = wanted.intersection(found)
+                    found = found.union(words) if words else found
+                for w in found:
                     index.setdefault(w, []).append(key)
         return self._index.get(word, [])
 
