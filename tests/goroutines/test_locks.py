@@ -457,6 +457,44 @@ def test_a_lock_address_kept_in_a_shape_s_own_text_finds_its_holder():
     assert [(h.goroutine, h.confidence) for h in lock.holders] == [(2, "high")]
 
 
+def test_a_lock_address_in_a_shape_s_text_is_found_beside_another_in_its_arguments():
+    """The holder's stack keeps lock A's address in its shape's text and passes lock B's address
+    in its cut-out argument text: the word index finds it for both locks (its argument words
+    do not replace its shape's)."""
+    waiter = (
+        "goroutine {gid} [sync.Mutex.Lock, 5 minutes]:\n"
+        "sync.runtime_SemacquireMutex(0xc000123458?, 0x0?, 0x1?)\n"
+        "\t/usr/local/go/src/runtime/sema.go:77 +0x25\n"
+        "sync.(*Mutex).lockSlow({lock})\n"
+        "\t/usr/local/go/src/sync/mutex.go:171 +0x15d\n"
+        "sync.(*Mutex).Lock(...)\n"
+        "\t/usr/local/go/src/sync/mutex.go:90\n"
+        "main.{site}({lock})\n"
+        "\t/app/main.go:10 +0x2b\n"
+        "created by main.main in goroutine 9\n"
+        "\t/app/main.go:20 +0x3f\n"
+        "\n"
+    )
+    text = (
+        waiter.format(gid=1, lock="0xc000123456", site="wait")
+        + waiter.format(gid=3, lock="0xc000777770", site="other")
+        + "goroutine 2 [select]:\n"
+        "main.use(0xc000777770)\n"
+        "\t/app/main.go:40 +0x2b\n"
+        "main.hold({0xc000123456, (0x1)})\n"
+        "\t/app/main.go:30 +0x2b\n"
+        "created by main.main in goroutine 9\n"
+        "\t/app/main.go:21 +0x3f\n"
+    )
+    [dump] = parse_text(text)
+    stack = dump.goroutines[2].block.stack
+    assert "0xc000123456" in stack.shape.text and stack.args == "0xc000777770"
+    locks = {lock.key: lock for lock in analyze_locks(dump)}
+    for key in ("0xc000123456", "0xc000777770"):
+        assert locks[key].status == "held"
+        assert [(h.goroutine, h.confidence) for h in locks[key].holders] == [(2, "high")]
+
+
 FORK = DUMPS / "go-runtime" / "go1.19"
 
 
