@@ -325,10 +325,13 @@ class _Analysis:
         found = self._lock_words.get(word)
         return found if found is not None else self._with_text(word)
 
-    def _with_text(self, needle: str) -> list[int]:
+    def _with_text(self, needle: str, args: bool = True) -> list[int]:
         """Stacks whose text holds ``needle`` (:meth:`Stack.contains`): each shape's text looked
-        at once, the stacks' argument text only when it holds the needle at all."""
-        found = self._containing.get(needle)
+        at once, the stacks' argument text only when it holds the needle at all.  ``args=False``
+        for a function name or prefix: function names are in the shapes' text only, so the
+        argument text (all of it, for a needle without parentheses) is not read."""
+        key = needle if args else "func:" + needle
+        found = self._containing.get(key)
         if found is None:
             if self._shapes is None:
                 self._shapes = {}
@@ -338,9 +341,10 @@ class _Analysis:
             for shape, stacks in self._shapes.values():
                 if needle in shape.text:
                     keys.update(stacks)
-            if "(" not in needle and ")" not in needle:  # argument text holds no parenthesis
+            # argument text holds no parenthesis, and no function name
+            if args and "(" not in needle and ")" not in needle:
                 keys.update(k for k, (s, _) in enumerate(self.groups) if needle in s.args)
-            found = self._containing[needle] = sorted(keys)
+            found = self._containing[key] = sorted(keys)
         return found
 
     def _past(self, func: str, line: int | None) -> list[int]:
@@ -350,14 +354,14 @@ class _Analysis:
         runs = self._containing.get("past:" + func)
         if runs is None:  # (deepest line of func in the stack, stack key), sorted
             runs = self._containing["past:" + func] = sorted(
-                (_deepest(self.groups[k][0], func), k) for k in self._with_text(func)
+                (_deepest(self.groups[k][0], func), k) for k in self._with_text(func, args=False)
             )
         return [k for _, k in runs[bisect.bisect_right(runs, (line, float("inf"))) :]]
 
     def _busy_keys(self) -> list[int]:
         """Stacks with a goroutine busy in a container operation (heuristic (d))."""
         if "busy:" not in self._containing:
-            entries = {k for entry in REQUEST_ENTRIES for k in self._with_text(entry)}
+            entries = {k for entry in REQUEST_ENTRIES for k in self._with_text(entry, args=False)}
             self._containing["busy:"] = [
                 k
                 for k in entries
@@ -385,7 +389,9 @@ class _Analysis:
             for k in self._past(site, min(filter(None, lines), default=None))
         }
         if container:
-            keys.update(k for name in CONTAINER_LOCK_HOLDERS for k in self._with_text(name))
+            keys.update(
+                k for name in CONTAINER_LOCK_HOLDERS for k in self._with_text(name, args=False)
+            )
             keys.update(self._busy_keys())
         for word in objects | ({lock.key} if not lock.key.startswith("site:") else set()):
             keys.update(self._with_word(word))
