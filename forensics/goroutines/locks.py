@@ -244,7 +244,7 @@ class _Analysis:
             self.woken.setdefault(self._key(w), []).append((w.goroutine, state))
         self._index: dict[str, list[int]] | None = None
         self._containing: dict[str, list[int]] = {}
-        self._shapes: dict[int, tuple[Shape, list[int]]] | None = None  # shape -> its stacks
+        self._shapes: dict[Shape, list[int]] | None = None  # shape -> its stacks
         self._lock_words: dict[str, list[int]] | None = None  # see _with_lock_word
         self._busy: dict[tuple[int, str], str | None] = {}
 
@@ -333,12 +333,15 @@ class _Analysis:
         key = needle if args else "func:" + needle
         found = self._containing.get(key)
         if found is None:
-            if self._shapes is None:
-                self._shapes = {}
+            if self._shapes is None:  # no default list made per stack
+                self._shapes = shapes = {}
                 for k, (s, _) in enumerate(self.groups):
-                    self._shapes.setdefault(id(s.shape), (s.shape, []))[1].append(k)
+                    stacks = shapes.get(s.shape)
+                    if stacks is None:
+                        stacks = shapes[s.shape] = []
+                    stacks.append(k)
             keys = set()
-            for shape, stacks in self._shapes.values():
+            for shape, stacks in self._shapes.items():
                 if needle in shape.text:
                     keys.update(stacks)
             # argument text holds no parenthesis, and no function name
