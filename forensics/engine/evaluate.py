@@ -342,9 +342,10 @@ def _containers(rows: pd.DataFrame, ev: Evidence) -> list[Container]:
         return []
     refs = [c for c in rows["container"].dropna().astype(str).unique() if c]
     names = {}
-    for _, r in ev["containers"].iterrows():
-        if isinstance(r["id"], str) and isinstance(r["name"], str) and r["name"]:
-            names[r["id"]] = r["name"]
+    table = ev["containers"]
+    for i, name in zip(table["id"].tolist(), table["name"].tolist(), strict=True):
+        if isinstance(i, str) and isinstance(name, str) and name:
+            names[i] = name
     out: list[Container] = []
     for ref in refs:
         name = next((n for i, n in names.items() if i.startswith(ref) or ref.startswith(i)), None)

@@ -230,14 +230,22 @@ def _compile(
         out_ids, out_at = [ids[~piece]], [at[~piece]]
         for j in numpy.unique(ids[piece]).tolist():
             ends = at[ids == j]  # where the piece ends, ascending
+            windows: dict = {}  # (before, folded) -> the bytes around each end, read once
             for i, before, after in groups[j]:
                 folded = every[i][1]
-                starts = ends - before
-                starts = starts[(starts >= 0) & (ends + after <= len(chunk))]
-                window = text[starts[:, None] + numpy.arange(before + after)]
-                if folded:  # ASCII letters made small, as bytes.lower does
-                    window = window | ((window >= 65) & (window <= 90)).astype(numpy.uint8) << 5
-                found = starts[(window == wanted[i]).all(axis=1)]
+                if (before, folded) not in windows:  # as wide as the widest needle of the group
+                    width = max(b + a for _, b, a in groups[j] if b == before)
+                    starts = ends - before
+                    starts = starts[starts >= 0]
+                    room = len(chunk) - starts  # bytes from each start to the chunk's end
+                    window = text[numpy.minimum(starts[:, None] + numpy.arange(width), len(text) - 1)]
+                    if folded:  # ASCII letters made small, as bytes.lower does
+                        window = window | ((window >= 65) & (window <= 90)).astype(numpy.uint8) << 5
+                    windows[before, folded] = starts, room, window
+                starts, room, window = windows[before, folded]
+                size = before + after
+                hit = (room >= size) & (window[:, :size] == wanted[i]).all(axis=1)
+                found = starts[hit]
                 if i in single:
                     found = found[:1]
                 out_ids.append(numpy.full(len(found), i, numpy.int64))

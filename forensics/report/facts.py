@@ -79,11 +79,11 @@ def _go_path(dumps) -> tuple[str, str, int] | None:
 
 def _images(ev) -> list[str]:
     refs = []
-    for msg in ev["events"]["msg"]:
+    for msg in ev["events"]["msg"].tolist():
         if "/images/" in msg or '"Image":' in msg:
             for pattern in (_IMAGE_QUERY, _IMAGE_PATH, _IMAGE_JSON):
                 refs += [unquote(m["ref"]) for m in pattern.finditer(msg)]
-    for fields in ev["events"]["fields"]:
+    for fields in ev["events"]["fields"].tolist():
         if fields and '"image"' in fields:
             refs.append(str(json.loads(fields).get("image") or ""))
     containers = ev["containers"]
@@ -106,7 +106,7 @@ def _containers(ev) -> list[dict]:
                 ids[name.strip()] = ids.get(name.strip()) or (
                     row.id if isinstance(row.id, str) else None
                 )
-    refs = list(ev["events"]["container"].dropna()) + list(ev["panics"]["container"].dropna())
+    refs = ev["events"]["container"].dropna().tolist() + list(ev["panics"]["container"].dropna())
     refs += [r for r in table["container"].dropna()]
     named_ids = {i[:12] for i in ids.values() if i}
     for ref in _unique(refs):
@@ -123,8 +123,8 @@ def environment(ev) -> dict:
     daemons, events = ev["daemons"], ev["events"]
     return {
         "go_versions": go_versions(ev),
-        "hosts": _unique(list(events["host"]) + list(daemons["host"])),
-        "pids": [int(p) for p in _unique(list(events["pid"]) + list(daemons["pid"]))][:50],
+        "hosts": _unique(events["host"].unique().tolist() + list(daemons["host"])),
+        "pids": [int(p) for p in _unique(events["pid"].unique().tolist() + list(daemons["pid"]))][:50],
         "containers": _containers(ev),
         "images": _images(ev),
     }

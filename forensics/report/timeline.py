@@ -101,16 +101,19 @@ def _stuck(ev, found_containers: list[list[Container]]) -> dict[str, set[str]]:
     return dict(list(stuck.items())[:3])
 
 
-def _container_markers(ev, stuck: dict[str, set[str]]) -> list[dict]:
+def _container_markers(ev, stuck: dict[str, set[str]]) -> list[tuple]:
+    """(kind, time, label, source, line, lane) of each event naming a stuck container: made into
+    :func:`_marker` dicts by :func:`build` only for those kept (there may be thousands)."""
     events = ev["events"]
     out = []
     for label, refs in stuck.items():
         shorts = {r[:12] for r in refs if len(r) >= 12}
         named = events["container"]  # a name, an id or a short id; empty elsewhere
         hits = events[named.isin(refs) | named.str.slice(0, 12).isin(shorts)]
-        for row in hits.itertuples():
-            call = _CALL.match(row.msg)
-            if (call and call["method"] == "DELETE") or "removal" in row.msg.lower():
+        columns = (hits["msg"].tolist(), hits["time"].tolist(), hits["source"].tolist())
+        for msg, time, source, line in zip(*columns, hits["line"].tolist(), strict=True):
+            call = _CALL.match(msg)
+            if (call and call["method"] == "DELETE") or "removal" in msg.lower():
                 kind = "removal"
             elif (
                 call and call["method"] == "GET" and call["path"].split("?", 1)[0].endswith("/json")
@@ -118,7 +121,7 @@ def _container_markers(ev, stuck: dict[str, set[str]]) -> list[dict]:
                 kind = "inspect"
             else:
                 kind = "container"
-            out.append(_marker(kind, row.time, row.msg, row.source, row.line, label))
+            out.append((kind, time, msg, source, line, label))
         if len(stuck) == 1:  # a remover goroutine still waiting on the lock, seen in a dump
             g = ev["goroutines"]
             waiting = g[
@@ -126,7 +129,7 @@ def _container_markers(ev, stuck: dict[str, set[str]]) -> list[dict]:
             ]
             for row in waiting.itertuples():
                 out.append(
-                    _marker(
+                    (
                         "removal",
                         row.time,
                         f"goroutine {row.gid} in cleanupContainer (the removal) "
@@ -162,14 +165,14 @@ def build(ev, found_containers: list[list[Container]]) -> dict:
         if r.kind != "panic"
     ]
     stuck = _stuck(ev, found_containers)
-    markers += _container_markers(ev, stuck)
     kept, seen, omitted = [], {}, {}
-    for m in markers:
-        seen[m["kind"]] = seen.get(m["kind"], 0) + 1
-        if seen[m["kind"]] <= MAX_MARKERS:
-            kept.append(m)
+    for m in markers + _container_markers(ev, stuck):
+        kind = m["kind"] if isinstance(m, dict) else m[0]
+        seen[kind] = seen.get(kind, 0) + 1
+        if seen[kind] <= MAX_MARKERS:
+            kept.append(m if isinstance(m, dict) else _marker(*m))
         else:
-            omitted[m["kind"]] = omitted.get(m["kind"], 0) + 1
+            omitted[kind] = omitted.get(kind, 0) + 1
     times = [pd.Timestamp(b["start"]) for b in bins] + [
         pd.Timestamp(m["time"]) for m in kept if m["time"]
     ]

@@ -278,6 +278,33 @@ def test_a_needle_ending_in_common_words_is_found_by_a_rare_piece_as_scanned_who
     assert located[loud.encode(), True] == {starts[2]}
 
 
+def test_needles_sharing_a_piece_are_confirmed_as_scanned_whole_up_to_the_chunks_end(monkeypatch):
+    """The escaped level markers share one piece (``\\" level``) and are confirmed from one read of
+    the bytes around it: each is found as the plain search finds it, and one cut by the chunk's
+    end (``\\" level=info ms``) is not."""
+    routine = CAPTURE.read_bytes().splitlines(keepends=True)[:300]
+    nested = b'time="t" level=warning msg="cleanup warnings time=\\"t\\" level=info msg=\\"x\\" \\" level=warning \\" level=debug msg=\\"y\\""\n'
+    lines = [nested if i % 7 == 0 else line for i, line in enumerate(routine)]
+    chunk = b"".join(lines) + b'time="t" level=error msg="a \\" level=info ms'
+    found = {}
+    needles.scanner.cache_clear()
+    try:
+        for hyperscan in (True, False):
+            if not hyperscan:
+                monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan now fails
+            scan = needles.scanner(("cleanup warnings",), ())
+            found[hyperscan] = [scan(chunk), scan(chunk[:-3])]
+            needles.scanner.cache_clear()
+    finally:
+        needles.scanner.cache_clear()
+    assert found[True] == found[False]
+    counts = found[True][0][1]
+    escaped = len(lines[::7])
+    assert counts[needles.ESCAPED_LEVELS["info"], False] == escaped  # not the cut one at the end
+    assert counts[needles.ESCAPED_LEVELS["warning"], False] == escaped
+    assert counts[needles.ESCAPED_LEVELS["debug"], False] == escaped
+
+
 @pytest.mark.parametrize(
     "pattern,expected",
     [

@@ -133,6 +133,22 @@ def test_timeline_counts_every_timed_event(repro, report):
     assert sum(1 for m in kinds["removal"] if m["time"]) == 2
 
 
+def test_timeline_keeps_the_first_markers_of_each_kind_and_counts_the_rest(repro, monkeypatch):
+    """Past MAX_MARKERS of a kind, the first are drawn in order, as they are uncapped, and the rest
+    counted (the container markers are made into dicts only when kept)."""
+    from forensics.report import timeline
+
+    full = to_dict(repro)["timeline"]
+    monkeypatch.setattr(timeline, "MAX_MARKERS", 2)
+    capped = to_dict(repro)["timeline"]
+    kinds: dict[str, list] = {}
+    for m in full["markers"]:
+        kinds.setdefault(m["kind"], []).append(m)
+    assert len(kinds["inspect"]) == 7  # docker inspect polled the container
+    assert capped["markers"] == [m for m in full["markers"] if kinds[m["kind"]].index(m) < 2]
+    assert capped["omitted_markers"] == {k: len(v) - 2 for k, v in kinds.items() if len(v) > 2}
+
+
 def test_timeline_bins_widen_with_the_span(rules):
     report = to_dict(analyze([str(HEALTHY / "dockerd-20.10.24-text-debug.log")], rules=rules))
     t = report["timeline"]
