@@ -238,7 +238,9 @@ def _compile(
                     starts = ends - before
                     starts = starts[starts >= 0]
                     room = len(chunk) - starts  # bytes from each start to the chunk's end
-                    window = text[numpy.minimum(starts[:, None] + numpy.arange(width), len(text) - 1)]
+                    window = text[
+                        numpy.minimum(starts[:, None] + numpy.arange(width), len(text) - 1)
+                    ]
                     if folded:  # ASCII letters made small, as bytes.lower does
                         window = window | ((window >= 65) & (window <= 90)).astype(numpy.uint8) << 5
                     windows[before, folded] = starts, room, window

@@ -121,10 +121,11 @@ def _containers(ev) -> list[dict]:
 
 def environment(ev) -> dict:
     daemons, events = ev["daemons"], ev["events"]
+    pids = _unique(events["pid"].unique().tolist() + list(daemons["pid"]))
     return {
         "go_versions": go_versions(ev),
         "hosts": _unique(events["host"].unique().tolist() + list(daemons["host"])),
-        "pids": [int(p) for p in _unique(events["pid"].unique().tolist() + list(daemons["pid"]))][:50],
+        "pids": [int(p) for p in pids][:50],
         "containers": _containers(ev),
         "images": _images(ev),
     }
