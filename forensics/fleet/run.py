@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from forensics.engine.ruleset import RuleError, load_rules
 from forensics.findings import Severity
 from forensics.fleet import table as fleet
-from forensics.fleet.scan import ScanError, all_unreadable, hosts_from, scan, worst
+from forensics.fleet.scan import HostsInError, ScanError, all_unreadable, hosts_from, scan, worst
 
 
 def run(
@@ -35,6 +35,10 @@ def run(
     try:
         rules = load_rules()
         hosts = hosts_from(paths, hosts_in, host_from)
+    except HostsInError as exc:  # the path typed is a name --redact keeps off the terminal
+        shown = f"--hosts-in: cannot read directory: {exc.reason}" if redact is not None else exc
+        err.print(f"forensics: {shown}", markup=False)
+        return 2
     except (RuleError, OSError, ValueError) as exc:
         err.print(f"forensics: {exc}", markup=False)
         return 2

@@ -44,6 +44,14 @@ def is_url(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
+class HostsInError(ValueError):
+    """A ``--hosts-in`` directory that cannot be listed."""
+
+    def __init__(self, folder: str, reason: str):
+        super().__init__(f"--hosts-in {folder}: cannot read directory: {reason}")
+        self.reason = reason
+
+
 def hosts_from(
     paths: list[str], hosts_in: list[str] = (), host_from: str | None = None
 ) -> list[Host]:
@@ -51,7 +59,11 @@ def hosts_from(
     (``host_from``: a regex whose first group, searched in the path, names the host)."""
     found = [Path(p) for p in paths]
     for folder in hosts_in:  # a `scan --out` folder among the hosts is ours, not a host
-        found.extend(p for p in sorted(Path(folder).iterdir()) if not (p / SCAN_MARK).is_file())
+        try:
+            entries = sorted(Path(folder).iterdir())
+        except OSError as exc:
+            raise HostsInError(folder, exc.strerror or str(exc)) from None
+        found.extend(p for p in entries if not (p / SCAN_MARK).is_file())
     pattern = re.compile(host_from) if host_from else None
     hosts, seen = [], set()
     for path in found:

@@ -267,3 +267,16 @@ def test_a_redacted_scan_keeps_the_reports_on_disk_until_every_host_is_back(
     assert not spilled[0].parent.exists()
     pages = sorted(p.name for p in (out / "hosts").iterdir())
     assert len(pages) == len(spilled) and not any("acme" in p for p in pages), pages
+
+
+def test_an_unreadable_hosts_in_directory_is_one_line_and_redacted_keeps_its_path_off(tmp_path):
+    missing = tmp_path / "acme-prod-hosts"  # a --hosts-in directory that is not there
+    plain = smoke("scan", "--hosts-in", missing, "--out", tmp_path / "o", "-q")
+    assert plain.returncode == 2 and plain.stderr.strip().splitlines() == [
+        f"forensics: --hosts-in {missing}: cannot read directory: No such file or directory"
+    ]
+    redacted = smoke("scan", "--hosts-in", missing, "--out", tmp_path / "o", "-q", "--redact")
+    assert redacted.returncode == 2 and redacted.stderr.strip().splitlines() == [
+        "forensics: --hosts-in: cannot read directory: No such file or directory"
+    ]
+    assert not (tmp_path / "o").exists()
