@@ -13,3 +13,13 @@ def data_dir(name: str):
     if installed.is_dir():
         return Path(str(installed))
     return Path(__file__).resolve().parent.parent / name
+
+
+def build() -> str:
+    """``"compiled"`` when the bulk dump parser in use is the compiled one (setup.py), else
+    ``"pure Python"`` (an editable install, ``FORENSICS_PURE_PYTHON=1``, no C compiler)."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    from forensics.parse import fastdump
+
+    return "compiled" if fastdump.__file__.endswith(tuple(EXTENSION_SUFFIXES)) else "pure Python"

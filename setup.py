@@ -1,0 +1,77 @@
+"""The optional compiled build: the bulk dump parser and lock analysis compiled with Cython.
+
+Everything else is in pyproject.toml.  ``pip install .`` compiles the modules in ``COMPILED``
+from their own .py source (Cython's pure Python mode; the .pxd beside a module gives C types to a
+few of its classes and functions) when Cython and a C compiler are at hand, and installs the pure
+Python package, with a one-line notice, when they are not or compiling fails.  The .py files are
+installed either way and are the one definition.  Not compiled:
+
+- with ``FORENSICS_PURE_PYTHON=1``;
+- editable installs (``pip install -e``): a compiled module in the source tree would shadow its
+  .py, and edits to the .py would silently stop taking effect.
+
+``forensics version`` says which build is installed.
+"""
+
+import os
+import sys
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+COMPILED = [
+    "forensics/parse/fastdump.py",
+    "forensics/parse/stacks.py",
+    "forensics/goroutines/locks.py",
+]
+
+
+def _notice(why: str) -> None:
+    print(f"forensics: installing the pure Python build ({why})", file=sys.stderr)
+
+
+class OptionalBuildExt(build_ext):
+    """build_ext that never fails the install: a module that does not compile stays pure Python,
+    and nothing is compiled into the source tree."""
+
+    def run(self) -> None:
+        if getattr(self, "editable_mode", False) or self.inplace:
+            _notice("editable install: the .py files are used as they are")
+            return
+        try:
+            super().run()
+        except Exception as e:  # no compiler, a compiler error: the .py files stay
+            _notice(f"compiling failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+
+    def build_extension(self, ext) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception as e:
+            _notice(f"compiling {ext.name} failed: {str(e).splitlines()[0] if str(e) else e!r}")
+
+
+def _extensions() -> list:
+    if os.environ.get("FORENSICS_PURE_PYTHON", "") not in ("", "0"):
+        _notice("FORENSICS_PURE_PYTHON is set")
+        return []
+    if any(arg in ("develop", "editable_wheel") for arg in sys.argv):
+        _notice("editable install: the .py files are used as they are")
+        return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        _notice("Cython is not installed")
+        return []
+    try:
+        return cythonize(
+            COMPILED,
+            build_dir="build/cython",  # the generated C stays out of the source tree
+            compiler_directives={"language_level": 3, "annotation_typing": False},
+            quiet=True,
+        )
+    except Exception as e:  # a module Cython cannot compile
+        _notice(f"Cython failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        return []
+
+
+setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})
