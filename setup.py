@@ -16,7 +16,7 @@ installed either way and are the one definition.  Not compiled:
 import os
 import sys
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 COMPILED = [
@@ -31,47 +31,45 @@ def _notice(why: str) -> None:
 
 
 class OptionalBuildExt(build_ext):
-    """build_ext that never fails the install: a module that does not compile stays pure Python,
-    and nothing is compiled into the source tree."""
+    """build_ext that compiles with Cython when asked to build, never fails the install (a module
+    that does not compile stays pure Python) and compiles nothing into the source tree."""
 
     def run(self) -> None:
         if getattr(self, "editable_mode", False) or self.inplace:
             _notice("editable install: the .py files are used as they are")
             return
         try:
+            from Cython.Build import cythonize
+        except ImportError:
+            _notice("Cython is not installed")
+            return
+        try:
+            self.extensions = cythonize(
+                self.extensions,
+                build_dir="build/cython",  # the generated C stays out of the source tree
+                compiler_directives={"language_level": 3, "annotation_typing": False},
+                quiet=True,
+            )
             super().run()
-        except Exception as e:  # no compiler, a compiler error: the .py files stay
-            _notice(f"compiling failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        except Exception as e:  # Cython or the compiler failed: the .py files stay
+            _notice(f"compiling failed: {_first_line(e)}")
 
     def build_extension(self, ext) -> None:
         try:
             super().build_extension(ext)
         except Exception as e:
-            _notice(f"compiling {ext.name} failed: {str(e).splitlines()[0] if str(e) else e!r}")
+            _notice(f"compiling {ext.name} failed: {_first_line(e)}")
 
 
-def _extensions() -> list:
+def _first_line(e: Exception) -> str:
+    return str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def _extensions() -> list[Extension]:
     if os.environ.get("FORENSICS_PURE_PYTHON", "") not in ("", "0"):
         _notice("FORENSICS_PURE_PYTHON is set")
         return []
-    if any(arg in ("develop", "editable_wheel") for arg in sys.argv):
-        _notice("editable install: the .py files are used as they are")
-        return []
-    try:
-        from Cython.Build import cythonize
-    except ImportError:
-        _notice("Cython is not installed")
-        return []
-    try:
-        return cythonize(
-            COMPILED,
-            build_dir="build/cython",  # the generated C stays out of the source tree
-            compiler_directives={"language_level": 3, "annotation_typing": False},
-            quiet=True,
-        )
-    except Exception as e:  # a module Cython cannot compile
-        _notice(f"Cython failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
-        return []
+    return [Extension(path[:-3].replace("/", "."), [path]) for path in COMPILED]
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})
