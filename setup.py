@@ -43,6 +43,7 @@ class OptionalBuildExt(build_ext):
         except ImportError:
             _notice("Cython is not installed")
             return
+        self.failed: list[str] = []
         try:
             self.extensions = cythonize(
                 self.extensions,
@@ -51,18 +52,28 @@ class OptionalBuildExt(build_ext):
                 quiet=True,
             )
             super().run()
-        except Exception as e:  # Cython or the compiler failed: the .py files stay
+        except Exception as e:  # Cython failed: the .py files stay
             _notice(f"compiling failed: {_first_line(e)}")
+            return
+        if len(self.failed) == len(self.extensions):  # one line for all
+            _notice(f"compiling failed: {self.why}")
+        elif self.failed:
+            print(
+                f"forensics: {', '.join(self.failed)} left pure Python ({self.why})",
+                file=sys.stderr,
+            )
 
     def build_extension(self, ext) -> None:
         try:
             super().build_extension(ext)
-        except Exception as e:
-            _notice(f"compiling {ext.name} failed: {_first_line(e)}")
+        except Exception as e:  # no C compiler, a compiler error
+            self.failed.append(ext.name)
+            self.why = _first_line(e)
 
 
 def _first_line(e: Exception) -> str:
-    return str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+    line = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+    return line if len(line) <= 100 else line[:99] + "…"
 
 
 def _extensions() -> list[Extension]:

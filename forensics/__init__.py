@@ -16,10 +16,13 @@ def data_dir(name: str):
 
 
 def build() -> str:
-    """``"compiled"`` when the bulk dump parser in use is the compiled one (setup.py), else
-    ``"pure Python"`` (an editable install, ``FORENSICS_PURE_PYTHON=1``, no C compiler)."""
+    """``"compiled"`` when the modules setup.py compiles are the compiled ones, ``"pure Python"``
+    when none is (an editable install, ``FORENSICS_PURE_PYTHON=1``, no C compiler), else
+    ``"partly compiled"``."""
     from importlib.machinery import EXTENSION_SUFFIXES
 
-    from forensics.parse import fastdump
+    from forensics.goroutines import locks
+    from forensics.parse import fastdump, stacks
 
-    return "compiled" if fastdump.__file__.endswith(tuple(EXTENSION_SUFFIXES)) else "pure Python"
+    found = [m.__file__.endswith(tuple(EXTENSION_SUFFIXES)) for m in (fastdump, stacks, locks)]
+    return "compiled" if all(found) else "partly compiled" if any(found) else "pure Python"
