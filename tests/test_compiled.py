@@ -82,8 +82,8 @@ def installed(tmp_path_factory) -> Path:
             f"the installed forensics is pure Python ({parser}): an editable install, "
             "FORENSICS_PURE_PYTHON=1, or no C compiler or Cython at install time"
         )
-    if Path(parser).resolve().is_relative_to(REPO):
-        pytest.skip(f"the compiled parser is inside the checkout ({parser}): nothing to compare")
+    if Path(parser).resolve().is_relative_to(REPO / "forensics"):  # (a venv may be in the checkout)
+        pytest.skip(f"a compiled module is in the source tree ({parser}): nothing to compare")
     return cwd
 
 
