@@ -44,6 +44,8 @@ class OptionalBuildExt(build_ext):
             _notice("Cython is not installed")
             return
         self.failed: list[str] = []
+        if not self.parallel:  # the modules compiled side by side: about 30 s on one core here
+            self.parallel = os.cpu_count() or 1
         try:
             self.extensions = cythonize(
                 self.extensions,
