@@ -5,7 +5,8 @@ exercise the .py modules.  Here the installed package, when it is the compiled b
 subprocess started outside the checkout, and so is the checkout's source; both read the same real
 dumps (tests/compiled_probe.py) and must give the same goroutines, stacks, blocks and
 ``dump --json`` data (buckets, locks).  Skipped, saying why, when the installed package is not
-compiled (an editable install, ``FORENSICS_PURE_PYTHON=1``, no C compiler or Cython)."""
+compiled (an editable install, ``FORENSICS_PURE_PYTHON=1``, no C compiler or Cython), unless
+``FORENSICS_REQUIRE_COMPILED`` is set (CI: a module that stopped compiling fails there)."""
 
 import json
 import os
@@ -71,17 +72,26 @@ def _compiled(path: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """A folder outside the checkout to run the installed package from; skips unless compiled."""
+def installed_build(tmp_path_factory) -> tuple[Path, str | None]:
+    """A folder outside the checkout, and the installed package's parser file seen from there."""
     cwd = tmp_path_factory.mktemp("outside")
-    parser = _installed_parser(cwd)
+    return cwd, _installed_parser(cwd)
+
+
+@pytest.fixture(scope="module")
+def installed(installed_build) -> Path:
+    """A folder outside the checkout to run the installed package from; skips unless compiled."""
+    cwd, parser = installed_build
     if parser is None:
         pytest.skip("forensics is not installed in this interpreter: no compiled build to compare")
     if not _compiled(parser):
-        pytest.skip(
+        why = (
             f"the installed forensics is pure Python ({parser}): an editable install, "
             "FORENSICS_PURE_PYTHON=1, or no C compiler or Cython at install time"
         )
+        if os.environ.get("FORENSICS_REQUIRE_COMPILED"):  # CI: compiling must not silently fail
+            pytest.fail(why + " (see pip install -v . for the compiler's message)")
+        pytest.skip(why)
     if Path(parser).resolve().is_relative_to(REPO / "forensics"):  # (a venv may be in the checkout)
         pytest.skip(f"a compiled module is in the source tree ({parser}): nothing to compare")
     return cwd
@@ -104,3 +114,27 @@ def test_compiled_build_reads_as_the_source(installed):
     )
     differ = [p for p in INPUTS if compiled["files"][p] != source["files"][p]]
     assert not differ, f"the compiled build reads {len(differ)} files differently: {differ[:5]}"
+
+
+def test_version_says_which_build(installed_build):
+    """``forensics version`` of the checkout (what the tests import) says pure Python; of an
+    installed compiled build, compiled."""
+    from typer.testing import CliRunner
+
+    from forensics import __version__
+    from forensics.cli import app
+
+    shown = CliRunner().invoke(app, ["version"])
+    assert shown.exit_code == 0 and shown.output == f"{__version__} (pure Python)\n"
+    cwd, parser = installed_build
+    if parser is None or not _compiled(parser):  # (a pure install may be another checkout's)
+        return
+    done = subprocess.run(
+        [sys.executable, "-m", "forensics", "version"],
+        cwd=cwd,
+        env=_env(False),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout == f"{__version__} (compiled)\n", done.stderr[-2000:]

@@ -1,6 +1,7 @@
 # Read only when the module is compiled with Cython (setup.py): C types for the per-goroutine
 # functions' arguments and locals.  The .py stays the one definition; a signature changed there
-# must be changed here too (the build says so).
+# must be changed here too: Cython refuses to compile a mismatch, and the install is then pure
+# Python (CI fails on that: FORENSICS_REQUIRE_COMPILED in .ci/run).
 cimport cython
 
 from forensics.parse.stacks cimport Block, Shape, Stack

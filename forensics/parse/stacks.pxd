@@ -1,6 +1,7 @@
 # Read only when the module is compiled with Cython (setup.py): the shared structures as C
 # types, so compiled code reads their fields directly.  The .py stays the one definition; a
-# field added there must be added here too (the build says so).
+# field added there must be added here too, or the compiled build fails on it at run time
+# (tests/test_compiled.py runs it on every fixture).
 cdef class Shape:
     cdef public object parts, text, slots, _template, _functions, stacks, cache
 
