@@ -3,7 +3,8 @@
 Everything else is in pyproject.toml.  ``pip install .`` compiles the modules in ``COMPILED``
 from their own .py source (Cython's pure Python mode; the .pxd beside a module gives C types to a
 few of its classes and functions) when Cython and a C compiler are at hand, and installs the pure
-Python package, with a one-line notice, when they are not or compiling fails.  The .py files are
+Python package, with a one-line notice (pip shows it with ``-v``), when they are not or
+compiling fails.  The .py files are
 installed either way and are the one definition.  Not compiled:
 
 - with ``FORENSICS_PURE_PYTHON=1``;
@@ -19,7 +20,7 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = [
+COMPILED = [  # forensics.build() looks at the same three
     "forensics/parse/fastdump.py",
     "forensics/parse/stacks.py",
     "forensics/goroutines/locks.py",
@@ -44,7 +45,7 @@ class OptionalBuildExt(build_ext):
             _notice("Cython is not installed")
             return
         self.failed: list[str] = []
-        if not self.parallel:  # the modules compiled side by side: about 30 s on one core here
+        if not self.parallel:  # the modules compiled side by side (compiling adds ~30 s here)
             self.parallel = os.cpu_count() or 1
         try:
             self.extensions = cythonize(
