@@ -4,8 +4,8 @@ Everything else is in pyproject.toml.  ``pip install .`` compiles the modules in
 from their own .py source (Cython's pure Python mode; the .pxd beside a module gives C types to a
 few of its classes and functions) when Cython and a C compiler are at hand, and installs the pure
 Python package, with a one-line notice (pip shows it with ``-v``), when they are not or
-compiling fails.  The .py files are
-installed either way and are the one definition.  Not compiled:
+compiling fails.  The .py files are installed either way and are the one definition.  Not
+compiled:
 
 - with ``FORENSICS_PURE_PYTHON=1``;
 - editable installs (``pip install -e``): a compiled module in the source tree would shadow its
