@@ -13,3 +13,16 @@ def data_dir(name: str):
     if installed.is_dir():
         return Path(str(installed))
     return Path(__file__).resolve().parent.parent / name
+
+
+def build() -> str:
+    """``"compiled"`` when the modules setup.py compiles are the compiled ones, ``"pure Python"``
+    when none is (an editable install, ``FORENSICS_PURE_PYTHON=1``, no C compiler), else
+    ``"partly compiled"``."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    from forensics.goroutines import locks
+    from forensics.parse import fastdump, stacks
+
+    found = [m.__file__.endswith(tuple(EXTENSION_SUFFIXES)) for m in (fastdump, stacks, locks)]
+    return "compiled" if all(found) else "partly compiled" if any(found) else "pure Python"

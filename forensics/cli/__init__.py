@@ -339,8 +339,10 @@ def schema() -> None:
 
 @app.command()
 def version() -> None:
-    """Print the version."""
-    typer.echo(__version__)
+    """Print the version, and whether the dump parser is the compiled build or pure Python."""
+    from forensics import build
+
+    typer.echo(f"{__version__} ({build()})")
 
 
 def main() -> None:

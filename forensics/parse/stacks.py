@@ -98,7 +98,9 @@ class Stack:
             out += ("(", arg, ")\n", part)
         return "".join(out)
 
-    frame_text = text
+    @property
+    def frame_text(self) -> str:  # a property, not an alias: a compiled (cdef) class has no aliases
+        return self.text
 
     def frames_at(self, first: int) -> list[Frame]:
         """New frames of this stack, its first line numbered ``first``."""
