@@ -158,6 +158,10 @@ def main() -> None:
     compile_package()
     REPEAT = max(1, args.repeat)
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
+    build_of = [sys.executable, "-c", "import forensics; print(forensics.build())"]
+    print(
+        f"forensics build: {subprocess.run(build_of, capture_output=True, text=True).stdout.strip()}"
+    )
     work = Path(tempfile.mkdtemp(prefix="forensics-bench-", dir=args.work))
     gsp = build_gostackparse(args.gostackparse, work)
     panicparse = shutil.which("panicparse")
