@@ -206,25 +206,19 @@ SHAPES = [
 ]
 
 
-def _match(head: str, shapes: list) -> tuple[str, re.Match, object] | None:
-    first = head[:1]
+def _match(line: str, shapes: list) -> tuple[str, re.Match, object] | None:
+    """The first shape whose envelope starts the line (in its first 400 characters)."""
+    first = line[:1]
     for name, pattern, reader, starts in shapes:
         if starts is None or first in starts:
-            m = pattern.match(head)
+            m = pattern.match(line, 0, 400)
             if m is not None:
                 return name, m, reader
     return None
 
 
-def _skip(line: str) -> bool:
-    """Lines that cannot carry an envelope: logrus, dump lines, indented continuations."""
-    first = line[:1]
-    return (
-        first in ("", " ", "\t")
-        or (first == "t" and line.startswith('time="'))
-        or (first == "g" and line.startswith("goroutine "))
-        or (first == "l" and line.startswith("level="))
-    )
+# what lines that cannot carry an envelope start with: logrus, dump lines, indented continuations
+_NO_ENVELOPE = ('time="', "goroutine ", "level=", " ", "\t")
 
 
 def _unescape(text: str) -> str:
@@ -301,7 +295,9 @@ def records(
                 yield from out
                 previous, column = None, 0
                 continue
-        found = _match(line[:400], shapes) if shapes and not _skip(line) else None
+        found = (
+            _match(line, shapes) if shapes and line and not line.startswith(_NO_ENVELOPE) else None
+        )
         if found is not None:
             name, m, reader = found
             text = line[m.end() :]
