@@ -43,7 +43,11 @@ NEEDLES = (
 READ_SIZE = 1 << 18  # bytes read at a time by parse_dump_file
 MAX_JOIN = 1 << 22  # a logrus line cut by journald is joined up to this many characters
 _VARIABLE = re.compile(skim.VARIABLE)
-_QUICK = re.compile(r'time="[^"]{0,40}" level=(\w{1,8}) msg="((?:[^"\\]|\\.){0,160})')
+_QUICK_FORM = r'time="[^"]{{0,40}}" level=(\w{{1,8}}) msg="({char}{{0,160}})'
+_QUICK = re.compile(_QUICK_FORM.format(char=r'(?:[^"\\]|\\.)'))
+_QUICK_PLAIN = re.compile(
+    _QUICK_FORM.format(char='[^"]')
+)  # the same groups in a text with no backslash (nothing escaped), found several times faster
 _OPEN_QUOTE = regex.compile(
     r'(?:^|\s)msg="(?:[^"\\]|\\.)*+$'
 )  # msg value without its closing quote
@@ -237,7 +241,7 @@ class _Segmenter:
     def _counted(self, rec: Record, cov: Coverage) -> bool:
         """Past KEEP_ALL events, a line like KEEP_SAME lines before it is only counted, not parsed."""
         text = rec.text
-        quick = _QUICK.match(text)
+        quick = (_QUICK if "\\" in text else _QUICK_PLAIN).match(text)
         if "goroutine" in text:  # a dump logged in one message is never aggregated
             return False
         same = (

@@ -132,3 +132,13 @@ def test_a_repeated_key_keeps_its_last_value_at_its_first_place():
     assert list(logrus.parse(text).fields.items()) == [("id", 'd"e'), ("k", 'q"')]
     text = 'time="2026-11-29T12:28:10Z" level=info id=a msg="x" id="b c"'
     assert quick(text) == plain_parse(text)
+
+
+def test_the_quick_key_pattern_for_texts_without_a_backslash_reads_the_same_groups():
+    from forensics.parse import _QUICK, _QUICK_PLAIN
+
+    texts = [text for text in logrus_texts() if "\\" not in text]
+    texts += ['time="x" level=info msg="' + "a" * 200, 'time="x" level=info msg="a"b"', "level=x"]
+    for text in texts:
+        quick, plain = _QUICK.match(text), _QUICK_PLAIN.match(text)
+        assert (quick and quick.groups()) == (plain and plain.groups()), text
