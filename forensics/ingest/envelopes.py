@@ -24,6 +24,7 @@ modification time, and roll over at New Year.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -112,11 +113,16 @@ FORMATS = [
 ]
 
 
+@functools.lru_cache(maxsize=256)
 def _month(text: str) -> int | None:
     if text.endswith("月"):
         value = int(text[:-1])
         return value if 1 <= value <= 12 else None
     return MONTHS.get(text.lower().rstrip("."))
+
+
+def _pid(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
 
 
 def _year_in(text: str) -> int | None:
@@ -277,6 +283,9 @@ def records(
     json_file = JsonFile(source)
     previous: Record | None = None
     column = last_month = lineno = 0
+    who = shape = host = proc = pid = (
+        None  # the last envelope's text after its time, and what it holds
+    )
     for line in lines:
         lineno += 1
         if type(line) is Skipped:
@@ -300,8 +309,14 @@ def records(
         )
         if found is not None:
             name, m, reader = found
-            text = line[m.end() :]
-            pid = m["pid"]
+            column = m.end()
+            text = line[column:]
+            if line[m.start("host") : column] != who or name != shape:
+                # the same envelope text after the time, in the same shape, holds the same host,
+                # process and pid (the match from the host on depends on that text only): most
+                # lines repeat the line before's
+                who, shape = line[m.start("host") : column], name
+                host, proc, pid = m["host"] or None, m["ident"], _pid(m["pid"])
             if name == "journal-short":
                 hint = _year_in(text)
                 month = _month(m["mon"]) or 0
@@ -313,18 +328,14 @@ def records(
             elif name in ("journal-iso", "syslog-5424"):
                 text = _unescape(text)
                 if sup := SUPERVISOR.match(text):
-                    text, pid = text[sup.end() :], sup["pid"]
-            rec = Record(
-                source,
-                lineno,
-                text,
-                reader(m, year),
-                m["host"] or None,
-                m["ident"],
-                int(pid) if pid and pid.isdigit() else None,
-                name,
-            )
-            column = m.end()
+                    text = text[sup.end() :]
+                    rec = Record(
+                        source, lineno, text, reader(m, year), host, proc, _pid(sup["pid"]), name
+                    )
+                    previous = rec
+                    yield rec
+                    continue
+            rec = Record(source, lineno, text, reader(m, year), host, proc, pid, name)
         elif (
             previous is not None
             and previous.envelope != "plain"
