@@ -179,6 +179,7 @@ class _Segmenter:
         self.events: list[Event] = []
         self.inner: list[Dump] = []
         self.offsets: Counter = Counter()  # local - UTC, from lines that carry both
+        self.votes = 0  # self.offsets.total(), kept as lines are counted in
         self.last_time: datetime | None = None
         self.gaps = timegaps.Gaps()
         self.same: Counter = Counter()
@@ -270,10 +271,11 @@ class _Segmenter:
             if len(cov.plain_lines) < 5:
                 cov.plain_lines.append(rec.line)
         else:
-            if rec.time is not None and rec.time.tzinfo is None and self.offsets.total() < 500:
+            if rec.time is not None and rec.time.tzinfo is None and self.votes < 500:
                 found = _local_offset(rec.time, parsed.time)
                 if found is not None:
                     self.offsets[found] += 1
+                    self.votes += 1
             event = Event(
                 rec.source,
                 rec.line,
