@@ -6,6 +6,7 @@ keeps ``source`` and ``line`` so a finding can cite it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -134,15 +135,25 @@ def _container_of(event: Event) -> str | None:
     ref = event.fields.get("container")
     if ref:
         return ref
-    m = REQUEST.match(event.msg) or HANDLER.match(event.msg)
+    in_path, in_words = _containers_in(event.msg)
+    if in_path:
+        return in_path
+    if event.fields.get("namespace") == "moby" and _HEX64.fullmatch(event.fields.get("id", "")):
+        return event.fields["id"]  # containerd's lines about a docker container
+    return in_words
+
+
+@functools.lru_cache(maxsize=4096)  # a log repeats its messages: a few hundred distinct in 10^5
+def _containers_in(msg: str) -> tuple[str | None, str | None]:
+    """The container a message names in the API path it logs, and the one it names in words."""
+    in_path = None
+    m = REQUEST.match(msg) or HANDLER.match(msg)
     if m:
         c = CONTAINER_PATH.search(m["path"])
         if c and c["ref"] not in _NOT_A_CONTAINER:
-            return c["ref"]
-    if event.fields.get("namespace") == "moby" and _HEX64.fullmatch(event.fields.get("id", "")):
-        return event.fields["id"]  # containerd's lines about a docker container
-    m = CONTAINER_WORD.search(event.msg) or CONTAINER_DIR.search(event.msg)
-    return m["ref"] if m else None
+            in_path = c["ref"]
+    m = CONTAINER_WORD.search(msg) or CONTAINER_DIR.search(msg)
+    return in_path, m["ref"] if m else None
 
 
 def _event_rows(events: list[Event]) -> list[dict]:

@@ -1,0 +1,50 @@
+"""The container an event names, with the regex reading of its message cached per message, is what
+the per-event reading says, on every event of the real captures."""
+
+from pathlib import Path
+
+from forensics import evidence
+from forensics.evidence import (
+    _HEX64,
+    _NOT_A_CONTAINER,
+    CONTAINER_DIR,
+    CONTAINER_PATH,
+    CONTAINER_WORD,
+    HANDLER,
+    REQUEST,
+)
+from forensics.ingest import envelopes
+from forensics.parse import parse_records
+
+ROOT = Path(__file__).resolve().parents[2]
+CAPTURES = [
+    ROOT / "samples" / "captured" / "repro-49227-journal-short.log",
+    ROOT / "samples" / "49227-repro" / "dockerd.log",
+    ROOT / "samples" / "healthy-20.10" / "dockerd-20.10.24-restart-restore-text-debug.log",
+]
+
+
+def per_event(event):
+    ref = event.fields.get("container")
+    if ref:
+        return ref
+    m = REQUEST.match(event.msg) or HANDLER.match(event.msg)
+    if m:
+        c = CONTAINER_PATH.search(m["path"])
+        if c and c["ref"] not in _NOT_A_CONTAINER:
+            return c["ref"]
+    if event.fields.get("namespace") == "moby" and _HEX64.fullmatch(event.fields.get("id", "")):
+        return event.fields["id"]
+    m = CONTAINER_WORD.search(event.msg) or CONTAINER_DIR.search(event.msg)
+    return m["ref"] if m else None
+
+
+def test_every_captured_event_names_the_container_the_per_event_reading_does():
+    found = set()
+    for path in CAPTURES:
+        lines = path.read_text(errors="replace").splitlines()
+        events = parse_records(envelopes.records(path.name, lines, 2026)).events
+        for event in events * 2:  # the second time from the cache
+            assert evidence._container_of(event) == per_event(event), event
+            found.add(per_event(event))
+    assert len(found) > 5
