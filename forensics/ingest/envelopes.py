@@ -283,9 +283,9 @@ def records(
     json_file = JsonFile(source)
     previous: Record | None = None
     column = last_month = lineno = 0
-    who = shape = host = proc = pid = (
-        None  # the last envelope's text after its time, and what it holds
-    )
+    # the last envelope's shape, its text from the host on and before it, and what they hold
+    shape = who = host = proc = pid = stamp = when = when_year = None
+    month = 0
     for line in lines:
         lineno += 1
         if type(line) is Skipped:
@@ -309,18 +309,20 @@ def records(
         )
         if found is not None:
             name, m, reader = found
-            column = m.end()
+            column, at = m.end(), m.start("host")
             text = line[column:]
-            if line[m.start("host") : column] != who or name != shape:
-                # the same envelope text after the time, in the same shape, holds the same host,
-                # process and pid (the match from the host on depends on that text only): most
-                # lines repeat the line before's
-                who, shape = line[m.start("host") : column], name
+            # The same envelope text before the host (the time), in the same shape, holds the same
+            # time, and the same text from the host on the same host, process and pid: a match's
+            # groups on either side depend on that side's text only. Most lines repeat the line
+            # before's process, and many its second.
+            if line[at:column] != who or name != shape:
+                who = line[at:column]
                 host, proc, pid = m["host"] or None, m["ident"], _pid(m["pid"])
+            if line[:at] != stamp or name != shape:
+                stamp, shape, when_year = line[:at], name, None
+                month = (_month(m["mon"]) or 0) if name == "journal-short" else 0
             if name == "journal-short":
-                hint = _year_in(text)
-                month = _month(m["mon"]) or 0
-                year = hint or (
+                year = _year_in(text) or (
                     year + 1 if month < last_month - 6 else year
                 )  # New Year between two lines
                 last_month = month
@@ -335,7 +337,9 @@ def records(
                     previous = rec
                     yield rec
                     continue
-            rec = Record(source, lineno, text, reader(m, year), host, proc, pid, name)
+            if year != when_year:
+                when, when_year = reader(m, year), year
+            rec = Record(source, lineno, text, when, host, proc, pid, name)
         elif (
             previous is not None
             and previous.envelope != "plain"

@@ -1,5 +1,6 @@
 """envelopes.records reads a line's host, process and pid once per run of lines whose envelope
-text after the time is the same (in the same shape): each line still reads as it does alone."""
+text from the host on is the same, and its time once per run with the same text before the host
+(in the same shape, the same year): each line still reads as it does alone."""
 
 from pathlib import Path
 
@@ -31,6 +32,12 @@ ODD = [
     "2025-01-07T15:25:42.000300+00:00 mac com.docker.backend[77]: x (pid: 1234): stderr: msg",
     "2025-01-07T15:25:42.000300+00:00 mac com.docker.backend[77]: plain",
     "Jan 07 15:25:42 host user.notice dockerd[9]: busybox",
+    "[  183.417265] host dockerd[9]: monotonic",
+    "[  183.417265] host dockerd[9]: monotonic again",
+    "[15:25:43.123][ApiProxy][Info   ] windows",
+    # the same second in another year (the logrus stamp tells it), last: the year carries over
+    'Jan 07 15:25:42 host dockerd[1042]: time="2025-01-07T15:25:42Z" level=info msg=a',
+    'Jan 07 15:25:42 host dockerd[1042]: time="2024-01-07T15:25:42Z" level=info msg=b',
 ]
 
 
