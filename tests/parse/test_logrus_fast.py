@@ -142,3 +142,32 @@ def test_the_quick_key_pattern_for_texts_without_a_backslash_reads_the_same_grou
     for text in texts:
         quick, plain = _QUICK.match(text), _QUICK_PLAIN.match(text)
         assert (quick and quick.groups()) == (plain and plain.groups()), text
+
+
+TIME_SPLIT = [
+    'time="2026-11-29T12:28:10.720572894Z" level=debug msg="Calling GET /_ping"',
+    'time="2026-11-29T12:28:10Z" level=info msg="x" time="2026-11-29T12:28:11Z"',  # twice: the last
+    'time="" level=info msg="no time"',
+    'time="a b" level=info msg="a stamp with a space"',
+    'time="unterminated level=info msg="x"',
+    'time="' + "9" * 100 + '" level=info msg="a long stamp"',
+    'time="2026-11-29T12:28:10Z"level=info msg="no space after the stamp"',
+    'time="2026-11-29T12:28:10Z" k=v',  # neither level nor msg: not logrus
+    'level=info msg="no time"',
+    'time="2026-11-29T12:28:10Z" level=info msg="' + "long " * 300 + '"',
+    "time=2026-11-29T12:28:10Z level=info msg=bare",
+]
+
+
+@pytest.mark.parametrize("text", TIME_SPLIT)
+def test_the_text_after_the_time_read_once_reads_as_the_whole_line(text):
+    first, again = quick(text), quick(text)
+    assert first == again == plain_parse(text)
+    if first is not None:
+        assert logrus.parse(text).fields is not logrus.parse(text).fields  # each line its own
+
+
+def test_every_captured_logrus_line_reads_the_same_a_second_time():
+    texts = logrus_texts()
+    for text in texts + texts:
+        assert quick(text) == plain_parse(text), text
