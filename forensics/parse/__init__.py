@@ -18,6 +18,7 @@ except the ``CONTEXT`` events just before a dump or panic, which are kept.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -43,7 +44,8 @@ NEEDLES = (
 READ_SIZE = 1 << 18  # bytes read at a time by parse_dump_file
 MAX_JOIN = 1 << 22  # a logrus line cut by journald is joined up to this many characters
 _VARIABLE = re.compile(skim.VARIABLE)
-_QUICK_FORM = r'time="[^"]{{0,40}}" level=(\w{{1,8}}) msg="({char}{{0,160}})'
+# what follows a logrus line's time="..." up to 160 characters of its message (at most 341)
+_QUICK_FORM = r' level=(\w{{1,8}}) msg="({char}{{0,160}})'
 _QUICK = re.compile(_QUICK_FORM.format(char=r'(?:[^"\\]|\\.)'))
 _QUICK_PLAIN = re.compile(
     _QUICK_FORM.format(char='[^"]')
@@ -165,6 +167,20 @@ def _dump_in_message(rec: Record, msg: str, when: datetime | None) -> list[Dump]
     return dumps
 
 
+def repeat_key(text: str) -> tuple[str | None, str]:
+    """What a line is counted under past KEEP_ALL events: a logrus line's level and the first 160
+    characters of its message, numbers and ids blanked, else its first 160 characters so blanked."""
+    end = text.find('"', 6, 47) if text.startswith('time="') else -1  # a time of up to 40
+    key = _quick_key(text[end + 1 : end + 342]) if end >= 0 else None
+    return key or (None, _VARIABLE.sub("#", text[:160]))
+
+
+@functools.lru_cache(maxsize=4096)  # the text after the time: repeated word for word
+def _quick_key(after: str) -> tuple[str, str] | None:
+    quick = (_QUICK if "\\" in after else _QUICK_PLAIN).match(after)
+    return (quick[1], _VARIABLE.sub("#", quick[2])) if quick else None
+
+
 class _Segmenter:
     def __init__(self, out: Parsed):
         self.out = out
@@ -242,20 +258,15 @@ class _Segmenter:
     def _counted(self, rec: Record, cov: Coverage) -> bool:
         """Past KEEP_ALL events, a line like KEEP_SAME lines before it is only counted, not parsed."""
         text = rec.text
-        quick = (_QUICK if "\\" in text else _QUICK_PLAIN).match(text)
         if "goroutine" in text:  # a dump logged in one message is never aggregated
             return False
-        same = (
-            (quick[1], _VARIABLE.sub("#", quick[2]))
-            if quick
-            else (None, _VARIABLE.sub("#", text[:160]))
-        )
+        same = repeat_key(text)
         self.same[same] += 1
         if self.same[same] <= KEEP_SAME:
             return False
         cov.aggregated += 1
-        if quick:
-            cov.levels[logrus.LEVELS.get(quick[1][:4], quick[1])] += 1
+        if same[0] is not None:
+            cov.levels[logrus.LEVELS.get(same[0][:4], same[0])] += 1
         self.recent.append((rec, cov))
         return True
 

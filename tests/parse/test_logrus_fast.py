@@ -134,14 +134,29 @@ def test_a_repeated_key_keeps_its_last_value_at_its_first_place():
     assert quick(text) == plain_parse(text)
 
 
-def test_the_quick_key_pattern_for_texts_without_a_backslash_reads_the_same_groups():
-    from forensics.parse import _QUICK, _QUICK_PLAIN
+def test_the_repeat_key_is_what_one_quick_pattern_over_the_whole_line_reads():
+    from forensics.parse import _VARIABLE, repeat_key
 
-    texts = [text for text in logrus_texts() if "\\" not in text]
-    texts += ['time="x" level=info msg="' + "a" * 200, 'time="x" level=info msg="a"b"', "level=x"]
-    for text in texts:
-        quick, plain = _QUICK.match(text), _QUICK_PLAIN.match(text)
-        assert (quick and quick.groups()) == (plain and plain.groups()), text
+    whole = re.compile(r'time="[^"]{0,40}" level=(\w{1,8}) msg="((?:[^"\\]|\\.){0,160})')
+
+    def plain_key(text):
+        m = whole.match(text)
+        return (m[1], _VARIABLE.sub("#", m[2])) if m else (None, _VARIABLE.sub("#", text[:160]))
+
+    texts = logrus_texts()
+    assert sum("\\" in text for text in texts) > 100
+    texts += [
+        'time="x" level=info msg="' + "a" * 200,
+        'time="x" level=info msg="' + "\\n" * 200,
+        'time="x" level=info msg="a"b"',
+        'time="' + "9" * 40 + '" level=info msg="a 40-character stamp"',
+        'time="' + "9" * 41 + '" level=info msg="a 41-character stamp"',
+        'time="a\\"b" level=info msg="an escaped quote in the stamp"',
+        'time="" level=verylonglevel msg="x"',
+        "level=x",
+    ]
+    for text in texts + texts:  # the second time from the cache
+        assert repeat_key(text) == plain_key(text), text
 
 
 TIME_SPLIT = [
