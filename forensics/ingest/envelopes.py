@@ -286,12 +286,26 @@ def records(
     # the last envelope's shape, its text from the host on and before it, and what they hold
     shape = who = host = proc = pid = stamp = when = when_year = None
     month = 0
+    # the last line's whole short envelope when it ends with ": ": a line that starts with it has
+    # that envelope (its fields are rigid up to the host and none can end at that colon and space)
+    envelope = m = None
     for line in lines:
         lineno += 1
         if type(line) is Skipped:
             lineno += line.count - 1
             yield line
             continue
+        if envelope is not None and line.startswith(envelope):
+            text = line[column:]
+            year = _year_in(text) or year  # the same month as the line before: no New Year
+            if year != when_year:
+                when, when_year = _short_time(m, year), year
+            previous = Record(
+                source, lineno, _unescape(text), when, host, proc, pid, "journal-short"
+            )
+            yield previous
+            continue
+        envelope = None
         if line[:1] == "{" and fmt in ("auto", "journal-json", "json-file"):
             out = (
                 json_file.feed(line, lineno)
@@ -327,6 +341,8 @@ def records(
                 )  # New Year between two lines
                 last_month = month
                 text = _unescape(text)
+                if line[column - 2 : column] == ": ":
+                    envelope = line[:column]
             elif name in ("journal-iso", "syslog-5424"):
                 text = _unescape(text)
                 if sup := SUPERVISOR.match(text):

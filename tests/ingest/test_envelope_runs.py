@@ -1,6 +1,7 @@
 """envelopes.records reads a line's host, process and pid once per run of lines whose envelope
-text from the host on is the same, and its time once per run with the same text before the host
-(in the same shape, the same year): each line still reads as it does alone."""
+text from the host on is the same, its time once per run with the same text before the host (in
+the same shape, the same year), and takes a line starting with the whole short envelope of the
+line before (ending ": ") to have it: each line still reads as it does alone."""
 
 from pathlib import Path
 
@@ -32,6 +33,14 @@ ODD = [
     "2025-01-07T15:25:42.000300+00:00 mac com.docker.backend[77]: x (pid: 1234): stderr: msg",
     "2025-01-07T15:25:42.000300+00:00 mac com.docker.backend[77]: plain",
     "Jan 07 15:25:42 host user.notice dockerd[9]: busybox",
+    "Jan 07 15:25:42 host user.notice dockerd[9]: busybox again",
+    "Jan 07 15:25:42 host dockerd:x",  # an envelope without the space: another line may add it
+    "Jan 07 15:25:42 host dockerd: y",
+    "Jan 07 15:25:42 host dockerd[1]: a",
+    "Jan 07 15:25:42 host dockerd[1]: : b",
+    "Jan 07 15:25:42 host dockerd[1]: dockerd[2]: c",
+    "Jan 07 15:25:42 host dockerd[1]: #011tabbed",
+    "Jan 07 15:25:42 host dockerd[1]: ^Ialso tabbed",
     "[  183.417265] host dockerd[9]: monotonic",
     "[  183.417265] host dockerd[9]: monotonic again",
     "[15:25:43.123][ApiProxy][Info   ] windows",
