@@ -135,7 +135,8 @@ def _container_of(event: Event) -> str | None:
     ref = event.fields.get("container")
     if ref:
         return ref
-    in_path, in_words = _containers_in(event.msg)
+    msg = event.msg
+    in_path, in_words = _containers_in_once(msg) if len(msg) <= 1024 else _containers_in(msg)
     if in_path:
         return in_path
     if event.fields.get("namespace") == "moby" and _HEX64.fullmatch(event.fields.get("id", "")):
@@ -143,7 +144,6 @@ def _container_of(event: Event) -> str | None:
     return in_words
 
 
-@functools.lru_cache(maxsize=4096)  # a log repeats its messages: a few hundred distinct in 10^5
 def _containers_in(msg: str) -> tuple[str | None, str | None]:
     """The container a message names in the API path it logs, and the one it names in words."""
     in_path = None
@@ -154,6 +154,10 @@ def _containers_in(msg: str) -> tuple[str | None, str | None]:
             in_path = c["ref"]
     m = CONTAINER_WORD.search(msg) or CONTAINER_DIR.search(msg)
     return in_path, m["ref"] if m else None
+
+
+# a log repeats its messages: a few hundred distinct in 10^5 (up to 1,024 characters: 4 MB at most)
+_containers_in_once = functools.lru_cache(maxsize=4096)(_containers_in)
 
 
 def _event_rows(events: list[Event]) -> list[dict]:
