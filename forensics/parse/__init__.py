@@ -167,6 +167,21 @@ def _dump_in_message(rec: Record, msg: str, when: datetime | None) -> list[Dump]
     return dumps
 
 
+def open_quote(text: str) -> bool:
+    """Whether the text ends inside a msg="..." value (journald cut the line there): _OPEN_QUOTE,
+    read once per distinct text after a leading time="..." (no match can start before its closing
+    quote unless the time ends with ``msg=``)."""
+    end = text.find('"', 6, 80) if text.startswith('time="') else -1
+    if end > 6 and len(text) - end <= 1024 and not text[6:end].endswith("msg="):
+        return _open_quote_after(text[end:])
+    return _OPEN_QUOTE.search(text) is not None
+
+
+@functools.lru_cache(maxsize=2048)
+def _open_quote_after(text: str) -> bool:
+    return _OPEN_QUOTE.search(text) is not None
+
+
 def repeat_key(text: str) -> tuple[str | None, str]:
     """What a line is counted under past KEEP_ALL events: a logrus line's level and the first 160
     characters of its message, numbers and ids blanked, else its first 160 characters so blanked."""
@@ -248,7 +263,7 @@ class _Segmenter:
 
     def _log_line(self, key: tuple, rec: Record, cov: Coverage) -> None:
         text = rec.text
-        if text[-1:] != '"' and text.startswith(("time=", "level=")) and _OPEN_QUOTE.search(text):
+        if text[-1:] != '"' and text.startswith(("time=", "level=")) and open_quote(text):
             self.cut[key] = Record(
                 rec.source, rec.line, rec.text, rec.time, rec.host, rec.proc, rec.pid, rec.envelope
             )

@@ -186,3 +186,23 @@ def test_every_captured_logrus_line_reads_the_same_a_second_time():
     texts = logrus_texts()
     for text in texts + texts:
         assert quick(text) == plain_parse(text), text
+
+
+def test_an_open_quote_is_found_as_by_one_search_of_the_whole_line():
+    from forensics.parse import _OPEN_QUOTE, open_quote
+
+    texts = logrus_texts()
+    texts += [text[:-1] for text in texts if text.endswith('"')]  # cut before the closing quote
+    texts += [text[: len(text) // 2] for text in texts[:2000]]  # cut anywhere
+    texts += [
+        'time="a msg=" level=info k=v',  # a time ending with msg=: a match starting inside it
+        'time="a msg=" level=info msg=x',
+        'time="2026-11-29T12:28:10Z" level=info msg="open \\" still',
+        'time="2026-11-29T12:28:10Z" level=info msg="closed" k="open',
+        'time="2026-11-29T12:28:10Z"msg="no space before msg',
+        'time="' + "9" * 100 + '" level=info msg="a long time',
+        'level=info msg="no time',
+    ]
+    assert sum(_OPEN_QUOTE.search(text) is not None for text in texts) > 1000
+    for text in texts + texts:  # the second time from the cache
+        assert open_quote(text) == (_OPEN_QUOTE.search(text) is not None), text
