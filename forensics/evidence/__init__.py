@@ -160,22 +160,20 @@ def _containers_in(msg: str) -> tuple[str | None, str | None]:
 _containers_in_once = functools.lru_cache(maxsize=4096)(_containers_in)
 
 
-def _event_rows(events: list[Event]) -> list[dict]:
-    return [
-        {
-            "time": e.time,
-            "level": e.level,
-            "msg": e.msg,
-            "fields": json.dumps(e.fields, sort_keys=True) if e.fields else "",
-            "container": _container_of(e),
-            "host": e.host,
-            "pid": e.pid,
-            "proc": e.proc,
-            "source": e.source,
-            "line": e.line,
-        }
-        for e in events
-    ]
+def _event_rows(events: list[Event]) -> dict[str, list]:
+    """The events table by column (a list per column, not a dict per row: half the time)."""
+    return {
+        "time": [e.time for e in events],
+        "level": [e.level for e in events],
+        "msg": [e.msg for e in events],
+        "fields": [json.dumps(e.fields, sort_keys=True) if e.fields else "" for e in events],
+        "container": [_container_of(e) for e in events],
+        "host": [e.host for e in events],
+        "pid": [e.pid for e in events],
+        "proc": [e.proc for e in events],
+        "source": [e.source for e in events],
+        "line": [e.line for e in events],
+    }
 
 
 def _daemon_rows(events: list[Event]) -> list[dict]:

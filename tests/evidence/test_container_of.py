@@ -50,3 +50,33 @@ def test_every_captured_event_names_the_container_the_per_event_reading_does():
             assert evidence._container_of(event) == per_event(event), event
             found.add(per_event(event))
     assert len(found) > 5
+
+
+def test_the_events_table_built_by_column_is_the_one_built_by_row():
+    import json
+
+    import pandas as pd
+
+    def by_row(events):
+        return [
+            {
+                "time": e.time,
+                "level": e.level,
+                "msg": e.msg,
+                "fields": json.dumps(e.fields, sort_keys=True) if e.fields else "",
+                "container": per_event(e),
+                "host": e.host,
+                "pid": e.pid,
+                "proc": e.proc,
+                "source": e.source,
+                "line": e.line,
+            }
+            for e in events
+        ]
+
+    for path in [*CAPTURES, ROOT / "samples" / "49227-repro" / "docker-version.txt", None]:
+        lines = path.read_text(errors="replace").splitlines() if path else []
+        events = parse_records(envelopes.records("x", lines, 2026)).events
+        events += [Event("x", 9, None, None, "plain", {}, "h", 7, "dockerd")][: len(events) % 2]
+        by_column = evidence._frame("events", evidence._event_rows(events))
+        pd.testing.assert_frame_equal(by_column, evidence._frame("events", by_row(events)))
