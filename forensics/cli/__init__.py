@@ -129,6 +129,7 @@ def analyze(
     """Diagnose a daemon from its logs and goroutine dumps."""
     from forensics.analyze import analyze as run
     from forensics.ingest.envelopes import FORMATS
+    from forensics.parse.fastdump import paused_gc
     from forensics.report import to_dict
 
     if fail_on not in SEVERITIES:
@@ -140,16 +141,19 @@ def analyze(
     engine_version = common.engine_version(engine_version)
     _check_outputs(paths, html, json_out, markdown, redact_map)
     window = common.window(since, until)
-    result = run(
-        paths,
-        engine_version=engine_version,
-        rules=common.load_catalogue(rules_dir),
-        input_format=input_format,
-        max_input_bytes=max_input_bytes,
-        every_line=every_line,
-        window=window,
-    )
-    report = to_dict(result)
+    # a log's lines make a few objects each, hardly any in cycles: no collection until the report
+    # is made, and none after it when the process ends with the command (common.ONE_SHOT)
+    with paused_gc(keep=common.ONE_SHOT):
+        result = run(
+            paths,
+            engine_version=engine_version,
+            rules=common.load_catalogue(rules_dir),
+            input_format=input_format,
+            max_input_bytes=max_input_bytes,
+            every_line=every_line,
+            window=window,
+        )
+        report = to_dict(result)
     if redact:
         report = _redact(report, redact_map)
     for p in report["problems"]:

@@ -6,6 +6,7 @@ keeps ``source`` and ``line`` so a finding can cite it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -134,33 +135,45 @@ def _container_of(event: Event) -> str | None:
     ref = event.fields.get("container")
     if ref:
         return ref
-    m = REQUEST.match(event.msg) or HANDLER.match(event.msg)
+    msg = event.msg
+    in_path, in_words = _containers_in_once(msg) if len(msg) <= 1024 else _containers_in(msg)
+    if in_path:
+        return in_path
+    if event.fields.get("namespace") == "moby" and _HEX64.fullmatch(event.fields.get("id", "")):
+        return event.fields["id"]  # containerd's lines about a docker container
+    return in_words
+
+
+def _containers_in(msg: str) -> tuple[str | None, str | None]:
+    """The container a message names in the API path it logs, and the one it names in words."""
+    in_path = None
+    m = REQUEST.match(msg) or HANDLER.match(msg)
     if m:
         c = CONTAINER_PATH.search(m["path"])
         if c and c["ref"] not in _NOT_A_CONTAINER:
-            return c["ref"]
-    if event.fields.get("namespace") == "moby" and _HEX64.fullmatch(event.fields.get("id", "")):
-        return event.fields["id"]  # containerd's lines about a docker container
-    m = CONTAINER_WORD.search(event.msg) or CONTAINER_DIR.search(event.msg)
-    return m["ref"] if m else None
+            in_path = c["ref"]
+    m = CONTAINER_WORD.search(msg) or CONTAINER_DIR.search(msg)
+    return in_path, m["ref"] if m else None
 
 
-def _event_rows(events: list[Event]) -> list[dict]:
-    return [
-        {
-            "time": e.time,
-            "level": e.level,
-            "msg": e.msg,
-            "fields": json.dumps(e.fields, sort_keys=True) if e.fields else "",
-            "container": _container_of(e),
-            "host": e.host,
-            "pid": e.pid,
-            "proc": e.proc,
-            "source": e.source,
-            "line": e.line,
-        }
-        for e in events
-    ]
+# a log repeats its messages: a few hundred distinct in 10^5 (up to 1,024 characters: 4 MB at most)
+_containers_in_once = functools.lru_cache(maxsize=4096)(_containers_in)
+
+
+def _event_rows(events: list[Event]) -> dict[str, list]:
+    """The events table by column (a list per column, not a dict per row: half the time)."""
+    return {
+        "time": [e.time for e in events],
+        "level": [e.level for e in events],
+        "msg": [e.msg for e in events],
+        "fields": [json.dumps(e.fields, sort_keys=True) if e.fields else "" for e in events],
+        "container": [_container_of(e) for e in events],
+        "host": [e.host for e in events],
+        "pid": [e.pid for e in events],
+        "proc": [e.proc for e in events],
+        "source": [e.source for e in events],
+        "line": [e.line for e in events],
+    }
 
 
 def _daemon_rows(events: list[Event]) -> list[dict]:

@@ -24,6 +24,7 @@ modification time, and roll over at New Year.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -112,11 +113,16 @@ FORMATS = [
 ]
 
 
+@functools.lru_cache(maxsize=256)
 def _month(text: str) -> int | None:
     if text.endswith("月"):
         value = int(text[:-1])
         return value if 1 <= value <= 12 else None
     return MONTHS.get(text.lower().rstrip("."))
+
+
+def _pid(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
 
 
 def _year_in(text: str) -> int | None:
@@ -206,25 +212,19 @@ SHAPES = [
 ]
 
 
-def _match(head: str, shapes: list) -> tuple[str, re.Match, object] | None:
-    first = head[:1]
+def _match(line: str, shapes: list) -> tuple[str, re.Match, object] | None:
+    """The first shape whose envelope starts the line (in its first 400 characters)."""
+    first = line[:1]
     for name, pattern, reader, starts in shapes:
         if starts is None or first in starts:
-            m = pattern.match(head)
+            m = pattern.match(line, 0, 400)
             if m is not None:
                 return name, m, reader
     return None
 
 
-def _skip(line: str) -> bool:
-    """Lines that cannot carry an envelope: logrus, dump lines, indented continuations."""
-    first = line[:1]
-    return (
-        first in ("", " ", "\t")
-        or (first == "t" and line.startswith('time="'))
-        or (first == "g" and line.startswith("goroutine "))
-        or (first == "l" and line.startswith("level="))
-    )
+# what lines that cannot carry an envelope start with: logrus, dump lines, indented continuations
+_NO_ENVELOPE = ('time="', "goroutine ", "level=", " ", "\t")
 
 
 def _unescape(text: str) -> str:
@@ -283,12 +283,29 @@ def records(
     json_file = JsonFile(source)
     previous: Record | None = None
     column = last_month = lineno = 0
+    # the last envelope's shape, its text from the host on and before it, and what they hold
+    shape = who = host = proc = pid = stamp = when = when_year = None
+    month = 0
+    # the last line's whole short envelope when it ends with ": ": a line that starts with it has
+    # that envelope (its fields are rigid up to the host and none can end at that colon and space)
+    envelope = m = None
     for line in lines:
         lineno += 1
         if type(line) is Skipped:
             lineno += line.count - 1
             yield line
             continue
+        if envelope is not None and line.startswith(envelope):
+            text = line[column:]
+            year = _year_in(text) or year  # the same month as the line before: no New Year
+            if year != when_year:
+                when, when_year = _short_time(m, year), year
+            previous = Record(
+                source, lineno, _unescape(text), when, host, proc, pid, "journal-short"
+            )
+            yield previous
+            continue
+        envelope = None
         if line[:1] == "{" and fmt in ("auto", "journal-json", "json-file"):
             out = (
                 json_file.feed(line, lineno)
@@ -301,34 +318,44 @@ def records(
                 yield from out
                 previous, column = None, 0
                 continue
-        found = _match(line[:400], shapes) if shapes and not _skip(line) else None
+        found = (
+            _match(line, shapes) if shapes and line and not line.startswith(_NO_ENVELOPE) else None
+        )
         if found is not None:
             name, m, reader = found
-            text = line[m.end() :]
-            pid = m["pid"]
+            column, at = m.end(), m.start("host")
+            text = line[column:]
+            # The same envelope text before the host (the time), in the same shape, holds the same
+            # time, and the same text from the host on the same host, process and pid: a match's
+            # groups on either side depend on that side's text only. Most lines repeat the line
+            # before's process, and many its second.
+            if line[at:column] != who or name != shape:
+                who = line[at:column]
+                host, proc, pid = m["host"] or None, m["ident"], _pid(m["pid"])
+            if line[:at] != stamp or name != shape:
+                stamp, shape, when_year = line[:at], name, None
+                month = (_month(m["mon"]) or 0) if name == "journal-short" else 0
             if name == "journal-short":
-                hint = _year_in(text)
-                month = _month(m["mon"]) or 0
-                year = hint or (
+                year = _year_in(text) or (
                     year + 1 if month < last_month - 6 else year
                 )  # New Year between two lines
                 last_month = month
                 text = _unescape(text)
+                if line[column - 2 : column] == ": ":
+                    envelope = line[:column]
             elif name in ("journal-iso", "syslog-5424"):
                 text = _unescape(text)
                 if sup := SUPERVISOR.match(text):
-                    text, pid = text[sup.end() :], sup["pid"]
-            rec = Record(
-                source,
-                lineno,
-                text,
-                reader(m, year),
-                m["host"] or None,
-                m["ident"],
-                int(pid) if pid and pid.isdigit() else None,
-                name,
-            )
-            column = m.end()
+                    text = text[sup.end() :]
+                    rec = Record(
+                        source, lineno, text, reader(m, year), host, proc, _pid(sup["pid"]), name
+                    )
+                    previous = rec
+                    yield rec
+                    continue
+            if year != when_year:
+                when, when_year = reader(m, year), year
+            rec = Record(source, lineno, text, when, host, proc, pid, name)
         elif (
             previous is not None
             and previous.envelope != "plain"

@@ -18,6 +18,7 @@ except the ``CONTEXT`` events just before a dump or panic, which are kept.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -43,7 +44,12 @@ NEEDLES = (
 READ_SIZE = 1 << 18  # bytes read at a time by parse_dump_file
 MAX_JOIN = 1 << 22  # a logrus line cut by journald is joined up to this many characters
 _VARIABLE = re.compile(skim.VARIABLE)
-_QUICK = re.compile(r'time="[^"]{0,40}" level=(\w{1,8}) msg="((?:[^"\\]|\\.){0,160})')
+# what follows a logrus line's time="..." up to 160 characters of its message (at most 341)
+_QUICK_FORM = r' level=(\w{{1,8}}) msg="({char}{{0,160}})'
+_QUICK = re.compile(_QUICK_FORM.format(char=r'(?:[^"\\]|\\.)'))
+_QUICK_PLAIN = re.compile(
+    _QUICK_FORM.format(char='[^"]')
+)  # the same groups in a text with no backslash (nothing escaped), found several times faster
 _OPEN_QUOTE = regex.compile(
     r'(?:^|\s)msg="(?:[^"\\]|\\.)*+$'
 )  # msg value without its closing quote
@@ -161,6 +167,35 @@ def _dump_in_message(rec: Record, msg: str, when: datetime | None) -> list[Dump]
     return dumps
 
 
+def open_quote(text: str) -> bool:
+    """Whether the text ends inside a msg="..." value (journald cut the line there): _OPEN_QUOTE,
+    read once per distinct text after a leading time="..." (no match can start before its closing
+    quote unless the time ends with ``msg=``)."""
+    end = text.find('"', 6, 80) if text.startswith('time="') else -1
+    if end > 6 and len(text) - end <= 1024 and not text[6:end].endswith("msg="):
+        return _open_quote_after(text[end:])
+    return _OPEN_QUOTE.search(text) is not None
+
+
+@functools.lru_cache(maxsize=2048)
+def _open_quote_after(text: str) -> bool:
+    return _OPEN_QUOTE.search(text) is not None
+
+
+def repeat_key(text: str) -> tuple[str | None, str]:
+    """What a line is counted under past KEEP_ALL events: a logrus line's level and the first 160
+    characters of its message, numbers and ids blanked, else its first 160 characters so blanked."""
+    end = text.find('"', 6, 47) if text.startswith('time="') else -1  # a time of up to 40
+    key = _quick_key(text[end + 1 : end + 342]) if end >= 0 else None
+    return key or (None, _VARIABLE.sub("#", text[:160]))
+
+
+@functools.lru_cache(maxsize=4096)  # the text after the time: repeated word for word
+def _quick_key(after: str) -> tuple[str, str] | None:
+    quick = (_QUICK if "\\" in after else _QUICK_PLAIN).match(after)
+    return (quick[1], _VARIABLE.sub("#", quick[2])) if quick else None
+
+
 class _Segmenter:
     def __init__(self, out: Parsed):
         self.out = out
@@ -175,6 +210,7 @@ class _Segmenter:
         self.events: list[Event] = []
         self.inner: list[Dump] = []
         self.offsets: Counter = Counter()  # local - UTC, from lines that carry both
+        self.votes = 0  # self.offsets.total(), kept as lines are counted in
         self.last_time: datetime | None = None
         self.gaps = timegaps.Gaps()
         self.same: Counter = Counter()
@@ -227,7 +263,7 @@ class _Segmenter:
 
     def _log_line(self, key: tuple, rec: Record, cov: Coverage) -> None:
         text = rec.text
-        if text[-1:] != '"' and text.startswith(("time=", "level=")) and _OPEN_QUOTE.search(text):
+        if text[-1:] != '"' and text.startswith(("time=", "level=")) and open_quote(text):
             self.cut[key] = Record(
                 rec.source, rec.line, rec.text, rec.time, rec.host, rec.proc, rec.pid, rec.envelope
             )
@@ -237,20 +273,15 @@ class _Segmenter:
     def _counted(self, rec: Record, cov: Coverage) -> bool:
         """Past KEEP_ALL events, a line like KEEP_SAME lines before it is only counted, not parsed."""
         text = rec.text
-        quick = _QUICK.match(text)
         if "goroutine" in text:  # a dump logged in one message is never aggregated
             return False
-        same = (
-            (quick[1], _VARIABLE.sub("#", quick[2]))
-            if quick
-            else (None, _VARIABLE.sub("#", text[:160]))
-        )
+        same = repeat_key(text)
         self.same[same] += 1
         if self.same[same] <= KEEP_SAME:
             return False
         cov.aggregated += 1
-        if quick:
-            cov.levels[logrus.LEVELS.get(quick[1][:4], quick[1])] += 1
+        if same[0] is not None:
+            cov.levels[logrus.LEVELS.get(same[0][:4], same[0])] += 1
         self.recent.append((rec, cov))
         return True
 
@@ -266,10 +297,11 @@ class _Segmenter:
             if len(cov.plain_lines) < 5:
                 cov.plain_lines.append(rec.line)
         else:
-            if rec.time is not None and rec.time.tzinfo is None and self.offsets.total() < 500:
+            if rec.time is not None and rec.time.tzinfo is None and self.votes < 500:
                 found = _local_offset(rec.time, parsed.time)
                 if found is not None:
                     self.offsets[found] += 1
+                    self.votes += 1
             event = Event(
                 rec.source,
                 rec.line,

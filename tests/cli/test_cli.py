@@ -144,3 +144,21 @@ def test_readme_commands_are_what_ci_runs():
         and "pytest" in commands[1]
     )
     assert "ci:begin" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_analyze_reads_and_reports_without_cyclic_collection(monkeypatch):
+    import gc
+
+    import forensics.analyze
+
+    seen = []
+    analyze = forensics.analyze.analyze
+
+    def watched(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return analyze(*args, **kwargs)
+
+    monkeypatch.setattr(forensics.analyze, "analyze", watched)
+    assert gc.isenabled()
+    assert run("analyze", REPRO, "-q").returncode == 1
+    assert seen == [False] and gc.isenabled()  # paused while reading, as it was after
