@@ -111,6 +111,11 @@ def parse_time(text: str) -> datetime | None:
         and not text[20:29].strip("0123456789")
     ):
         return _iso(text[:26] + "+00:00")  # logrus's own form: what the general path makes of it
+    return general_time(text)
+
+
+def general_time(text: str) -> datetime | None:
+    """:func:`parse_time` of any text, without its shortcut for logrus's own 30-character form."""
     if len(text) < 19 or text[4] != "-":
         return None
     head, frac, zone = text[:19], "", text[19:]

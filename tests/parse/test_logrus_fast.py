@@ -5,7 +5,6 @@ line as the plain per-line forms below do: every line of the captures in samples
 tests/fixtures/, and escapes where the quick and the slow paths meet."""
 
 import re
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -24,28 +23,12 @@ def plain_unquote(value: str) -> str:
     return logrus._ESCAPES.sub(logrus._one, body)
 
 
-def plain_time(text: str):
-    if len(text) < 19 or text[4] != "-":
-        return None
-    head, frac, zone = text[:19], "", text[19:]
-    if zone.startswith("."):
-        digits = len(zone) - len(zone[1:].lstrip("0123456789"))
-        frac, zone = zone[1:digits][:6], zone[digits:]
-        frac = "." + frac.ljust(6, "0") if frac else ""
-    if zone in ("Z", "z"):
-        zone = "+00:00"
-    try:
-        return datetime.fromisoformat(head + frac + zone)
-    except ValueError:
-        return None
-
-
 def plain_parse(text: str):
     fields = {key: plain_unquote(value) for key, value in PLAIN_PAIR.findall(text[: 1 << 16])}
     if "level" not in fields and "msg" not in fields:
         return None
     msg = fields.pop("msg", "")
-    return (plain_time(fields.pop("time", "")), fields.pop("level", None), msg, fields)
+    return (logrus.general_time(fields.pop("time", "")), fields.pop("level", None), msg, fields)
 
 
 def quick(text: str):
@@ -121,7 +104,7 @@ def test_escapes_undone_as_by_the_callback(value):
     ],
 )
 def test_times_read_as_by_the_general_path(stamp):
-    assert logrus.parse_time(stamp) == plain_time(stamp)
+    assert logrus.parse_time(stamp) == logrus.general_time(stamp)
     text = f'time="{stamp}" level=info msg="x"'
     assert quick(text) == plain_parse(text)
 
