@@ -171,7 +171,7 @@ def open_quote(text: str) -> bool:
     """Whether the text ends inside a msg="..." value (journald cut the line there): _OPEN_QUOTE,
     read once per distinct text after a leading time="..." (no match can start before its closing
     quote unless the time ends with ``msg=``)."""
-    end = text.find('"', 6, 80) if text.startswith('time="') else -1
+    end = logrus.time_end(text)
     if end > 6 and len(text) - end <= 1024 and not text[6:end].endswith("msg="):
         return _open_quote_after(text[end:])
     return _OPEN_QUOTE.search(text) is not None
@@ -185,7 +185,7 @@ def _open_quote_after(text: str) -> bool:
 def repeat_key(text: str) -> tuple[str | None, str]:
     """What a line is counted under past KEEP_ALL events: a logrus line's level and the first 160
     characters of its message, numbers and ids blanked, else its first 160 characters so blanked."""
-    end = text.find('"', 6, 47) if text.startswith('time="') else -1  # a time of up to 40
+    end = logrus.time_end(text, 40)
     key = _quick_key(text[end + 1 : end + 342]) if end >= 0 else None
     return key or (None, _VARIABLE.sub("#", text[:160]))
 

@@ -158,11 +158,17 @@ def _read(text: str) -> tuple[str | None, str | None, str, dict[str, str]] | Non
 _read_once = functools.lru_cache(maxsize=2048)(_read)
 
 
+def time_end(text: str, longest: int = 73) -> int:
+    """Where the quote closing a leading ``time="..."`` stands, for a time of at most ``longest``
+    characters; -1 when the text does not start with such a pair."""
+    return text.find('"', 6, 7 + longest) if text.startswith('time="') else -1
+
+
 def parse(text: str) -> LogLine | None:
     """A logrus line, or None when the text is not one."""
     if text.startswith("time=") or text.startswith("level="):
         stamp, rest = "", text[: 1 << 16]
-        end = text.find('"', 6, 80) if text.startswith('time="') else -1
+        end = time_end(text)
         if end > 6 and "\\" not in text[6:end]:  # the first pair is time="<stamp>": split it off
             stamp, rest = text[6:end], text[end + 1 : 1 << 16]
         read = _read_once(rest) if len(rest) <= 1024 else _read(rest)
