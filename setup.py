@@ -1,11 +1,11 @@
 """The optional compiled build: the bulk dump parser and lock analysis compiled with Cython.
 
-Everything else is in pyproject.toml.  ``pip install .`` compiles the modules in ``COMPILED``
-from their own .py source (Cython's pure Python mode; the .pxd beside a module gives C types to a
-few of its classes and functions) when Cython and a C compiler are at hand, and installs the pure
-Python package, with a one-line notice (pip shows it with ``-v``), when they are not or
-compiling fails.  The .py files are installed either way and are the one definition.  Not
-compiled:
+Everything else is in pyproject.toml.  ``pip install .`` compiles the modules named in
+``forensics.COMPILED`` from their own .py source (Cython's pure Python mode; the .pxd beside a
+module gives C types to a few of its classes and functions) when Cython and a C compiler are at
+hand, and installs the pure Python package, with a one-line notice (pip shows it with ``-v``),
+when they are not or compiling fails.  The .py files are installed either way and are the one
+definition.  Not compiled:
 
 - with ``FORENSICS_PURE_PYTHON=1``;
 - editable installs (``pip install -e``): a compiled module in the source tree would shadow its
@@ -14,17 +14,24 @@ compiled:
 ``forensics version`` says which build is installed.
 """
 
+import ast
 import os
 import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = [  # forensics.build() looks at the same three
-    "forensics/parse/fastdump.py",
-    "forensics/parse/stacks.py",
-    "forensics/goroutines/locks.py",
-]
+
+def _compiled() -> list[str]:
+    """forensics.COMPILED, read from the package's __init__.py without importing it."""
+    with open(
+        os.path.join(os.path.dirname(__file__), "forensics", "__init__.py"), encoding="utf-8"
+    ) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [t.id for t in node.targets] == ["COMPILED"]:
+            return list(ast.literal_eval(node.value))
+    raise RuntimeError("forensics/__init__.py holds no COMPILED")
 
 
 def _notice(why: str) -> None:
@@ -83,7 +90,7 @@ def _extensions() -> list[Extension]:
     if os.environ.get("FORENSICS_PURE_PYTHON", "") not in ("", "0"):
         _notice("FORENSICS_PURE_PYTHON is set")
         return []
-    return [Extension(path[:-3].replace("/", "."), [path]) for path in COMPILED]
+    return [Extension(name, [name.replace(".", "/") + ".py"]) for name in _compiled()]
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -1,6 +1,8 @@
 """forensics: what went wrong inside a Docker daemon, from its logs and goroutine dumps."""
 
 __version__ = "0.1.0"
+# the modules `pip install .` compiles with Cython when it can (setup.py reads this list)
+COMPILED = ("forensics.parse.fastdump", "forensics.parse.stacks", "forensics.goroutines.locks")
 
 
 def data_dir(name: str):
@@ -16,13 +18,11 @@ def data_dir(name: str):
 
 
 def build() -> str:
-    """``"compiled"`` when the modules setup.py compiles are the compiled ones, ``"pure Python"``
+    """``"compiled"`` when the modules of :data:`COMPILED` are the compiled ones, ``"pure Python"``
     when none is (an editable install, ``FORENSICS_PURE_PYTHON=1``, no C compiler), else
     ``"partly compiled"``."""
+    from importlib import import_module
     from importlib.machinery import EXTENSION_SUFFIXES
 
-    from forensics.goroutines import locks
-    from forensics.parse import fastdump, stacks
-
-    found = [m.__file__.endswith(tuple(EXTENSION_SUFFIXES)) for m in (fastdump, stacks, locks)]
+    found = [import_module(m).__file__.endswith(tuple(EXTENSION_SUFFIXES)) for m in COMPILED]
     return "compiled" if all(found) else "partly compiled" if any(found) else "pure Python"
