@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 import regex
 
 from forensics import allocator
-from forensics.evidence.dumprows import add_goroutines, facts
+from forensics.evidence.dumprows import add_goroutines, column, facts, flat
 from forensics.goroutines import snapshots
 from forensics.goroutines.buckets import first_own_frame, own_frames, top_function
 from forensics.goroutines.calls import Call, join
@@ -116,14 +117,19 @@ class Evidence:
         return self.tables[name]
 
 
-def _frame(name: str, rows: list[dict] | dict[str, list]) -> pd.DataFrame:
-    """The table from its rows, or from its columns (taken out of ``rows`` one at a time, so that
-    each list and its values are freed once its column is made: 10^5 goroutines, 20 columns)."""
+def _frame(name: str, rows: list[dict] | dict[str, list | np.ndarray]) -> pd.DataFrame:
+    """The table from its rows, or from its columns (lists, or arrays: :func:`.dumprows.column`),
+    taken out of ``rows`` one at a time, so that each is freed once its column is made (10^5
+    goroutines, 20 columns); arrays become columns as they are, not copied into one block."""
     columns = TABLES[name].split()
-    if isinstance(rows, dict) and not rows[columns[0]]:
+    if isinstance(rows, dict) and not len(rows[columns[0]]):
         rows = []  # no row: object columns, as from an empty list of rows
     if isinstance(rows, dict):
-        df = pd.DataFrame({c: pd.Series(rows.pop(c)) for c in columns}, columns=columns)
+        df = pd.DataFrame(
+            {c: pd.Series(v) if isinstance(v := rows.pop(c), list) else column(v) for c in columns},
+            columns=columns,
+            copy=False,
+        )
     else:
         df = pd.DataFrame(rows, columns=columns)
     if "time" in columns:
@@ -416,6 +422,7 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                     "said": lock.describe(),
                 }
             )
+    flat(g_rows)
     facts(g_rows, l_rows)
     return dump_rows, g_rows, p_rows, l_rows, locks, grouped
 

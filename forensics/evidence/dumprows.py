@@ -1,13 +1,18 @@
 """The ``goroutines`` table's rows, by column, and the ``fact`` and ``views`` columns of it and of
 ``locks``.
 
-A dump of 10^5 goroutines makes 10^5 rows: they are kept as one list per column (not a dict per
-row), and goroutines read in bulk that share a :class:`~forensics.parse.stacks.Shape` share its
-``stack`` and ``top`` strings (made once per shape), so the table costs its columns, not a copy of
-every stack.
+A dump of 10^5 goroutines makes 10^5 rows: they are kept as one array per column (not a dict per
+row, nor a list of Python values per column), and goroutines read in bulk that share a
+:class:`~forensics.parse.stacks.Shape` share its ``stack`` and ``top`` strings (made once per
+shape), so the table costs its columns, not a copy of every stack.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
 
 from forensics.goroutines.buckets import top_function
 from forensics.model import Dump, Goroutine
@@ -33,11 +38,14 @@ def stack_and_top(g: Goroutine) -> tuple[str, str]:
 def add_goroutines(
     columns: dict[str, list], index: int, d: Dump, complete: bool, waiting: dict
 ) -> None:
-    """Append the dump's goroutines to ``columns`` (the ``goroutines`` table's, ``fact`` and
-    ``views`` left to :func:`facts`); ``waiting``: goroutine id -> the lock it waits on."""
+    """Append the dump's goroutines to ``columns`` (the ``goroutines`` table's, ``views`` and the
+    ``fact`` of goroutines without their own left to :func:`facts`): an array per column and
+    dump, :func:`flat` joins them; ``waiting``: goroutine id -> the lock it waits on. Numbers go
+    straight into numpy arrays, text into object arrays of the goroutines' own strings, and a
+    value the whole dump shares (dump, program, time, complete, snapshot) is stored once
+    (:func:`same`): no list of 10^5 Python values per column, all alive until the table is made."""
     gs = d.goroutines
     n = len(gs)
-    shown = [stack_and_top(g) for g in gs]
     for name, value in (
         ("dump", index),
         ("program", d.program),
@@ -45,21 +53,69 @@ def add_goroutines(
         ("complete", complete),
         ("snapshot", d.snapshot),
     ):
-        columns[name] += [value] * n
-    columns["gid"] += [g.id for g in gs]
-    columns["state"] += [g.state for g in gs]
-    columns["wait_minutes"] += [g.wait_minutes for g in gs]
-    columns["locked"] += [g.locked_to_thread for g in gs]
-    columns["created_by"] += [g.created_by for g in gs]
-    columns["created_in"] += [g.created_in for g in gs]
-    columns["top"] += [top for _, top in shown]
-    columns["stack"] += [stack for stack, _ in shown]
-    locks = [waiting.get(g.id) for g in gs]
-    columns["lock_key"] += [lock.key if lock is not None else None for lock in locks]
-    columns["lock_status"] += [lock.status if lock is not None else None for lock in locks]
-    columns["weight"] += [g.weight for g in gs]
-    columns["source"] += [g.source or d.source for g in gs]
-    columns["line"] += [g.line for g in gs]
+        columns[name].append(same(value, n))
+    columns["gid"].append(_numbers(lambda: (g.id for g in gs), n, np.int64))
+    columns["state"].append(_objects((g.state for g in gs), n))
+    columns["wait_minutes"].append(_objects((g.wait_minutes for g in gs), n))
+    columns["locked"].append(_numbers(lambda: (g.locked_to_thread for g in gs), n, np.bool_))
+    columns["created_by"].append(_objects((g.created_by for g in gs), n))
+    columns["created_in"].append(_objects((g.created_in for g in gs), n))
+    shown = _objects(map(stack_and_top, gs), n)  # (stack, top): one tuple per shape, shared
+    columns["top"].append(_objects((top for _, top in shown), n))
+    columns["stack"].append(_objects((stack for stack, _ in shown), n))
+    del shown
+    locks = _objects((waiting.get(g.id) for g in gs), n)
+    columns["lock_key"].append(_objects((k.key if k is not None else None for k in locks), n))
+    columns["lock_status"].append(_objects((k.status if k is not None else None for k in locks), n))
+    del locks
+    columns["weight"].append(_numbers(lambda: (g.weight for g in gs), n, np.int64))
+    columns["source"].append(_objects((g.source or d.source for g in gs), n))
+    columns["line"].append(_numbers(lambda: (g.line for g in gs), n, np.int64))
+    snapshot = d.snapshot  # a goroutine's own fact; None: one :func:`facts` finds
+    columns["fact"].append(
+        _objects((f"{snapshot}:goroutine {g.id}" if g.id >= 0 else None for g in gs), n)
+        if snapshot is not None
+        else same(None, n)
+    )
+
+
+def same(value, n: int) -> np.ndarray:
+    """``value`` as a column of ``n`` rows that stores it once (a read-only broadcast view); the
+    dtype pandas gives a list of it when that is a number or a bool, else object."""
+    kind = {bool: np.bool_, int: np.int64, float: np.float64}.get(type(value), object)
+    one = np.empty(1, dtype=kind)
+    one[0] = value
+    return np.broadcast_to(one, (n,))
+
+
+def _numbers(values: Callable[[], Iterable], n: int, dtype) -> np.ndarray:
+    """``n`` values into an array of ``dtype``; when one is not a number (None), an object array,
+    which :func:`column` reads as pandas reads a list."""
+    try:
+        return np.fromiter(values(), dtype, n)
+    except TypeError:
+        return _objects(values(), n)
+
+
+def _objects(values: Iterable, n: int) -> np.ndarray:
+    return np.fromiter(values, object, n)
+
+
+def flat(columns: dict[str, list]) -> None:
+    """Each column's arrays (a dump each) as one array, in place (one dump: its array itself)."""
+    for name, parts in columns.items():
+        columns[name] = (
+            parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else _objects((), 0)
+        )
+
+
+def column(values: np.ndarray) -> pd.Series:
+    """A column of the table: a numeric array as it is (not copied), an object array as pandas
+    reads the list of its values (text: ``str``; numbers and None: float with NaN; only None:
+    object), so that the table is the one built from lists, row by row."""
+    if values.dtype != object:
+        return pd.Series(values, copy=False)
+    return pd.Series(values.tolist())
 
 
 def facts(g_columns: dict[str, list], l_rows: list[dict]) -> None:
@@ -89,14 +145,11 @@ def facts(g_columns: dict[str, list], l_rows: list[dict]) -> None:
         r["views"] = shown
 
 
-def _goroutine_facts(columns: dict[str, list]) -> list[str]:
-    snapshots, gids, stacks = (columns[c] for c in ("snapshot", "gid", "stack"))
-    found: list[str | None] = [
-        f"{snapshot}:goroutine {gid}" if snapshot is not None and gid >= 0 else None
-        for snapshot, gid in zip(snapshots, gids)
-    ]
+def _goroutine_facts(columns: dict[str, np.ndarray]) -> np.ndarray | list[str]:
+    found = columns["fact"]  # a goroutine's own ("snapshot:goroutine id"), else None
     if all(found):  # every goroutine has its own: no stack is looked up
         return found
+    found, snapshots, stacks = found.tolist(), columns["snapshot"].tolist(), columns["stack"]
     by_stack: dict[tuple, str] = {}  # (snapshot, stack) -> the fact of its first goroutine
     for fact, snapshot, stack in zip(found, snapshots, stacks):
         if fact is not None:
@@ -105,11 +158,13 @@ def _goroutine_facts(columns: dict[str, list]) -> list[str]:
         fact
         or (by_stack.get((snapshot, stack)) if snapshot is not None else None)
         or f"dump {dump}:goroutine {gid}"
-        for fact, snapshot, stack, dump, gid in zip(found, snapshots, stacks, columns["dump"], gids)
+        for fact, snapshot, stack, dump, gid in zip(
+            found, snapshots, stacks, columns["dump"].tolist(), columns["gid"].tolist()
+        )
     ]
 
 
-def _views(facts: list[str], sources: list[str], lines: list) -> list[str]:
+def _views(facts: list[str], sources: Sequence[str], lines: Sequence[int]) -> list[str]:
     """Per row, the views of its fact ("source:line,line...", a source a line) when they are in more
     than one source, else ""."""
     if len(set(sources)) < 2:  # one file (the usual dump): no fact is in several

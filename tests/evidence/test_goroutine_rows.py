@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 import pytest
 import regex
@@ -16,7 +17,7 @@ from forensics.analyze import analyze
 from forensics.engine.ruleset import Condition
 from forensics.engine.selection import _each, column_mask, same_mask
 from forensics.evidence import TABLES, _dump_rows
-from forensics.evidence.dumprows import add_goroutines
+from forensics.evidence.dumprows import add_goroutines, flat
 from forensics.goroutines.buckets import top_function
 from forensics.parse.fastdump import parse_text
 
@@ -39,6 +40,7 @@ def test_goroutines_of_one_shape_share_one_stack_string():
     [d] = parse_text(_perturbed(3))  # read in bulk: goroutines share blocks and shapes
     columns = {c: [] for c in TABLES["goroutines"].split()}
     add_goroutines(columns, 0, d, True, {})
+    flat(columns)
     assert len(columns["stack"]) == len(d.goroutines) > 100
     by_shape: dict[int, set[int]] = {}
     for g, stack, top in zip(d.goroutines, columns["stack"], columns["top"], strict=True):
@@ -172,3 +174,23 @@ def test_the_table_made_by_column_is_the_one_made_by_row_and_takes_the_lists(rul
     assert not g_columns  # each list taken out (freed) once its column was made
     pd.testing.assert_frame_equal(by_column, _frame("goroutines", rows), check_exact=True)
     assert by_column["wait_minutes"].notna().any() and by_column["lock_key"].notna().any()
+
+
+def test_a_value_the_whole_dump_shares_is_stored_once_and_numbers_in_arrays(rules):
+    # a dump of 10^5 goroutines: a list of 10^5 Python values per column, all alive until the
+    # table was made, and a copy of each number column into one block (issue 19, peak RSS)
+    from forensics.evidence import _frame
+
+    [d] = analyze([str(DUMP)], rules=rules).evidence.dumps
+    _, g_columns, _, _, _, _ = _dump_rows([d], [])
+    assert not [
+        c for c, v in g_columns.items() if c not in ("fact", "views") and isinstance(v, list)
+    ]
+    numbers = {c: g_columns[c] for c in ("gid", "weight", "line", "dump", "snapshot")}
+    table = _frame("goroutines", g_columns)
+    assert len(table) == len(d.goroutines) > 10
+    for name in ("dump", "snapshot", "complete"):  # one value for every row
+        values = table[name].to_numpy()
+        assert values.strides == (0,) and values.dtype != object and len(set(values)) == 1
+    for name, values in numbers.items():  # the table's column is the array made for it
+        assert table[name].dtype == np.int64 and np.shares_memory(table[name].to_numpy(), values)
