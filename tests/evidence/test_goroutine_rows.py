@@ -149,7 +149,7 @@ def test_a_dump_is_grouped_once_for_its_locks_and_the_report_buckets(monkeypatch
 
     result = analyze([str(DUMP)], rules=rules)
     [d] = result.evidence.dumps
-    assert set(result.evidence.grouped) == {0}
+    assert set(result.evidence.buckets) == {0}
     waiting = {w.goroutine: lock for _, lock in result.evidence.locks for w in lock.waiters}
     fresh = [_bucket(b, waiting, d.source) for b in buckets.buckets(d, waiting=waiting)]
 
@@ -194,3 +194,23 @@ def test_a_value_the_whole_dump_shares_is_stored_once_and_numbers_in_arrays(rule
         assert values.strides == (0,) and values.dtype != object and len(set(values)) == 1
     for name, values in numbers.items():  # the table's column is the array made for it
         assert table[name].dtype == np.int64 and np.shares_memory(table[name].to_numpy(), values)
+
+
+def test_a_dump_of_more_buckets_than_shown_is_ranked_once_and_its_groups_not_kept(tmp_path, rules):
+    from forensics.evidence import BUCKETS
+    from forensics.goroutines.buckets import buckets
+    from forensics.report.data import to_dict
+
+    path = tmp_path / "goroutines.log"
+    path.write_text(_perturbed(3), encoding="utf-8")  # the copies share shapes, not arguments
+    result = analyze([str(path)], rules=rules)
+    [d] = result.evidence.dumps
+    waiting = {w.goroutine for _, lock in result.evidence.locks for w in lock.waiters}
+    fresh = buckets(d, waiting=waiting)
+    assert len(fresh) > BUCKETS
+    [shown] = to_dict(result)["goroutines"]
+    assert shown["omitted"] == len(fresh) - BUCKETS and len(shown["buckets"]) == BUCKETS
+    assert shown["goroutines"] == sum(b.count for b in fresh) == len(d.goroutines)
+    assert [b["gids"][0] for b in shown["buckets"]] == [b.goroutines[0].id for b in fresh[:BUCKETS]]
+    ranked = result.evidence.buckets[0]  # kept: the buckets shown, not the groups nor every bucket
+    assert len(ranked.head) == BUCKETS and not hasattr(result.evidence, "grouped")
