@@ -214,3 +214,21 @@ def test_a_dump_of_more_buckets_than_shown_is_ranked_once_and_its_groups_not_kep
     assert [b["gids"][0] for b in shown["buckets"]] == [b.goroutines[0].id for b in fresh[:BUCKETS]]
     ranked = result.evidence.buckets[0]  # kept: the buckets shown, not the groups nor every bucket
     assert len(ranked.head) == BUCKETS and not hasattr(result.evidence, "grouped")
+
+
+def test_a_text_column_is_factorized_once_for_all_the_conditions_on_it(monkeypatch, rules):
+    # 10^5 goroutines: each condition on `stack` hashed every row's stack again (issue 19)
+    from forensics.engine import selection
+
+    seen = Counter()
+    factorize = pd.factorize
+
+    def counted(values, *args, **kwargs):
+        seen[values.name, len(values)] += 1
+        return factorize(values, *args, **kwargs)
+
+    monkeypatch.setattr(selection.pd, "factorize", counted)
+    result = analyze([str(REPRO)], rules=rules)
+    assert seen[("stack", len(result.evidence["goroutines"]))] == 1
+    assert seen and max(seen.values()) == 1
+    assert any(f.id == "moby-49227" for f in result.found)  # the diagnosis still made
