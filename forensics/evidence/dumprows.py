@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from forensics.goroutines.buckets import top_function
 from forensics.model import Dump, Goroutine
@@ -110,10 +111,11 @@ def flat(columns: dict[str, list]) -> None:
 
 
 def column(values: np.ndarray) -> pd.Series:
-    """A column of the table: a numeric array as it is (not copied), an object array as pandas
-    reads the list of its values (text: ``str``; numbers and None: float with NaN; only None:
-    object), so that the table is the one built from lists, row by row."""
-    if values.dtype != object:
+    """A column of the table, as pandas makes it from the list of its values (text: ``str``;
+    numbers and None: float with NaN; only None: object), so that the table is the one built
+    from lists, row by row; an array of numbers, or of text with no value missing, is the
+    column's own storage (not copied)."""
+    if values.dtype != object or infer_dtype(values, skipna=True) in ("string", "empty"):
         return pd.Series(values, copy=False)
     return pd.Series(values.tolist())
 
