@@ -99,6 +99,8 @@ def _numbers(values: Callable[[], Iterable], n: int, dtype) -> np.ndarray:
 
 
 def _objects(values: Iterable, n: int) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return values
     return np.fromiter(values, object, n)
 
 
@@ -110,13 +112,27 @@ def flat(columns: dict[str, list]) -> None:
         )
 
 
+# pandas' ``str`` dtype kept in Python strings: pyarrow (installed with the fleet extra) copies each
+# row's text into its own buffers, a stack per goroutine (p200 analyze 478 -> 397 MB); None where
+# pandas infers no ``str`` dtype (pandas 2 without future.infer_string: object columns)
+TEXT = (
+    pd.StringDtype("python", na_value=np.nan)
+    if isinstance(pd.Series(["x"]).dtype, pd.StringDtype)
+    else None
+)
+
+
 def column(values: np.ndarray) -> pd.Series:
     """A column of the table, as pandas makes it from the list of its values (text: ``str``;
     numbers and None: float with NaN; only None: object), so that the table is the one built
-    from lists, row by row; an array of numbers, or of text with no value missing, is the
-    column's own storage (not copied)."""
-    if values.dtype != object or infer_dtype(values, skipna=True) in ("string", "empty"):
+    from lists, row by row; but its text in Python strings (:data:`TEXT`), shared by the rows
+    that show it. An array of numbers, or of text with no value missing, is the column's own
+    storage (not copied)."""
+    if values.dtype != object:
         return pd.Series(values, copy=False)
+    kind = infer_dtype(values, skipna=True)
+    if kind == "string" or kind == "empty":
+        return pd.Series(values, dtype=TEXT if kind == "string" else None, copy=False)
     return pd.Series(values.tolist())
 
 
@@ -125,8 +141,11 @@ def facts(g_columns: dict[str, list], l_rows: list[dict]) -> None:
     it; ``views``: where each view shows it ("source:line", one a line, in the dumps' order).
     A pprof debug=1 group (no ids, no lock addresses) is the goroutine with its stack in another view, and
     a lock known by its site is the lock with an address that the same site waits on."""
-    g_columns["fact"] = _goroutine_facts(g_columns)
-    g_columns["views"] = _views(g_columns["fact"], g_columns["source"], g_columns["line"])
+    n = len(g_columns["gid"])
+    g_columns["fact"] = _objects(_goroutine_facts(g_columns), n)  # as the other text columns
+    g_columns["views"] = _objects(
+        _views(g_columns["fact"], g_columns["source"], g_columns["line"]), n
+    )
     by_site: dict[tuple, str] = {}
     for r in l_rows:
         if r["snapshot"] is not None and not r["key"].startswith("site:"):

@@ -17,7 +17,7 @@ from forensics.analyze import analyze
 from forensics.engine.ruleset import Condition
 from forensics.engine.selection import _each, column_mask, same_mask
 from forensics.evidence import TABLES, _dump_rows
-from forensics.evidence.dumprows import add_goroutines, flat
+from forensics.evidence.dumprows import TEXT, add_goroutines, facts, flat
 from forensics.goroutines.buckets import top_function
 from forensics.parse.fastdump import parse_text
 
@@ -172,8 +172,30 @@ def test_the_table_made_by_column_is_the_one_made_by_row_and_takes_the_lists(rul
     rows = [dict(zip(g_columns, values)) for values in zip(*g_columns.values())]
     by_column = _frame("goroutines", g_columns)
     assert not g_columns  # each list taken out (freed) once its column was made
-    pd.testing.assert_frame_equal(by_column, _frame("goroutines", rows), check_exact=True)
+    by_row = _frame("goroutines", rows)  # its text as pandas keeps it by default (pyarrow or not)
+    text = {c: TEXT for c in by_row if isinstance(by_row[c].dtype, pd.StringDtype)}
+    assert {"stack", "fact", "lock_key"} <= set(text)
+    pd.testing.assert_frame_equal(by_column, by_row.astype(text), check_exact=True)
     assert by_column["wait_minutes"].notna().any() and by_column["lock_key"].notna().any()
+
+
+def test_the_table_keeps_one_stack_string_per_shape_with_or_without_pyarrow():
+    # pyarrow (the fleet extra) copied each row's stack into its own buffer: ~90 MB at 200 MB
+    from forensics.evidence import _frame
+
+    [d] = parse_text(_perturbed(3))
+    columns = {c: [] for c in TABLES["goroutines"].split()}
+    add_goroutines(columns, 0, d, True, {})
+    flat(columns)
+    facts(columns, [])
+    table = _frame("goroutines", columns)
+    stacks = table["stack"]
+    assert isinstance(stacks.dtype, pd.StringDtype) and stacks.dtype.storage == "python"
+    first: dict[int, int] = {}  # shape -> row of its first goroutine
+    for row, g in enumerate(d.goroutines):
+        at = first.setdefault(id(g.block.stack.shape), row)
+        assert stacks.iloc[row] is stacks.iloc[at]  # the very string, not a copy per row
+    assert len(first) < len(d.goroutines) / 2
 
 
 def test_a_value_the_whole_dump_shares_is_stored_once_and_numbers_in_arrays(rules):
