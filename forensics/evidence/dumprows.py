@@ -10,6 +10,7 @@ shape), so the table costs its columns, not a copy of every stack.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter, itemgetter
 
 import numpy as np
 import pandas as pd
@@ -55,29 +56,43 @@ def add_goroutines(
         ("snapshot", d.snapshot),
     ):
         columns[name].append(same(value, n))
-    columns["gid"].append(_numbers(lambda: (g.id for g in gs), n, np.int64))
-    columns["state"].append(_objects((g.state for g in gs), n))
-    columns["wait_minutes"].append(_objects((g.wait_minutes for g in gs), n))
-    columns["locked"].append(_numbers(lambda: (g.locked_to_thread for g in gs), n, np.bool_))
-    columns["created_by"].append(_objects((g.created_by for g in gs), n))
-    columns["created_in"].append(_objects((g.created_in for g in gs), n))
+    ids = _numbers(lambda: map(_ID, gs), n, np.int64)
+    columns["gid"].append(ids)
+    heads = _objects(map(_HEAD, gs), n)  # (state, wait_minutes, locked_to_thread)
+    columns["state"].append(_objects(map(_FIRST, heads), n))
+    columns["wait_minutes"].append(_objects(map(_SECOND, heads), n))
+    columns["locked"].append(_numbers(lambda: map(_THIRD, heads), n, np.bool_))
+    columns["created_by"].append(_objects(map(_CREATED_BY, gs), n))
+    columns["created_in"].append(_objects(map(_CREATED_IN, gs), n))
     shown = _objects(map(stack_and_top, gs), n)  # (stack, top): one tuple per shape, shared
-    columns["top"].append(_objects((top for _, top in shown), n))
-    columns["stack"].append(_objects((stack for stack, _ in shown), n))
+    columns["top"].append(_objects(map(_SECOND, shown), n))
+    columns["stack"].append(_objects(map(_FIRST, shown), n))
     del shown
-    locks = _objects((waiting.get(g.id) for g in gs), n)
-    columns["lock_key"].append(_objects((k.key if k is not None else None for k in locks), n))
-    columns["lock_status"].append(_objects((k.status if k is not None else None for k in locks), n))
-    del locks
-    columns["weight"].append(_numbers(lambda: (g.weight for g in gs), n, np.int64))
-    columns["source"].append(_objects((g.source or d.source for g in gs), n))
-    columns["line"].append(_numbers(lambda: (g.line for g in gs), n, np.int64))
+    if waiting:
+        locks = _objects(map(waiting.get, ids.tolist() if ids.dtype != object else ids), n)
+        keys = _objects((k.key if k is not None else None for k in locks), n)
+        statuses = _objects((k.status if k is not None else None for k in locks), n)
+        del locks
+    else:  # no goroutine waits on a lock the dump shows
+        keys = statuses = same(None, n)
+    columns["lock_key"].append(keys)
+    columns["lock_status"].append(statuses)
+    columns["weight"].append(_numbers(lambda: map(_WEIGHT, gs), n, np.int64))
+    columns["source"].append(_objects((s or d.source for s in map(_SOURCE, gs)), n))
+    columns["line"].append(_numbers(lambda: map(_LINE, gs), n, np.int64))
     snapshot = d.snapshot  # a goroutine's own fact; None: one :func:`facts` finds
     columns["fact"].append(
         _objects((f"{snapshot}:goroutine {g.id}" if g.id >= 0 else None for g in gs), n)
         if snapshot is not None
         else same(None, n)
     )
+
+
+_ID, _HEAD, _WEIGHT, _SOURCE, _LINE = (
+    attrgetter(a) for a in ("id", "head", "weight", "source", "line")
+)
+_CREATED_BY, _CREATED_IN = attrgetter("created_by"), attrgetter("created_in")
+_FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 def same(value, n: int) -> np.ndarray:
