@@ -158,9 +158,8 @@ def facts(g_columns: dict[str, list], l_rows: list[dict]) -> None:
     a lock known by its site is the lock with an address that the same site waits on."""
     n = len(g_columns["gid"])
     g_columns["fact"] = _objects(_goroutine_facts(g_columns), n)  # as the other text columns
-    g_columns["views"] = _objects(
-        _views(g_columns["fact"], g_columns["source"], g_columns["line"]), n
-    )
+    shown = _views(g_columns["fact"], g_columns["source"], g_columns["line"])
+    g_columns["views"] = _objects(shown, n) if any(shown) else same("", n)  # one view: stored once
     by_site: dict[tuple, str] = {}
     for r in l_rows:
         if r["snapshot"] is not None and not r["key"].startswith("site:"):
