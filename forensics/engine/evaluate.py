@@ -61,6 +61,8 @@ class Context:
     masks: dict[tuple, tuple[pd.Series, int]] = field(
         default_factory=dict
     )  # condition -> (rows meeting it, timeouts)
+    # table -> column -> its distinct values (selection._each): found once for every condition
+    distinct: dict[str, dict] = field(default_factory=dict)
     dump_version: DumpVersion | None = (
         None  # the release range the dumps fit: the gate when nothing else says
     )
@@ -97,7 +99,8 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
                 (sig.table, cond.column, cond.op, repr(cond.value)),
             )
             if key not in ctx.masks:  # rules often share a condition: evaluate it once per run
-                ctx.masks[key] = column_mask(rows, cond, timeouts, label), timeouts[label]
+                distinct = ctx.distinct.setdefault(sig.table, {})
+                ctx.masks[key] = column_mask(rows, cond, timeouts, label, distinct), timeouts[label]
             elif ctx.masks[key][1]:
                 timeouts[label] = ctx.masks[key][
                     1

@@ -26,12 +26,20 @@ def _text(value) -> str:
     return str(value)
 
 
-def _each(df: pd.DataFrame, col: pd.Series, keep) -> pd.Series:
-    """``keep`` of every value, computed once per distinct value (log messages repeat)."""
+def _each(df: pd.DataFrame, col: pd.Series, keep, distinct: dict | None = None) -> pd.Series:
+    """``keep`` of every value, computed once per distinct value (log messages repeat).
+    ``distinct``: a text column's distinct values by column name, found once for every condition
+    on the column (10^5 goroutines: a hash of each row's stack per condition otherwise)."""
     if isinstance(col.dtype, pd.StringDtype):  # distinct values found by pandas, not in Python
-        codes, uniques = pd.factorize(col)
-        found = [keep(v) for v in uniques.tolist()]
-        if (codes < 0).any():  # missing: "" to every test, as None is
+        known = distinct.get(col.name) if distinct is not None else None
+        if known is None:
+            codes, uniques = _factorize(col)
+            known = codes.astype(np.int32), uniques.tolist(), bool((codes < 0).any())
+            if distinct is not None:
+                distinct[col.name] = known
+        codes, uniques, missing = known
+        found = [keep(v) for v in uniques]
+        if missing:  # missing: "" to every test, as None is
             found.append(keep(None))
         return pd.Series(np.array(found, dtype=bool)[codes], index=df.index, dtype=bool)
     values = col.tolist()
@@ -43,9 +51,24 @@ def _each(df: pd.DataFrame, col: pd.Series, keep) -> pd.Series:
     return pd.Series(list(map(found.__getitem__, values)), index=df.index, dtype=bool)
 
 
-def column_mask(df: pd.DataFrame, cond: Condition, timeouts: Counter, label: str) -> pd.Series:
+def _factorize(col: pd.Series) -> tuple[np.ndarray, object]:
+    """``pd.factorize(col)``; text kept in Python strings is hashed in a table grown with its
+    distinct values (pandas sizes it for every row: 16 MB for the stack column of 2 * 10^5
+    goroutines, which has a few hundred distinct stacks)."""
+    if col.dtype.storage != "python":
+        return pd.factorize(col)
+    return pd.factorize(col.to_numpy(dtype=object, na_value=None), size_hint=DISTINCT_HINT)
+
+
+DISTINCT_HINT = 1024
+
+
+def column_mask(
+    df: pd.DataFrame, cond: Condition, timeouts: Counter, label: str, distinct: dict | None = None
+) -> pd.Series:
     """Rows of ``df`` meeting ``cond``. A regex that overruns PATTERN_TIMEOUT counts in
-    ``timeouts[label]``; after MAX_TIMEOUTS overruns the pattern is not run again."""
+    ``timeouts[label]``; after MAX_TIMEOUTS overruns the pattern is not run again. ``distinct``:
+    kept across the conditions on ``df`` (see :func:`_each`)."""
     col = df[cond.column]
     if cond.op in ("regex", "not"):
 
@@ -58,10 +81,10 @@ def column_mask(df: pd.DataFrame, cond: Condition, timeouts: Counter, label: str
                 timeouts[label] += 1
                 return False
 
-        return _each(df, col, lambda v: test(_text(v)) != (cond.op == "not"))
+        return _each(df, col, lambda v: test(_text(v)) != (cond.op == "not"), distinct)
     if cond.op in ("eq", "in"):
         wanted = {_text(v).lower() for v in (cond.value if cond.op == "in" else [cond.value])}
-        return _each(df, col, lambda v: _text(v).lower() in wanted)
+        return _each(df, col, lambda v: _text(v).lower() in wanted, distinct)
     numbers = pd.to_numeric(col, errors="coerce")
     return (numbers >= cond.value) if cond.op == "min" else (numbers <= cond.value)
 

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 import regex
 
 from forensics import allocator
-from forensics.evidence.dumprows import add_goroutines, facts
+from forensics.evidence.dumprows import add_goroutines, column, facts, flat
 from forensics.goroutines import snapshots
-from forensics.goroutines.buckets import first_own_frame, own_frames, top_function
+from forensics.goroutines.buckets import Bucket, buckets, first_own_frame, own_frames, top_function
 from forensics.goroutines.calls import Call, join
 from forensics.goroutines.completeness import judge
 from forensics.goroutines.locks import Lock, analyze_locks
@@ -100,6 +101,31 @@ class Tables(Mapping):
         return sum(1 for _ in self)
 
 
+BUCKETS = 60  # buckets kept per dump for the report, the goroutines waiting on a lock and the largest first
+
+
+@dataclass
+class Ranked:
+    """A dump's goroutine buckets (:func:`.goroutines.buckets.buckets`: lock waiters first, then
+    longest wait, then largest): the first :data:`BUCKETS` of them, how many there are and how
+    many goroutines they hold. Ranked while the dump's goroutines are grouped for its locks, so
+    that neither the groups nor a bucket per group outlive the evidence they are made for (a dump
+    whose goroutines share no argument text has about one bucket per goroutine)."""
+
+    head: list[Bucket]
+    count: int  # buckets
+    goroutines: int
+
+
+def rank(
+    d: Dump, waiting: Container[int], grouped: dict[Block, list[Goroutine]] | None = None
+) -> Ranked:
+    """The dump's :class:`Ranked` buckets (``waiting``: lock waiters' ids; ``grouped``: the dump's
+    :func:`~forensics.parse.stacks.groups`, when already at hand)."""
+    found = buckets(d, grouped=grouped, waiting=waiting)
+    return Ranked(found[:BUCKETS], len(found), sum(b.count for b in found))
+
+
 @dataclass
 class Evidence:
     tables: Mapping[str, pd.DataFrame]  # a Tables
@@ -109,21 +135,26 @@ class Evidence:
     calls: list[Call] = field(
         default_factory=list
     )  # dockerd -> containerd -> shim calls joined across dumps
-    # dump index -> its goroutines by block (parse.stacks.groups), made once for locks and buckets
-    grouped: dict[int, dict[Block, list[Goroutine]]] = field(default_factory=dict)
+    # dump index -> its goroutine buckets as the report shows them (not for a panic trace)
+    buckets: dict[int, Ranked] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
 
-def _frame(name: str, rows: list[dict] | dict[str, list]) -> pd.DataFrame:
-    """The table from its rows, or from its columns (taken out of ``rows`` one at a time, so that
-    each list and its values are freed once its column is made: 10^5 goroutines, 20 columns)."""
+def _frame(name: str, rows: list[dict] | dict[str, list | np.ndarray]) -> pd.DataFrame:
+    """The table from its rows, or from its columns (lists, or arrays: :func:`.dumprows.column`),
+    taken out of ``rows`` one at a time, so that each is freed once its column is made (10^5
+    goroutines, 20 columns); arrays become columns as they are, not copied into one block."""
     columns = TABLES[name].split()
-    if isinstance(rows, dict) and not rows[columns[0]]:
+    if isinstance(rows, dict) and not len(rows[columns[0]]):
         rows = []  # no row: object columns, as from an empty list of rows
     if isinstance(rows, dict):
-        df = pd.DataFrame({c: pd.Series(rows.pop(c)) for c in columns}, columns=columns)
+        df = pd.DataFrame(
+            {c: pd.Series(v) if isinstance(v := rows.pop(c), list) else column(v) for c in columns},
+            columns=columns,
+            copy=False,
+        )
     else:
         df = pd.DataFrame(rows, columns=columns)
     if "time" in columns:
@@ -335,7 +366,7 @@ def _request_before(events: list[Event], when, host) -> str | None:
 
 
 def _dump_rows(dumps: list[Dump], events: list[Event]):
-    dump_rows, p_rows, l_rows, locks, grouped = [], [], [], [], {}
+    dump_rows, p_rows, l_rows, locks, shown = [], [], [], [], {}
     g_rows: dict[str, list] = {c: [] for c in TABLES["goroutines"].split()}
     snapshots.group(dumps)
     for index, d in enumerate(dumps):
@@ -357,10 +388,14 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                 "snapshot": d.snapshot,
             }
         )
+        found = []
+        waiting: dict[int, Lock] = {}
         if d.kind != "panic":  # grouped once, as `forensics dump` does: locks and report buckets
-            grouped[index] = groups(d.goroutines)
-        found = analyze_locks(d, grouped[index]) if d.kind != "panic" else []
-        waiting = {w.goroutine: lock for lock in found for w in lock.waiters}
+            grouped = groups(d.goroutines)
+            found = analyze_locks(d, grouped)
+            waiting = {w.goroutine: lock for lock in found for w in lock.waiters}
+            shown[index] = rank(d, waiting, grouped)
+            del grouped  # the groups and the buckets past the first BUCKETS: freed before the table
         add_goroutines(g_rows, index, d, complete, waiting)
         if d.panic_message:
             g = next(
@@ -416,8 +451,9 @@ def _dump_rows(dumps: list[Dump], events: list[Event]):
                     "said": lock.describe(),
                 }
             )
+    flat(g_rows)
     facts(g_rows, l_rows)
-    return dump_rows, g_rows, p_rows, l_rows, locks, grouped
+    return dump_rows, g_rows, p_rows, l_rows, locks, shown
 
 
 def _frame_rows(dumps: list[Dump]) -> dict[str, list]:
@@ -505,7 +541,7 @@ def engine_version(daemons: pd.DataFrame) -> str | None:
 
 def build(parsed: Parsed) -> Evidence:
     events = parsed.events
-    dump_rows, g_rows, p_rows, l_rows, locks, grouped = _dump_rows(parsed.dumps, events)
+    dump_rows, g_rows, p_rows, l_rows, locks, shown = _dump_rows(parsed.dumps, events)
     dumps = parsed.dumps
     built = {
         "events": _frame("events", _event_rows(events)),
@@ -525,4 +561,4 @@ def build(parsed: Parsed) -> Evidence:
         "complete_dumps": any(d.complete for d in stack_dumps),
     }
     tables = Tables(built, {"frames": lambda: _frame("frames", _frame_rows(dumps))})
-    return Evidence(tables, coverage, locks, parsed.dumps, join(parsed.dumps), grouped)
+    return Evidence(tables, coverage, locks, parsed.dumps, join(parsed.dumps), shown)

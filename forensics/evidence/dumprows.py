@@ -1,13 +1,20 @@
 """The ``goroutines`` table's rows, by column, and the ``fact`` and ``views`` columns of it and of
 ``locks``.
 
-A dump of 10^5 goroutines makes 10^5 rows: they are kept as one list per column (not a dict per
-row), and goroutines read in bulk that share a :class:`~forensics.parse.stacks.Shape` share its
-``stack`` and ``top`` strings (made once per shape), so the table costs its columns, not a copy of
-every stack.
+A dump of 10^5 goroutines makes 10^5 rows: they are kept as one array per column (not a dict per
+row, nor a list of Python values per column), and goroutines read in bulk that share a
+:class:`~forensics.parse.stacks.Shape` share its ``stack`` and ``top`` strings (made once per
+shape), so the table costs its columns, not a copy of every stack.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter, itemgetter
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import infer_dtype
 
 from forensics.goroutines.buckets import top_function
 from forensics.model import Dump, Goroutine
@@ -33,11 +40,14 @@ def stack_and_top(g: Goroutine) -> tuple[str, str]:
 def add_goroutines(
     columns: dict[str, list], index: int, d: Dump, complete: bool, waiting: dict
 ) -> None:
-    """Append the dump's goroutines to ``columns`` (the ``goroutines`` table's, ``fact`` and
-    ``views`` left to :func:`facts`); ``waiting``: goroutine id -> the lock it waits on."""
+    """Append the dump's goroutines to ``columns`` (the ``goroutines`` table's, ``views`` and the
+    ``fact`` of goroutines without their own left to :func:`facts`): an array per column and
+    dump, :func:`flat` joins them; ``waiting``: goroutine id -> the lock it waits on. Numbers go
+    straight into numpy arrays, text into object arrays of the goroutines' own strings, and a
+    value the whole dump shares (dump, program, time, complete, snapshot) is stored once
+    (:func:`same`): no list of 10^5 Python values per column, all alive until the table is made."""
     gs = d.goroutines
     n = len(gs)
-    shown = [stack_and_top(g) for g in gs]
     for name, value in (
         ("dump", index),
         ("program", d.program),
@@ -45,21 +55,100 @@ def add_goroutines(
         ("complete", complete),
         ("snapshot", d.snapshot),
     ):
-        columns[name] += [value] * n
-    columns["gid"] += [g.id for g in gs]
-    columns["state"] += [g.state for g in gs]
-    columns["wait_minutes"] += [g.wait_minutes for g in gs]
-    columns["locked"] += [g.locked_to_thread for g in gs]
-    columns["created_by"] += [g.created_by for g in gs]
-    columns["created_in"] += [g.created_in for g in gs]
-    columns["top"] += [top for _, top in shown]
-    columns["stack"] += [stack for stack, _ in shown]
-    locks = [waiting.get(g.id) for g in gs]
-    columns["lock_key"] += [lock.key if lock is not None else None for lock in locks]
-    columns["lock_status"] += [lock.status if lock is not None else None for lock in locks]
-    columns["weight"] += [g.weight for g in gs]
-    columns["source"] += [g.source or d.source for g in gs]
-    columns["line"] += [g.line for g in gs]
+        columns[name].append(same(value, n))
+    ids = _numbers(lambda: map(_ID, gs), n, np.int64)
+    columns["gid"].append(ids)
+    heads = _objects(map(_HEAD, gs), n)  # (state, wait_minutes, locked_to_thread)
+    columns["state"].append(_objects(map(_FIRST, heads), n))
+    columns["wait_minutes"].append(_objects(map(_SECOND, heads), n))
+    columns["locked"].append(_numbers(lambda: map(_THIRD, heads), n, np.bool_))
+    columns["created_by"].append(_objects(map(_CREATED_BY, gs), n))
+    columns["created_in"].append(_objects(map(_CREATED_IN, gs), n))
+    shown = _objects(map(stack_and_top, gs), n)  # (stack, top): one tuple per shape, shared
+    columns["top"].append(_objects(map(_SECOND, shown), n))
+    columns["stack"].append(_objects(map(_FIRST, shown), n))
+    del shown
+    if waiting:
+        locks = _objects(map(waiting.get, ids.tolist() if ids.dtype != object else ids), n)
+        keys = _objects((k.key if k is not None else None for k in locks), n)
+        statuses = _objects((k.status if k is not None else None for k in locks), n)
+        del locks
+    else:  # no goroutine waits on a lock the dump shows
+        keys = statuses = same(None, n)
+    columns["lock_key"].append(keys)
+    columns["lock_status"].append(statuses)
+    columns["weight"].append(_numbers(lambda: map(_WEIGHT, gs), n, np.int64))
+    columns["source"].append(_objects((s or d.source for s in map(_SOURCE, gs)), n))
+    columns["line"].append(_numbers(lambda: map(_LINE, gs), n, np.int64))
+    snapshot = d.snapshot  # a goroutine's own fact; None: one :func:`facts` finds
+    columns["fact"].append(
+        _objects((f"{snapshot}:goroutine {g.id}" if g.id >= 0 else None for g in gs), n)
+        if snapshot is not None
+        else same(None, n)
+    )
+
+
+_ID, _HEAD, _WEIGHT, _SOURCE, _LINE = (
+    attrgetter(a) for a in ("id", "head", "weight", "source", "line")
+)
+_CREATED_BY, _CREATED_IN = attrgetter("created_by"), attrgetter("created_in")
+_FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
+
+
+def same(value, n: int) -> np.ndarray:
+    """``value`` as a column of ``n`` rows that stores it once (a read-only broadcast view); the
+    dtype pandas gives a list of it when that is a number or a bool, else object."""
+    kind = {bool: np.bool_, int: np.int64, float: np.float64}.get(type(value), object)
+    one = np.empty(1, dtype=kind)
+    one[0] = value
+    return np.broadcast_to(one, (n,))
+
+
+def _numbers(values: Callable[[], Iterable], n: int, dtype) -> np.ndarray:
+    """``n`` values into an array of ``dtype``; when one is not a number (None), an object array,
+    which :func:`column` reads as pandas reads a list."""
+    try:
+        return np.fromiter(values(), dtype, n)
+    except TypeError:
+        return _objects(values(), n)
+
+
+def _objects(values: Iterable, n: int) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return values
+    return np.fromiter(values, object, n)
+
+
+def flat(columns: dict[str, list]) -> None:
+    """Each column's arrays (a dump each) as one array, in place (one dump: its array itself)."""
+    for name, parts in columns.items():
+        columns[name] = (
+            parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else _objects((), 0)
+        )
+
+
+# pandas' ``str`` dtype kept in Python strings: pyarrow (installed with the fleet extra) copies each
+# row's text into its own buffers, a stack per goroutine (p200 analyze 478 -> 397 MB); None where
+# pandas infers no ``str`` dtype (pandas 2 without future.infer_string: object columns)
+TEXT = (
+    pd.StringDtype("python", na_value=np.nan)
+    if isinstance(pd.Series(["x"]).dtype, pd.StringDtype)
+    else None
+)
+
+
+def column(values: np.ndarray) -> pd.Series:
+    """A column of the table, as pandas makes it from the list of its values (text: ``str``;
+    numbers and None: float with NaN; only None: object), so that the table is the one built
+    from lists, row by row; but its text in Python strings (:data:`TEXT`), shared by the rows
+    that show it. An array of numbers, or of text with no value missing, is the column's own
+    storage (not copied)."""
+    if values.dtype != object:
+        return pd.Series(values, copy=False)
+    kind = infer_dtype(values, skipna=True)
+    if kind == "string" or kind == "empty":
+        return pd.Series(values, dtype=TEXT if kind == "string" else None, copy=False)
+    return pd.Series(values.tolist())
 
 
 def facts(g_columns: dict[str, list], l_rows: list[dict]) -> None:
@@ -67,8 +156,10 @@ def facts(g_columns: dict[str, list], l_rows: list[dict]) -> None:
     it; ``views``: where each view shows it ("source:line", one a line, in the dumps' order).
     A pprof debug=1 group (no ids, no lock addresses) is the goroutine with its stack in another view, and
     a lock known by its site is the lock with an address that the same site waits on."""
-    g_columns["fact"] = _goroutine_facts(g_columns)
-    g_columns["views"] = _views(g_columns["fact"], g_columns["source"], g_columns["line"])
+    n = len(g_columns["gid"])
+    g_columns["fact"] = _objects(_goroutine_facts(g_columns), n)  # as the other text columns
+    shown = _views(g_columns["fact"], g_columns["source"], g_columns["line"])
+    g_columns["views"] = _objects(shown, n) if any(shown) else same("", n)  # one view: stored once
     by_site: dict[tuple, str] = {}
     for r in l_rows:
         if r["snapshot"] is not None and not r["key"].startswith("site:"):
@@ -89,14 +180,11 @@ def facts(g_columns: dict[str, list], l_rows: list[dict]) -> None:
         r["views"] = shown
 
 
-def _goroutine_facts(columns: dict[str, list]) -> list[str]:
-    snapshots, gids, stacks = (columns[c] for c in ("snapshot", "gid", "stack"))
-    found: list[str | None] = [
-        f"{snapshot}:goroutine {gid}" if snapshot is not None and gid >= 0 else None
-        for snapshot, gid in zip(snapshots, gids)
-    ]
+def _goroutine_facts(columns: dict[str, np.ndarray]) -> np.ndarray | list[str]:
+    found = columns["fact"]  # a goroutine's own ("snapshot:goroutine id"), else None
     if all(found):  # every goroutine has its own: no stack is looked up
         return found
+    found, snapshots, stacks = found.tolist(), columns["snapshot"].tolist(), columns["stack"]
     by_stack: dict[tuple, str] = {}  # (snapshot, stack) -> the fact of its first goroutine
     for fact, snapshot, stack in zip(found, snapshots, stacks):
         if fact is not None:
@@ -105,11 +193,13 @@ def _goroutine_facts(columns: dict[str, list]) -> list[str]:
         fact
         or (by_stack.get((snapshot, stack)) if snapshot is not None else None)
         or f"dump {dump}:goroutine {gid}"
-        for fact, snapshot, stack, dump, gid in zip(found, snapshots, stacks, columns["dump"], gids)
+        for fact, snapshot, stack, dump, gid in zip(
+            found, snapshots, stacks, columns["dump"].tolist(), columns["gid"].tolist()
+        )
     ]
 
 
-def _views(facts: list[str], sources: list[str], lines: list) -> list[str]:
+def _views(facts: list[str], sources: Sequence[str], lines: Sequence[int]) -> list[str]:
     """Per row, the views of its fact ("source:line,line...", a source a line) when they are in more
     than one source, else ""."""
     if len(set(sources)) < 2:  # one file (the usual dump): no fact is in several

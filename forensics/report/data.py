@@ -4,6 +4,7 @@ only this, so a saved JSON re-renders to the same HTML, Markdown and text withou
 from __future__ import annotations
 
 import json
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -219,7 +220,11 @@ def as_report(result) -> dict:
 
 
 def to_json(report: dict) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False)
+    """``json.dumps(report, indent=2, ensure_ascii=False)``, its pieces joined a batch at a time:
+    an indented dump is encoded in Python, a piece per key, value and bracket, and all of them
+    held at once before the join took ~30 MB more for the report of a 200 MB dump."""
+    pieces = json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(report)
+    return "".join(["".join(batch) for batch in iter(lambda: list(islice(pieces, 8192)), [])])
 
 
 # What a revision-1 report lacks, filled so that every renderer can rely on it.

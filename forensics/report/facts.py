@@ -9,14 +9,13 @@ import pandas as pd
 import regex
 
 from forensics.engine.dumpversion import source_url
+from forensics.evidence import BUCKETS, rank
 from forensics.goroutines.buckets import Bucket
-from forensics.goroutines.buckets import buckets as goroutine_buckets
 from forensics.goroutines.locks import Lock
 from forensics.parse import dockerversion
 from forensics.parse.stacks import first_of_shapes, frames_of
 
 STACK_FRAMES = 12  # functions kept per bucket, from the top of the stack
-BUCKETS = 60  # buckets kept per dump, the goroutines waiting on a lock and the largest first
 SAMPLE_GIDS = 6
 
 _HEX_ID = regex.compile(r"[0-9a-f]{12}|[0-9a-f]{64}")
@@ -172,8 +171,9 @@ def buckets(ev, tags: dict[int, str] | None = None) -> list[dict]:
             if index == dump.dump
             for w in lock.waiters
         }
-        grouped = getattr(ev, "grouped", {}).get(dump.dump)  # made for the locks: not again
-        found = goroutine_buckets(ev.dumps[dump.dump], grouped=grouped, waiting=waiting)
+        ranked = getattr(ev, "buckets", {}).get(dump.dump)  # ranked with the locks: not again
+        if ranked is None:
+            ranked = rank(ev.dumps[dump.dump], waiting)
         tag = (tags or {}).get(int(dump.dump))
         out.append(
             {
@@ -181,14 +181,14 @@ def buckets(ev, tags: dict[int, str] | None = None) -> list[dict]:
                 "program": dump.program,
                 "kind": dump.kind,
                 "time": dump.time.isoformat() if not pd.isna(dump.time) else None,
-                "goroutines": sum(b.count for b in found),
+                "goroutines": ranked.goroutines,
                 "source": dump.source,
                 "line": int(dump.line),
                 "buckets": [
                     {**_bucket(b, waiting, dump.source), "links": _links(b, tag)}
-                    for b in found[:BUCKETS]
+                    for b in ranked.head
                 ],
-                "omitted": max(0, len(found) - BUCKETS),
+                "omitted": max(0, ranked.count - BUCKETS),
                 "link_tag": tag,
             }
         )

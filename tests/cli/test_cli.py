@@ -162,3 +162,31 @@ def test_analyze_reads_and_reports_without_cyclic_collection(monkeypatch):
     assert gc.isenabled()
     assert run("analyze", REPRO, "-q").returncode == 1
     assert seen == [False] and gc.isenabled()  # paused while reading, as it was after
+
+
+def test_analyze_renders_its_outputs_with_the_evidence_freed(monkeypatch, tmp_path):
+    # issue 19: the parsed goroutines and the tables were held while the JSON text was made and
+    # written (a 200 MB dump: its peak RSS there); the outputs need only the report
+    import weakref
+
+    import forensics.analyze
+    import forensics.cli
+
+    made, alive = [], []
+    analyze, outputs = forensics.analyze.analyze, forensics.cli._outputs
+
+    def keep_a_weakref(*args, **kwargs):
+        result = analyze(*args, **kwargs)
+        made.append(weakref.ref(result.evidence))
+        return result
+
+    def check(*args, **kwargs):
+        alive.append(made[0]() is not None)
+        return outputs(*args, **kwargs)
+
+    monkeypatch.setattr(forensics.analyze, "analyze", keep_a_weakref)
+    monkeypatch.setattr(forensics.cli, "_outputs", check)
+    out = tmp_path / "r.json"
+    assert run("analyze", DUMP, "-q", "--json", out).returncode == 1  # exit code kept
+    assert alive == [False]
+    assert json.loads(out.read_text())["findings"][0]["id"] == "moby-49227"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 import pytest
 import regex
@@ -16,7 +17,7 @@ from forensics.analyze import analyze
 from forensics.engine.ruleset import Condition
 from forensics.engine.selection import _each, column_mask, same_mask
 from forensics.evidence import TABLES, _dump_rows
-from forensics.evidence.dumprows import add_goroutines
+from forensics.evidence.dumprows import TEXT, add_goroutines, facts, flat
 from forensics.goroutines.buckets import top_function
 from forensics.parse.fastdump import parse_text
 
@@ -39,6 +40,7 @@ def test_goroutines_of_one_shape_share_one_stack_string():
     [d] = parse_text(_perturbed(3))  # read in bulk: goroutines share blocks and shapes
     columns = {c: [] for c in TABLES["goroutines"].split()}
     add_goroutines(columns, 0, d, True, {})
+    flat(columns)
     assert len(columns["stack"]) == len(d.goroutines) > 100
     by_shape: dict[int, set[int]] = {}
     for g, stack, top in zip(d.goroutines, columns["stack"], columns["top"], strict=True):
@@ -147,7 +149,7 @@ def test_a_dump_is_grouped_once_for_its_locks_and_the_report_buckets(monkeypatch
 
     result = analyze([str(DUMP)], rules=rules)
     [d] = result.evidence.dumps
-    assert set(result.evidence.grouped) == {0}
+    assert set(result.evidence.buckets) == {0}
     waiting = {w.goroutine: lock for _, lock in result.evidence.locks for w in lock.waiters}
     fresh = [_bucket(b, waiting, d.source) for b in buckets.buckets(d, waiting=waiting)]
 
@@ -170,5 +172,97 @@ def test_the_table_made_by_column_is_the_one_made_by_row_and_takes_the_lists(rul
     rows = [dict(zip(g_columns, values)) for values in zip(*g_columns.values())]
     by_column = _frame("goroutines", g_columns)
     assert not g_columns  # each list taken out (freed) once its column was made
-    pd.testing.assert_frame_equal(by_column, _frame("goroutines", rows), check_exact=True)
+    by_row = _frame("goroutines", rows)  # its text as pandas keeps it by default (pyarrow or not)
+    text = {c: TEXT for c in by_row if isinstance(by_row[c].dtype, pd.StringDtype)}
+    assert {"stack", "fact", "lock_key"} <= set(text)
+    pd.testing.assert_frame_equal(by_column, by_row.astype(text), check_exact=True)
     assert by_column["wait_minutes"].notna().any() and by_column["lock_key"].notna().any()
+
+
+def test_the_table_keeps_one_stack_string_per_shape_with_or_without_pyarrow():
+    # pyarrow (the fleet extra) copied each row's stack into its own buffer: ~90 MB at 200 MB
+    from forensics.evidence import _frame
+
+    [d] = parse_text(_perturbed(3))
+    columns = {c: [] for c in TABLES["goroutines"].split()}
+    add_goroutines(columns, 0, d, True, {})
+    flat(columns)
+    facts(columns, [])
+    table = _frame("goroutines", columns)
+    stacks = table["stack"]
+    assert isinstance(stacks.dtype, pd.StringDtype) and stacks.dtype.storage == "python"
+    first: dict[int, int] = {}  # shape -> row of its first goroutine
+    for row, g in enumerate(d.goroutines):
+        at = first.setdefault(id(g.block.stack.shape), row)
+        assert stacks.iloc[row] is stacks.iloc[at]  # the very string, not a copy per row
+    assert len(first) < len(d.goroutines) / 2
+
+
+def test_a_value_the_whole_dump_shares_is_stored_once_and_numbers_in_arrays(rules):
+    # a dump of 10^5 goroutines: a list of 10^5 Python values per column, all alive until the
+    # table was made, and a copy of each number column into one block (issue 19, peak RSS)
+    from forensics.evidence import _frame
+
+    [d] = analyze([str(DUMP)], rules=rules).evidence.dumps
+    _, g_columns, _, _, _, _ = _dump_rows([d], [])
+    assert not [
+        c for c, v in g_columns.items() if c not in ("fact", "views") and isinstance(v, list)
+    ]
+    numbers = {c: g_columns[c] for c in ("gid", "weight", "line", "dump", "snapshot")}
+    table = _frame("goroutines", g_columns)
+    assert len(table) == len(d.goroutines) > 10
+    for name in ("dump", "snapshot", "complete"):  # one value for every row
+        values = table[name].to_numpy()
+        assert values.strides == (0,) and values.dtype != object and len(set(values)) == 1
+    for name, values in numbers.items():  # the table's column is the array made for it
+        assert table[name].dtype == np.int64 and np.shares_memory(table[name].to_numpy(), values)
+
+
+def test_a_dump_of_more_buckets_than_shown_is_ranked_once_and_its_groups_not_kept(tmp_path, rules):
+    from forensics.evidence import BUCKETS
+    from forensics.goroutines.buckets import buckets
+    from forensics.report.data import to_dict
+
+    path = tmp_path / "goroutines.log"
+    path.write_text(_perturbed(3), encoding="utf-8")  # the copies share shapes, not arguments
+    result = analyze([str(path)], rules=rules)
+    [d] = result.evidence.dumps
+    waiting = {w.goroutine for _, lock in result.evidence.locks for w in lock.waiters}
+    fresh = buckets(d, waiting=waiting)
+    assert len(fresh) > BUCKETS
+    [shown] = to_dict(result)["goroutines"]
+    assert shown["omitted"] == len(fresh) - BUCKETS and len(shown["buckets"]) == BUCKETS
+    assert shown["goroutines"] == sum(b.count for b in fresh) == len(d.goroutines)
+    assert [b["gids"][0] for b in shown["buckets"]] == [b.goroutines[0].id for b in fresh[:BUCKETS]]
+    ranked = result.evidence.buckets[0]  # kept: the buckets shown, not the groups nor every bucket
+    assert len(ranked.head) == BUCKETS and not hasattr(result.evidence, "grouped")
+
+
+def test_a_text_column_is_factorized_once_for_all_the_conditions_on_it(monkeypatch, rules):
+    # 10^5 goroutines: each condition on `stack` hashed every row's stack again (issue 19)
+    from forensics.engine import selection
+
+    seen = Counter()
+    factorize = pd.factorize
+
+    def counted(values, *args, **kwargs):
+        seen[len(values)] += 1
+        return factorize(values, *args, **kwargs)
+
+    monkeypatch.setattr(selection.pd, "factorize", counted)
+    result = analyze([str(REPRO)], rules=rules)
+    table = result.evidence["goroutines"]
+    on = {  # the goroutines' text columns the rules test
+        c.column
+        for r in rules
+        for sig in r.signals.values()
+        if sig.table == "goroutines"
+        for c in sig.where
+        if c.op in ("regex", "not", "eq", "in")
+        and isinstance(table[c.column].dtype, pd.StringDtype)
+    }
+    assert "stack" in on and len(table) not in {
+        len(result.evidence[t]) for t in ("events", "locks")
+    }
+    assert seen[len(table)] == len(on)  # a factorization per column, not per condition
+    assert any(f.id == "moby-49227" for f in result.found)  # the diagnosis still made
