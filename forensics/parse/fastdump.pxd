@@ -25,8 +25,10 @@ cpdef object _known_creator(str pair, _Known seen)
 @cython.locals(shape=Shape, stack=Stack)
 cpdef object _stack(str frames, _Known seen, bint verified)
 
-@cython.locals(pieces=list, args=str)
+@cython.locals(heads=list, lists=list, start=Py_ssize_t, end=Py_ssize_t, at=Py_ssize_t, args=str)
 cpdef tuple _cut(str frames)
+
+cpdef tuple _split(str frames)
 
 @cython.locals(text=str, shape=Shape)
 cpdef Shape _shape(str key, _Known seen)

@@ -221,16 +221,32 @@ def _cut(frames: str) -> tuple[str, str]:
     """(:attr:`Shape.text`, :attr:`Stack.args`) of frame lines: ``"()\\n".join(parts[0::2])`` and
     ``"\\n".join(parts[1::2])`` of ``SPLIT.split(frames)``, read with ``str`` methods (a list SPLIT
     takes out ends where ``)\\n\\t`` is, after the last ``(`` before it); SPLIT itself when a
-    ``)\\n\\t`` ends no such list (its text holds a parenthesis or a newline)."""
-    pieces = frames.split(")\n\t")
-    if len(pieces) == 1:
+    ``)\\n\\t`` ends no such list (its text holds a parenthesis or a newline).  Each list is
+    found in place (find, rfind, two slices: no piece of the text copied, nor split again)."""
+    heads: list[str] = []
+    lists: list[str] = []
+    start, end = 0, frames.find(")\n\t")
+    while end >= 0:
+        at = frames.rfind("(", start, end)
+        if at < 0:
+            return _split(frames)
+        heads.append(frames[start:at])
+        lists.append(frames[at + 1 : end])
+        start = end + 3
+        end = frames.find(")\n\t", start)
+    if not lists:
         return frames, ""
-    heads, opened, lists = zip(*[piece.rpartition("(") for piece in pieces[:-1]])
     args = "\n".join(lists)
-    if "" in opened or ")" in args or args.count("\n") != len(lists) - 1:
-        parts = SPLIT.split(frames)
-        return EMPTIED_LIST.join(parts[0::2]), "\n".join(parts[1::2])
-    return "()\n\t".join((*heads, pieces[-1])), args
+    if ")" in args or args.count("\n") != len(lists) - 1:
+        return _split(frames)
+    heads.append(frames[start:])
+    return "()\n\t".join(heads), args
+
+
+def _split(frames: str) -> tuple[str, str]:
+    """:func:`_cut` by :data:`SPLIT` itself."""
+    parts = SPLIT.split(frames)
+    return EMPTIED_LIST.join(parts[0::2]), "\n".join(parts[1::2])
 
 
 def _block(stack: Stack, creator: tuple, pair: str, seen: _Known) -> Block:
