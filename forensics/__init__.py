@@ -7,6 +7,7 @@ COMPILED = (
     "forensics.parse.stacks",
     "forensics.goroutines.locks",
     "forensics.goroutines.buckets",
+    "forensics.goroutines.lockwaits",
 )
 
 
