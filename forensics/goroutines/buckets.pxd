@@ -6,5 +6,6 @@ cimport cython
 from forensics.parse.stacks cimport Block, Shape, Stack
 
 
-@cython.locals(block=Block, stack=Stack, found=dict, order=list, merged=dict, places=dict, seen=dict, same=dict)
+@cython.locals(block=Block, stack=Stack, found=dict, order=list, merged=dict, places=dict, seen=dict,
+               group=list)
 cpdef list buckets(dump, bint ignore_args=*, grouped=*, waiting=*)
