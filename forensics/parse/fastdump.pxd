@@ -25,8 +25,11 @@ cpdef object _known_creator(str pair, _Known seen)
 @cython.locals(shape=Shape, stack=Stack)
 cpdef object _stack(str frames, _Known seen, bint verified)
 
-@cython.locals(heads=list, lists=list, start=Py_ssize_t, end=Py_ssize_t, at=Py_ssize_t, args=str)
+@cython.locals(pieces=list, args=str)
 cpdef tuple _cut(str frames)
+
+@cython.locals(heads=list, lists=list, start=Py_ssize_t, end=Py_ssize_t, at=Py_ssize_t, args=str)
+cpdef tuple _cut_in_place(str frames)
 
 cpdef tuple _split(str frames)
 

@@ -56,6 +56,7 @@ READ_SIZE = 1 << 18  # bytes read (and decoded, and parsed) at a time by :func:`
 RECENT = 1024  # stacks remembered by their whole text (then forgotten together): dumps that repeat stacks
 SKIP = 8 * RECENT  # stacks read without those after a window that found few of them again
 SIZED = 8  # shapes of one text length looked through before the dict of shapes is asked
+IN_PLACE = not __file__.endswith(".py")  # this module is the compiled one (setup.py): see _cut
 
 
 class _Known:
@@ -221,8 +222,25 @@ def _cut(frames: str) -> tuple[str, str]:
     """(:attr:`Shape.text`, :attr:`Stack.args`) of frame lines: ``"()\\n".join(parts[0::2])`` and
     ``"\\n".join(parts[1::2])`` of ``SPLIT.split(frames)``, read with ``str`` methods (a list SPLIT
     takes out ends where ``)\\n\\t`` is, after the last ``(`` before it); SPLIT itself when a
-    ``)\\n\\t`` ends no such list (its text holds a parenthesis or a newline).  Each list is
-    found in place (find, rfind, two slices: no piece of the text copied, nor split again)."""
+    ``)\\n\\t`` ends no such list (its text holds a parenthesis or a newline).  Two ways to the
+    same result (the tests compare both with SPLIT): the compiled build finds each list in place
+    (:func:`_cut_in_place`: 4% fewer instructions of ``dump`` on a dump whose goroutines share no
+    argument text), the pure Python build splits the text (its loop per frame would cost it 8%)."""
+    if IN_PLACE:
+        return _cut_in_place(frames)
+    pieces = frames.split(")\n\t")
+    if len(pieces) == 1:
+        return frames, ""
+    heads, opened, lists = zip(*[piece.rpartition("(") for piece in pieces[:-1]])
+    args = "\n".join(lists)
+    if "" in opened or ")" in args or args.count("\n") != len(lists) - 1:
+        return _split(frames)
+    return "()\n\t".join((*heads, pieces[-1])), args
+
+
+def _cut_in_place(frames: str) -> tuple[str, str]:
+    """:func:`_cut`, each argument list found in place: find, rfind and two slices per frame (no
+    piece of the text copied, nor split again)."""
     heads: list[str] = []
     lists: list[str] = []
     start, end = 0, frames.find(")\n\t")

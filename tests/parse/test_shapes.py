@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from conftest import FIXTURES, REPRO
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,7 @@ from test_goversions import flat
 
 from forensics.goroutines.buckets import buckets, stack_key
 from forensics.goroutines.lockwaits import WORD
-from forensics.parse.fastdump import _cut, parse_text
+from forensics.parse.fastdump import _cut, _cut_in_place, parse_text
 from forensics.parse.goroutines import parse_dumps
 from forensics.parse.stacks import SPLIT, frame_sites, stack_of
 
@@ -199,15 +200,17 @@ def test_argument_lists_cut_with_str_methods_as_split_cuts_them(frames):
     """The parser's str-method cut (:func:`fastdump._cut`) equals ``SPLIT.split`` on any text:
     lists holding a parenthesis or a newline, ``)\\n\\t`` after no ``(``, empty lists."""
     parts = SPLIT.split(frames)
-    assert _cut(frames) == ("()\n".join(parts[0::2]), "\n".join(parts[1::2]))
+    split = ("()\n".join(parts[0::2]), "\n".join(parts[1::2]))
+    assert _cut(frames) == _cut_in_place(frames) == split  # the pure Python and the compiled way
 
 
-def test_argument_lists_cut_at_their_edges():
-    assert _cut("f(a)\n\tx.go:1\n") == ("f()\n\tx.go:1\n", "a")
-    assert _cut("f(a(b)\n\tx.go:1\n") == ("f(a()\n\tx.go:1\n", "b")  # the last "(" opens it
-    assert _cut("f(a, (b)c)\n\tx.go:1\n")[1] == ""  # a list holding parentheses stays in the shape
-    assert _cut(")\n\tx.go:1\n") == (")\n\tx.go:1\n", "")  # no "(" before it
-    assert _cut("f()\n\tx.go:1\ng(c)\n\ty.go:2\n") == ("f()\n\tx.go:1\ng()\n\ty.go:2\n", "\nc")
+@pytest.mark.parametrize("cut", [_cut, _cut_in_place])
+def test_argument_lists_cut_at_their_edges(cut):
+    assert cut("f(a)\n\tx.go:1\n") == ("f()\n\tx.go:1\n", "a")
+    assert cut("f(a(b)\n\tx.go:1\n") == ("f(a()\n\tx.go:1\n", "b")  # the last "(" opens it
+    assert cut("f(a, (b)c)\n\tx.go:1\n")[1] == ""  # a list holding parentheses stays in the shape
+    assert cut(")\n\tx.go:1\n") == (")\n\tx.go:1\n", "")  # no "(" before it
+    assert cut("f()\n\tx.go:1\ng(c)\n\ty.go:2\n") == ("f()\n\tx.go:1\ng()\n\ty.go:2\n", "\nc")
 
 
 def test_goroutines_read_again_with_lists_where_no_frame_has_them_as_the_line_reader_reads_them():
