@@ -403,8 +403,9 @@ def end(code: int) -> NoReturn:
     dumps read (a million objects on a 100 MB dump) and the interpreter's teardown: 2% of the run
     that a process about to end does not need.  Only when the process ends with the command
     (common.ONE_SHOT): nothing was registered to run at exit on this path."""
-    sys.stdout.flush()  # a closed pipe or a full disk raises here, as it would have at exit
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):  # None when started with the descriptor closed
+        if stream is not None:
+            stream.flush()  # a closed pipe or a full disk raises here, as it would have at exit
     os._exit(code)
 
 
