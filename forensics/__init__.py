@@ -2,7 +2,13 @@
 
 __version__ = "0.1.0"
 # the modules `pip install .` compiles with Cython when it can (setup.py reads this list)
-COMPILED = ("forensics.parse.fastdump", "forensics.parse.stacks", "forensics.goroutines.locks")
+COMPILED = (
+    "forensics.parse.fastdump",
+    "forensics.parse.stacks",
+    "forensics.goroutines.locks",
+    "forensics.goroutines.buckets",
+    "forensics.goroutines.lockwaits",
+)
 
 
 def data_dir(name: str):

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
@@ -391,7 +393,20 @@ def dump(
     bad = any(
         lock["status"] in ("orphaned", "deadlock") for d in data["dumps"] for lock in d["locks"]
     )
+    if common.ONE_SHOT:
+        end(1 if bad else 0)
     raise typer.Exit(1 if bad else 0)
+
+
+def end(code: int) -> NoReturn:
+    """End the process now with ``code``, its output flushed.  What is left to do is freeing the
+    dumps read (a million objects on a 100 MB dump) and the interpreter's teardown: 2% of the run
+    that a process about to end does not need.  Only when the process ends with the command
+    (common.ONE_SHOT): nothing was registered to run at exit on this path."""
+    for stream in (sys.stdout, sys.stderr):  # None when started with the descriptor closed
+        if stream is not None:
+            stream.flush()  # a closed pipe or a full disk raises here, as it would have at exit
+    os._exit(code)
 
 
 if (

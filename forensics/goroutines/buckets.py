@@ -153,31 +153,38 @@ def buckets(
     whose first goroutine is in ``waiting`` (lock waiters' ids) before the others.  The one grouping
     of ``forensics dump``, the report and ``analyze --json`` (``grouped``: the dump's
     :func:`~forensics.parse.stacks.groups`, when already at hand)."""
-    found: dict[tuple, dict[str | None, Bucket]] = {}  # (shape, creator) -> argument text -> bucket
+    found: dict[tuple, list] = {}  # (shape text, creator) -> its group (below)
     order: list[Bucket] = []  # in order of first appearance
     merged: dict[int, Bucket] = {}
     places: dict[tuple, str] = {}
-    seen: dict[tuple, tuple] = {}  # (Shape, creator) -> (its dict in ``found``, "file:line")
+    seen: dict[tuple, list] = {}  # (Shape, creator) -> [file:line, args -> bucket, buckets]
     for block, members in (grouped if grouped is not None else groups(dump.goroutines)).items():
         stack = block.stack
         creator = (stack.shape, block.created_by, block.created_file, block.created_lineno)
-        same_at = seen.get(creator)  # one lookup per block: a dump may have a bucket per goroutine
-        if same_at is None:
+        group = seen.get(creator)  # one lookup per block: a dump may have a bucket per goroutine
+        if group is None:
             at = places.get((block.created_file, block.created_lineno))
             if at is None and block.created_file:  # one string per place
                 at = places[block.created_file, block.created_lineno] = (
                     f"{block.created_file}:{block.created_lineno}"
                 )
             shape = stack_key(stack, True) if ignore_args else stack_key(stack)[0]
-            same = found.get((shape, block.created_by, at))
-            if same is None:
-                same = found[shape, block.created_by, at] = {}
-            same_at = seen[creator] = (same, at)
-        same, at = same_at
+            group = found.get((shape, block.created_by, at))
+            if group is None:
+                group = found[shape, block.created_by, at] = [at, {} if ignore_args else None, []]
+            elif group[1] is None:  # a second (Shape, creator) prints alike: by arguments now
+                group[1] = {b.stack.args: b for b in group[2]}
+            seen[creator] = group
+        same = group[1]
+        if same is None:  # blocks of one Shape and creator differ by their arguments: no lookup
+            bucket = Bucket(stack, block.created_by, group[0], members)
+            order.append(bucket)
+            group[2].append(bucket)
+            continue
         args = None if ignore_args else stack.args  # no key tuple per bucket
         bucket = same.get(args)
         if bucket is None:  # the grouped list itself: copied only when another block joins it
-            bucket = same[args] = Bucket(stack, block.created_by, at, members)
+            bucket = same[args] = Bucket(stack, block.created_by, group[0], members)
             order.append(bucket)
         else:
             if id(bucket) not in merged:

@@ -182,7 +182,59 @@ def _objects(func: str, args: str | None) -> frozenset[str]:
     words = [w for w in WORD.findall(args or "") if not w.endswith("?")]
     if ".(*" in func and first_exact(args):
         words = words[1:]
-    return frozenset(w for w in words if HEAP.fullmatch(w))
+    # a WORD without "?" is 0x and hex digits: a HEAP word when 12 long and 0xc (no regex per word)
+    return frozenset(w for w in words if len(w) == 12 and w.startswith("0xc"))
+
+
+# Whether this module is the compiled build (setup.py): its heap words are then read by :func:`_scan`
+# (C loops over the text: no string made per word; the index of _with_word took 18% of the
+# instructions of ``forensics dump`` on a dump whose goroutines share no argument text), else by
+# HEAP_WORD.findall (a Python loop over each character would be slower than it).
+SCAN = not __file__.endswith(".py")
+MARKS = (1 << 20) - 1  # the low bits of a heap word's value that :func:`_marks` marks
+
+
+def _marks(wanted: set[str]) -> bytearray:
+    """A byte per value of a heap word's low bits (:data:`MARKS`): 1 where a word of ``wanted`` has
+    them, so that :func:`_scan` makes a string of the few words that may be wanted only."""
+    marks = bytearray(MARKS + 1)
+    for word in wanted:
+        if HEAP.fullmatch(word):
+            marks[int(word, 16) & MARKS] = 1
+    return marks
+
+
+def _scan(text: str, wanted: set[str], marks: bytearray) -> list[str]:
+    """The words of ``wanted`` among ``HEAP_WORD.findall(text)``, in order: each ``0xc`` followed by
+    exactly nine lowercase hex digits, its value read digit by digit, and looked up in ``wanted``
+    only when :func:`_marks` marked its low bits."""
+    found = []
+    n, mask = len(text), MARKS
+    at = text.find("0xc")
+    while at >= 0:
+        end = at + 12
+        if end > n:
+            break
+        value = 12  # the "c"
+        i = at + 3
+        while i < end:
+            c = text[i]
+            if "0" <= c <= "9":
+                value = value * 16 + (ord(c) - 48)
+            elif "a" <= c <= "f":
+                value = value * 16 + (ord(c) - 87)
+            else:
+                break
+            i += 1
+        if i < end or end < n and ("0" <= text[end] <= "9" or "a" <= text[end] <= "f"):
+            at = text.find("0xc", at + 1)  # no heap word here: findall tries the next "0xc"
+            continue
+        if marks[value & mask]:
+            word = text[at:end]
+            if word in wanted:
+                found.append(word)
+        at = text.find("0xc", end)
+    return found
 
 
 def _deepest(stack: Stack, func: str) -> int:
@@ -295,11 +347,12 @@ class _Analysis:
             self._index = index = {}
             fixed: dict[Shape, set[str]] = {}  # wanted heap words of each shape's own text
             findall, disjoint = HEAP_WORD.findall, wanted.isdisjoint
+            marks = _marks(wanted) if SCAN else None
             for key, (stack, _) in enumerate(self.groups):
                 words = fixed.get(stack.shape)
                 if words is None:
                     words = fixed[stack.shape] = wanted.intersection(findall(stack.shape.text))
-                found = findall(stack.args)
+                found = _scan(stack.args, wanted, marks) if SCAN else findall(stack.args)
                 if disjoint(found):  # most stacks: no set made
                     if not words:
                         continue

@@ -9,7 +9,8 @@ from forensics.parse.stacks cimport Block, Shape, Stack
 
 cdef class _Known:
     cdef public object source
-    cdef public dict heads, shapes, recent, creators, names, lines, blocks
+    cdef public dict heads, shapes, recent, creators, names, lines, blocks, sized
+    cdef public Py_ssize_t hits, skip
 
 @cython.locals(eol=Py_ssize_t, cut=Py_ssize_t)
 cpdef object _verify(str block, _Known seen)
@@ -26,6 +27,16 @@ cpdef object _stack(str frames, _Known seen, bint verified)
 
 @cython.locals(pieces=list, args=str)
 cpdef tuple _cut(str frames)
+
+@cython.locals(heads=list, lists=list, start=Py_ssize_t, end=Py_ssize_t, at=Py_ssize_t, args=str)
+cpdef tuple _cut_in_place(str frames)
+
+cpdef tuple _split(str frames)
+
+@cython.locals(text=str, shape=Shape)
+cpdef Shape _shape(str key, _Known seen)
+
+cpdef object _remember(str frames, Stack stack, _Known seen)
 
 @cython.locals(block=Block, shape=Shape)
 cpdef Block _block(Stack stack, tuple creator, str pair, _Known seen)

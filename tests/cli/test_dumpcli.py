@@ -164,3 +164,31 @@ def test_truncated_dump_is_reported_with_its_line(tmp_path):
     assert d["truncated"] and re.search(
         r"forensics: .*cut\.log:\d+: goroutine dump ends mid-frame", proc.stderr
     )
+
+
+def test_as_its_own_process_it_ends_at_once_with_all_its_output_and_its_exit_code(tmp_path):
+    """The command line ends the process as soon as the output is written (the dumps read are not
+    freed one object at a time): stdout and the files are complete, the exit code is the command's."""
+    import os
+    import subprocess
+    import sys
+
+    def main(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "forensics", "dump", *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+
+    text = main(SIGUSR1, "--top", "3")
+    assert (text.returncode, text.stdout, text.stderr) == (1, run(SIGUSR1, "--top", "3").stdout, "")
+    assert main(tmp_path / "missing.log").returncode == 2  # nothing read: ends through typer
+    piped = main(SIGUSR1, "--json", "-")
+    assert piped.returncode == 1 and json.loads(piped.stdout) == json.loads(
+        run(SIGUSR1, "--json", "-").stdout
+    )
+    out = tmp_path / "d.json"
+    held = main(LIVE / "goroutine-stacks-2026-11-29T125823Z.log", "--json", out)
+    assert held.returncode == 0 and json.loads(out.read_text())["dumps"][0]["locks"]

@@ -173,3 +173,27 @@ def test_dump_and_analyze_make_the_same_buckets(path: Path):
     assert [(b["count"], b["top"], b["gids"][0]) for b in reported["buckets"]] == [
         (b["count"], b["top"], b["ids"][0]) for b in dumped["buckets"][:shown]
     ]
+
+
+def test_frame_pointers_do_not_split_exact_buckets_and_arguments_still_do():
+    """Goroutines whose frames differ only in fp= sp= pc= words have shapes of their own that print
+    alike: one bucket for the same arguments, wherever in the dump they come, another for others."""
+    one = (
+        "goroutine {} [select]:\nmain.f({})\n\t/x/m.go:1 +0x1 fp=0xc00001{} sp=0xc00001{} pc=0x1\n"
+        "created by main.main in goroutine 3\n\t/x/m.go:9 +0x2\n"
+    )
+    text = "\n".join(
+        one.format(gid, args, fp, fp)
+        for gid, args, fp in [
+            (1, "0x1", "000"),
+            (2, "0x2", "100"),
+            (3, "0x1", "200"),
+            (4, "0x1", "000"),
+        ]
+    )
+    [d] = parse_text(text)
+    assert len({id(g.stack.shape) for g in d.goroutines}) == 3  # three fp= words, three shapes
+    assert [([g.id for g in b.goroutines], b.stack.args) for b in buckets(d)] == [
+        ([1, 3, 4], "0x1"),
+        ([2], "0x2"),
+    ]

@@ -6,9 +6,14 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forensics.goroutines.locks import (
+    HEAP_WORD,
     _carries,
+    _marks,
+    _scan,
     _words,
     analyze_locks,
     deadlock_cycles,
@@ -563,3 +568,37 @@ def test_carries_agrees_with_the_words_of_every_stack(path: Path):
     for stack in stacks:
         found = [w for w in sorted(words) if _carries(stack, w)]
         assert found == sorted(_words(stack))
+
+
+HEXISH = st.text(alphabet="0123456789abcdefABx, {}?.", max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(HEXISH, st.sampled_from(["0xc", "0xc00012345", "0xc000123456", "0xc0001234567"])),
+        max_size=8,
+    ),
+    st.data(),
+)
+def test_heap_words_scanned_in_c_are_the_wanted_ones_findall_finds(pieces, data):
+    """The compiled build's heap word scan (:func:`locks._scan`, run here as Python) finds what
+    ``HEAP_WORD.findall`` finds, in order, of the wanted words: nine hex digits exactly after
+    ``0xc``, lowercase, the next "0xc" tried after a near miss."""
+    text = "".join(pieces)
+    words = HEAP_WORD.findall(text)
+    wanted = set(data.draw(st.lists(st.sampled_from(words))) if words else []) | {"0xc000000001"}
+    assert _scan(text, wanted, _marks(wanted)) == [w for w in words if w in wanted]
+
+
+def test_the_compiled_build_s_scan_finds_the_holders_findall_finds(monkeypatch):
+    """The word index built with :func:`locks._scan` (the compiled build's way) gives the same
+    locks, holders and evidence as the one built with ``findall`` (the pure Python build's)."""
+    from forensics.goroutines import locks
+
+    [d] = parse_text(_own_mutex_text(120))
+    monkeypatch.setattr(locks, "SCAN", False)
+    found = [lock.to_dict(0, "x", 1) for lock in analyze_locks(d)]
+    monkeypatch.setattr(locks, "SCAN", True)
+    assert [lock.to_dict(0, "x", 1) for lock in analyze_locks(d)] == found
+    assert sum(bool(lock["holder_gids"]) for lock in found) == 60

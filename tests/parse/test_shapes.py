@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from conftest import FIXTURES, REPRO
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,7 @@ from test_goversions import flat
 
 from forensics.goroutines.buckets import buckets, stack_key
 from forensics.goroutines.lockwaits import WORD
-from forensics.parse.fastdump import _cut, parse_text
+from forensics.parse.fastdump import _cut, _cut_in_place, parse_text
 from forensics.parse.goroutines import parse_dumps
 from forensics.parse.stacks import SPLIT, frame_sites, stack_of
 
@@ -199,15 +200,17 @@ def test_argument_lists_cut_with_str_methods_as_split_cuts_them(frames):
     """The parser's str-method cut (:func:`fastdump._cut`) equals ``SPLIT.split`` on any text:
     lists holding a parenthesis or a newline, ``)\\n\\t`` after no ``(``, empty lists."""
     parts = SPLIT.split(frames)
-    assert _cut(frames) == ("()\n".join(parts[0::2]), "\n".join(parts[1::2]))
+    split = ("()\n".join(parts[0::2]), "\n".join(parts[1::2]))
+    assert _cut(frames) == _cut_in_place(frames) == split  # the pure Python and the compiled way
 
 
-def test_argument_lists_cut_at_their_edges():
-    assert _cut("f(a)\n\tx.go:1\n") == ("f()\n\tx.go:1\n", "a")
-    assert _cut("f(a(b)\n\tx.go:1\n") == ("f(a()\n\tx.go:1\n", "b")  # the last "(" opens it
-    assert _cut("f(a, (b)c)\n\tx.go:1\n")[1] == ""  # a list holding parentheses stays in the shape
-    assert _cut(")\n\tx.go:1\n") == (")\n\tx.go:1\n", "")  # no "(" before it
-    assert _cut("f()\n\tx.go:1\ng(c)\n\ty.go:2\n") == ("f()\n\tx.go:1\ng()\n\ty.go:2\n", "\nc")
+@pytest.mark.parametrize("cut", [_cut, _cut_in_place])
+def test_argument_lists_cut_at_their_edges(cut):
+    assert cut("f(a)\n\tx.go:1\n") == ("f()\n\tx.go:1\n", "a")
+    assert cut("f(a(b)\n\tx.go:1\n") == ("f(a()\n\tx.go:1\n", "b")  # the last "(" opens it
+    assert cut("f(a, (b)c)\n\tx.go:1\n")[1] == ""  # a list holding parentheses stays in the shape
+    assert cut(")\n\tx.go:1\n") == (")\n\tx.go:1\n", "")  # no "(" before it
+    assert cut("f()\n\tx.go:1\ng(c)\n\ty.go:2\n") == ("f()\n\tx.go:1\ng()\n\ty.go:2\n", "\nc")
 
 
 def test_goroutines_read_again_with_lists_where_no_frame_has_them_as_the_line_reader_reads_them():
@@ -229,3 +232,49 @@ def test_goroutines_read_again_with_lists_where_no_frame_has_them_as_the_line_re
     ]
     text = "\n".join(blocks * 3)
     assert flat(parse_text(text)) == flat(parse_dumps(text))
+
+
+def test_long_dumps_of_unique_goroutines_read_without_the_recent_cache_as_the_line_reader(
+    monkeypatch,
+):
+    """Once a window of RECENT stacks found few of them again (copies whose arguments differ), the
+    next stacks are read without that cache, then it is tried again: the same goroutines, and one
+    Stack per distinct frame text, as with the cache."""
+    from forensics.parse import fastdump
+
+    monkeypatch.setattr(fastdump, "RECENT", 8)
+    monkeypatch.setattr(fastdump, "SKIP", 40)
+    skipped = []
+    remember = fastdump._remember
+
+    def spy(frames, stack, seen):
+        skipped.append(seen.skip > 0)
+        remember(frames, stack, seen)
+
+    monkeypatch.setattr(fastdump, "_remember", spy)
+    again = "\n\n".join(b for b in DUMP.strip("\n").split("\n\n") for _ in range(5))
+    text = perturbed(12) + "\n" + again + "\n"  # unique copies, then each one 5 times in a row
+    dumps = parse_text(text)
+    assert flat(dumps) == flat(parse_dumps(text))
+    assert True in skipped and skipped[-1] is False  # skipped a while, then the cache again
+    stacks = {}
+    for g in (g for d in dumps for g in d.goroutines):
+        assert stacks.setdefault(g.stack.text, g.stack) is g.stack
+
+
+def test_shapes_of_one_length_are_told_apart_also_when_many(monkeypatch):
+    """Shapes are found by their text's length, then compared (the dict past SIZED of a length)."""
+    from forensics.parse import fastdump
+
+    frames = "".join(
+        f"main.f{i:02d}(0x{i:x})\n\t/src/main.go:{10 + i}\n" for i in range(3)
+    )  # 3 frames; each variant below renames one function: same length, another shape
+    text = "\n".join(
+        f"goroutine {n} [select]:\n" + frames.replace("main.f01", f"main.g{n % 12:02d}")
+        for n in range(1, 40)
+    )
+    for sized in (20, 2):  # every shape of the length compared, then the dict past 2
+        monkeypatch.setattr(fastdump, "SIZED", sized)
+        [d] = parse_text(text)
+        assert flat([d]) == flat(parse_dumps(text))
+        assert len({id(g.stack.shape) for g in d.goroutines}) == 12
