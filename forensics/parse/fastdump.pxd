@@ -9,7 +9,7 @@ from forensics.parse.stacks cimport Block, Shape, Stack
 
 cdef class _Known:
     cdef public object source
-    cdef public dict heads, shapes, recent, creators, names, lines, blocks
+    cdef public dict heads, shapes, recent, creators, names, ids, lines, blocks
 
 @cython.locals(eol=Py_ssize_t, cut=Py_ssize_t)
 cpdef object _verify(str block, _Known seen)
