@@ -620,4 +620,7 @@ def _conclusion(
 def analyze_locks(dump: Dump, grouped: dict[Block, list[Goroutine]] | None = None) -> list[Lock]:
     """Group the dump's lock waiters by lock and look for each lock's holder (``grouped``: the
     dump's :func:`~forensics.parse.stacks.groups`, when already at hand)."""
-    return _Analysis(dump, grouped).locks()
+    try:
+        return _Analysis(dump, grouped).locks()
+    finally:  # the objects of waiters' sites: for this dump only (10^4 sets for a big one)
+        _objects.cache_clear()

@@ -169,9 +169,10 @@ def never_waits(stack: Stack) -> bool:
 
 
 def wait_template(stack: Stack) -> LockWait | None:
-    """The lock a goroutine with this stack waits on (goroutine 0, no wait time), cached; the
-    frames and lines are looked at once per shape, the arguments of each stack (a dump's waiters
-    often share their shape, not their arguments) without making its frames."""
+    """The lock a goroutine with this stack waits on (goroutine 0, no wait time); the frames and
+    lines are looked at once per shape, the arguments of each stack (a dump's waiters often share
+    their shape, not their arguments) without making its frames.  Not kept on the stack: it is
+    asked once per block, and a dump's waiters often have a stack each (5 MB at 200 MB)."""
     shape = stack.shape
     plan = shape.cache.get(WAIT_PLAN, False)  # False: not looked at yet; None: no lock wait
     if plan is None:
@@ -182,11 +183,8 @@ def wait_template(stack: Stack) -> LockWait | None:
         plan = shape.cache[WAIT_PLAN] = found or None
         if plan is None:
             return None
-    if "wait" in stack.cache:
-        return stack.cache["wait"]
     frames = stack.frames if stack.has_frames else shape.template
-    found = stack.cache["wait"] = _wait(frames, stack.frame_args(), *plan)
-    return found
+    return _wait(frames, stack.frame_args(), *plan)
 
 
 def _wait_plan(frames: list[Frame]) -> tuple[str, list[int], int] | None:

@@ -9,7 +9,7 @@ from forensics.parse.stacks cimport Block, Shape, Stack
 
 cdef class _Known:
     cdef public object source
-    cdef public dict heads, shapes, recent, creators, names, lines, blocks, sized
+    cdef public dict heads, shapes, recent, creators, names, ids, lines, blocks, sized
     cdef public Py_ssize_t hits, skip
 
 @cython.locals(eol=Py_ssize_t, cut=Py_ssize_t)
