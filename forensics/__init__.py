@@ -23,12 +23,20 @@ def data_dir(name: str):
     return Path(__file__).resolve().parent.parent / name
 
 
+def compiled(path: str) -> bool:
+    """Whether the module whose ``__file__`` is ``path`` is its compiled build (an extension module
+    built by setup.py), not its .py source: the one test, for :func:`build` and for the modules
+    that take another way to the same result when compiled."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    return path.endswith(tuple(EXTENSION_SUFFIXES))
+
+
 def build() -> str:
     """``"compiled"`` when the modules of :data:`COMPILED` are the compiled ones, ``"pure Python"``
     when none is (an editable install, ``FORENSICS_PURE_PYTHON=1``, no C compiler), else
     ``"partly compiled"``."""
     from importlib import import_module
-    from importlib.machinery import EXTENSION_SUFFIXES
 
-    found = [import_module(m).__file__.endswith(tuple(EXTENSION_SUFFIXES)) for m in COMPILED]
+    found = [compiled(import_module(m).__file__) for m in COMPILED]
     return "compiled" if all(found) else "partly compiled" if any(found) else "pure Python"

@@ -63,6 +63,7 @@ import re
 from dataclasses import replace
 from operator import attrgetter
 
+from forensics import compiled
 from forensics.goroutines.completeness import HOW_TO_TAKE, judge
 from forensics.goroutines.lockwaits import (
     WORD,
@@ -190,7 +191,7 @@ def _objects(func: str, args: str | None) -> frozenset[str]:
 # (C loops over the text: no string made per word; the index of _with_word took 18% of the
 # instructions of ``forensics dump`` on a dump whose goroutines share no argument text), else by
 # HEAP_WORD.findall (a Python loop over each character would be slower than it).
-SCAN = not __file__.endswith(".py")
+SCAN = compiled(__file__)
 MARKS = (1 << 20) - 1  # the low bits of a heap word's value that :func:`_marks` marks
 
 

@@ -28,6 +28,7 @@ import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from forensics import compiled
 from forensics.model import Dump, Record
 from forensics.parse.compat import re  # possessive quantifiers on Python 3.10 too
 from forensics.parse.goroutines import DumpReader, header_state
@@ -56,7 +57,7 @@ READ_SIZE = 1 << 18  # bytes read (and decoded, and parsed) at a time by :func:`
 RECENT = 1024  # stacks remembered by their whole text (then forgotten together): dumps that repeat stacks
 SKIP = 8 * RECENT  # stacks read without those after a window that found few of them again
 SIZED = 8  # shapes of one text length looked through before the dict of shapes is asked
-IN_PLACE = not __file__.endswith(".py")  # this module is the compiled one (setup.py): see _cut
+IN_PLACE = compiled(__file__)  # this module is the compiled one (setup.py): see _cut
 
 
 class _Known:
