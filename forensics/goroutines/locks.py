@@ -206,36 +206,47 @@ def _marks(wanted: set[str]) -> bytearray:
 
 
 def _scan(text: str, wanted: set[str], marks: bytearray) -> list[str]:
-    """The words of ``wanted`` among ``HEAP_WORD.findall(text)``, in order: each ``0xc`` followed by
-    exactly nine lowercase hex digits, its value read digit by digit, and looked up in ``wanted``
-    only when :func:`_marks` marked its low bits."""
+    """The words of ``wanted`` among ``HEAP_WORD.findall(text)``, in order: after each ``0xc``, the
+    low bits of the value of its last five digits (hex or not) looked up in the marks of
+    :func:`_marks`; only a marked word is made a string, looked up in ``wanted`` and read whole
+    (nine hex digits exactly after ``0xc``).  The next "0xc" is looked for from the one after
+    this one: the only one a heap word may hold starts on its last digit (``0xc…0`` then ``xc``),
+    and findall, which goes on after each word it finds, skips it then."""
     found = []
     n, mask = len(text), MARKS
+    last, blocked = -12, False  # the "0xc" before, and whether findall skips it
     at = text.find("0xc")
-    while at >= 0:
+    while 0 <= at <= n - 12:
         end = at + 12
-        if end > n:
-            break
-        value = 12  # the "c"
-        i = at + 3
+        blocked = at == last + 11 and not blocked and _heap_word(text, last, at + 1)
+        last = at
+        value = 0
+        i = end - 5
         while i < end:
             c = text[i]
-            if "0" <= c <= "9":
-                value = value * 16 + (ord(c) - 48)
-            elif "a" <= c <= "f":
-                value = value * 16 + (ord(c) - 87)
-            else:
-                break
+            value = value * 16 + (ord(c) - 48 if c <= "9" else ord(c) - 87)
             i += 1
-        if i < end or end < n and ("0" <= text[end] <= "9" or "a" <= text[end] <= "f"):
-            at = text.find("0xc", at + 1)  # no heap word here: findall tries the next "0xc"
-            continue
-        if marks[value & mask]:
+        if marks[value & mask] and not blocked:
             word = text[at:end]
-            if word in wanted:
+            if word in wanted and _heap_word(text, at, end):
                 found.append(word)
-        at = text.find("0xc", end)
+        at = text.find("0xc", at + 1)
     return found
+
+
+def _heap_word(text: str, at: int, end: int) -> bool:
+    """Whether ``text[at:end]`` (12 characters from a ``0xc``) is a heap word :data:`HEAP_WORD`
+    finds there: nine lowercase hex digits, and no hex digit after them."""
+    i = at + 3
+    while i < end:
+        c = text[i]
+        if not ("0" <= c <= "9" or "a" <= c <= "f"):
+            return False
+        i += 1
+    if end < len(text):
+        c = text[end]
+        return not ("0" <= c <= "9" or "a" <= c <= "f")
+    return True
 
 
 def _deepest(stack: Stack, func: str) -> int:

@@ -591,6 +591,18 @@ def test_heap_words_scanned_in_c_are_the_wanted_ones_findall_finds(pieces, data)
     assert _scan(text, wanted, _marks(wanted)) == [w for w in words if w in wanted]
 
 
+def test_the_heap_word_scan_skips_a_0xc_on_a_found_word_s_last_digit_as_findall_does():
+    """A "0xc" that starts on the last digit of a heap word (``0xc000000000xc…``) is inside that
+    word: findall goes on after the word and skips it, and so does the scan, which looks for the
+    next "0xc" from the one after each; the one after a skipped one is a word again."""
+    text = "0xc000000000xc000000000xc000000001 0xc00000000g0xc000000002"
+    wanted = {"0xc000000000", "0xc000000001", "0xc000000002"}
+    expected = ["0xc000000000", "0xc000000001", "0xc000000002"]
+    assert HEAP_WORD.findall(text) == expected
+    assert _scan(text, wanted, _marks(wanted)) == expected
+    assert _scan(text, {"0xc000000001"}, _marks({"0xc000000001"})) == ["0xc000000001"]
+
+
 def test_the_compiled_build_s_scan_finds_the_holders_findall_finds(monkeypatch):
     """The word index built with :func:`locks._scan` (the compiled build's way) gives the same
     locks, holders and evidence as the one built with ``findall`` (the pure Python build's)."""
