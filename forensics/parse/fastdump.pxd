@@ -17,8 +17,8 @@ cpdef object _verify(str block, _Known seen)
 
 cpdef object _body(str body, _Known seen)
 
-@cython.locals(eol=Py_ssize_t, at=Py_ssize_t)
-cpdef tuple _pair_key(str pair)
+@cython.locals(eol=Py_ssize_t, at=Py_ssize_t, gid=str)
+cpdef tuple _pair_key(str pair, dict ids)
 
 cpdef object _known_creator(str pair, _Known seen)
 

@@ -85,8 +85,8 @@ class _Known:
         ] = {}  # "created by" pair text but the id ("" for none) -> (by, file, line), the last RECENT or fewer
         self.names: dict[str, str] = {}  # one copy of each creator's function and file
         self.ids: dict[
-            int, int
-        ] = {}  # one int per creator's goroutine id (10^5 goroutines, 10^4 creators)
+            str, int
+        ] = {}  # creator's goroutine id text -> one int (10^5 goroutines, 10^4 creators)
         self.lines: dict[str, tuple] = {}  # header line after the id -> head (RECENT or fewer)
         self.blocks: dict[
             tuple, Block
@@ -143,21 +143,28 @@ def _body(body: str, seen: _Known) -> tuple | None:
     return _block(stack, creator, body[end:], seen), creator[3]
 
 
-def _pair_key(pair: str) -> tuple[str, int | None]:
+def _pair_key(pair: str, ids: dict[str, int]) -> tuple[str, int | None]:
     """A ``created by`` pair's text without the creator's goroutine id (the key of
-    ``_Known.creators``), and that id."""
+    ``_Known.creators``), and that id (``ids``: :attr:`_Known.ids`; an id's text read before is
+    not checked nor converted again)."""
     eol = pair.find("\n")
     at = pair.rfind(" in goroutine ", 0, eol)  # the name before it holds no blank
-    if at < 0 or not (gid := pair[at + 14 : eol]).isdecimal():
+    if at < 0:
         return pair, None
-    return pair[: at + 14] + pair[eol:], int(gid)
+    gid = pair[at + 14 : eol]
+    found = ids.get(gid)
+    if found is None:
+        if not gid.isdecimal():
+            return pair, None
+        found = ids[gid] = int(gid)
+    return pair[: at + 14] + pair[eol:], found
 
 
 def _known_creator(pair: str, seen: _Known) -> tuple | None:
     """(by, file, line, in goroutine) of a pair whose text but the goroutine id was read before."""
-    key, gid = _pair_key(pair)
+    key, gid = _pair_key(pair, seen.ids)
     known = seen.creators.get(key)
-    return known and (*known, seen.ids.setdefault(gid, gid))
+    return known and (*known, gid)
 
 
 def _creator(m: re.Match, pair: str, seen: _Known) -> tuple:
@@ -167,8 +174,11 @@ def _creator(m: re.Match, pair: str, seen: _Known) -> tuple:
         seen.creators.clear()
     names = seen.names
     by, file = m[1] and names.setdefault(m[1], m[1]), m[3] and names.setdefault(m[3], m[3])
-    creator = seen.creators[_pair_key(pair)[0]] = (by, file, int(m[4]) if m[4] else None)
-    return (*creator, seen.ids.setdefault(gid := int(m[2]), gid) if m[2] else None)
+    creator = seen.creators[_pair_key(pair, seen.ids)[0]] = (by, file, int(m[4]) if m[4] else None)
+    gid = seen.ids.get(m[2]) if m[2] else None
+    if gid is None and m[2]:
+        gid = seen.ids[m[2]] = int(m[2])
+    return (*creator, gid)
 
 
 def _stack(frames: str, seen: _Known, verified: bool) -> Stack | None:
