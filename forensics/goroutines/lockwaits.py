@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from forensics.model import Dump, Frame, Goroutine
 from forensics.parse.stacks import Block, Stack, groups, in_order, stack_of
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 SEMA_ENTRIES = {
     "runtime_Semacquire",
@@ -184,7 +188,7 @@ def wait_template(stack: Stack) -> LockWait | None:
         if plan is None:
             return None
     frames = stack.frames if stack.has_frames else shape.template
-    return _wait(frames, stack.frame_args(), *plan)
+    return _wait(frames, stack.frame_arg, *plan)
 
 
 def _wait_plan(frames: list[Frame]) -> tuple[str, list[int], int] | None:
@@ -221,12 +225,13 @@ def _wait_plan(frames: list[Frame]) -> tuple[str, list[int], int] | None:
 
 
 def _wait(
-    frames: list[Frame], args: list[str | None], kind: str, locks: list[int], site: int
+    frames: list[Frame], args: Callable[[int], str | None], kind: str, locks: list[int], site: int
 ) -> LockWait:
-    """The wait of :func:`_wait_plan`, with the lock address and site arguments from ``args``."""
+    """The wait of :func:`_wait_plan`, with the lock address and site arguments ``args(i)`` of
+    frame ``i`` (:meth:`Stack.frame_arg`)."""
     address = None
     for i in locks:
-        address = address or first_exact(args[i])
+        address = address or first_exact(args(i))
     f = frames[site]
     return LockWait(
         goroutine=0,
@@ -236,7 +241,7 @@ def _wait(
         site_file=f.file,
         site_line=f.lineno,
         wait_minutes=None,
-        site_args=args[site],
+        site_args=args(site),
     )
 
 

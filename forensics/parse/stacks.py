@@ -127,16 +127,19 @@ class Stack:
         """Whether the frames were given (a goroutine read line by line), not made from the shape."""
         return self._frames is not None
 
-    def frame_args(self) -> list[str | None]:
-        """Each frame's ``args``, in order, without making the frames."""
+    def frame_arg(self, i: int) -> str | None:
+        """The ``args`` of frame ``i``, without making the frames nor reading the argument lists
+        after its own (a lock wait reads two or three frames' of a stack of dozens)."""
         if self._frames is not None:
-            return [f.args for f in self._frames]
+            return self._frames[i].args
         shape = self.shape
-        out = [f.args for f in shape.template]
-        if shape.slots:
-            for i, arg in zip(shape.slots, self.args.split("\n"), strict=False):
-                out[i] = out[i] + arg if out[i] else arg
-        return out
+        arg = shape.template[i].args  # the template first: it sets the slots
+        if shape.slots and i in shape.slots:
+            k = shape.slots.index(i)
+            lists = self.args.split("\n", k + 1)
+            if k < len(lists):
+                arg = arg + lists[k] if arg else lists[k]
+        return arg
 
     @property
     def functions(self) -> tuple[str, ...]:

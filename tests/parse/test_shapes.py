@@ -105,6 +105,25 @@ def test_eager_goroutines_get_stacks_with_the_same_frames():
         assert stack_of(g).frames is g.frames and stack_of(g).functions == tuple(g.functions)
 
 
+def test_a_frame_s_arguments_read_alone_are_those_of_its_frame():
+    """:meth:`Stack.frame_arg` (one frame's arguments, the argument text after its own not read)
+    gives each frame's ``args`` as the frames made from the shape and as the line reader reads."""
+    text = perturbed(2)
+    stacks = {stack_of(g) for d in parse_text(text) for g in d.goroutines}
+    eager = {g.id: g.frames for d in parse_dumps(text) for g in d.goroutines}
+    read = 0
+    for d in parse_text(text):
+        for g in d.goroutines:
+            stack = stack_of(g)
+            assert (
+                [stack.frame_arg(i) for i in range(len(stack.frames))]
+                == [f.args for f in stack.frames]
+                == [f.args for f in eager[g.id]]
+            )
+            read += sum(bool(stack.frame_arg(i)) for i in range(len(stack.frames)))
+    assert len(stacks) > 20 and read > 100
+
+
 def _parents_moved(copies: int) -> str:
     """:func:`perturbed`, the ``created by … in goroutine N`` ids moved with their copy too."""
     text = perturbed(copies)
