@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sys
+from operator import attrgetter
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
@@ -40,6 +41,7 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 FRAMES_SHOWN = 12  # frames per bucket in the terminal (JSON and HTML carry them all)
 READ_SIZE = fastdump.READ_SIZE
 STATUS_SHOWN = {"holder-unseen": "HOLDER NOT AMONG THE GIVEN GOROUTINES"}
+COUNT = attrgetter("count")
 
 
 def load(paths: list[str], problems: list[sources.Problem]) -> list[Dump]:
@@ -152,7 +154,7 @@ def report(
                 "kind": d.kind,
                 "time": d.time.isoformat() if d.time else None,
                 "panic": d.panic_message,
-                "goroutines": sum(b.count for b in every),
+                "goroutines": sum(map(COUNT, every)),  # a bucket per goroutine is common
                 "truncated": d.truncated,
                 "complete": judge(d),
                 "completeness": d.completeness,
