@@ -3,7 +3,8 @@
 # field added there must be added here too, or the compiled build fails on it at run time
 # (tests/test_compiled.py runs it on every fixture).
 cdef class Shape:
-    cdef public object parts, text, slots, _template, _functions, stacks, cache
+    cdef public object parts, text, slots, _template, _functions
+    cdef public dict stacks, cache
 
 cdef class Stack:
     cdef public object shape, args, _frames, _cache, block
