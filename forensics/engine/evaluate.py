@@ -29,6 +29,7 @@ from forensics.engine.selection import (
 from forensics.engine.unexplained import RULE_ID as UNEXPLAINED
 from forensics.engine.unexplained import explained_rows, unexplained_panics
 from forensics.evidence import COVERAGE, Evidence, daemons_by_time, engine_version
+from forensics.evidence.dumprows import fact
 from forensics.findings import Citation, Confidence, Container, Finding, Outcome
 from forensics.goroutines.completeness import HOW_TO_TAKE
 from forensics.parse import versions
@@ -131,8 +132,10 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
                 len(rows),
             )
         )
-    if "fact" in rows and rows["fact"].duplicated().any():  # views of one snapshot show a fact once
-        rows = rows[~rows["fact"].duplicated()]
+    if "fact" in rows and len(rows) > 1:  # views of one snapshot show a fact once
+        again = fact(rows).duplicated()
+        if again.any():
+            rows = rows[~again]
     n, kept = count(rows, sig.min_rows, sig.window, sig.distinct)
     for label, times in timeouts.items():
         ctx.warnings.append(
