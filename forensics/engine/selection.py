@@ -200,7 +200,18 @@ def same_mask(
         return pd.Series([], index=rows.index, dtype=bool)
     cells = [rows[c].tolist() if c in rows else [None] * len(rows) for c in on]
     each = zip(*cells) if cells else [()] * len(rows)  # the rows' values, a column at a time
-    return pd.Series([ok(dict(zip(on, row))) for row in each], index=rows.index, dtype=bool)
+    known: dict[tuple, bool] = {}  # rows repeat their values (the goroutines waiting on one lock)
+
+    def ok_once(row: tuple) -> bool:
+        try:
+            found = known.get(row)
+        except TypeError:  # an unhashable value (a list): not kept
+            return ok(dict(zip(on, row)))
+        if found is None:
+            found = known[row] = ok(dict(zip(on, row)))
+        return found
+
+    return pd.Series([ok_once(row) for row in each], index=rows.index, dtype=bool)
 
 
 def count(
