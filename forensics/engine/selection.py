@@ -185,6 +185,11 @@ def same_mask(
                 index[mine].setdefault(key, set()).add(n_other)
 
     def ok(row) -> bool:  # one row of other matching in every column: a lookup, not a scan of other
+        if len(on) == 1:  # one column: any of the row's values that a row of other holds
+            [(c, its)] = on.items()
+            return (
+                not index[c].keys().isdisjoint(_keys(row.get(c), "container" in (c, its), aliases))
+            )
         found: set[int] | None = None
         for c, its in on.items():
             rows_of = index[c]

@@ -244,11 +244,16 @@ def _encode(value, newline: str) -> str:
     if isinstance(value, (list, tuple)):
         if not value:
             return "[]"
-        return f"[{inner}{(',' + inner).join([_encode(v, inner) for v in value])}{newline}]"
+        items = [_string(v) if v.__class__ is str else _encode(v, inner) for v in value]
+        return f"[{inner}{(',' + inner).join(items)}{newline}]"
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = [f"{_key(k)}: {_encode(v, inner)}" for k, v in value.items()]
+        items = [  # str keys and values (most) encoded here: a call fewer each
+            f"{_string(k) if k.__class__ is str else _key(k)}: "
+            f"{_string(v) if v.__class__ is str else _encode(v, inner)}"
+            for k, v in value.items()
+        ]
         return f"{{{inner}{(',' + inner).join(items)}{newline}}}"
     raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
 
