@@ -57,6 +57,8 @@ def _factorize(col: pd.Series) -> tuple[np.ndarray, object]:
     goroutines, which has a few hundred distinct stacks)."""
     if col.dtype.storage != "python":
         return pd.factorize(col)
+    if col.dtype.na_value is np.nan:  # its own array (NaN missing, as None is): not copied
+        return pd.factorize(col.to_numpy(), size_hint=DISTINCT_HINT)
     return pd.factorize(col.to_numpy(dtype=object, na_value=None), size_hint=DISTINCT_HINT)
 
 
