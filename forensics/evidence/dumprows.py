@@ -68,17 +68,21 @@ def add_goroutines(
     columns["top"].append(_objects(map(_SECOND, shown), n))
     columns["stack"].append(_objects(map(_FIRST, shown), n))
     del shown
-    if waiting:
+    if waiting:  # the waiters' rows (a few of the dump's) filled, the others None
         locks = _objects(map(waiting.get, ids.tolist() if ids.dtype != object else ids), n)
-        keys = _objects((k.key if k is not None else None for k in locks), n)
-        statuses = _objects((k.status if k is not None else None for k in locks), n)
+        rows = np.flatnonzero(np.not_equal(locks, None))
+        keys, statuses = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+        keys[rows] = [k.key for k in locks[rows]]
+        statuses[rows] = [k.status for k in locks[rows]]
         del locks
     else:  # no goroutine waits on a lock the dump shows
         keys = statuses = same(None, n)
     columns["lock_key"].append(keys)
     columns["lock_status"].append(statuses)
     columns["weight"].append(_numbers(lambda: map(_WEIGHT, gs), n, np.int64))
-    columns["source"].append(_objects((s or d.source for s in map(_SOURCE, gs)), n))
+    sources = _objects(map(_SOURCE, gs), n)  # a goroutine's own (a view's), else the dump's
+    sources[np.equal(sources, None) | np.equal(sources, "")] = d.source
+    columns["source"].append(sources)
     columns["line"].append(_numbers(lambda: map(_LINE, gs), n, np.int64))
     columns["fact"].append(same(None, n))  # :func:`facts` fills what is not the goroutine's own
 
