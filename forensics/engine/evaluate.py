@@ -93,7 +93,7 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
             return Match("absent", rows.iloc[0:0], outcome.reason)
     else:
         rows = ctx.evidence[sig.table]
-        mask = pd.Series(True, index=rows.index)
+        mask = None  # no condition: the table itself, not a copy of it
         for cond in sig.where if not rows.empty else ():
             label, key = (
                 f"signals.{sig.name}.where.{cond.column}",
@@ -106,8 +106,9 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
                 timeouts[label] = ctx.masks[key][
                     1
                 ]  # a shared pattern that timed out is unknown here too
-            mask &= ctx.masks[key][0]
-        rows = rows[mask]
+            mask = ctx.masks[key][0] if mask is None else mask & ctx.masks[key][0]
+        if mask is not None:
+            rows = rows[mask]
     stages = [("", len(rows))]  # below, no rows: nothing to order or join (spares pandas the work)
     # per join: the follows() value that drops a row, whether the other signal must come later, the label
     for join, dropped, before, label in (
