@@ -186,6 +186,10 @@ def same_mask(
             for key in _keys(r.get(its), "container" in (mine, its), aliases):
                 index[mine].setdefault(key, set()).add(n_other)
 
+    # the column of most distinct values first: a row that matches none there is done (a dump
+    # column first gathered every row of other for each row: its one value is in all of them)
+    selective = sorted(on.items(), key=lambda pair: -len(index[pair[0]]))
+
     def ok(row) -> bool:  # one row of other matching in every column: a lookup, not a scan of other
         if len(on) == 1:  # one column: any of the row's values that a row of other holds
             [(c, its)] = on.items()
@@ -193,7 +197,7 @@ def same_mask(
                 not index[c].keys().isdisjoint(_keys(row.get(c), "container" in (c, its), aliases))
             )
         found: set[int] | None = None
-        for c, its in on.items():
+        for c, its in selective:
             rows_of = index[c]
             hits = set().union(
                 *(rows_of.get(k, ()) for k in _keys(row.get(c), "container" in (c, its), aliases))
