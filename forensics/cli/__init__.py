@@ -130,7 +130,6 @@ def analyze(
     from forensics.analyze import analyze as run
     from forensics.ingest.envelopes import FORMATS
     from forensics.parse.fastdump import paused_gc
-    from forensics.report import to_dict
 
     if fail_on not in SEVERITIES:
         raise common.fail(f"--fail-on must be one of {', '.join(SEVERITIES)}")
@@ -153,6 +152,10 @@ def analyze(
             every_line=every_line,
             window=window,
         )
+        # the renderers (jinja2, rich: ~5 MB) loaded once the dumps' locks are found, not before:
+        # the peak of a large dump's analysis is there
+        from forensics.report import to_dict
+
         report = to_dict(result)
     nothing_read, worst = result.nothing_read, result.worst_severity()
     # the outputs are rendered from the report alone: the evidence (the parsed goroutines, the

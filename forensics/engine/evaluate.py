@@ -29,6 +29,7 @@ from forensics.engine.selection import (
 from forensics.engine.unexplained import RULE_ID as UNEXPLAINED
 from forensics.engine.unexplained import explained_rows, unexplained_panics
 from forensics.evidence import COVERAGE, Evidence, daemons_by_time, engine_version
+from forensics.evidence.dumprows import fact
 from forensics.findings import Citation, Confidence, Container, Finding, Outcome
 from forensics.goroutines.completeness import HOW_TO_TAKE
 from forensics.parse import versions
@@ -92,7 +93,7 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
             return Match("absent", rows.iloc[0:0], outcome.reason)
     else:
         rows = ctx.evidence[sig.table]
-        mask = pd.Series(True, index=rows.index)
+        mask = None  # no condition: the table itself, not a copy of it
         for cond in sig.where if not rows.empty else ():
             label, key = (
                 f"signals.{sig.name}.where.{cond.column}",
@@ -105,8 +106,9 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
                 timeouts[label] = ctx.masks[key][
                     1
                 ]  # a shared pattern that timed out is unknown here too
-            mask &= ctx.masks[key][0]
-        rows = rows[mask]
+            mask = ctx.masks[key][0] if mask is None else mask & ctx.masks[key][0]
+        if mask is not None:
+            rows = rows[mask]
     stages = [("", len(rows))]  # below, no rows: nothing to order or join (spares pandas the work)
     # per join: the follows() value that drops a row, whether the other signal must come later, the label
     for join, dropped, before, label in (
@@ -131,8 +133,10 @@ def _signal(sig: Signal, rule: Rule, ctx: Context, done: dict[str, Match]) -> Ma
                 len(rows),
             )
         )
-    if "fact" in rows and rows["fact"].duplicated().any():  # views of one snapshot show a fact once
-        rows = rows[~rows["fact"].duplicated()]
+    if "fact" in rows and len(rows) > 1:  # views of one snapshot show a fact once
+        again = fact(rows).duplicated()
+        if again.any():
+            rows = rows[~again]
     n, kept = count(rows, sig.min_rows, sig.window, sig.distinct)
     for label, times in timeouts.items():
         ctx.warnings.append(

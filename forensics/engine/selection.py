@@ -57,6 +57,8 @@ def _factorize(col: pd.Series) -> tuple[np.ndarray, object]:
     goroutines, which has a few hundred distinct stacks)."""
     if col.dtype.storage != "python":
         return pd.factorize(col)
+    if col.dtype.na_value is np.nan:  # its own array (NaN missing, as None is): not copied
+        return pd.factorize(col.to_numpy(), size_hint=DISTINCT_HINT)
     return pd.factorize(col.to_numpy(dtype=object, na_value=None), size_hint=DISTINCT_HINT)
 
 
@@ -184,9 +186,18 @@ def same_mask(
             for key in _keys(r.get(its), "container" in (mine, its), aliases):
                 index[mine].setdefault(key, set()).add(n_other)
 
+    # the column of most distinct values first: a row that matches none there is done (a dump
+    # column first gathered every row of other for each row: its one value is in all of them)
+    selective = sorted(on.items(), key=lambda pair: -len(index[pair[0]]))
+
     def ok(row) -> bool:  # one row of other matching in every column: a lookup, not a scan of other
+        if len(on) == 1:  # one column: any of the row's values that a row of other holds
+            [(c, its)] = on.items()
+            return (
+                not index[c].keys().isdisjoint(_keys(row.get(c), "container" in (c, its), aliases))
+            )
         found: set[int] | None = None
-        for c, its in on.items():
+        for c, its in selective:
             rows_of = index[c]
             hits = set().union(
                 *(rows_of.get(k, ()) for k in _keys(row.get(c), "container" in (c, its), aliases))
@@ -200,7 +211,18 @@ def same_mask(
         return pd.Series([], index=rows.index, dtype=bool)
     cells = [rows[c].tolist() if c in rows else [None] * len(rows) for c in on]
     each = zip(*cells) if cells else [()] * len(rows)  # the rows' values, a column at a time
-    return pd.Series([ok(dict(zip(on, row))) for row in each], index=rows.index, dtype=bool)
+    known: dict[tuple, bool] = {}  # rows repeat their values (the goroutines waiting on one lock)
+
+    def ok_once(row: tuple) -> bool:
+        try:
+            found = known.get(row)
+        except TypeError:  # an unhashable value (a list): not kept
+            return ok(dict(zip(on, row)))
+        if found is None:
+            found = known[row] = ok(dict(zip(on, row)))
+        return found
+
+    return pd.Series([ok_once(row) for row in each], index=rows.index, dtype=bool)
 
 
 def count(

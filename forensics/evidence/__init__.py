@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from operator import attrgetter
 
 import numpy as np
 import pandas as pd
@@ -123,7 +124,10 @@ def rank(
     """The dump's :class:`Ranked` buckets (``waiting``: lock waiters' ids; ``grouped``: the dump's
     :func:`~forensics.parse.stacks.groups`, when already at hand)."""
     found = buckets(d, grouped=grouped, waiting=waiting)
-    return Ranked(found[:BUCKETS], len(found), sum(b.count for b in found))
+    return Ranked(found[:BUCKETS], len(found), sum(map(_COUNT, found)))
+
+
+_COUNT = attrgetter("count")
 
 
 @dataclass

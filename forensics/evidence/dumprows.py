@@ -68,24 +68,23 @@ def add_goroutines(
     columns["top"].append(_objects(map(_SECOND, shown), n))
     columns["stack"].append(_objects(map(_FIRST, shown), n))
     del shown
-    if waiting:
+    if waiting:  # the waiters' rows (a few of the dump's) filled, the others None
         locks = _objects(map(waiting.get, ids.tolist() if ids.dtype != object else ids), n)
-        keys = _objects((k.key if k is not None else None for k in locks), n)
-        statuses = _objects((k.status if k is not None else None for k in locks), n)
+        rows = np.flatnonzero(np.not_equal(locks, None))
+        keys, statuses = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+        keys[rows] = [k.key for k in locks[rows]]
+        statuses[rows] = [k.status for k in locks[rows]]
         del locks
     else:  # no goroutine waits on a lock the dump shows
         keys = statuses = same(None, n)
     columns["lock_key"].append(keys)
     columns["lock_status"].append(statuses)
     columns["weight"].append(_numbers(lambda: map(_WEIGHT, gs), n, np.int64))
-    columns["source"].append(_objects((s or d.source for s in map(_SOURCE, gs)), n))
+    sources = _objects(map(_SOURCE, gs), n)  # a goroutine's own (a view's), else the dump's
+    sources[np.equal(sources, None) | np.equal(sources, "")] = d.source
+    columns["source"].append(sources)
     columns["line"].append(_numbers(lambda: map(_LINE, gs), n, np.int64))
-    snapshot = d.snapshot  # a goroutine's own fact; None: one :func:`facts` finds
-    columns["fact"].append(
-        _objects((f"{snapshot}:goroutine {g.id}" if g.id >= 0 else None for g in gs), n)
-        if snapshot is not None
-        else same(None, n)
-    )
+    columns["fact"].append(same(None, n))  # :func:`facts` fills what is not the goroutine's own
 
 
 _ID, _HEAD, _WEIGHT, _SOURCE, _LINE = (
@@ -155,11 +154,21 @@ def facts(g_columns: dict[str, list], l_rows: list[dict]) -> None:
     """``fact``: rows that show the same thing in views of one snapshot (same goroutine, same lock) share
     it; ``views``: where each view shows it ("source:line", one a line, in the dumps' order).
     A pprof debug=1 group (no ids, no lock addresses) is the goroutine with its stack in another view, and
-    a lock known by its site is the lock with an address that the same site waits on."""
+    a lock known by its site is the lock with an address that the same site waits on.
+    A goroutine's own fact ("snapshot:goroutine id") is not stored (a string per goroutine: ~15 MB
+    for 2 * 10^5): its ``fact`` is None and :func:`fact` makes it for the rows that need it."""
     n = len(g_columns["gid"])
-    g_columns["fact"] = _objects(_goroutine_facts(g_columns), n)  # as the other text columns
-    shown = _views(g_columns["fact"], g_columns["source"], g_columns["line"])
-    g_columns["views"] = _objects(shown, n) if any(shown) else same("", n)  # one view: stored once
+    own = _own(g_columns)
+    several = len(set(g_columns["source"])) > 1  # else no fact is in several views
+    if own.all() and not several:  # every goroutine has its own fact, in one view
+        g_columns["views"] = same("", n)
+    else:
+        found = _goroutine_facts(g_columns, own)
+        shown = _views(found, g_columns["source"], g_columns["line"])
+        g_columns["fact"] = _objects(
+            (None if o else f for f, o in zip(found, own.tolist(), strict=True)), n
+        )
+        g_columns["views"] = _objects(shown, n) if any(shown) else same("", n)  # stored once
     by_site: dict[tuple, str] = {}
     for r in l_rows:
         if r["snapshot"] is not None and not r["key"].startswith("site:"):
@@ -180,21 +189,47 @@ def facts(g_columns: dict[str, list], l_rows: list[dict]) -> None:
         r["views"] = shown
 
 
-def _goroutine_facts(columns: dict[str, np.ndarray]) -> np.ndarray | list[str]:
-    found = columns["fact"]  # a goroutine's own ("snapshot:goroutine id"), else None
-    if all(found):  # every goroutine has its own: no stack is looked up
-        return found
-    found, snapshots, stacks = found.tolist(), columns["snapshot"].tolist(), columns["stack"]
+def _own(columns) -> np.ndarray:
+    """Per row, whether the goroutine has its own fact: an id (not a pprof debug=1 group) in a dump
+    of a known snapshot."""
+    snapshots = np.asarray(columns["snapshot"])
+    known = (
+        np.ones(len(snapshots), dtype=bool)
+        if snapshots.dtype != object
+        else np.fromiter((s is not None for s in snapshots), bool, len(snapshots))
+    )
+    return known & (np.asarray(columns["gid"]) >= 0)
+
+
+def fact(rows: pd.DataFrame) -> pd.Series:
+    """Each row's fact (:func:`facts`): the ``fact`` column where it holds one, else (a goroutine
+    with its own) "snapshot:goroutine id"."""
+    stored = rows["fact"]
+    if "gid" not in rows or "snapshot" not in rows or not stored.isna().any():
+        return stored
+    missing = stored.isna() & rows["snapshot"].notna() & rows["gid"].notna()  # not another table's
+    own = rows[missing]
+    made = [f"{int(s)}:goroutine {int(g)}" for s, g in zip(own["snapshot"], own["gid"])]
+    return stored.astype(object).mask(missing, pd.Series(made, index=own.index, dtype=object))
+
+
+def _goroutine_facts(columns: dict[str, np.ndarray], own: np.ndarray) -> list[str]:
+    snapshots, stacks = columns["snapshot"].tolist(), columns["stack"]
+    gids = columns["gid"].tolist()
+    found = [
+        f"{s}:goroutine {g}" if o else None
+        for s, g, o in zip(snapshots, gids, own.tolist(), strict=True)
+    ]
     by_stack: dict[tuple, str] = {}  # (snapshot, stack) -> the fact of its first goroutine
-    for fact, snapshot, stack in zip(found, snapshots, stacks):
-        if fact is not None:
-            by_stack.setdefault((snapshot, stack), fact)
+    for f, snapshot, stack in zip(found, snapshots, stacks):
+        if f is not None:
+            by_stack.setdefault((snapshot, stack), f)
     return [
-        fact
+        f
         or (by_stack.get((snapshot, stack)) if snapshot is not None else None)
         or f"dump {dump}:goroutine {gid}"
-        for fact, snapshot, stack, dump, gid in zip(
-            found, snapshots, stacks, columns["dump"].tolist(), columns["gid"].tolist()
+        for f, snapshot, stack, dump, gid in zip(
+            found, snapshots, stacks, columns["dump"].tolist(), gids
         )
     ]
 

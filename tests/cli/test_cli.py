@@ -190,3 +190,29 @@ def test_analyze_renders_its_outputs_with_the_evidence_freed(monkeypatch, tmp_pa
     assert run("analyze", DUMP, "-q", "--json", out).returncode == 1  # exit code kept
     assert alive == [False]
     assert json.loads(out.read_text())["findings"][0]["id"] == "moby-49227"
+
+
+def test_analyze_loads_the_renderers_only_once_the_analysis_is_done(tmp_path):
+    # the peak of a large dump's analysis is while its locks are found: the renderers (jinja2,
+    # rich: ~5 MB) were loaded before it (issue 19, p200 peak RSS)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import forensics.analyze as A\n"
+        "run = A.analyze\n"
+        "def spy(*a, **k):\n"
+        "    print('renderers loaded:', 'jinja2' in sys.modules, file=sys.stderr)\n"
+        "    return run(*a, **k)\n"
+        "A.analyze = spy\n"
+        "from forensics.cli import main\n"
+        "sys.argv = ['forensics', 'analyze', '--quiet', '--json', sys.argv[1], sys.argv[2]]\n"
+        "main()\n"
+    )
+    out = tmp_path / "out.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(out), str(DUMP)], capture_output=True, text=True
+    )
+    assert "renderers loaded: False" in proc.stderr, proc.stderr
+    assert proc.returncode in (0, 1) and json.loads(out.read_text())["dumps"]

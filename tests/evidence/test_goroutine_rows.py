@@ -17,7 +17,7 @@ from forensics.analyze import analyze
 from forensics.engine.ruleset import Condition
 from forensics.engine.selection import _each, column_mask, same_mask
 from forensics.evidence import TABLES, _dump_rows
-from forensics.evidence.dumprows import TEXT, add_goroutines, facts, flat
+from forensics.evidence.dumprows import TEXT, add_goroutines, fact, facts, flat
 from forensics.goroutines.buckets import top_function
 from forensics.parse.fastdump import parse_text
 
@@ -85,12 +85,25 @@ def test_facts_and_views_of_five_views_of_one_moment_are_the_per_row_ones(rules)
     assert any(r["gid"] < 0 for r in rows) and 0 in {r["snapshot"] for r in rows}
     expected = [{k: v for k, v in r.items() if k not in ("fact", "views")} for r in rows]
     _facts_by_row(expected)
-    assert [r["fact"] for r in rows] == [r["fact"] for r in expected]
+    assert fact(pd.DataFrame(rows)).tolist() == [r["fact"] for r in expected]
     assert [r["views"] for r in rows] == [r["views"] for r in expected]
     assert (
         sum(1 for r in rows if r["views"]) > len(rows) / 2
     )  # most goroutines are in several views
-    assert any(r["fact"].startswith("0:goroutine") and r["gid"] < 0 for r in rows)  # debug=1 groups
+    assert any(
+        r["fact"] and r["fact"].startswith("0:goroutine") and r["gid"] < 0 for r in rows
+    )  # debug=1 groups: the fact of the goroutine with their stack in another view, stored
+
+
+def test_a_goroutines_own_fact_is_not_stored_a_string_per_row(rules):
+    # "snapshot:goroutine id" per goroutine: ~15 MB of strings for 2 * 10^5 goroutines (issue 19)
+    [d] = analyze([str(DUMP)], rules=rules).evidence.dumps
+    _, g_columns, _, _, _, _ = _dump_rows([d], [])
+    assert len(g_columns["gid"]) > 10 and d.snapshot is not None
+    stored = np.asarray(g_columns["fact"])
+    assert stored.strides == (0,) and stored[0] is None  # one None for every row
+    table = pd.DataFrame({c: g_columns[c] for c in ("gid", "snapshot", "fact")})
+    assert fact(table).tolist() == [f"{d.snapshot}:goroutine {g.id}" for g in d.goroutines]
 
 
 @pytest.mark.parametrize(

@@ -256,3 +256,19 @@ def test_terminal_lists_a_few_dumps_and_counts_the_rest():
     assert len(listed) == 5
     more = [line for line in ran.stdout.splitlines() if line.startswith("… 2 more dumps (")]
     assert len(more) == 1 and "goroutines) in the --html / --json report" in more[0]
+
+
+def test_the_json_is_what_json_dumps_writes_indented(repro):
+    # to_json encodes a container at a time, not json's Python encoder: the same text
+    report = to_dict(repro)
+    report["warnings"] = report["warnings"] + ['é \u2028 \x00 " \\ \n tab\t']
+    report["extra"] = {
+        1: [1.5, -0.0, 1e16, float("nan"), float("inf"), -float("inf")],
+        2.5: (True, False, None, (), [], {}),
+        None: {"nested": [{"a": []}, [[]]]},
+        False: 0,
+    }
+    assert to_json(report) == json.dumps(report, indent=2, ensure_ascii=False)
+    assert len(report["findings"]) > 2 and report["locks"]  # a real report's shapes
+    with pytest.raises(TypeError):
+        to_json({"x": object()})
