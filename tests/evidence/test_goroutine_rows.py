@@ -187,7 +187,7 @@ def test_the_table_made_by_column_is_the_one_made_by_row_and_takes_the_lists(rul
     assert not g_columns  # each list taken out (freed) once its column was made
     by_row = _frame("goroutines", rows)  # its text as pandas keeps it by default (pyarrow or not)
     text = {c: TEXT for c in by_row if isinstance(by_row[c].dtype, pd.StringDtype)}
-    assert {"stack", "fact", "lock_key"} <= set(text)
+    assert {"stack", "fact", "lock_key"} <= set(text) or TEXT is None  # pandas 2: object columns
     pd.testing.assert_frame_equal(by_column, by_row.astype(text), check_exact=True)
     assert by_column["wait_minutes"].notna().any() and by_column["lock_key"].notna().any()
 
@@ -203,7 +203,10 @@ def test_the_table_keeps_one_stack_string_per_shape_with_or_without_pyarrow():
     facts(columns, [])
     table = _frame("goroutines", columns)
     stacks = table["stack"]
-    assert isinstance(stacks.dtype, pd.StringDtype) and stacks.dtype.storage == "python"
+    if TEXT is None:  # pandas 2 infers no text dtype: the column holds the strings as objects
+        assert stacks.dtype == object
+    else:
+        assert isinstance(stacks.dtype, pd.StringDtype) and stacks.dtype.storage == "python"
     first: dict[int, int] = {}  # shape -> row of its first goroutine
     for row, g in enumerate(d.goroutines):
         at = first.setdefault(id(g.block.stack.shape), row)
@@ -254,6 +257,9 @@ def test_a_dump_of_more_buckets_than_shown_is_ranked_once_and_its_groups_not_kep
 def test_a_text_column_is_factorized_once_for_all_the_conditions_on_it(monkeypatch, rules):
     # 10^5 goroutines: each condition on `stack` hashed every row's stack again (issue 19)
     from forensics.engine import selection
+
+    if TEXT is None:
+        pytest.skip("pandas 2 keeps text columns as objects: selection factorizes none of them")
 
     seen = Counter()
     factorize = pd.factorize
