@@ -259,7 +259,7 @@ def test_terminal_lists_a_few_dumps_and_counts_the_rest():
 
 
 def test_the_json_is_what_json_dumps_writes_indented(repro):
-    # to_json encodes a container at a time, not json's Python encoder: the same text
+    # to_json joins json's pieces a batch at a time: the same text
     report = to_dict(repro)
     report["warnings"] = report["warnings"] + ['é \u2028 \x00 " \\ \n tab\t']
     report["extra"] = {
